@@ -1,0 +1,72 @@
+# firebreak - build, test, demo, bench, deps.  See README.md.
+#
+#   make            build $(BUILD)/firebreak (plain make only builds)
+#   make test       install missing Debian packages, then unit, golden and e2e tests
+#   make demo       install missing packages, then run firebreak on examples/inventory
+#   make bench      the performance report (bench/RESULTS.md records the latest)
+#   make lint       banned functions and header boundaries
+#   WERROR=1        warnings are errors (CI)
+#   SAN=1           ASan + UBSan build in build-san/
+
+CC      ?= cc
+PKGS    := libgit2 yaml-0.1 jansson libcrypto
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wwrite-strings
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
+
+CORE_SRC := $(wildcard reconciler/*.c) $(wildcard renderers/*.c) $(wildcard providers/*.c)
+LIB_SRC  := $(filter-out reconciler/main.c,$(CORE_SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/reconciler/main.o
+BIN      := $(BUILD)/firebreak
+
+.PHONY: all deps test unit golden e2e demo bench lint clean
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libfirebreak.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/libfirebreak.a
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Debian packages the build, the tests and the demo need; installed only when missing.
+DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
+            libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
+            libcmocka-dev bats puppet ngircd curl
+deps:
+	@./tests/deps.sh $(DEB_PKGS)
+
+include tests/tests.mk
+include bench/bench.mk
+
+demo: deps $(BIN)
+	@FIREBREAK=$(abspath $(BIN)) ./examples/demo.sh
+
+lint:
+	@./tests/lint.sh
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,39 @@
+/*
+ * inventory.h - load a commit's inventory (schema v1) into a model,
+ * reporting every problem with file:line:column.
+ *
+ * The loader is fed files one by one (from git objects by
+ * inventory_load(), or from memory by tests), then finished: only a
+ * commit with no problem at all yields a model.
+ */
+#ifndef FIREBREAK_INVENTORY_H
+#define FIREBREAK_INVENTORY_H
+
+#include <stddef.h>
+
+#include "model.h"
+#include "validate.h"
+
+struct repo;
+struct loader;
+
+#define INVENTORY_MAX_FILE (1u << 20)   /* bytes per YAML file */
+
+struct loader *loader_new(void);
+/* Offer one file by its repository path; files outside the schema's
+ * directories are ignored.  data NULL with len > 0: too big to read. */
+void loader_add(struct loader *l, const char *path, const char *data, size_t len);
+/* Offer a non-file entry (a directory, a submodule) at `path`. */
+void loader_add_other(struct loader *l, const char *path);
+/*
+ * Finish: cross-file checks, then either *out = the model (owns) and OK,
+ * or *out = NULL, problems appended to `d` (sorted) and ERR_INVALID.
+ * The loader is freed either way.
+ */
+int loader_finish(struct loader *l, struct model **out, struct diags *d);
+
+/* Load the inventory of commit `sha` (a full sha) from git objects.
+ * ERR_INVALID with `d` filled, or an environment error in err_last(). */
+int inventory_load(struct model **out, struct diags *d, struct repo *r, const char *sha);
+
+#endif

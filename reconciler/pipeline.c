@@ -1,0 +1,80 @@
+/*
+ * pipeline.c - load, render, plan.  See pipeline.h.
+ */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../renderers/renderer.h"
+#include "inventory.h"
+#include "policy.h"
+#include "repo.h"
+
+int
+snapshot_load(struct snapshot *out, struct repo *r, const char *sha, struct diags *d)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!sha || !*sha)
+		return OK;
+	snprintf(out->sha, sizeof(out->sha), "%s", sha);
+	if ((rc = inventory_load(&out->model, d, r, sha)) != OK)
+		return rc;
+	if ((rc = render_all(&out->art, out->model)) != OK) {
+		snapshot_dispose(out);
+		return rc;
+	}
+	/* policy.yaml travels with the release: its changes are planned like
+	 * any other artifact's, and the policy in force is the applied one. */
+	if (out->model->policy_src) {
+		struct artifact *a = artifacts_add(&out->art, xstrdup("policy.yaml"),
+		    xstrndup(out->model->policy_src, out->model->policy_len),
+		    out->model->policy_len, KIND_POLICY);
+
+		policy_objects(out->model->policy_root, a);
+	}
+	if ((rc = artifacts_sort(&out->art)) != OK)
+		snapshot_dispose(out);
+	return rc;
+}
+
+void
+snapshot_dispose(struct snapshot *s)
+{
+	model_free(s->model);
+	artifacts_dispose(&s->art);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+pipeline_plan(struct plan **out, struct repo *r, const char *id,
+    const struct snapshot *base, const char *target_sha, struct snapshot *target)
+{
+	struct diags d = { NULL, 0, 0 };
+	struct policy *empty = NULL;
+	const struct policy *pol;
+	char *subject = NULL, *author = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = snapshot_load(target, r, target_sha, &d);
+	if (rc == ERR_INVALID) {
+		*out = plan_invalid(id, base->sha, target_sha, &d);
+		rc = OK;
+	} else if (rc == OK) {
+		/* Empty base: no policy yet, so nothing is trusted. */
+		pol = base->model ? base->model->policy : (empty = policy_empty());
+		rc = plan_build(out, id, base->sha, target_sha, &base->art, &target->art,
+		    target->model, pol);
+	}
+	if (rc == OK && repo_commit_info(r, target_sha, &subject, &author) == OK)
+		plan_set_commit(*out, subject, author);
+	free(subject);
+	free(author);
+	policy_free(empty);
+	diags_dispose(&d);
+	return rc;
+}

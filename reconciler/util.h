@@ -1,0 +1,83 @@
+/*
+ * util.h - error codes, the last-error message, allocation that aborts on
+ * exhaustion, a growable byte buffer with a hard cap, and checked number
+ * parsing.  Every other module builds on these; none of them does I/O.
+ */
+#ifndef FIREBREAK_UTIL_H
+#define FIREBREAK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	OK = 0,
+	ERR = -1,
+	ERR_NOTFOUND = -2,
+	ERR_CONFLICT = -3,
+	ERR_DENIED = -4,
+	ERR_TOOBIG = -5,
+	ERR_INVALID = -6,
+};
+
+/*
+ * err_set() records a one-line message for the caller to read back with
+ * err_last(); it returns `code` so a failure path can be one statement:
+ *	return err_set(ERR_NOTFOUND, "no host %s", fqdn);
+ */
+int err_set(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *err_last(void);   /* borrows: valid until the next err_set() */
+
+/* Programming errors abort, in release builds too. */
+#define ASSERT(c) do { if (!(c)) util_assert_fail(#c, __FILE__, __LINE__); } while (0)
+_Noreturn void util_assert_fail(const char *what, const char *file, int line);
+
+void *xmalloc(size_t n);                 /* owns; aborts on exhaustion */
+void *xcalloc(size_t n, size_t size);    /* owns; zeroed */
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);            /* owns */
+char *xstrndup(const char *s, size_t n); /* owns; NUL-terminated */
+char *xasprintf(const char *fmt, ...)    /* owns */
+	__attribute__((format(printf, 1, 2)));
+
+/*
+ * A growable buffer.  `data` is always NUL-terminated (so text can be used
+ * as a C string) and owned by the buffer.  A buffer with a non-zero `cap`
+ * refuses to grow past it: the append returns ERR_TOOBIG and leaves the
+ * buffer as it was.  buf_dispose() frees the contents, not the struct.
+ */
+struct buf {
+	char *data;
+	size_t len;
+	size_t alloc;
+	size_t cap;    /* 0: unbounded (only for data we produce ourselves) */
+};
+#define BUF_INIT { NULL, 0, 0, 0 }
+
+int  buf_append(struct buf *b, const void *p, size_t n);
+int  buf_puts(struct buf *b, const char *s);
+int  buf_putc(struct buf *b, char c);
+int  buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);           /* len = 0, keeps the memory */
+char *buf_steal(struct buf *b);          /* owns: the caller frees; b is reset */
+void buf_dispose(struct buf *b);
+
+/*
+ * Parse an unsigned decimal number in [min, max] that spans all of s
+ * (no sign, no spaces, no trailing text).  Returns OK or ERR_INVALID.
+ */
+int parse_u64(uint64_t *out, const char *s, uint64_t min, uint64_t max);
+
+/* Length-aware helpers over NUL-terminated strings. */
+int str_has_suffix(const char *s, const char *suffix);
+int str_cmp_ptr(const void *a, const void *b);  /* qsort over char * */
+
+/* Constant-time comparison: returns 1 when equal. */
+int mem_equal_ct(const void *a, const void *b, size_t n);
+
+/* FNV-1a, 32-bit: the release store's fan-out hash (see state.c). */
+uint32_t hash_fnv1a(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,17 @@
+# Tests: cmocka unit tests (tests/unit/test_*.c, one binary each), golden
+# renderer output (tests/golden/), and bats end-to-end tests (tests/e2e/).
+# `make test` ends with one line "N passed, N failed".
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfirebreak.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfirebreak.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@FIREBREAK=$(abspath $(BIN)) BUILD=$(abspath $(BUILD)) ./tests/run.sh $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
