@@ -31,13 +31,17 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
 CORE_SRC := $(wildcard reconciler/*.c) $(wildcard renderers/*.c) $(wildcard providers/*.c)
-LIB_SRC  := $(filter-out reconciler/main.c,$(CORE_SRC))
+LIB_SRC  := $(filter-out reconciler/main.c reconciler/cli.c,$(CORE_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/reconciler/main.o
+# `firebreak` is a libc-only front that answers `enc --state` itself (Puppet
+# runs it on every agent run) and execs `firebreak-core` for the rest.
 BIN      := $(BUILD)/firebreak
+CORE_BIN := $(BUILD)/firebreak-core
+FRONT_OBJ := $(BUILD)/reconciler/main.o $(BUILD)/reconciler/enc.o \
+             $(BUILD)/reconciler/util.o $(BUILD)/reconciler/validate.o
 
 .PHONY: all deps test unit golden e2e demo bench lint clean
-all: $(BIN)
+all: $(BIN) $(CORE_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -47,7 +51,10 @@ $(BUILD)/libfirebreak.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(BUILD)/libfirebreak.a
+$(BIN): $(FRONT_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(CORE_BIN): $(BUILD)/reconciler/cli.o $(BUILD)/libfirebreak.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
@@ -62,7 +69,7 @@ deps:
 include tests/tests.mk
 include bench/bench.mk
 
-demo: deps $(BIN)
+demo: deps all
 	@FIREBREAK=$(abspath $(BIN)) ./examples/demo.sh
 
 lint:

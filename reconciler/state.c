@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "enc.h"
 #include "fs.h"
 
 #define NBUCKETS 256
@@ -39,14 +40,6 @@ path_fmt(char *out, size_t n, const char *fmt, ...)
 	if (k < 0 || (size_t)k >= n)
 		return err_set(ERR_TOOBIG, "path too long");
 	return OK;
-}
-
-int
-state_enc_path(char *out, size_t n, const char *dir, const char *fqdn)
-{
-	uint32_t h = hash_fnv1a(fqdn, strlen(fqdn));
-
-	return path_fmt(out, n, "%s/current/enc/%02x/%s.yaml", dir, h & 0xff, fqdn);
 }
 
 static int
@@ -253,12 +246,11 @@ state_save_plan(struct state *s, const struct plan *p, const char *extra_json)
 
 /* ---- the release store ---------------------------------------------- */
 
+/* "enc/<fqdn>.yaml": the bucket hashes the fqdn alone, as enc_path() does. */
 static unsigned
-enc_bucket(const struct artifact *a)
+artifact_bucket(const char *path)
 {
-	/* "enc/<fqdn>.yaml": the bucket hashes the fqdn alone, as
-	 * state_enc_path() does. */
-	return hash_fnv1a(a->path + 4, strlen(a->path) - 9) & 0xff;
+	return enc_bucket(path + 4, strlen(path) - 9);
 }
 
 static int
@@ -302,13 +294,13 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 		const struct file_diff *f = &p->diff->files[i];
 
 		if (is_enc(f->path))
-			changed[hash_fnv1a(f->path + 4, strlen(f->path) - 9) & 0xff] = 1;
+			changed[artifact_bucket(f->path)] = 1;
 	}
 	if (target->n)
 		bucket_of = xmalloc(target->n);
 	for (i = 0; i < target->n; i++)
 		if (is_enc(target->v[i].path)) {
-			bucket_of[i] = (unsigned char)enc_bucket(&target->v[i]);
+			bucket_of[i] = (unsigned char)artifact_bucket(target->v[i].path);
 			present[bucket_of[i]] = 1;
 		}
 	if ((rc = path_fmt(path, sizeof(path), "%s/enc", reldir)) != OK ||

@@ -57,7 +57,4 @@ int state_save_plan(struct state *s, const struct plan *p, const char *extra_jso
  */
 int state_apply(struct state *s, const struct plan *p, const struct artifacts *target);
 
-/* "<dir>/current/enc/<bb>/<fqdn>.yaml" into out; ERR_TOOBIG if it does not fit. */
-int state_enc_path(char *out, size_t n, const char *dir, const char *fqdn);
-
 #endif

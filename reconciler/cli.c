@@ -1,0 +1,591 @@
+/*
+ * main.c - the firebreak command line: one binary, subcommands.
+ *
+ * The only file that prints to stdout or calls exit().  Exit codes:
+ * 0 ok, 1 the input is wrong (invalid inventory, refused command),
+ * 2 usage, 3 environment (repository or state missing, I/O).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "enc.h"
+#include "fs.h"
+#include "inventory.h"
+#include "pipeline.h"
+#include "plan.h"
+#include "repo.h"
+#include "state.h"
+#include "util.h"
+#include "validate.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
+
+static const char usage_text[] =
+"usage: firebreak <command> [options]\n"
+"\n"
+"  check  --repo R [--rev X] [--format text|json]\n"
+"         validate the inventory at X; exit 1 with file:line errors\n"
+"  render --repo R [--rev X] --out D\n"
+"         render the artifacts of X into directory D\n"
+"  plan   --repo R [--state S] [--from A] [--to B] [--format text|json]\n"
+"         the plan from A (default: the state's applied commit, else the\n"
+"         empty tree) to B (default: HEAD)\n"
+"  apply  --repo R --state S [--to X] [--format text|json]\n"
+"         plan against the state's applied commit and apply it\n"
+"  enc    [--state S | --repo R [--rev X]] FQDN\n"
+"         the node's Puppet ENC document\n"
+"\n"
+"Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
+
+static _Noreturn void
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static _Noreturn void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("firebreak: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(firebreak --help for usage)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static _Noreturn void
+die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static _Noreturn void
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("firebreak: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+/* What an internal error code means for the exit status. */
+static int
+exit_for(int rc)
+{
+	switch (rc) {
+	case ERR_INVALID:
+	case ERR_DENIED:
+	case ERR_CONFLICT:
+	case ERR_TOOBIG:
+		return EXIT_INPUT;
+	default:
+		return EXIT_ENV;
+	}
+}
+
+/* ---- options ---------------------------------------------------------- */
+
+struct opts {
+	const char *repo, *rev, *out, *state, *from, *to, *format;
+	const char *args[4];
+	int nargs;
+};
+
+/* --name value or --name=value, for the names the command accepts. */
+static void
+parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_args)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq;
+		char name[32];
+		const char **slot = NULL;
+
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc; i++) {
+				if (o->nargs >= max_args)
+					usage_error("too many arguments");
+				o->args[o->nargs++] = argv[i];
+			}
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			if (o->nargs >= max_args)
+				usage_error("unexpected argument '%s'", a);
+			o->args[o->nargs++] = a;
+			continue;
+		}
+		eq = strchr(a, '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)),
+		    a + 2);
+		if (!strstr(accepted, name) || strlen(name) == 0) {
+			usage_error("unknown option '--%s' for this command", name);
+		}
+		if (strcmp(name, "repo") == 0)
+			slot = &o->repo;
+		else if (strcmp(name, "rev") == 0)
+			slot = &o->rev;
+		else if (strcmp(name, "out") == 0)
+			slot = &o->out;
+		else if (strcmp(name, "state") == 0)
+			slot = &o->state;
+		else if (strcmp(name, "from") == 0)
+			slot = &o->from;
+		else if (strcmp(name, "to") == 0)
+			slot = &o->to;
+		else if (strcmp(name, "format") == 0)
+			slot = &o->format;
+		else
+			usage_error("unknown option '--%s'", name);
+		if (eq)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			usage_error("option '--%s' needs a value", name);
+		*slot = val;
+	}
+	if (o->format && strcmp(o->format, "text") != 0 && strcmp(o->format, "json") != 0)
+		usage_error("--format is text or json, not '%s'", o->format);
+}
+
+static int
+want_json(const struct opts *o)
+{
+	return o->format && strcmp(o->format, "json") == 0;
+}
+
+static struct repo *
+open_repo(const char *path)
+{
+	struct repo *r;
+
+	if (!path)
+		usage_error("--repo is required");
+	if (repo_open(&r, path) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	return r;
+}
+
+static void
+resolve(struct repo *r, const char *rev, char out[41])
+{
+	if (repo_resolve(r, rev, out) != OK)
+		die(EXIT_INPUT, "%s", err_last());
+}
+
+static void
+print_diags(FILE *f, const struct diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const struct diag *g = &d->v[i];
+
+		if (g->line > 0)
+			fprintf(f, "%s:%d:%d: %s\n", g->file, g->line, g->col > 0 ? g->col : 1,
+			    g->message);
+		else
+			fprintf(f, "%s: %s\n", g->file, g->message);
+	}
+}
+
+/* ---- check ------------------------------------------------------------ */
+
+static int
+cmd_check(int argc, char **argv)
+{
+	struct opts o;
+	struct repo *r;
+	struct model *m = NULL;
+	struct diags d = { NULL, 0, 0 };
+	char sha[41];
+	int rc;
+
+	parse_opts(&o, argc, argv, "repo rev format", 0);
+	r = open_repo(o.repo);
+	resolve(r, o.rev ? o.rev : "HEAD", sha);
+	rc = inventory_load(&m, &d, r, sha);
+	if (rc != OK && rc != ERR_INVALID)
+		die(EXIT_ENV, "%s", err_last());
+	if (want_json(&o)) {
+		size_t i;
+
+		printf("{\"commit\": \"%s\", \"valid\": %s, \"errors\": [", sha,
+		    rc == OK ? "true" : "false");
+		for (i = 0; i < d.n; i++) {
+			struct buf b = BUF_INIT;
+
+			json_emit_string(&b, d.v[i].file, strlen(d.v[i].file));
+			buf_printf(&b, ", \"line\": %d, \"column\": %d, \"message\": ", d.v[i].line,
+			    d.v[i].col);
+			json_emit_string(&b, d.v[i].message, strlen(d.v[i].message));
+			printf("%s{\"file\": %s}", i ? ", " : "", b.data);
+			buf_dispose(&b);
+		}
+		printf("]}\n");
+	} else if (rc == OK) {
+		printf("ok: %.7s is valid (%zu hosts, %zu roles, %zu services, %zu zones)\n", sha,
+		    m->nhosts, m->nroles, m->nservices, m->nzones);
+	} else {
+		print_diags(stderr, &d);
+		fprintf(stderr, "firebreak: %zu problem%s in %.7s\n", d.n, d.n == 1 ? "" : "s", sha);
+	}
+	model_free(m);
+	diags_dispose(&d);
+	repo_free(r);
+	return rc == OK ? EXIT_OK : EXIT_INPUT;
+}
+
+/* ---- render ----------------------------------------------------------- */
+
+#define RENDER_MARK ".firebreak-render"
+
+static int
+dir_is_empty(const char *path)
+{
+	/* rmdir succeeds only on an empty directory: cheap and exact. */
+	if (rmdir(path) == 0) {
+		if (mkdir(path, 0755) != 0)
+			return -1;
+		return 1;
+	}
+	return errno == ENOTEMPTY || errno == EEXIST ? 0 : -1;
+}
+
+/*
+ * Render into a fresh sibling directory, then swap it in: the output is
+ * never half-written, and files of hosts that no longer exist disappear.
+ * An existing directory is replaced only when firebreak rendered it.
+ */
+static int
+cmd_render(int argc, char **argv)
+{
+	struct opts o;
+	struct repo *r;
+	struct snapshot snap;
+	struct diags d = { NULL, 0, 0 };
+	struct stat st;
+	char sha[41], tmp[4096], old[4096], mark[4096];
+	size_t i;
+	int rc, replace = 0;
+
+	parse_opts(&o, argc, argv, "repo rev out", 0);
+	if (!o.out)
+		usage_error("--out is required");
+	r = open_repo(o.repo);
+	resolve(r, o.rev ? o.rev : "HEAD", sha);
+	rc = snapshot_load(&snap, r, sha, &d);
+	if (rc == ERR_INVALID) {
+		print_diags(stderr, &d);
+		die(EXIT_INPUT, "%zu problem%s in %.7s; nothing rendered", d.n,
+		    d.n == 1 ? "" : "s", sha);
+	}
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	if (lstat(o.out, &st) == 0) {
+		snprintf(mark, sizeof(mark), "%s/%s", o.out, RENDER_MARK);
+		if (!S_ISDIR(st.st_mode))
+			die(EXIT_INPUT, "%s exists and is not a directory", o.out);
+		if (access(mark, F_OK) == 0)
+			replace = 1;
+		else if (dir_is_empty(o.out) == 1)
+			replace = 2;
+		else
+			die(EXIT_INPUT, "%s is not empty and was not rendered by firebreak; "
+			    "refusing to replace it", o.out);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", o.out, (long)getpid());
+	snprintf(old, sizeof(old), "%s.old-%ld", o.out, (long)getpid());
+	fs_rm_rf(tmp);
+	if ((rc = fs_mkdir_p(tmp, 0755)) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	for (i = 0; i < snap.art.n && rc == OK; i++) {
+		const struct artifact *a = &snap.art.v[i];
+
+		rc = fs_write_under(tmp, a->path, a->data, a->len);
+	}
+	if (rc == OK) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "%s\n", sha);
+		rc = fs_write_under(tmp, RENDER_MARK, line, strlen(line));
+	}
+	if (rc != OK) {
+		fs_rm_rf(tmp);
+		die(EXIT_ENV, "%s", err_last());
+	}
+	if (replace == 1 && rename(o.out, old) != 0)
+		die(EXIT_ENV, "rename %s: %s", o.out, strerror(errno));
+	if (replace == 2)
+		rmdir(o.out);
+	if (rename(tmp, o.out) != 0)
+		die(EXIT_ENV, "rename %s: %s", tmp, strerror(errno));
+	if (replace == 1)
+		fs_rm_rf(old);
+	printf("rendered %zu artifacts of %.7s into %s\n", snap.art.n, sha, o.out);
+	snapshot_dispose(&snap);
+	diags_dispose(&d);
+	repo_free(r);
+	return EXIT_OK;
+}
+
+/* ---- plan and apply ----------------------------------------------------- */
+
+static void
+print_plan(const struct plan *p, int json)
+{
+	if (json) {
+		char *s = plan_to_json(p, NULL);
+
+		printf("%s\n", s);
+		free(s);
+	} else {
+		struct buf b = BUF_INIT;
+
+		plan_format_text(&b, p, 0);
+		fputs(b.data, stdout);
+		buf_dispose(&b);
+	}
+}
+
+/* Load the base snapshot; a base that does not validate cannot govern. */
+static void
+load_base(struct snapshot *base, struct repo *r, const char *sha)
+{
+	struct diags d = { NULL, 0, 0 };
+	int rc = snapshot_load(base, r, sha, &d);
+
+	if (rc == ERR_INVALID) {
+		print_diags(stderr, &d);
+		die(EXIT_INPUT, "the base commit %.7s does not validate, so it cannot govern "
+		    "a plan", sha);
+	}
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	diags_dispose(&d);
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+	struct opts o;
+	struct repo *r;
+	struct snapshot base, target;
+	struct plan *p;
+	char from[41] = "", to[41], id[24] = "0";
+	int rc, code;
+
+	parse_opts(&o, argc, argv, "repo state from to format", 0);
+	r = open_repo(o.repo);
+	if (o.from)
+		resolve(r, o.from, from);
+	else if (o.state && state_read_applied(o.state, from) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	resolve(r, o.to ? o.to : "HEAD", to);
+	if (o.state) {
+		struct state *s;
+
+		/* A preview: the id this plan would get if it were recorded now. */
+		if (state_open(&s, o.state, 0) == OK) {
+			state_next_plan_id(s, id);
+			state_close(s);
+		} else {
+			snprintf(id, sizeof(id), "1");
+		}
+	}
+	load_base(&base, r, from);
+	rc = pipeline_plan(&p, r, id, &base, to, &target);
+	if (rc != OK)
+		die(exit_for(rc), "%s", err_last());
+	print_plan(p, want_json(&o));
+	code = p->decision == DECISION_INVALID ? EXIT_INPUT : EXIT_OK;
+	plan_free(p);
+	snapshot_dispose(&base);
+	snapshot_dispose(&target);
+	repo_free(r);
+	return code;
+}
+
+static int
+cmd_apply(int argc, char **argv)
+{
+	struct opts o;
+	struct repo *r;
+	struct state *s;
+	struct snapshot base, target;
+	struct plan *p;
+	char from[41], to[41], id[24], extra[128];
+	int rc, json;
+
+	parse_opts(&o, argc, argv, "repo state to format", 0);
+	json = want_json(&o);
+	if (!o.state)
+		usage_error("--state is required");
+	r = open_repo(o.repo);
+	resolve(r, o.to ? o.to : "HEAD", to);
+	if (state_open(&s, o.state, 1) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	if (state_read_applied(o.state, from) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	if (strcmp(from, to) == 0) {
+		if (json)
+			printf("{\"applied\": \"%s\", \"outcome\": \"noop\"}\n", to);
+		else
+			printf("nothing to apply: %.7s is already applied\n", to);
+		state_close(s);
+		repo_free(r);
+		return EXIT_OK;
+	}
+	state_next_plan_id(s, id);
+	load_base(&base, r, from);
+	if ((rc = pipeline_plan(&p, r, id, &base, to, &target)) != OK)
+		die(exit_for(rc), "%s", err_last());
+	if (p->decision == DECISION_INVALID) {
+		if (state_save_plan(s, p, "{\"outcome\": \"invalid\"}") != OK)
+			die(EXIT_ENV, "%s", err_last());
+		print_plan(p, json);
+		fprintf(stderr, "firebreak: %.7s does not validate; %s stays applied\n", to,
+		    from[0] ? from : "nothing");
+		plan_free(p);
+		snapshot_dispose(&base);
+		state_close(s);
+		repo_free(r);
+		return EXIT_INPUT;
+	}
+	/* An operator's explicit act: applied whatever the policy decides. */
+	if ((rc = state_apply(s, p, &target.art)) != OK)
+		die(exit_for(rc) == EXIT_INPUT ? EXIT_INPUT : EXIT_ENV, "apply failed, nothing "
+		    "changed: %s", err_last());
+	snprintf(extra, sizeof(extra), "{\"outcome\": \"applied\", \"release\": \"%s\"}", p->id);
+	if (state_save_plan(s, p, extra) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	if (json) {
+		char *j = plan_to_json(p, extra);
+
+		printf("%s\n", j);
+		free(j);
+	} else {
+		print_plan(p, 0);
+		printf("applied %.7s as release %s\n", to, p->id);
+	}
+	plan_free(p);
+	snapshot_dispose(&base);
+	snapshot_dispose(&target);
+	state_close(s);
+	repo_free(r);
+	return EXIT_OK;
+}
+
+/* ---- enc ---------------------------------------------------------------- */
+
+/* Puppet quotes the ENC's stdout in its error, so the reason for an
+ * unknown node goes to both streams. */
+static _Noreturn void
+enc_unknown(const char *msg)
+{
+	printf("firebreak: %s\n", msg);
+	fflush(stdout);
+	fprintf(stderr, "firebreak: %s\n", msg);
+	exit(EXIT_INPUT);
+}
+
+static int
+enc_from_state(const char *state, const char *fqdn)
+{
+	int fd, rc = enc_open(&fd, state, fqdn);
+
+	if (rc == ERR_INVALID || rc == ERR_NOTFOUND)
+		enc_unknown(err_last());
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	fflush(stdout);
+	rc = enc_copy(fd, STDOUT_FILENO);
+	close(fd);
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	return EXIT_OK;
+}
+
+static int
+cmd_enc(int argc, char **argv)
+{
+	struct opts o;
+	const char *fqdn;
+
+	parse_opts(&o, argc, argv, "state repo rev", 1);
+	if (o.nargs != 1)
+		usage_error("enc needs the node's FQDN");
+	fqdn = o.args[0];
+	if (!!o.state == !!o.repo)
+		usage_error("enc needs exactly one of --state or --repo");
+	if (o.state)
+		return enc_from_state(o.state, fqdn);
+	{
+		struct repo *r = open_repo(o.repo);
+		struct snapshot snap;
+		struct diags d = { NULL, 0, 0 };
+		const struct artifact *a;
+		char sha[41], path[300], where[400];
+		int rc;
+
+		resolve(r, o.rev ? o.rev : "HEAD", sha);
+		rc = snapshot_load(&snap, r, sha, &d);
+		if (rc == ERR_INVALID) {
+			print_diags(stderr, &d);
+			die(EXIT_INPUT, "%.7s does not validate", sha);
+		}
+		if (rc != OK)
+			die(EXIT_ENV, "%s", err_last());
+		snprintf(path, sizeof(path), "enc/%s.yaml", fqdn);
+		snprintf(where, sizeof(where), "no node '%s' in commit %.7s", fqdn, sha);
+		if (!valid_fqdn(fqdn) || !(a = artifacts_find(&snap.art, path)))
+			enc_unknown(where);
+		fwrite(a->data, 1, a->len, stdout);
+		snapshot_dispose(&snap);
+		repo_free(r);
+	}
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "check", cmd_check },
+		{ "render", cmd_render },
+		{ "plan", cmd_plan },
+		{ "apply", cmd_apply },
+		{ "enc", cmd_enc },
+	};
+	size_t i;
+	int rc;
+
+	if (argc < 2)
+		usage_error("no command given");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			rc = cmds[i].fn(argc - 2, argv + 2);
+			if (fflush(stdout) != 0)
+				die(EXIT_ENV, "writing output: %s", strerror(errno));
+			return rc;
+		}
+	usage_error("unknown command '%s'", argv[1]);
+}
