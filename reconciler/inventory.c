@@ -24,6 +24,7 @@ struct loader {
 struct fctx {
 	struct loader *l;
 	const char *file;
+	int quiet;        /* a stand-in for a broken file: report nothing more */
 };
 
 static void
@@ -36,6 +37,8 @@ problem(const struct fctx *c, const struct ynode *n, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 
+	if (c->quiet)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -480,7 +483,7 @@ static const struct {
 void
 loader_add(struct loader *l, const char *path, const char *data, size_t len)
 {
-	struct fctx c = { l, path };
+	struct fctx c = { l, path, 0 };
 	struct ynode *root = NULL;
 	char *stem = NULL;
 	size_t i, dl = 0;
@@ -513,17 +516,31 @@ loader_add(struct loader *l, const char *path, const char *data, size_t len)
 		return;
 	}
 	rc = ydoc_parse(&root, data, len, &YDOC_DEFAULT_LIMITS, &line, &col);
-	if (rc != OK) {
+	if (rc != OK)
 		diags_add(&l->d, path, line, col, "%s", err_last());
-		free(stem);
-		return;
-	}
-	if (root->type != YNODE_MAP) {
+	else if (root->type != YNODE_MAP)
 		problem(&c, root, "the file must be a mapping of keys to values, not %s",
 		    ynode_type_name(root));
+	if (rc != OK || root->type != YNODE_MAP) {
 		ynode_free(root);
-		free(stem);
-		return;
+		root = NULL;
+		if (found == FILE_POLICY)
+			return;
+		/* The file exists, only broken: load it as empty so references
+		 * to it do not add a misleading "has no file". */
+		{
+			struct ynode empty;
+
+			memset(&empty, 0, sizeof(empty));
+			empty.type = YNODE_MAP;
+			root = ynode_dup(&empty);
+			c.quiet = 1;
+		}
+		if (dirs[found].kind == FILE_HOST) {
+			ynode_free(root);
+			free(stem);
+			return;
+		}
 	}
 	if (found == FILE_POLICY) {
 		l->m->policy = policy_parse(root, path, &l->d);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Run every test suite and end with one line "N passed, N failed".
+#
+# Each suite speaks TAP: the cmocka unit binaries (CMOCKA_MESSAGE_OUTPUT=TAP),
+# the golden comparison, and bats (--tap).  Arguments: the unit binaries.
+# Environment: FIREBREAK (the built front binary), BUILD (the build dir).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+: "${FIREBREAK:=$top/build/firebreak}"
+export FIREBREAK TOP="$top"
+passed=0
+failed=0
+skipped=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Count one TAP stream; print failures (with their diagnostics) as they come.
+tally() {
+	local name=$1 line in_fail=0
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >>"$log"
+		case "$line" in
+		"not ok "*)
+			failed=$((failed + 1)); in_fail=1
+			printf '  FAIL %s: %s\n' "$name" "${line#not ok }" ;;
+		"ok "*"# skip"*|"ok "*"# SKIP"*)
+			skipped=$((skipped + 1)); in_fail=0
+			printf '  skip %s: %s\n' "$name" "${line#ok }" ;;
+		"ok "*)
+			passed=$((passed + 1)); in_fail=0 ;;
+		"#"*)
+			[ $in_fail -eq 1 ] && printf '       %s\n' "$line" ;;
+		*)
+			[ $in_fail -eq 1 ] && printf '       %s\n' "$line" ;;
+		esac
+	done
+}
+
+# A suite that dies without reporting must not look like a pass.
+run_suite() {
+	local name=$1; shift
+	local out status
+	out=$(mktemp)
+	"$@" >"$out" 2>&1
+	status=$?
+	tally "$name" <"$out"
+	if [ $status -ne 0 ] && ! grep -q '^not ok ' "$out"; then
+		failed=$((failed + 1))
+		printf '  FAIL %s: exited %d without a failing test\n' "$name" $status
+		tail -20 "$out" | sed 's/^/       /'
+	fi
+	rm -f "$out"
+}
+
+echo "== unit"
+for t in "$@"; do
+	run_suite "$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+done
+echo "== golden"
+run_suite golden "$here/golden/run.sh"
+echo "== e2e"
+if command -v bats >/dev/null 2>&1; then
+	run_suite e2e bats --tap "$here/e2e"
+else
+	failed=$((failed + 1))
+	echo "  FAIL e2e: bats is not installed (make deps installs it)"
+fi
+echo
+if [ $skipped -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ]
