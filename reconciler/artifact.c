@@ -77,13 +77,15 @@ artifacts_sort(struct artifacts *set)
 {
 	size_t i, j;
 
-	qsort(set->v, set->n, sizeof(*set->v), artifact_cmp);
+	if (set->n > 1)
+		xqsort(set->v, set->n, sizeof(*set->v), artifact_cmp);
 	for (i = 0; i < set->n; i++) {
 		struct artifact *a = &set->v[i];
 
 		if (i > 0 && strcmp(set->v[i - 1].path, a->path) == 0)
 			return err_set(ERR_CONFLICT, "two artifacts at %s", a->path);
-		qsort(a->objs, a->nobjs, sizeof(*a->objs), object_cmp);
+		if (a->nobjs > 1)
+			xqsort(a->objs, a->nobjs, sizeof(*a->objs), object_cmp);
 		for (j = 1; j < a->nobjs; j++)
 			if (strcmp(a->objs[j - 1].name, a->objs[j].name) == 0)
 				return err_set(ERR_CONFLICT, "two objects %s in %s",

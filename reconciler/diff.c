@@ -142,7 +142,7 @@ diff_build(struct diff **out, const struct artifacts *base, const struct artifac
 		diff_free(b.d);
 		return rc;
 	}
-	qsort(b.d->changes, b.d->nchanges, sizeof(*b.d->changes), change_cmp);
+	xqsort(b.d->changes, b.d->nchanges, sizeof(*b.d->changes), change_cmp);
 	*out = b.d;
 	return OK;
 }

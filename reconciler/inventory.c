@@ -336,7 +336,7 @@ load_service(struct loader *l, const struct fctx *c, char *name, struct ynode *r
 			s.envs[s.nenvs].version = xstrdup(v->str);
 			s.nenvs++;
 		}
-		qsort(s.envs, s.nenvs, sizeof(*s.envs), service_env_cmp);
+		xqsort(s.envs, s.nenvs, sizeof(*s.envs), service_env_cmp);
 	}
 	if (l->m->nservices == l->aservices) {
 		l->aservices = l->aservices ? l->aservices * 2 : 16;
@@ -681,10 +681,10 @@ loader_finish(struct loader *l, struct model **out, struct diags *d)
 	int rc = OK;
 
 	*out = NULL;
-	qsort(m->hosts, m->nhosts, sizeof(*m->hosts), name_cmp);
-	qsort(m->roles, m->nroles, sizeof(*m->roles), name_cmp);
-	qsort(m->services, m->nservices, sizeof(*m->services), name_cmp);
-	qsort(m->zones, m->nzones, sizeof(*m->zones), name_cmp);
+	xqsort(m->hosts, m->nhosts, sizeof(*m->hosts), name_cmp);
+	xqsort(m->roles, m->nroles, sizeof(*m->roles), name_cmp);
+	xqsort(m->services, m->nservices, sizeof(*m->services), name_cmp);
+	xqsort(m->zones, m->nzones, sizeof(*m->zones), name_cmp);
 	if (!m->policy)
 		m->policy = policy_empty();
 	check_refs(l);

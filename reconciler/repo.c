@@ -174,6 +174,9 @@ repo_diff_buffers(struct buf *out, const char *path, const char *old, size_t old
 	git_diff_options opts;
 	int rc = OK;
 
+	/* Diffs need the library, not a repository: keep it initialised. */
+	if (!lib_users++)
+		git_libgit2_init();
 	memset(&text, 0, sizeof(text));
 	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
 	opts.context_lines = 3;

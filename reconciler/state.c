@@ -268,7 +268,7 @@ changed_cmp(const void *key, const void *elem)
 static int
 path_changed(const struct plan *p, const char *path)
 {
-	return p->diff && bsearch(path, p->diff->files, p->diff->nfiles,
+	return p->diff && xbsearch(path, p->diff->files, p->diff->nfiles,
 	    sizeof(*p->diff->files), changed_cmp) != NULL;
 }
 
@@ -409,7 +409,7 @@ gc(const struct state *s, unsigned long keep_from)
 		ids[n++] = (unsigned long)v;
 	}
 	closedir(d);
-	qsort(ids, n, sizeof(*ids), release_cmp);
+	xqsort(ids, n, sizeof(*ids), release_cmp);
 	for (i = 0; i + STATE_KEEP_RELEASES < n; i++)
 		if (ids[i] != keep_from &&
 		    path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, ids[i]) == OK)
@@ -432,14 +432,14 @@ gc(const struct state *s, unsigned long keep_from)
 			used[nused++] = xstrdup(strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
 		}
 	}
-	qsort(used, nused, sizeof(*used), str_cmp_ptr);
+	xqsort(used, nused, sizeof(*used), str_cmp_ptr);
 	if (path_fmt(path, sizeof(path), "%s/buckets", s->dir) == OK && (d = opendir(path))) {
 		while ((e = readdir(d))) {
 			const char *name = e->d_name;
 
 			if (name[0] == '.')
 				continue;
-			if (bsearch(&name, used, nused, sizeof(*used), str_cmp_ptr))
+			if (xbsearch(&name, used, nused, sizeof(*used), str_cmp_ptr))
 				continue;
 			if (path_fmt(path, sizeof(path), "%s/buckets/%s", s->dir, name) == OK)
 				fs_rm_rf(path);

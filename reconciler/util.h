@@ -74,6 +74,12 @@ int parse_u64(uint64_t *out, const char *s, uint64_t min, uint64_t max);
 int str_has_suffix(const char *s, const char *suffix);
 int str_cmp_ptr(const void *a, const void *b);  /* qsort over char * */
 
+/* qsort and bsearch that accept an empty (NULL) array, which the C
+ * library's versions may not (UBSan rightly complains). */
+void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+void *xbsearch(const void *key, const void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *));
+
 /* Constant-time comparison: returns 1 when equal. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 

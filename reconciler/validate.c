@@ -51,7 +51,7 @@ void
 diags_sort(struct diags *d)
 {
 	if (d->n > 1)
-		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+		xqsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 }
 
 void
@@ -420,7 +420,7 @@ check_ips(struct diags *d, const struct model *m)
 			v[n].h = &m->hosts[i];
 			n++;
 		}
-	qsort(v, n, sizeof(*v), ip_use_cmp);
+	xqsort(v, n, sizeof(*v), ip_use_cmp);
 	for (i = 1; i < n; i++)
 		if (strcmp(v[i - 1].ip, v[i].ip) == 0) {
 			char *file = xasprintf("hosts/%s.yaml", v[i].h->fqdn);
@@ -484,7 +484,7 @@ check_dns(struct diags *d, const struct model *m)
 			    xasprintf("dns/%s.yaml", zn->name), rec->line);
 		}
 	}
-	qsort(v, n, sizeof(*v), dns_name_cmp);
+	xqsort(v, n, sizeof(*v), dns_name_cmp);
 	for (i = 0; i < n; i = j) {
 		size_t cname = (size_t)-1;
 

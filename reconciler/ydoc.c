@@ -153,7 +153,7 @@ find_duplicate_key(const struct ynode *map)
 	}
 	v = xmalloc(map->n * sizeof(*v));
 	memcpy(v, map->keys, map->n * sizeof(*v));
-	qsort(v, map->n, sizeof(*v), keys_cmp);
+	xqsort(v, map->n, sizeof(*v), keys_cmp);
 	for (i = 1; i < map->n && !dup; i++)
 		if (keys_cmp(&v[i - 1], &v[i]) == 0)
 			dup = v[i]->line > v[i - 1]->line ? v[i] : v[i - 1];
@@ -451,14 +451,25 @@ enum yscalar_kind
 ynode_scalar_kind(const struct ynode *n)
 {
 	const char *s = n->str;
+	char c;
 
 	if (n->quoted)
 		return YSCALAR_STR;
-	if (n->len == 0 || strcmp(s, "~") == 0 || ieq(s, "null"))
+	if (n->len == 0)
 		return YSCALAR_NULL;
-	if (ieq(s, "true") || ieq(s, "false") || ieq(s, "yes") || ieq(s, "no") ||
-	    ieq(s, "on") || ieq(s, "off"))
-		return YSCALAR_BOOL;
+	c = s[0];
+	/* Dispatch on the first byte: most scalars are names, and this is on
+	 * the render path of every host. */
+	if (n->len <= 5 && strchr("~nNtTfFyYoO", c)) {
+		if (strcmp(s, "~") == 0 || ieq(s, "null"))
+			return YSCALAR_NULL;
+		if (ieq(s, "true") || ieq(s, "false") || ieq(s, "yes") || ieq(s, "no") ||
+		    ieq(s, "on") || ieq(s, "off"))
+			return YSCALAR_BOOL;
+		return YSCALAR_STR;
+	}
+	if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.'))
+		return YSCALAR_STR;
 	if (strlen(s) != n->len)
 		return YSCALAR_STR;
 	if (is_int(s))
@@ -668,20 +679,31 @@ indent_to(struct buf *b, int indent)
 		buf_putc(b, ' ');
 }
 
+static int
+index_cmp(const void *x, const void *y, void *ctx)
+{
+	const struct ynode *map = ctx;
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	int c = keys_cmp(&map->keys[a], &map->keys[b]);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+/* The map's entry indices in key order (owns).  Keys are unique. */
 static size_t *
 sorted_order(const struct ynode *map)
 {
 	size_t *ix = xmalloc((map->n ? map->n : 1) * sizeof(*ix));
-	size_t i, j;
+	size_t i;
+	int sorted = 1;
 
-	/* Insertion sort: maps here are small, and it is stable. */
 	for (i = 0; i < map->n; i++) {
-		size_t k = i;
-
-		for (j = i; j > 0 && keys_cmp(&map->keys[ix[j - 1]], &map->keys[k]) > 0; j--)
-			ix[j] = ix[j - 1];
-		ix[j] = k;
+		ix[i] = i;
+		if (i > 0 && keys_cmp(&map->keys[i - 1], &map->keys[i]) > 0)
+			sorted = 0;
 	}
+	if (!sorted)
+		qsort_r(ix, map->n, sizeof(*ix), index_cmp, (void *)(uintptr_t)map);
 	return ix;
 }
 
