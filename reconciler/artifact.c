@@ -50,12 +50,19 @@ artifacts_add(struct artifacts *set, char *path, char *data, size_t len,
 void
 artifact_add_object(struct artifact *a, char *name, char *value)
 {
+	artifact_add_object_extra(a, name, value, NULL);
+}
+
+void
+artifact_add_object_extra(struct artifact *a, char *name, char *value, char *extra)
+{
 	if (a->nobjs == a->aobjs) {
 		a->aobjs = a->aobjs ? a->aobjs * 2 : 4;
 		a->objs = xrealloc(a->objs, a->aobjs * sizeof(*a->objs));
 	}
 	a->objs[a->nobjs].name = name;
 	a->objs[a->nobjs].value = value;
+	a->objs[a->nobjs].extra = extra;
 	a->nobjs++;
 }
 
@@ -126,6 +133,7 @@ artifacts_dispose(struct artifacts *set)
 		for (j = 0; j < a->nobjs; j++) {
 			free(a->objs[j].name);
 			free(a->objs[j].value);
+			free(a->objs[j].extra);
 		}
 		free(a->objs);
 	}

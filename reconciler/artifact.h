@@ -23,6 +23,8 @@ int kind_parse(enum change_kind *out, const char *s); /* OK or ERR_INVALID */
 struct artifact_object {
 	char *name;     /* owns; e.g. "web-01.example.com", "www.example.com/A" */
 	char *value;    /* owns; canonical compact JSON of the object's content */
+	char *extra;    /* owns; NULL or a short note that also counts for equality
+	                 * but is not part of before/after, e.g. "ttl 300" */
 };
 
 struct artifact {
@@ -48,6 +50,8 @@ struct artifact *artifacts_add(struct artifacts *set, char *path, char *data,
     size_t len, enum change_kind kind);
 /* Add a semantic object; steals name and value. */
 void artifact_add_object(struct artifact *a, char *name, char *value);
+/* The same, with an `extra` note (stolen too; may be NULL). */
+void artifact_add_object_extra(struct artifact *a, char *name, char *value, char *extra);
 
 /* Sort by path (and each artifact's objects by name). Returns ERR_CONFLICT
  * with the path in err_last() when two artifacts share a path. */

@@ -39,6 +39,7 @@ add_change(struct builder *b, enum change_kind kind, enum change_action action,
 	c->object = xstrdup(object);
 	c->before = before ? xstrdup(before) : NULL;
 	c->after = after ? xstrdup(after) : NULL;
+	c->note = NULL;
 	c->decision = DECISION_NOOP;
 }
 
@@ -62,9 +63,15 @@ object_changes(struct builder *b, const struct artifact *old, const struct artif
 			    NULL, neu->objs[j].value);
 			j++;
 		} else {
-			if (strcmp(old->objs[i].value, neu->objs[j].value) != 0)
+			const char *ox = old->objs[i].extra, *nx = neu->objs[j].extra;
+			int extra_differs = (ox || nx) && (!ox || !nx || strcmp(ox, nx) != 0);
+
+			if (strcmp(old->objs[i].value, neu->objs[j].value) != 0 || extra_differs)
 				add_change(b, a->kind, ACTION_MODIFY, a->path, neu->objs[j].name,
 				    old->objs[i].value, neu->objs[j].value);
+			if (extra_differs)
+				b->d->changes[b->d->nchanges - 1].note = xasprintf("%s -> %s",
+				    ox ? ox : "none", nx ? nx : "none");
 			i++;
 			j++;
 		}
@@ -164,6 +171,7 @@ diff_free(struct diff *d)
 		free(d->changes[i].object);
 		free(d->changes[i].before);
 		free(d->changes[i].after);
+		free(d->changes[i].note);
 	}
 	free(d->changes);
 	free(d);

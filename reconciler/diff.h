@@ -27,6 +27,7 @@ struct change {
 	char *artifact;           /* owns */
 	char *object;             /* owns */
 	char *before, *after;     /* owns; compact JSON text, NULL for null */
+	char *note;               /* owns; e.g. "ttl 300 -> 60", or NULL */
 	enum decision decision;   /* set by the plan */
 };
 

@@ -243,6 +243,8 @@ plan_to_json(const struct plan *p, const char *extra_json)
 		json_object_set_new(o, "before", json_text(c->before));
 		json_object_set_new(o, "after", json_text(c->after));
 		json_object_set_new(o, "decision", json_string(decision_name(c->decision)));
+		if (c->note)
+			json_object_set_new(o, "note", json_string(c->note));
 		json_array_append_new(changes, o);
 	}
 	json_object_set_new(root, "changes", changes);
@@ -418,6 +420,8 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 			}
 			if (c->kind == KIND_PIN)
 				buf_printf(b, " (%s)", c->artifact);
+			if (c->note)
+				buf_printf(b, " (%s)", c->note);
 			buf_printf(b, " [%s]\n", decision_name(c->decision));
 		}
 	}

@@ -516,8 +516,10 @@ render_route53(struct artifacts *out, const struct model *in)
 		a = artifacts_add(out, xasprintf("terraform/route53/%s.tf.json", zo->name),
 		    data, len, KIND_DNS);
 		for (i = 0; i < rs.n; i++)
-			artifact_add_object(a, join3(rs.v[i].name, '/', rs.v[i].type),
-			    values_json(&label, &rs.v[i]));
+			/* TTL is not part of before/after (the records are) but a
+			 * TTL-only change is still a dns.modify. */
+			artifact_add_object_extra(a, join3(rs.v[i].name, '/', rs.v[i].type),
+			    values_json(&label, &rs.v[i]), xasprintf("ttl %lu", rs.v[i].ttl));
 		rset_dispose(&rs);
 	}
 

@@ -70,6 +70,13 @@ static const struct plan_case cases[] = {
 	      "  - {name: a4, type: A, value: 10.9.0.4}\n  - {name: a5, type: A, value: 10.9.0.5}\n"
 	      "  - {name: a6, type: A, value: 10.9.0.6}\n" } },
 	  NULL, "observe", { "dns.delete a1.example.com/A observe" }, "dns" },
+	{ "a ttl-only change is a dns.modify", 0, trusting,
+	  { { "dns/example.com.yaml", "zone_id: Z1\nrecords:\n"
+	      "  - {name: a1, type: A, value: 10.9.0.1, ttl: 60}\n"
+	      "  - {name: a2, type: A, value: 10.9.0.2}\n  - {name: a3, type: A, value: 10.9.0.3}\n"
+	      "  - {name: a4, type: A, value: 10.9.0.4}\n  - {name: a5, type: A, value: 10.9.0.5}\n"
+	      "  - {name: a6, type: A, value: 10.9.0.6}\n" } },
+	  NULL, "approve", { "dns.modify a1.example.com/A approve" }, "dns" },
 	{ "dns deletes above the limit need approval", 0, trusting,
 	  { { "dns/example.com.yaml", "zone_id: Z1\n" } }, NULL, "approve",
 	  { "dns.delete a1.example.com/A approve", "dns.delete a2.example.com/A approve",
