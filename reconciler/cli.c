@@ -17,6 +17,7 @@
 #include "enc.h"
 #include "fs.h"
 #include "inventory.h"
+#include "log.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "repo.h"
@@ -117,6 +118,10 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 				o->args[o->nargs++] = argv[i];
 			}
 			break;
+		}
+		if (strcmp(a, "--timings") == 0) {
+			log_set_timings(1);
+			continue;
 		}
 		if (strncmp(a, "--", 2) != 0) {
 			if (o->nargs >= max_args)

@@ -9,24 +9,30 @@
 
 #include "../renderers/renderer.h"
 #include "inventory.h"
+#include "log.h"
 #include "policy.h"
 #include "repo.h"
 
 int
 snapshot_load(struct snapshot *out, struct repo *r, const char *sha, struct diags *d)
 {
+	double t;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!sha || !*sha)
 		return OK;
 	snprintf(out->sha, sizeof(out->sha), "%s", sha);
+	t = log_now();
 	if ((rc = inventory_load(&out->model, d, r, sha)) != OK)
 		return rc;
+	log_timing("load", t);
+	t = log_now();
 	if ((rc = render_all(&out->art, out->model)) != OK) {
 		snapshot_dispose(out);
 		return rc;
 	}
+	log_timing("render", t);
 	/* policy.yaml travels with the release: its changes are planned like
 	 * any other artifact's, and the policy in force is the applied one. */
 	if (out->model->policy_src) {
@@ -67,8 +73,11 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 	} else if (rc == OK) {
 		/* Empty base: no policy yet, so nothing is trusted. */
 		pol = base->model ? base->model->policy : (empty = policy_empty());
+		double t = log_now();
+
 		rc = plan_build(out, id, base->sha, target_sha, &base->art, &target->art,
 		    target->model, pol);
+		log_timing("plan", t);
 	}
 	if (rc == OK && repo_commit_info(r, target_sha, &subject, &author) == OK)
 		plan_set_commit(*out, subject, author);

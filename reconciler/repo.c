@@ -29,8 +29,12 @@ repo_open(struct repo **out, const char *path)
 	git_repository *g = NULL;
 
 	*out = NULL;
-	if (lib_users++ == 0)
+	if (lib_users++ == 0) {
 		git_libgit2_init();
+		/* Re-hashing every object on read costs a tenth of a load; the
+		 * repository is local and git itself does not re-hash on read. */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	}
 	/* No discovery upwards: the path given is the repository. */
 	if (git_repository_open_ext(&g, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
 		if (--lib_users == 0)

@@ -57,7 +57,18 @@ struct buf {
 
 int  buf_append(struct buf *b, const void *p, size_t n);
 int  buf_puts(struct buf *b, const char *s);
-int  buf_putc(struct buf *b, char c);
+int  buf_putc_slow(struct buf *b, char c);
+/* One byte: the common case inline, growing out of line. */
+static inline int
+buf_putc(struct buf *b, char c)
+{
+	if (b->len + 1 < b->alloc) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return OK;
+	}
+	return buf_putc_slow(b, c);
+}
 int  buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void buf_reset(struct buf *b);           /* len = 0, keeps the memory */

@@ -4,6 +4,7 @@
  */
 #include "ydoc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -569,35 +570,35 @@ ynode_equal(const struct ynode *a, const struct ynode *b)
 void
 yemit_quoted(struct buf *b, const char *s, size_t len)
 {
-	size_t i;
+	const char *run = s, *end = s + len;
+	char esc[8];
 
 	buf_putc(b, '"');
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (; s < end; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *rep;
 
-		switch (c) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		default:
-			if (c < 0x20 || c == 0x7f)
-				buf_printf(b, "\\x%02x", c);
-			else
-				buf_putc(b, (char)c);
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
+		if (c == '"')
+			rep = "\\\"";
+		else if (c == '\\')
+			rep = "\\\\";
+		else if (c == '\n')
+			rep = "\\n";
+		else if (c == '\t')
+			rep = "\\t";
+		else if (c == '\r')
+			rep = "\\r";
+		else {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			rep = esc;
 		}
+		buf_append(b, run, (size_t)(s - run));
+		buf_puts(b, rep);
+		run = s + 1;
 	}
+	buf_append(b, run, (size_t)(s - run));
 	buf_putc(b, '"');
 }
 
@@ -762,27 +763,37 @@ emit_block(struct buf *b, const struct ynode *n, int indent, int inline_first)
 void
 json_emit_string(struct buf *b, const char *s, size_t len)
 {
-	size_t i;
+	const char *run = s, *end = s + len;
+	char esc[8];
 
 	buf_putc(b, '"');
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	/* Copy runs of plain bytes at once: this is on the render path of
+	 * every host. */
+	for (; s < end; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *rep;
 
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
 		if (c == '"')
-			buf_puts(b, "\\\"");
+			rep = "\\\"";
 		else if (c == '\\')
-			buf_puts(b, "\\\\");
+			rep = "\\\\";
 		else if (c == '\n')
-			buf_puts(b, "\\n");
+			rep = "\\n";
 		else if (c == '\t')
-			buf_puts(b, "\\t");
+			rep = "\\t";
 		else if (c == '\r')
-			buf_puts(b, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
+			rep = "\\r";
+		else {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			rep = esc;
+		}
+		buf_append(b, run, (size_t)(s - run));
+		buf_puts(b, rep);
+		run = s + 1;
 	}
+	buf_append(b, run, (size_t)(s - run));
 	buf_putc(b, '"');
 }
 

@@ -1,0 +1,145 @@
+/*
+ * test_ydoc.c - the bounded YAML parser and the emitters: what comes back
+ * out must mean to Puppet (Ruby's Psych, YAML 1.1) what went in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../reconciler/ydoc.h"
+
+struct emit_case {
+	const char *name;
+	const char *yaml;      /* a document: {v: <value>} */
+	const char *block;     /* yemit_value of v at indent 2 */
+	const char *json;      /* yemit_json of v */
+};
+
+static const struct emit_case emit_cases[] = {
+	{ "plain int keeps its type", "v: 8\n", " 8\n", "8" },
+	{ "quoted int stays a string", "v: \"8\"\n", " \"8\"\n", "\"8\"" },
+	{ "yes is a boolean in yaml 1.1", "v: yes\n", " yes\n", "true" },
+	{ "quoted yes is a string", "v: 'yes'\n", " \"yes\"\n", "\"yes\"" },
+	{ "version-like text is a quoted string", "v: 1.4.2\n", " \"1.4.2\"\n", "\"1.4.2\"" },
+	{ "a float keeps its text", "v: 1.10\n", " 1.10\n", "1.10" },
+	{ "null", "v: ~\n", " ~\n", "null" },
+	{ "a class name", "v: profile::web\n", " profile::web\n", "\"profile::web\"" },
+	{ "colon-space is quoted", "v: 'a: b'\n", " \"a: b\"\n", "\"a: b\"" },
+	{ "hash is quoted", "v: 'a #b'\n", " \"a #b\"\n", "\"a #b\"" },
+	{ "escapes", "v: \"q\\\"b\\\\s\\nl\\tt\\x01\"\n", " \"q\\\"b\\\\s\\nl\\tt\\x01\"\n",
+	  "\"q\\\"b\\\\s\\nl\\tt\\u0001\"" },
+	{ "date-like text is quoted", "v: '2026-11-25'\n", " \"2026-11-25\"\n",
+	  "\"2026-11-25\"" },
+	{ "nested map sorted", "v: {b: 1, a: [x, {d: 2, c: 3}]}\n",
+	  "\n  a:\n    - x\n    - c: 3\n      d: 2\n  b: 1\n",
+	  "{\"a\":[\"x\",{\"c\":3,\"d\":2}],\"b\":1}" },
+	{ "empty collections", "v: {a: [], b: {}}\n", "\n  a: []\n  b: {}\n",
+	  "{\"a\":[],\"b\":{}}" },
+	{ "utf-8 passes through", "v: \"caf\xc3\xa9\"\n", " \"caf\xc3\xa9\"\n", "\"caf\xc3\xa9\"" },
+};
+
+static void
+test_emit(void **state)
+{
+	const struct emit_case *c = *state;
+	struct ynode *root = NULL;
+	struct buf b = BUF_INIT;
+	int line, col;
+
+	assert_int_equal(ydoc_parse(&root, c->yaml, strlen(c->yaml), NULL, &line, &col), OK);
+	yemit_value(&b, ynode_get(root, "v"), 2);
+	assert_string_equal(b.data, c->block);
+	buf_reset(&b);
+	yemit_json(&b, ynode_get(root, "v"));
+	assert_string_equal(b.data, c->json);
+	buf_dispose(&b);
+	ynode_free(root);
+}
+
+struct parse_case {
+	const char *name;
+	const char *yaml;
+	int rc, line, col;
+	const char *message;
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "two documents", "a: 1\n---\nb: 2\n", ERR_INVALID, 2, 1,
+	  "more than one YAML document in the file" },
+	{ "a tag", "a: !!python/object x\n", ERR_INVALID, 1, 4,
+	  "YAML tags (tag:yaml.org,2002:python/object) are not allowed" },
+	{ "too deep", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+	  ERR_TOOBIG, 1, 35, "nested deeper than 32 levels" },
+	{ "a NUL byte", "a: 1\n\0", ERR_INVALID, 2, 1, "control character 0x00 is not allowed" },
+	{ "overlong utf-8", "a: \xc0\xaf\n", ERR_INVALID, 1, 4, "not valid UTF-8 (byte 0xc0)" },
+	{ "complex key", "? [a]\n: 1\n", ERR_INVALID, 1, 3,
+	  "a mapping key must be a plain value, not a list" },
+};
+
+static void
+test_parse_error(void **state)
+{
+	const struct parse_case *c = *state;
+	struct ynode *root = (struct ynode *)1;
+	size_t len = strlen(c->yaml);
+	int line, col;
+
+	if (strcmp(c->name, "a NUL byte") == 0)
+		len = 6;
+	assert_int_equal(ydoc_parse(&root, c->yaml, len, NULL, &line, &col), c->rc);
+	assert_null(root);
+	assert_string_equal(err_last(), c->message);
+	assert_int_equal(line, c->line);
+	assert_int_equal(col, c->col);
+}
+
+static void
+test_empty_document_is_an_empty_map(void **state)
+{
+	struct ynode *root = NULL;
+	int line, col;
+
+	(void)state;
+	assert_int_equal(ydoc_parse(&root, "# only a comment\n", 17, NULL, &line, &col), OK);
+	assert_int_equal(root->type, YNODE_MAP);
+	assert_int_equal(root->n, 0);
+	ynode_free(root);
+}
+
+static void
+test_size_limit(void **state)
+{
+	struct ydoc_limits lim = { 10, 32, 100 };
+	struct ynode *root = NULL;
+	int line, col;
+
+	(void)state;
+	assert_int_equal(ydoc_parse(&root, "a: 123456789\n", 13, &lim, &line, &col), ERR_TOOBIG);
+	assert_string_equal(err_last(), "file is 13 bytes, over the limit of 10");
+}
+
+int
+main(void)
+{
+	struct CMUnitTest tests[64];
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(emit_cases) / sizeof(*emit_cases); i++) {
+		struct CMUnitTest t = { emit_cases[i].name, test_emit, NULL, NULL,
+		    (void *)(uintptr_t)&emit_cases[i] };
+
+		tests[n++] = t;
+	}
+	for (i = 0; i < sizeof(parse_cases) / sizeof(*parse_cases); i++) {
+		struct CMUnitTest t = { parse_cases[i].name, test_parse_error, NULL, NULL,
+		    (void *)(uintptr_t)&parse_cases[i] };
+
+		tests[n++] = t;
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_document_is_an_empty_map);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_size_limit);
+	return _cmocka_run_group_tests("ydoc", tests, n, NULL, NULL);
+}
