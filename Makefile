@@ -38,7 +38,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/firebreak
 CORE_BIN := $(BUILD)/firebreak-core
 FRONT_OBJ := $(BUILD)/reconciler/main.o $(BUILD)/reconciler/enc.o \
-             $(BUILD)/reconciler/util.o $(BUILD)/reconciler/validate.o
+             $(BUILD)/reconciler/util.o $(BUILD)/reconciler/names.o
 
 .PHONY: all deps test unit golden e2e demo bench lint clean
 all: $(BIN) $(CORE_BIN)

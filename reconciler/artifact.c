@@ -47,6 +47,25 @@ artifacts_add(struct artifacts *set, char *path, char *data, size_t len,
 	return a;
 }
 
+struct artifact *
+artifact_share(struct artifacts *set, struct artifact *src)
+{
+	struct artifact *a;
+
+	if (!src->refs) {
+		src->refs = xmalloc(sizeof(*src->refs));
+		*src->refs = 1;
+	}
+	(*src->refs)++;
+	if (set->n == set->alloc) {
+		set->alloc = set->alloc ? set->alloc * 2 : 64;
+		set->v = xrealloc(set->v, set->alloc * sizeof(*set->v));
+	}
+	a = &set->v[set->n++];
+	*a = *src;
+	return a;
+}
+
 void
 artifact_add_object(struct artifact *a, char *name, char *value)
 {
@@ -128,6 +147,9 @@ artifacts_dispose(struct artifacts *set)
 	for (i = 0; i < set->n; i++) {
 		struct artifact *a = &set->v[i];
 
+		if (a->refs && --*a->refs > 0)
+			continue;
+		free(a->refs);
 		free(a->path);
 		free(a->data);
 		for (j = 0; j < a->nobjs; j++) {

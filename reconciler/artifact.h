@@ -34,6 +34,7 @@ struct artifact {
 	enum change_kind kind;
 	struct artifact_object *objs;   /* owns; sorted by name after artifacts_sort() */
 	size_t nobjs, aobjs;
+	unsigned *refs;              /* NULL: owned alone; else shared, see artifact_share() */
 };
 
 struct artifacts {
@@ -52,6 +53,14 @@ struct artifact *artifacts_add(struct artifacts *set, char *path, char *data,
 void artifact_add_object(struct artifact *a, char *name, char *value);
 /* The same, with an `extra` note (stolen too; may be NULL). */
 void artifact_add_object_extra(struct artifact *a, char *name, char *value, char *extra);
+
+/*
+ * Add an artifact that shares `src`'s storage (path, bytes, objects):
+ * artifacts are immutable once sorted, so a snapshot can reuse what an
+ * earlier one rendered without copying it.  The storage is freed when the
+ * last artifact sharing it is disposed.  Returns the new entry (borrowed).
+ */
+struct artifact *artifact_share(struct artifacts *set, struct artifact *src);
 
 /* Sort by path (and each artifact's objects by name). Returns ERR_CONFLICT
  * with the path in err_last() when two artifacts share a path. */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "validate.h"
+#include "names.h"
 
 unsigned
 enc_bucket(const char *fqdn, size_t len)

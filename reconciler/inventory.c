@@ -18,7 +18,18 @@ struct loader {
 	struct model *m;
 	struct diags d;
 	size_t ahosts, aroles, aservices, azones;
+	struct model *base;            /* borrowed; reuse source, or NULL */
+	size_t host_hint;              /* cursor into base->hosts */
+	unsigned char oid[20];         /* of the file being offered */
+	int have_oid;
 };
+
+static void
+set_origin(struct loader *l, struct origin *o)
+{
+	if (l->have_oid)
+		memcpy(o->oid, l->oid, sizeof(o->oid));
+}
 
 /* Where a value came from, for messages. */
 struct fctx {
@@ -228,6 +239,7 @@ load_host(struct loader *l, const struct fctx *c, char *fqdn, struct ynode *root
 
 	memset(&h, 0, sizeof(h));
 	h.fqdn = fqdn;
+	set_origin(l, &h.origin);
 	h.zone_idx = MODEL_NO_ZONE;
 	check_keys(c, root, host_keys, sizeof(host_keys) / sizeof(*host_keys), "a host");
 	h.state = HOST_ACTIVE;
@@ -271,6 +283,7 @@ load_role(struct loader *l, const struct fctx *c, char *name, struct ynode *root
 
 	memset(&r, 0, sizeof(r));
 	r.name = name;
+	set_origin(l, &r.origin);
 	check_keys(c, root, role_keys, sizeof(role_keys) / sizeof(*role_keys), "a role");
 	get_names(c, root, "classes", valid_class, "Puppet class name", &r.classes);
 	r.params = get_params(c, root, "params");
@@ -303,6 +316,7 @@ load_service(struct loader *l, const struct fctx *c, char *name, struct ynode *r
 
 	memset(&s, 0, sizeof(s));
 	s.name = name;
+	set_origin(l, &s.origin);
 	check_keys(c, root, service_keys, sizeof(service_keys) / sizeof(*service_keys),
 	    "a service");
 	s.version = get_name(c, root, "version", valid_version, "version", NULL);
@@ -446,6 +460,7 @@ load_zone(struct loader *l, const struct fctx *c, char *name, struct ynode *root
 
 	memset(&z, 0, sizeof(z));
 	z.name = name;
+	set_origin(l, &z.origin);
 	z.ttl = 300;
 	check_keys(c, root, zone_keys, sizeof(zone_keys) / sizeof(*zone_keys), "a zone");
 	z.zone_id = get_name(c, root, "zone_id", valid_zone_id, "Route53 zone id", NULL);
@@ -479,6 +494,99 @@ static const struct {
 	{ "services/", "service", valid_service, FILE_SERVICE },
 	{ "dns/", "zone", valid_zone, FILE_ZONE },
 };
+
+void
+loader_set_base(struct loader *l, struct model *base)
+{
+	l->base = base;
+}
+
+void
+loader_set_oid(struct loader *l, const unsigned char *oid)
+{
+	l->have_oid = oid != NULL;
+	if (oid)
+		memcpy(l->oid, oid, sizeof(l->oid));
+}
+
+/* "hosts/web-01.example.com.yaml" -> "web-01.example.com" in out. */
+static int
+stem_of(const char *path, size_t dirlen, char *out, size_t n)
+{
+	size_t len = strlen(path);
+
+	if (len <= dirlen + 5 || !str_has_suffix(path, ".yaml") || len - dirlen - 5 >= n)
+		return 0;
+	memcpy(out, path + dirlen, len - dirlen - 5);
+	out[len - dirlen - 5] = '\0';
+	return 1;
+}
+
+int
+loader_reuse(struct loader *l, const char *path, const unsigned char *oid)
+{
+	struct model *b = l->base;
+	char name[300];
+
+	if (!b)
+		return 0;
+	if (strncmp(path, "hosts/", 6) == 0 && stem_of(path, 6, name, sizeof(name))) {
+		/* Git lists entries in name order, nearly the hosts' order. */
+		size_t i = model_host_index(b, name, l->host_hint);
+		struct host *h;
+
+		if (i == (size_t)-1)
+			return 0;
+		l->host_hint = i + 1;
+		h = &b->hosts[i];
+		if (memcmp(h->origin.oid, oid, 20) != 0)
+			return 0;
+		if (l->m->nhosts == l->ahosts) {
+			l->ahosts = l->ahosts ? l->ahosts * 2 : 64;
+			l->m->hosts = xrealloc(l->m->hosts, l->ahosts * sizeof(*l->m->hosts));
+		}
+		host_share(&l->m->hosts[l->m->nhosts++], h);
+		return 1;
+	}
+	if (strncmp(path, "roles/", 6) == 0 && stem_of(path, 6, name, sizeof(name))) {
+		const struct role *r = model_role(b, name);
+
+		if (!r || memcmp(r->origin.oid, oid, 20) != 0)
+			return 0;
+		if (l->m->nroles == l->aroles) {
+			l->aroles = l->aroles ? l->aroles * 2 : 16;
+			l->m->roles = xrealloc(l->m->roles, l->aroles * sizeof(*l->m->roles));
+		}
+		role_copy(&l->m->roles[l->m->nroles++], r);
+		return 1;
+	}
+	if (strncmp(path, "services/", 9) == 0 && stem_of(path, 9, name, sizeof(name))) {
+		const struct service *sv = model_service(b, name);
+
+		if (!sv || memcmp(sv->origin.oid, oid, 20) != 0)
+			return 0;
+		if (l->m->nservices == l->aservices) {
+			l->aservices = l->aservices ? l->aservices * 2 : 16;
+			l->m->services = xrealloc(l->m->services,
+			    l->aservices * sizeof(*l->m->services));
+		}
+		service_copy(&l->m->services[l->m->nservices++], sv);
+		return 1;
+	}
+	if (strncmp(path, "dns/", 4) == 0 && stem_of(path, 4, name, sizeof(name))) {
+		const struct zone *z = model_zone(b, name);
+
+		if (!z || memcmp(z->origin.oid, oid, 20) != 0)
+			return 0;
+		if (l->m->nzones == l->azones) {
+			l->azones = l->azones ? l->azones * 2 : 8;
+			l->m->zones = xrealloc(l->m->zones, l->azones * sizeof(*l->m->zones));
+		}
+		zone_copy(&l->m->zones[l->m->nzones++], z);
+		return 1;
+	}
+	return 0;
+}
 
 void
 loader_add(struct loader *l, const char *path, const char *data, size_t len)
@@ -591,34 +699,6 @@ name_cmp(const void *x, const void *y)
 	return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* The zone that is the longest suffix of fqdn, or MODEL_NO_ZONE. */
-static size_t
-longest_zone(const struct model *m, const char *fqdn)
-{
-	const char *p = fqdn;
-
-	/* Suffixes from longest to shortest: the first zone found wins. */
-	while (p) {
-		size_t lo = 0, hi = m->nzones;
-
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = strcmp(p, m->zones[mid].name);
-
-			if (c == 0)
-				return mid;
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		p = strchr(p, '.');
-		if (p)
-			p++;
-	}
-	return MODEL_NO_ZONE;
-}
-
 static void
 check_refs(struct loader *l)
 {
@@ -632,7 +712,7 @@ check_refs(struct loader *l)
 
 		/* A host's own name is its zone's A record only when it lies
 		 * inside a zone; hosts in no zone get none. */
-		h->zone_idx = longest_zone(m, h->fqdn);
+		h->zone_idx = model_zone_of(m, h->fqdn);
 		if (!h->role)
 			continue;
 		if ((r = model_role(m, h->role))) {
@@ -713,6 +793,26 @@ struct walk {
 	char path[512];
 };
 
+/* Files the base already has, blob for blob, are copied, not read. */
+static int
+walk_want(void *ctx, const char *name, const unsigned char *oid)
+{
+	struct walk *w = ctx;
+
+	size_t dl, nl;
+
+	if (!*w->dir)
+		return strcmp(name, "policy.yaml") == 0;
+	/* memcpy, not snprintf: this runs for each of 100k hosts. */
+	dl = strlen(w->dir);
+	nl = strlen(name);
+	if (dl + nl >= sizeof(w->path))
+		return 1;
+	memcpy(w->path, w->dir, dl);
+	memcpy(w->path + dl, name, nl + 1);
+	return !loader_reuse(w->l, w->path, oid);
+}
+
 static int
 walk_file(void *ctx, const char *name, const unsigned char *oid, int is_blob,
     const char *data, size_t len)
@@ -720,7 +820,7 @@ walk_file(void *ctx, const char *name, const unsigned char *oid, int is_blob,
 	struct walk *w = ctx;
 	int n;
 
-	(void)oid;
+	loader_set_oid(w->l, oid);
 	n = snprintf(w->path, sizeof(w->path), "%s%s", w->dir, name);
 	if (n < 0 || (size_t)n >= sizeof(w->path)) {
 		diags_add(&w->l->d, w->dir, 0, 0, "an entry name is too long");
@@ -738,6 +838,13 @@ walk_file(void *ctx, const char *name, const unsigned char *oid, int is_blob,
 int
 inventory_load(struct model **out, struct diags *d, struct repo *r, const char *sha)
 {
+	return inventory_load_from(out, d, r, sha, NULL);
+}
+
+int
+inventory_load_from(struct model **out, struct diags *d, struct repo *r, const char *sha,
+    struct model *base)
+{
 	static const char *const walk_dirs[] = { "", "dns/", "hosts/", "roles/", "services/" };
 	struct walk w;
 	size_t i;
@@ -745,6 +852,7 @@ inventory_load(struct model **out, struct diags *d, struct repo *r, const char *
 
 	*out = NULL;
 	w.l = loader_new();
+	loader_set_base(w.l, base);
 	for (i = 0; i < sizeof(walk_dirs) / sizeof(*walk_dirs); i++) {
 		char dir[32];
 
@@ -752,7 +860,7 @@ inventory_load(struct model **out, struct diags *d, struct repo *r, const char *
 		snprintf(dir, sizeof(dir), "%s", walk_dirs[i]);
 		if (*dir)
 			dir[strlen(dir) - 1] = '\0';
-		rc = repo_each_file(r, sha, dir, INVENTORY_MAX_FILE, walk_file, &w);
+		rc = repo_each_file(r, sha, dir, INVENTORY_MAX_FILE, walk_want, walk_file, &w);
 		if (rc != OK) {
 			struct model *junk = NULL;
 			struct diags none = { NULL, 0, 0 };

@@ -24,6 +24,83 @@ strlist_push(struct strlist *l, const char *s, int line)
 }
 
 void
+strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+	size_t i;
+
+	memset(dst, 0, sizeof(*dst));
+	for (i = 0; i < src->n; i++)
+		strlist_push(dst, src->v[i], src->lines ? src->lines[i] : 0);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+host_share(struct host *dst, struct host *src)
+{
+	if (!src->refs) {
+		src->refs = xmalloc(sizeof(*src->refs));
+		*src->refs = 1;
+	}
+	(*src->refs)++;
+	*dst = *src;
+	dst->origin.reused = 1;
+}
+
+void
+role_copy(struct role *dst, const struct role *src)
+{
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	strlist_copy(&dst->classes, &src->classes);
+	dst->params = ynode_dup(src->params);
+	strlist_copy(&dst->services, &src->services);
+	strlist_copy(&dst->dns, &src->dns);
+	dst->backends_of = dup_or_null(src->backends_of);
+	dst->environment = dup_or_null(src->environment);
+	dst->origin.reused = 1;
+}
+
+void
+service_copy(struct service *dst, const struct service *src)
+{
+	size_t i;
+
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	dst->version = dup_or_null(src->version);
+	dst->hiera_key = dup_or_null(src->hiera_key);
+	dst->envs = xcalloc(src->nenvs ? src->nenvs : 1, sizeof(*dst->envs));
+	for (i = 0; i < src->nenvs; i++) {
+		dst->envs[i].env = xstrdup(src->envs[i].env);
+		dst->envs[i].version = xstrdup(src->envs[i].version);
+	}
+	dst->origin.reused = 1;
+}
+
+void
+zone_copy(struct zone *dst, const struct zone *src)
+{
+	size_t i;
+
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	dst->zone_id = dup_or_null(src->zone_id);
+	dst->records = xcalloc(src->nrecords ? src->nrecords : 1, sizeof(*dst->records));
+	for (i = 0; i < src->nrecords; i++) {
+		dst->records[i] = src->records[i];
+		dst->records[i].name = xstrdup(src->records[i].name);
+		dst->records[i].type = xstrdup(src->records[i].type);
+		strlist_copy(&dst->records[i].values, &src->records[i].values);
+	}
+	dst->origin.reused = 1;
+}
+
+void
 strlist_dispose(struct strlist *l)
 {
 	size_t i;
@@ -45,6 +122,9 @@ model_free(struct model *m)
 	for (i = 0; i < m->nhosts; i++) {
 		struct host *h = &m->hosts[i];
 
+		if (h->refs && --*h->refs > 0)
+			continue;
+		free(h->refs);
 		free(h->fqdn);
 		free(h->role);
 		free(h->environment);
@@ -124,6 +204,17 @@ model_host(const struct model *m, const char *fqdn)
 	return find_named(m->hosts, m->nhosts, sizeof(*m->hosts), fqdn);
 }
 
+size_t
+model_host_index(const struct model *m, const char *fqdn, size_t hint)
+{
+	const struct host *h;
+
+	if (hint < m->nhosts && strcmp(m->hosts[hint].fqdn, fqdn) == 0)
+		return hint;
+	h = model_host(m, fqdn);
+	return h ? (size_t)(h - m->hosts) : (size_t)-1;
+}
+
 const struct role *
 model_role(const struct model *m, const char *name)
 {
@@ -134,6 +225,30 @@ const struct service *
 model_service(const struct model *m, const char *name)
 {
 	return find_named(m->services, m->nservices, sizeof(*m->services), name);
+}
+
+const struct zone *
+model_zone(const struct model *m, const char *name)
+{
+	return find_named(m->zones, m->nzones, sizeof(*m->zones), name);
+}
+
+size_t
+model_zone_of(const struct model *m, const char *fqdn)
+{
+	const char *p = fqdn;
+
+	/* Suffixes from longest to shortest: the first zone found wins. */
+	while (p) {
+		const struct zone *z = model_zone(m, p);
+
+		if (z)
+			return (size_t)(z - m->zones);
+		p = strchr(p, '.');
+		if (p)
+			p++;
+	}
+	return MODEL_NO_ZONE;
 }
 
 const char *

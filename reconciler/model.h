@@ -21,8 +21,19 @@ struct strlist {
 	size_t n;
 };
 
+/*
+ * Every entity remembers the git blob it came from and whether it was
+ * taken unchanged from a base model (inventory_load with a base): the
+ * renderers then reuse the base's output for what did not change.
+ */
+struct origin {
+	unsigned char oid[20];      /* the blob's id; zero when not from git */
+	int reused;                 /* copied from the base model, same blob */
+};
+
 struct host {
 	char *fqdn;                 /* from the file name hosts/<fqdn>.yaml */
+	struct origin origin;
 	char *role;                 /* NULL for spare hosts without a role */
 	size_t role_idx;            /* index into model.roles; valid when role */
 	char *environment;          /* NULL: from the role, else "production" */
@@ -32,10 +43,12 @@ struct host {
 	struct ynode *params;       /* a map or NULL */
 	size_t zone_idx;            /* longest-suffix zone, or (size_t)-1 */
 	int role_line, ip_line;     /* source lines, for messages */
+	unsigned *refs;             /* NULL: owns its strings; else shared (host_share) */
 };
 
 struct role {
 	char *name;
+	struct origin origin;
 	struct strlist classes;
 	struct ynode *params;       /* a map or NULL */
 	struct strlist services;    /* version pins this role receives */
@@ -53,6 +66,7 @@ struct service_env {
 
 struct service {
 	char *name;
+	struct origin origin;
 	char *version;              /* source text, always a string */
 	struct service_env *envs;   /* sorted by env */
 	size_t nenvs;
@@ -70,6 +84,7 @@ struct record {
 
 struct zone {
 	char *name;                 /* from the file name dns/<zone>.yaml */
+	struct origin origin;
 	char *zone_id;
 	unsigned long ttl;          /* default 300 */
 	struct record *records;
@@ -91,12 +106,27 @@ struct model {
 
 void model_free(struct model *m);
 void strlist_push(struct strlist *l, const char *s, int line);  /* copies s */
+void strlist_copy(struct strlist *dst, const struct strlist *src);
+
+/* A copy of a host that shares its strings with src (hosts are immutable
+ * once loaded), marked reused; freed when the last sharer is. */
+void host_share(struct host *dst, struct host *src);
+/* Deep copies into *dst (which they own), marked reused. */
+void role_copy(struct role *dst, const struct role *src);
+void service_copy(struct service *dst, const struct service *src);
+void zone_copy(struct zone *dst, const struct zone *src);
 void strlist_dispose(struct strlist *l);
 
 /* Lookups by name (binary search); borrow; NULL when absent. */
 const struct host *model_host(const struct model *m, const char *fqdn);
+/* The index of the host in m (sorted), or (size_t)-1. */
+size_t model_host_index(const struct model *m, const char *fqdn, size_t hint);
 const struct role *model_role(const struct model *m, const char *name);
 const struct service *model_service(const struct model *m, const char *name);
+const struct zone *model_zone(const struct model *m, const char *name);
+/* The index of the zone that is the longest suffix of fqdn (a whole-label
+ * suffix, or the fqdn itself), or MODEL_NO_ZONE. */
+size_t model_zone_of(const struct model *m, const char *fqdn);
 
 /* A host's effective Puppet environment: host's, else role's, else "production". */
 const char *model_host_env(const struct model *m, const struct host *h);

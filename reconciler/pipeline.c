@@ -16,6 +16,15 @@
 int
 snapshot_load(struct snapshot *out, struct repo *r, const char *sha, struct diags *d)
 {
+	return snapshot_load_from(out, r, sha, d, NULL);
+}
+
+int
+snapshot_load_from(struct snapshot *out, struct repo *r, const char *sha, struct diags *d,
+    struct snapshot *base)
+{
+	struct render_prev prev;
+	struct model *bm = base ? base->model : NULL;
 	double t;
 	int rc;
 
@@ -24,11 +33,13 @@ snapshot_load(struct snapshot *out, struct repo *r, const char *sha, struct diag
 		return OK;
 	snprintf(out->sha, sizeof(out->sha), "%s", sha);
 	t = log_now();
-	if ((rc = inventory_load(&out->model, d, r, sha)) != OK)
+	if ((rc = inventory_load_from(&out->model, d, r, sha, bm)) != OK)
 		return rc;
 	log_timing("load", t);
 	t = log_now();
-	if ((rc = render_all(&out->art, out->model)) != OK) {
+	prev.model = bm;
+	prev.art = bm ? &base->art : NULL;
+	if ((rc = render_all(&out->art, out->model, bm ? &prev : NULL)) != OK) {
 		snapshot_dispose(out);
 		return rc;
 	}
@@ -57,7 +68,7 @@ snapshot_dispose(struct snapshot *s)
 
 int
 pipeline_plan(struct plan **out, struct repo *r, const char *id,
-    const struct snapshot *base, const char *target_sha, struct snapshot *target)
+    struct snapshot *base, const char *target_sha, struct snapshot *target)
 {
 	struct diags d = { NULL, 0, 0 };
 	struct policy *empty = NULL;
@@ -66,7 +77,7 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 	int rc;
 
 	*out = NULL;
-	rc = snapshot_load(target, r, target_sha, &d);
+	rc = snapshot_load_from(target, r, target_sha, &d, base);
 	if (rc == ERR_INVALID) {
 		*out = plan_invalid(id, base->sha, target_sha, &d);
 		rc = OK;

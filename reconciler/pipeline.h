@@ -26,6 +26,12 @@ struct snapshot {
  * err_last() for a git failure.  On failure *out is left empty.
  */
 int snapshot_load(struct snapshot *out, struct repo *r, const char *sha, struct diags *d);
+/* The same, reusing from `base` (may be NULL) every file that is the same
+ * blob and every artifact whose inputs did not change: byte-identical to
+ * snapshot_load(), at the cost of what changed.  The two snapshots then
+ * share storage; either may be disposed first. */
+int snapshot_load_from(struct snapshot *out, struct repo *r, const char *sha,
+    struct diags *d, struct snapshot *base);
 void snapshot_dispose(struct snapshot *s);
 
 /*
@@ -35,6 +41,6 @@ void snapshot_dispose(struct snapshot *s);
  * The plan carries the target commit's subject and author.
  */
 int pipeline_plan(struct plan **out, struct repo *r, const char *id,
-    const struct snapshot *base, const char *target_sha, struct snapshot *target);
+    struct snapshot *base, const char *target_sha, struct snapshot *target);
 
 #endif

@@ -95,7 +95,7 @@ commit_tree(git_tree **out, struct repo *r, const char *sha)
 
 int
 repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob,
-    repo_file_fn fn, void *ctx)
+    repo_want_fn want, repo_file_fn fn, void *ctx)
 {
 	git_tree *root = NULL, *sub = NULL;
 	git_tree_entry *te = NULL;
@@ -132,6 +132,8 @@ repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob
 			rc = fn(ctx, name, git_tree_entry_id(e)->id, 0, NULL, 0);
 			continue;
 		}
+		if (want && !want(ctx, name, git_tree_entry_id(e)->id))
+			continue;
 		if (git_blob_lookup(&blob, r->git, git_tree_entry_id(e)) != 0) {
 			rc = git_fail(ERR, name);
 			break;

@@ -36,8 +36,11 @@ int repo_resolve(struct repo *r, const char *rev, char out[REPO_SHA_LEN + 1]);
  */
 typedef int (*repo_file_fn)(void *ctx, const char *name, const unsigned char *oid,
     int is_blob, const char *data, size_t len);
+/* Asked before a blob is read: 0 means the caller already has it (from
+ * the oid), so it is neither read nor passed to `fn`.  NULL: read all. */
+typedef int (*repo_want_fn)(void *ctx, const char *name, const unsigned char *oid);
 int repo_each_file(struct repo *r, const char *sha, const char *dir,
-    size_t max_blob, repo_file_fn fn, void *ctx);
+    size_t max_blob, repo_want_fn want, repo_file_fn fn, void *ctx);
 
 /* The commit's subject line and author name (each owns; NULL on failure). */
 int repo_commit_info(struct repo *r, const char *sha, char **subject, char **author);

@@ -4,7 +4,6 @@
  */
 #include "validate.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,248 +66,6 @@ diags_dispose(struct diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int
-is_lower(char c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* One DNS label: [a-z0-9]([a-z0-9-]*[a-z0-9])?, 1..63 bytes; `extra`
- * chars are also allowed anywhere (e.g. "_" in record names). */
-static int
-label_ok(const char *s, size_t n, const char *extra)
-{
-	size_t i;
-
-	if (n == 0 || n > 63)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (is_lower(c) || is_digit(c) || (extra && c && strchr(extra, c)))
-			continue;
-		if (c == '-' && i > 0 && i + 1 < n)
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
-static int
-labels_ok(const char *s, int min_labels, const char *extra)
-{
-	size_t len = strlen(s);
-	int labels = 0;
-	const char *p = s;
-
-	if (len == 0 || len > 253)
-		return 0;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (!label_ok(p, n, extra))
-			return 0;
-		labels++;
-		if (!dot)
-			break;
-		p = dot + 1;
-	}
-	return labels >= min_labels;
-}
-
-int
-valid_fqdn(const char *s)
-{
-	return labels_ok(s, 2, NULL);
-}
-
-int
-valid_zone(const char *s)
-{
-	return labels_ok(s, 2, NULL);
-}
-
-static int
-ident_ok(const char *s, const char *more, size_t max)
-{
-	size_t i;
-
-	if (!is_lower(s[0]))
-		return 0;
-	for (i = 1; s[i]; i++)
-		if (!(is_lower(s[i]) || is_digit(s[i]) || strchr(more, s[i])))
-			return 0;
-	return i <= max;
-}
-
-int
-valid_role(const char *s)
-{
-	return ident_ok(s, "_-", 63);
-}
-
-int
-valid_service(const char *s)
-{
-	return ident_ok(s, "_-", 63);
-}
-
-int
-valid_env(const char *s)
-{
-	return ident_ok(s, "_", 63);
-}
-
-int
-valid_user(const char *s)
-{
-	return ident_ok(s, "_.-", 64);
-}
-
-int
-valid_class(const char *s)
-{
-	const char *p = s;
-	size_t len = strlen(s);
-
-	if (len == 0 || len > 200)
-		return 0;
-	if (p[0] == ':' && p[1] == ':')
-		p += 2;
-	for (;;) {
-		if (!is_lower(*p))
-			return 0;
-		while (is_lower(*p) || is_digit(*p) || *p == '_')
-			p++;
-		if (*p == '\0')
-			return 1;
-		if (p[0] != ':' || p[1] != ':')
-			return 0;
-		p += 2;
-	}
-}
-
-int
-valid_hiera_key(const char *s)
-{
-	const char *p = s;
-
-	if (strlen(s) > 200)
-		return 0;
-	for (;;) {
-		const char *q = p;
-
-		while (is_lower(*p) || is_digit(*p) || *p == '_')
-			p++;
-		if (p == q)
-			return 0;
-		if (*p == '\0')
-			return 1;
-		if (p[0] != ':' || p[1] != ':')
-			return 0;
-		p += 2;
-	}
-}
-
-int
-valid_version(const char *s)
-{
-	size_t i;
-
-	if (!(is_lower(s[0]) || is_digit(s[0]) || (s[0] >= 'A' && s[0] <= 'Z')))
-		return 0;
-	for (i = 1; s[i]; i++)
-		if (!(is_lower(s[i]) || is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    strchr("._+~-", s[i])))
-			return 0;
-	return i <= 64;
-}
-
-int
-valid_ipv4(const char *s)
-{
-	struct in_addr a;
-	const char *p;
-
-	if (strlen(s) > 15 || inet_pton(AF_INET, s, &a) != 1)
-		return 0;
-	/* inet_pton takes "010.0.0.1" on some libcs; refuse leading zeros. */
-	for (p = s; *p; p++)
-		if (*p == '0' && (p == s || p[-1] == '.') && is_digit(p[1]))
-			return 0;
-	return 1;
-}
-
-int
-valid_ipv6(const char *s)
-{
-	struct in6_addr a;
-
-	return strlen(s) <= 45 && inet_pton(AF_INET6, s, &a) == 1;
-}
-
-int
-valid_record_name(const char *s)
-{
-	if (strcmp(s, "@") == 0)
-		return 1;
-	if (s[0] == '*') {
-		if (s[1] == '\0')
-			return 1;
-		if (s[1] != '.')
-			return 0;
-		s += 2;
-	}
-	return labels_ok(s, 1, "_");
-}
-
-static const char *const record_types[] = {
-	"A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT",
-};
-
-int
-valid_record_type(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(record_types) / sizeof(record_types[0]); i++)
-		if (strcmp(s, record_types[i]) == 0)
-			return 1;
-	return 0;
-}
-
-int
-valid_zone_id(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || is_digit(s[i])))
-			return 0;
-	return i >= 1 && i <= 32;
-}
-
-int
-valid_param_key(const char *s)
-{
-	size_t i;
-
-	if (!(is_lower(s[0]) || s[0] == '_'))
-		return 0;
-	for (i = 1; s[i]; i++)
-		if (!(is_lower(s[i]) || is_digit(s[i]) || s[i] == '_' ||
-		    (s[i] >= 'A' && s[i] <= 'Z')))
-			return 0;
-	return i <= 128;
-}
-
 /* Levenshtein distance, capped: the words here are short keys. */
 static size_t
 edit_distance(const char *a, const char *b)
@@ -357,79 +114,159 @@ did_you_mean(const char *word, const char *const *candidates, size_t n)
 
 /* ---- cross-file checks ----------------------------------------------- */
 
-struct dns_name {
-	char *fqdn;           /* owns */
-	const char *type;     /* borrows from the model */
-	char *file;           /* owns */
-	int line;
+/*
+ * A string-keyed open-addressing table of indices, sized once: the checks
+ * below look every host up once, so hashing beats sorting 100k names.
+ */
+struct strtab {
+	size_t *slot;      /* index + 1; 0 is empty */
+	size_t mask;
 };
-
-static int
-dns_name_cmp(const void *x, const void *y)
-{
-	const struct dns_name *a = x, *b = y;
-	int c = strcmp(a->fqdn, b->fqdn);
-
-	if (c)
-		return c;
-	c = strcmp(a->type, b->type);
-	if (c)
-		return c;
-	c = strcmp(a->file, b->file);
-	return c ? c : (a->line > b->line) - (a->line < b->line);
-}
 
 static void
-dns_push(struct dns_name **v, size_t *n, size_t *alloc, char *fqdn, const char *type,
-    char *file, int line)
+strtab_init(struct strtab *t, size_t n)
 {
-	if (*n == *alloc) {
-		*alloc = *alloc ? *alloc * 2 : 64;
-		*v = xrealloc(*v, *alloc * sizeof(**v));
-	}
-	(*v)[*n].fqdn = fqdn;
-	(*v)[*n].type = type;
-	(*v)[*n].file = file;
-	(*v)[*n].line = line;
-	(*n)++;
+	size_t cap = 64;
+
+	while (cap < n * 2)
+		cap *= 2;
+	t->slot = xcalloc(cap, sizeof(*t->slot));
+	t->mask = cap - 1;
 }
 
-struct ip_use {
-	const char *ip;
-	const struct host *h;
-};
-
-static int
-ip_use_cmp(const void *x, const void *y)
+/* The slot for key: holding an index whose key(idx) equals it, or empty. */
+static size_t *
+strtab_find(struct strtab *t, const char *key, const char *(*keyof)(const void *, size_t),
+    const void *ctx)
 {
-	const struct ip_use *a = x, *b = y;
-	int c = strcmp(a->ip, b->ip);
+	size_t i = hash_fnv1a(key, strlen(key)) & t->mask;
 
-	return c ? c : strcmp(a->h->fqdn, b->h->fqdn);
+	while (t->slot[i] && strcmp(keyof(ctx, t->slot[i] - 1), key) != 0)
+		i = (i + 1) & t->mask;
+	return &t->slot[i];
+}
+
+static const char *
+host_ip(const void *ctx, size_t i)
+{
+	return ((const struct model *)ctx)->hosts[i].ip;
 }
 
 static void
 check_ips(struct diags *d, const struct model *m)
 {
-	struct ip_use *v = xmalloc((m->nhosts ? m->nhosts : 1) * sizeof(*v));
-	size_t i, n = 0;
+	struct strtab t;
+	size_t i;
 
-	for (i = 0; i < m->nhosts; i++)
-		if (m->hosts[i].state == HOST_ACTIVE && m->hosts[i].ip) {
-			v[n].ip = m->hosts[i].ip;
-			v[n].h = &m->hosts[i];
-			n++;
+	strtab_init(&t, m->nhosts);
+	/* Hosts are in fqdn order, so "also used by" names the first. */
+	for (i = 0; i < m->nhosts; i++) {
+		const struct host *h = &m->hosts[i];
+		size_t *slot;
+
+		if (h->state != HOST_ACTIVE || !h->ip)
+			continue;
+		slot = strtab_find(&t, h->ip, host_ip, m);
+		if (!*slot) {
+			*slot = i + 1;
+			continue;
 		}
-	xqsort(v, n, sizeof(*v), ip_use_cmp);
-	for (i = 1; i < n; i++)
-		if (strcmp(v[i - 1].ip, v[i].ip) == 0) {
-			char *file = xasprintf("hosts/%s.yaml", v[i].h->fqdn);
+		{
+			char *file = xasprintf("hosts/%s.yaml", h->fqdn);
 
-			diags_add(d, file, v[i].h->ip_line, 0,
-			    "ip %s is also used by active host %s", v[i].ip, v[i - 1].h->fqdn);
+			diags_add(d, file, h->ip_line, 0, "ip %s is also used by active host %s",
+			    h->ip, m->hosts[*slot - 1].fqdn);
 			free(file);
 		}
-	free(v);
+	}
+	free(t.slot);
+}
+
+/* One DNS name the route53 renderer will produce, and where it comes from. */
+struct dns_name {
+	const char *fqdn;     /* borrows (hosts) or owns (owned = 1) */
+	const char *type;     /* borrows from the model */
+	int owned;
+	int src;              /* 0 host, 1 role, 2 zone */
+	size_t idx;           /* into hosts, roles or zones */
+	int line;
+	size_t zone;          /* the zone whose file renders it */
+	size_t next;          /* index + 1 of the next name with this fqdn; 0: none */
+	int reported;
+};
+
+struct dns_names {
+	struct dns_name *v;
+	size_t n, alloc;
+	const struct model *m;
+};
+
+static const char *
+dns_key(const void *ctx, size_t i)
+{
+	return ((const struct dns_names *)ctx)->v[i].fqdn;
+}
+
+static char *
+dns_file(const struct model *m, const struct dns_name *e)
+{
+	if (e->src == 0)
+		return xasprintf("hosts/%s.yaml", m->hosts[e->idx].fqdn);
+	if (e->src == 1)
+		return xasprintf("roles/%s.yaml", m->roles[e->idx].name);
+	return xasprintf("dns/%s.yaml", m->zones[e->idx].name);
+}
+
+static void
+dns_push(struct dns_names *v, const char *fqdn, int owned, const char *type, int src,
+    size_t idx, int line, size_t zone)
+{
+	struct dns_name *e;
+
+	if (v->n == v->alloc) {
+		v->alloc = v->alloc ? v->alloc * 2 : 64;
+		v->v = xrealloc(v->v, v->alloc * sizeof(*v->v));
+	}
+	e = &v->v[v->n++];
+	memset(e, 0, sizeof(*e));
+	e->fqdn = fqdn;
+	e->owned = owned;
+	e->type = type;
+	e->src = src;
+	e->idx = idx;
+	e->line = line;
+	e->zone = zone;
+}
+
+/* A new name `e` meets an earlier one `x` with the same fqdn. */
+static void
+dns_conflict(struct diags *d, const struct model *m, struct dns_name *e, struct dns_name *x)
+{
+	struct dns_name *cname = strcmp(e->type, "CNAME") == 0 ? e :
+	    strcmp(x->type, "CNAME") == 0 ? x : NULL;
+	char *file, *other;
+
+	if (cname) {
+		struct dns_name *o = cname == e ? x : e;
+
+		if (cname->reported)
+			return;
+		cname->reported = 1;
+		file = dns_file(m, cname);
+		other = dns_file(m, o);
+		diags_add(d, file, cname->line, 0,
+		    "CNAME %s beside another record of the same name (%s from %s)",
+		    cname->fqdn, o->type, other);
+	} else if (strcmp(e->type, x->type) == 0) {
+		file = dns_file(m, e);
+		other = dns_file(m, x);
+		diags_add(d, file, e->line, 0, "duplicate DNS record %s %s (also from %s)",
+		    e->fqdn, e->type, other);
+	} else {
+		return;
+	}
+	free(file);
+	free(other);
 }
 
 /*
@@ -440,17 +277,17 @@ check_ips(struct diags *d, const struct model *m)
 static void
 check_dns(struct diags *d, const struct model *m)
 {
-	struct dns_name *v = NULL;
-	size_t n = 0, alloc = 0, i, j, z;
+	struct dns_names v = { NULL, 0, 0, m };
+	struct strtab t;
 	unsigned char *has_active = NULL;
+	size_t i, j, z;
 
 	for (i = 0; i < m->nhosts; i++) {
 		const struct host *h = &m->hosts[i];
 
 		if ((h->state == HOST_ACTIVE || h->state == HOST_DRAINED) && h->ip &&
 		    h->zone_idx != MODEL_NO_ZONE)
-			dns_push(&v, &n, &alloc, xstrdup(h->fqdn), "A",
-			    xasprintf("hosts/%s.yaml", h->fqdn), h->ip_line);
+			dns_push(&v, h->fqdn, 0, "A", 0, i, h->ip_line, h->zone_idx);
 	}
 	/* has_active[role * nzones + zone]: does the role have an active host with an ip there? */
 	if (m->nroles && m->nzones)
@@ -467,49 +304,61 @@ check_dns(struct diags *d, const struct model *m)
 		for (j = 0; j < r->dns.n; j++)
 			for (z = 0; z < m->nzones; z++)
 				if (has_active[i * m->nzones + z])
-					dns_push(&v, &n, &alloc,
-					    xasprintf("%s.%s", r->dns.v[j], m->zones[z].name), "A",
-					    xasprintf("roles/%s.yaml", r->name),
-					    r->dns.lines ? r->dns.lines[j] : 0);
+					dns_push(&v, xasprintf("%s.%s", r->dns.v[j], m->zones[z].name),
+					    1, "A", 1, i, r->dns.lines ? r->dns.lines[j] : 0, z);
 	}
 	for (z = 0; z < m->nzones; z++) {
 		const struct zone *zn = &m->zones[z];
 
 		for (j = 0; j < zn->nrecords; j++) {
 			const struct record *rec = &zn->records[j];
-			char *fqdn = strcmp(rec->name, "@") == 0 ? xstrdup(zn->name) :
-			    xasprintf("%s.%s", rec->name, zn->name);
 
-			dns_push(&v, &n, &alloc, fqdn, rec->type,
-			    xasprintf("dns/%s.yaml", zn->name), rec->line);
+			dns_push(&v, strcmp(rec->name, "@") == 0 ? xstrdup(zn->name) :
+			    xasprintf("%s.%s", rec->name, zn->name), 1, rec->type, 2, z, rec->line, z);
 		}
 	}
-	xqsort(v, n, sizeof(*v), dns_name_cmp);
-	for (i = 0; i < n; i = j) {
-		size_t cname = (size_t)-1;
+	/*
+	 * A name under a more specific zone belongs to that zone's file: two
+	 * zones must never render one name (Route53 would hold two answers,
+	 * and Terraform two resources of one label).
+	 */
+	for (i = 0; i < v.n; i++) {
+		struct dns_name *e = &v.v[i];
+		size_t owner = e->src == 0 ? e->zone : model_zone_of(m, e->fqdn);
 
-		for (j = i; j < n && strcmp(v[j].fqdn, v[i].fqdn) == 0; j++)
-			if (strcmp(v[j].type, "CNAME") == 0 && cname == (size_t)-1)
-				cname = j;
-		if (cname != (size_t)-1 && j - i > 1) {
-			size_t k = cname == i ? i + 1 : i;
+		if (owner != e->zone) {
+			char *file = dns_file(m, e);
 
-			diags_add(d, v[cname].file, v[cname].line, 0,
-			    "CNAME %s beside another record of the same name (%s from %s)",
-			    v[cname].fqdn, v[k].type, v[k].file);
+			diags_add(d, file, e->line, 0, "%s belongs to zone %s, not %s: put it in "
+			    "dns/%s.yaml", e->fqdn, m->zones[owner].name, m->zones[e->zone].name,
+			    m->zones[owner].name);
+			free(file);
+			e->reported = 1;
+		}
+	}
+	strtab_init(&t, v.n);
+	for (i = 0; i < v.n; i++) {
+		size_t *slot = strtab_find(&t, v.v[i].fqdn, dns_key, &v);
+		size_t k;
+
+		if (!*slot) {
+			*slot = i + 1;
 			continue;
 		}
-		for (size_t k = i + 1; k < j; k++)
-			if (strcmp(v[k].type, v[k - 1].type) == 0)
-				diags_add(d, v[k].file, v[k].line, 0,
-				    "duplicate DNS record %s %s (also from %s)",
-				    v[k].fqdn, v[k].type, v[k - 1].file);
+		/* Meet every earlier name of this fqdn, then join their chain. */
+		for (k = *slot; k; k = v.v[k - 1].next) {
+			dns_conflict(d, m, &v.v[i], &v.v[k - 1]);
+			if (!v.v[k - 1].next) {
+				v.v[k - 1].next = i + 1;
+				break;
+			}
+		}
 	}
-	for (i = 0; i < n; i++) {
-		free(v[i].fqdn);
-		free(v[i].file);
-	}
-	free(v);
+	for (i = 0; i < v.n; i++)
+		if (v.v[i].owned)
+			free((char *)(uintptr_t)v.v[i].fqdn);
+	free(v.v);
+	free(t.slot);
 	free(has_active);
 }
 

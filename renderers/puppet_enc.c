@@ -445,14 +445,71 @@ enc_path(const char *fqdn)
 	return p;
 }
 
+/* Do two ynode sequences of scalars hold the same strings? */
 static int
-render_puppet_enc(struct artifacts *out, const struct model *in)
+seq_same(const struct ynode *a, const struct ynode *b)
+{
+	size_t i;
+
+	if (!a || !b || a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (a->items[i]->len != b->items[i]->len ||
+		    memcmp(a->items[i]->str, b->items[i]->str, a->items[i]->len) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Which roles' documents can be copied from prev: the role's file is the
+ * same blob, and if it fronts a role, that role's active hosts are the same
+ * list.  Returns an array of flags per role of `cx->m` (owns).
+ */
+static unsigned char *
+enc_reusable_roles(struct enc_ctx *cx, const struct render_prev *prev)
+{
+	const struct model *m = cx->m, *pm = prev->model;
+	unsigned char *ok = xcalloc(m->nroles ? m->nroles : 1, 1);
+	struct enc_ctx pcx;
+	size_t r;
+
+	memset(&pcx, 0, sizeof(pcx));
+	pcx.m = pm;
+	pcx.empty_seq = seq_new(NULL, 0);
+	pcx.roles = xcalloc(pm->nroles ? pm->nroles : 1, sizeof(*pcx.roles));
+	pcx.backends = xcalloc(pm->nroles ? pm->nroles : 1, sizeof(*pcx.backends));
+	enc_build_backends(&pcx);
+	for (r = 0; r < m->nroles; r++) {
+		const struct role *ro = &m->roles[r];
+		const struct role *po;
+
+		if (!ro->origin.reused)
+			continue;
+		if (!ro->backends_of) {
+			ok[r] = 1;
+			continue;
+		}
+		po = model_role(pm, ro->backends_of);
+		ok[r] = po && ro->backends_idx < m->nroles &&
+		    seq_same(cx->backends[ro->backends_idx], pcx.backends[po - pm->roles]);
+	}
+	for (r = 0; r < pm->nroles; r++)
+		ynode_free(pcx.backends[r]);
+	free(pcx.backends);
+	free(pcx.roles);
+	ynode_free(pcx.empty_seq);
+	return ok;
+}
+
+static int
+render_puppet_enc(struct artifacts *out, const struct model *in, const struct render_prev *prev)
 {
 	struct enc_ctx cx;
 	struct ynode params;
 	struct artifact *a;
+	unsigned char *reuse = NULL;
 	const char *env;
-	size_t i, ncls;
+	size_t i, ncls, hint = 0;
 
 	memset(&cx, 0, sizeof(cx));
 	cx.m = in;
@@ -461,12 +518,24 @@ render_puppet_enc(struct artifacts *out, const struct model *in)
 	cx.spare_name = ynode_new_scalar("spare", 1);
 	cx.empty_seq = seq_new(NULL, 0);
 	enc_build_roles(&cx);
+	if (prev && prev->model && prev->art)
+		reuse = enc_reusable_roles(&cx, prev);
 
 	for (i = 0; i < in->nhosts; i++) {
 		const struct host *h = &in->hosts[i];
 
 		if (h->state == HOST_DECOMMISSIONED)
 			continue;
+		/* A spare host's document ignores its role. */
+		if (reuse && h->origin.reused &&
+		    (h->state == HOST_SPARE || !h->role || reuse[h->role_idx])) {
+			char *path = enc_path(h->fqdn);
+
+			a = render_reuse(out, prev, path, &hint);
+			free(path);
+			if (a)
+				continue;
+		}
 		ncls = enc_host(&cx, h, &env, &params);
 		enc_emit(&cx, ncls, env, &params);
 		/* Copied out at their exact size: 100k documents add up. */
@@ -474,6 +543,7 @@ render_puppet_enc(struct artifacts *out, const struct model *in)
 		    xstrndup(cx.yaml.data, cx.yaml.len), cx.yaml.len, KIND_ENC);
 		artifact_add_object(a, xstrdup(h->fqdn), xstrndup(cx.json.data, cx.json.len));
 	}
+	free(reuse);
 	enc_ctx_dispose(&cx);
 	return OK;
 }

@@ -20,8 +20,16 @@
  *
  * Resource labels are Terraform identifiers made from "<fqdn>_<TYPE>" and
  * must be unique across every zone file, since all of them live in one
- * module directory.  Collisions after sanitising get "_2", "_3", ... in
- * the order of zones by name, then records by (name, type).
+ * module directory.  The mapping is one-to-one, so they are: names are
+ * lowercase (the validator sees to it), and the only uppercase letters in a
+ * label are escapes ('_' -> "U", '*' -> "STAR") and the record type; '.'
+ * becomes '_' and a leading digit or '-' gets a '_' in front.  A label is a
+ * function of its record alone: it never changes because another record
+ * appeared, so Terraform never sees a resource move.
+ *
+ * With a previous render whose zones are the same, a zone file is copied
+ * from it when neither the zone's file, nor any host in the zone, nor any
+ * role with dns names changed (render_prev).
  *
  * Every string is JSON-escaped and also has Terraform's template sequences
  * doubled ("${" -> "$${", "%{" -> "%%{"), so a TXT value is never
@@ -40,18 +48,12 @@ struct rrec {
 	unsigned long ttl;
 	const char **vals;     /* owns the array; borrows the strings */
 	size_t nvals, avals;
-	const char *label;     /* borrows from the label set */
+	char *label;           /* owns */
 };
 
 struct rset {
 	struct rrec *v;
 	size_t n, alloc;
-};
-
-/* Open addressing over the labels handed out so far; owns the strings. */
-struct labelset {
-	char **slot;
-	size_t cap, n;
 };
 
 /* An active host with an ip, in a zone, whose role has dns names. */
@@ -95,6 +97,7 @@ rset_dispose(struct rset *rs)
 	for (i = 0; i < rs->n; i++) {
 		free(rs->v[i].name);
 		free(rs->v[i].vals);
+		free(rs->v[i].label);
 	}
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
@@ -192,107 +195,33 @@ rset_normalise(struct rset *rs)
 
 /* ---- labels ------------------------------------------------------------ */
 
-static void
-labelset_dispose(struct labelset *ls)
-{
-	size_t i;
-
-	for (i = 0; i < ls->cap; i++)
-		free(ls->slot[i]);
-	free(ls->slot);
-	memset(ls, 0, sizeof(*ls));
-}
-
-/* The slot holding s, or the empty slot where it would go. */
-static size_t
-labelset_find(const struct labelset *ls, const char *s, size_t len)
-{
-	size_t i = hash_fnv1a(s, len) & (ls->cap - 1);
-
-	while (ls->slot[i] && strcmp(ls->slot[i], s) != 0)
-		i = (i + 1) & (ls->cap - 1);
-	return i;
-}
-
-static void
-labelset_grow(struct labelset *ls)
-{
-	struct labelset bigger;
-	size_t i;
-
-	bigger.cap = ls->cap ? ls->cap * 2 : 256;
-	bigger.n = ls->n;
-	bigger.slot = xcalloc(bigger.cap, sizeof(*bigger.slot));
-	for (i = 0; i < ls->cap; i++)
-		if (ls->slot[i])
-			bigger.slot[labelset_find(&bigger, ls->slot[i],
-			    strlen(ls->slot[i]))] = ls->slot[i];
-	free(ls->slot);
-	*ls = bigger;
-}
-
 /*
- * Claim the first of base, base_2, base_3, ... not yet handed out.
- * Returns the label, borrowed from the set.
- */
-static const char *
-labelset_claim(struct labelset *ls, struct buf *base)
-{
-	struct buf try = BUF_INIT;
-	const char *cand = base->data;
-	size_t len = base->len, i;
-	unsigned long suffix = 1;
-	char *label;
-
-	if ((ls->n + 1) * 2 > ls->cap)
-		labelset_grow(ls);
-	for (;;) {
-		i = labelset_find(ls, cand, len);
-		if (!ls->slot[i])
-			break;
-		buf_reset(&try);
-		buf_printf(&try, "%s_%lu", base->data, ++suffix);
-		cand = try.data;
-		len = try.len;
-	}
-	label = xstrndup(cand, len);
-	ls->slot[i] = label;
-	ls->n++;
-	buf_dispose(&try);
-	return label;
-}
-
-/*
- * A Terraform identifier from "<fqdn>_<TYPE>": '.' -> '_', '*' -> "star",
- * anything else outside [A-Za-z0-9_-] -> '_', and a '_' in front of a
- * leading digit or '-' (identifiers start with a letter or '_').
+ * A Terraform identifier from "<fqdn>_<TYPE>", one-to-one (see the top of
+ * the file): '.' -> '_', '_' -> 'U', '*' -> "STAR", and a '_' in front of
+ * a leading digit or '-' (identifiers start with a letter or '_').
  */
 static void
 label_base(struct buf *b, const char *fqdn, const char *type)
 {
-	const char *parts[2];
-	size_t p, i;
+	size_t i;
 
 	buf_reset(b);
 	if ((fqdn[0] >= '0' && fqdn[0] <= '9') || fqdn[0] == '-')
 		buf_putc(b, '_');
-	parts[0] = fqdn;
-	parts[1] = type;
-	for (p = 0; p < 2; p++) {
-		if (p)
-			buf_putc(b, '_');
-		for (i = 0; parts[p][i]; i++) {
-			char c = parts[p][i];
+	for (i = 0; fqdn[i]; i++) {
+		char c = fqdn[i];
 
-			if (c == '*')
-				buf_puts(b, "star");
-			else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || c == '_' || c == '-')
-				buf_putc(b, c);
-			else
-				buf_putc(b, '_');
-		}
+		if (c == '.')
+			buf_putc(b, '_');
+		else if (c == '_')
+			buf_putc(b, 'U');
+		else if (c == '*')
+			buf_puts(b, "STAR");
+		else
+			buf_putc(b, c);     /* [a-z0-9-]: the validator allows no more */
 	}
+	buf_putc(b, '_');
+	buf_puts(b, type);
 }
 
 /* ---- emission ---------------------------------------------------------- */
@@ -432,16 +361,62 @@ zone_collect(struct rset *rs, const struct model *m, size_t z,
 	}
 }
 
-static int
-render_route53(struct artifacts *out, const struct model *in)
+/*
+ * Which zones' files can be copied from prev (owns; a flag per zone of
+ * `in`), or NULL when none can: the zones must be the same set, since the
+ * zone a host falls in depends on all of them.
+ */
+static unsigned char *
+reusable_zones(const struct model *in, const struct render_prev *prev)
 {
-	struct labelset labels = { NULL, 0, 0 };
+	const struct model *pm;
+	unsigned char *ok;
+	size_t i, j;
+
+	if (!prev || !prev->model || !prev->art || prev->model->nzones != in->nzones)
+		return NULL;
+	pm = prev->model;
+	for (i = 0; i < in->nzones; i++)
+		if (strcmp(in->zones[i].name, pm->zones[i].name) != 0)
+			return NULL;
+	/* A changed role with dns names can touch every zone. */
+	for (i = 0; i < in->nroles; i++)
+		if (!in->roles[i].origin.reused && in->roles[i].dns.n)
+			return NULL;
+	for (i = 0; i < pm->nroles; i++)
+		if (pm->roles[i].dns.n && !model_role(in, pm->roles[i].name))
+			return NULL;
+	ok = xmalloc(in->nzones ? in->nzones : 1);
+	for (i = 0; i < in->nzones; i++)
+		ok[i] = in->zones[i].origin.reused;
+	/* Hosts changed, added or removed dirty their zone (the same index in
+	 * both models: the zone sets are equal).  Both lists are sorted. */
+	for (i = j = 0; i < in->nhosts || j < pm->nhosts;) {
+		int c = i == in->nhosts ? 1 : j == pm->nhosts ? -1 :
+		    strcmp(in->hosts[i].fqdn, pm->hosts[j].fqdn);
+
+		if (c <= 0 && !in->hosts[i].origin.reused && in->hosts[i].zone_idx < in->nzones)
+			ok[in->hosts[i].zone_idx] = 0;
+		if (c > 0 && pm->hosts[j].zone_idx < in->nzones)
+			ok[pm->hosts[j].zone_idx] = 0;
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	return ok;
+}
+
+static int
+render_route53(struct artifacts *out, const struct model *in, const struct render_prev *prev)
+{
 	struct buf label = BUF_INIT, doc = BUF_INIT;
 	struct rset rs = { NULL, 0, 0 };
 	struct rr_member *members = NULL;
 	struct rrec **order = NULL;
 	size_t *zstart = NULL, *by_zone = NULL, *fill = NULL;
-	size_t nmembers = 0, mi = 0, aorder = 0, nlabels, i, z;
+	size_t nmembers = 0, mi = 0, aorder = 0, i, z;
+	unsigned char *reuse = reusable_zones(in, prev);
 
 	/* Hosts with an A record, bucketed by zone (a counting sort, so each
 	 * bucket stays in fqdn order). */
@@ -477,22 +452,20 @@ render_route53(struct artifacts *out, const struct model *in)
 	}
 	if (nmembers > 1)
 		xqsort(members, nmembers, sizeof(*members), rr_member_cmp);
-	/* Size the label set for every host record and zone record up front,
-	 * so it rarely rehashes. */
-	for (z = 0, nlabels = zstart[in->nzones]; z < in->nzones; z++)
-		nlabels += in->zones[z].nrecords;
-	labels.cap = 256;
-	while (labels.cap < nlabels * 2 + 2 && labels.cap < ((size_t)1 << 40))
-		labels.cap *= 2;
-	labels.slot = xcalloc(labels.cap, sizeof(*labels.slot));
-
-	/* Zones are sorted by name, so labels are claimed in a fixed order. */
 	for (z = 0; z < in->nzones; z++) {
 		const struct zone *zo = &in->zones[z];
 		struct artifact *a;
-		char *data;
+		char *data, *path;
 		size_t len;
 
+		path = xasprintf("terraform/route53/%s.tf.json", zo->name);
+		if (reuse && reuse[z] && render_reuse(out, prev, path, NULL)) {
+			/* Skip this zone's round-robin members too. */
+			while (mi < nmembers && members[mi].zone == z)
+				mi++;
+			free(path);
+			continue;
+		}
 		zone_collect(&rs, in, z, by_zone, zstart, members, nmembers, &mi);
 		rset_normalise(&rs);
 		if (rs.n > aorder) {
@@ -501,7 +474,7 @@ render_route53(struct artifacts *out, const struct model *in)
 		}
 		for (i = 0; i < rs.n; i++) {
 			label_base(&label, rs.v[i].name, rs.v[i].type);
-			rs.v[i].label = labelset_claim(&labels, &label);
+			rs.v[i].label = xstrndup(label.data, label.len);
 			order[i] = &rs.v[i];
 		}
 		/* The file's keys are sorted: resources appear by label. */
@@ -513,8 +486,7 @@ render_route53(struct artifacts *out, const struct model *in)
 		 * place. */
 		len = doc.len;
 		data = xrealloc(buf_steal(&doc), len + 1);
-		a = artifacts_add(out, xasprintf("terraform/route53/%s.tf.json", zo->name),
-		    data, len, KIND_DNS);
+		a = artifacts_add(out, path, data, len, KIND_DNS);
 		for (i = 0; i < rs.n; i++)
 			/* TTL is not part of before/after (the records are) but a
 			 * TTL-only change is still a dns.modify. */
@@ -530,7 +502,7 @@ render_route53(struct artifacts *out, const struct model *in)
 	free(zstart);
 	buf_dispose(&doc);
 	buf_dispose(&label);
-	labelset_dispose(&labels);
+	free(reuse);
 	return OK;
 }
 

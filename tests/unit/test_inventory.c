@@ -164,6 +164,12 @@ static const struct error_case error_cases[] = {
 	      "zone_id: Z1\nrecords:\n  - {name: t, type: TXT, value: \"a\\nb\"}\n" } },
 	  "dns/example.com.yaml", 3, 33,
 	  "'a\nb' is not a valid TXT record value" },
+	{ "a record that belongs to a more specific zone",
+	  { { "dns/sub.example.com.yaml", "zone_id: Z2\n" },
+	    { "dns/example.com.yaml", "zone_id: Z1\nrecords:\n  - {name: www.sub, type: A, value: 10.0.0.1}\n" } },
+	  "dns/example.com.yaml", 3, 0,
+	  "www.sub.example.com belongs to zone sub.example.com, not example.com: put it in "
+	  "dns/sub.example.com.yaml" },
 	{ "backends_of a missing role",
 	  { { "roles/lb.yaml", "backends_of: webs\n" } },
 	  "roles/lb.yaml", 1, 0,

@@ -130,7 +130,7 @@ loader_with(const struct file *over, const char *policy)
 static void
 snapshot(struct model *m, struct artifacts *art)
 {
-	assert_int_equal(render_all(art, m), OK);
+	assert_int_equal(render_all(art, m, NULL), OK);
 	if (m->policy_src) {
 		struct artifact *a = artifacts_add(art, strdup("policy.yaml"),
 		    strndup(m->policy_src, m->policy_len), m->policy_len, KIND_POLICY);
