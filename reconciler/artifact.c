@@ -2,6 +2,7 @@
  * artifact.c - the artifact set.  See artifact.h.
  */
 #include "artifact.h"
+#include "ydoc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,24 @@ artifact_add_object_extra(struct artifact *a, char *name, char *value, char *ext
 	a->objs[a->nobjs].value = value;
 	a->objs[a->nobjs].extra = extra;
 	a->nobjs++;
+}
+
+char *
+artifact_object_json(const struct artifact *a, size_t i)
+{
+	struct ynode *root = NULL;
+	struct buf b = BUF_INIT;
+	struct ydoc_limits lim = YDOC_DEFAULT_LIMITS;
+	int line, col;
+
+	if (a->objs[i].value)
+		return xstrdup(a->objs[i].value);
+	lim.max_bytes = a->len;
+	if (ydoc_parse(&root, a->data, a->len, &lim, &line, &col) != OK)
+		return NULL;
+	yemit_json(&b, root);
+	ynode_free(root);
+	return buf_steal(&b);
 }
 
 static int

@@ -22,7 +22,9 @@ int kind_parse(enum change_kind *out, const char *s); /* OK or ERR_INVALID */
 
 struct artifact_object {
 	char *name;     /* owns; e.g. "web-01.example.com", "www.example.com/A" */
-	char *value;    /* owns; canonical compact JSON of the object's content */
+	char *value;    /* owns; canonical compact JSON of the object's content,
+	                 * or NULL: the artifact's whole content, a YAML document
+	                 * (artifact_object_json() converts it) */
 	char *extra;    /* owns; NULL or a short note that also counts for equality
 	                 * but is not part of before/after, e.g. "ttl 300" */
 };
@@ -61,6 +63,13 @@ void artifact_add_object_extra(struct artifact *a, char *name, char *value, char
  * last artifact sharing it is disposed.  Returns the new entry (borrowed).
  */
 struct artifact *artifact_share(struct artifacts *set, struct artifact *src);
+
+/*
+ * The object's value as compact JSON (owns): a copy of `value`, or the
+ * artifact's YAML document converted.  NULL if that document does not
+ * parse, which cannot happen for what firebreak rendered.
+ */
+char *artifact_object_json(const struct artifact *a, size_t i);
 
 /* Sort by path (and each artifact's objects by name). Returns ERR_CONFLICT
  * with the path in err_last() when two artifacts share a path. */

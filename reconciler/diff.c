@@ -53,28 +53,30 @@ object_changes(struct builder *b, const struct artifact *old, const struct artif
 	while (i < no || j < nn) {
 		int c = i == no ? 1 : j == nn ? -1 :
 		    strcmp(old->objs[i].name, neu->objs[j].name);
+		char *ov = c <= 0 ? artifact_object_json(old, i) : NULL;
+		char *nv = c >= 0 ? artifact_object_json(neu, j) : NULL;
 
 		if (c < 0) {
-			add_change(b, a->kind, ACTION_DELETE, a->path, old->objs[i].name,
-			    old->objs[i].value, NULL);
+			add_change(b, a->kind, ACTION_DELETE, a->path, old->objs[i].name, ov, NULL);
 			i++;
 		} else if (c > 0) {
-			add_change(b, a->kind, ACTION_ADD, a->path, neu->objs[j].name,
-			    NULL, neu->objs[j].value);
+			add_change(b, a->kind, ACTION_ADD, a->path, neu->objs[j].name, NULL, nv);
 			j++;
 		} else {
 			const char *ox = old->objs[i].extra, *nx = neu->objs[j].extra;
 			int extra_differs = (ox || nx) && (!ox || !nx || strcmp(ox, nx) != 0);
 
-			if (strcmp(old->objs[i].value, neu->objs[j].value) != 0 || extra_differs)
+			if (!ov || !nv || strcmp(ov, nv) != 0 || extra_differs)
 				add_change(b, a->kind, ACTION_MODIFY, a->path, neu->objs[j].name,
-				    old->objs[i].value, neu->objs[j].value);
+				    ov, nv);
 			if (extra_differs)
 				b->d->changes[b->d->nchanges - 1].note = xasprintf("%s -> %s",
 				    ox ? ox : "none", nx ? nx : "none");
 			i++;
 			j++;
 		}
+		free(ov);
+		free(nv);
 	}
 }
 

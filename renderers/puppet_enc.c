@@ -62,7 +62,7 @@ struct enc_ctx {
 	struct ynode **keys, **items;
 	const char **cls;
 	size_t acls;
-	struct buf yaml, json;
+	struct buf yaml;
 };
 
 /* Byte order of two scalar keys, the order yemit_value() sorts by. */
@@ -212,7 +212,6 @@ enc_ctx_dispose(struct enc_ctx *cx)
 	free(cx->items);
 	free(cx->cls);
 	buf_dispose(&cx->yaml);
-	buf_dispose(&cx->json);
 }
 
 /* Scratch arrays grow to the largest host seen and are never NULL after
@@ -396,20 +395,18 @@ enc_host(struct enc_ctx *cx, const struct host *h, const char **env, struct ynod
 }
 
 /*
- * The YAML document into cx->yaml and its JSON twin into cx->json.  The
+ * The YAML document into cx->yaml.  The
  * buffers are unbounded (we produce the bytes), so appends cannot fail
  * short of size_t overflow, which the allocator would hit first.
  */
 static void
 enc_emit(struct enc_ctx *cx, size_t ncls, const char *env, const struct ynode *params)
 {
-	struct buf *y = &cx->yaml, *j = &cx->json;
+	struct buf *y = &cx->yaml;
 	size_t i;
 
 	buf_reset(y);
-	buf_reset(j);
 	buf_puts(y, "---\nclasses:");
-	buf_puts(j, "{\"classes\":[");
 	if (ncls == 0)
 		buf_puts(y, " []");
 	buf_putc(y, '\n');
@@ -417,19 +414,11 @@ enc_emit(struct enc_ctx *cx, size_t ncls, const char *env, const struct ynode *p
 		buf_puts(y, "  - ");
 		yemit_string(y, cx->cls[i], strlen(cx->cls[i]));
 		buf_putc(y, '\n');
-		if (i)
-			buf_putc(j, ',');
-		json_emit_string(j, cx->cls[i], strlen(cx->cls[i]));
 	}
 	buf_puts(y, "environment: ");
 	yemit_string(y, env, strlen(env));
 	buf_puts(y, "\nparameters:");
 	yemit_value(y, params, 2);
-	buf_puts(j, "],\"environment\":");
-	json_emit_string(j, env, strlen(env));
-	buf_puts(j, ",\"parameters\":");
-	yemit_json(j, params);
-	buf_putc(j, '}');
 }
 
 /* "enc/<fqdn>.yaml" (owns); without printf, which costs at 100k hosts. */
@@ -541,7 +530,9 @@ render_puppet_enc(struct artifacts *out, const struct model *in, const struct re
 		/* Copied out at their exact size: 100k documents add up. */
 		a = artifacts_add(out, enc_path(h->fqdn),
 		    xstrndup(cx.yaml.data, cx.yaml.len), cx.yaml.len, KIND_ENC);
-		artifact_add_object(a, xstrdup(h->fqdn), xstrndup(cx.json.data, cx.json.len));
+		/* The object's value is the document itself: the diff reads it
+		 * back as JSON only for the few documents that change. */
+		artifact_add_object(a, xstrdup(h->fqdn), NULL);
 	}
 	free(reuse);
 	enc_ctx_dispose(&cx);
