@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One message per thread would matter with threads; the daemon has one. */
-static char err_msg[1024];
+/* One message per thread: loading and rendering use a second thread. */
+static _Thread_local char err_msg[1024];
 
 int
 err_set(int code, const char *fmt, ...)
@@ -327,4 +327,18 @@ xbsearch(const void *key, const void *base, size_t n, size_t size,
     int (*cmp)(const void *, const void *))
 {
 	return n ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
+int
+util_threads(void)
+{
+	static int n;
+	const char *env;
+	uint64_t v;
+
+	if (n == 0) {
+		env = getenv("FIREBREAK_THREADS");
+		n = env && parse_u64(&v, env, 1, 64) == OK ? (int)v : 2;
+	}
+	return n;
 }

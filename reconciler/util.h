@@ -94,6 +94,13 @@ void *xbsearch(const void *key, const void *base, size_t n, size_t size,
 /* Constant-time comparison: returns 1 when equal. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 
+/*
+ * How many threads a stage may use: 2 (these machines have two cores),
+ * or FIREBREAK_THREADS from the environment (1 turns threading off, for
+ * measuring and debugging).  Read once.
+ */
+int util_threads(void);
+
 /* FNV-1a, 32-bit: the release store's fan-out hash (see state.c). */
 uint32_t hash_fnv1a(const char *s, size_t n);
 

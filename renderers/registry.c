@@ -3,9 +3,15 @@
  * renderer is one file exporting a `struct renderer` and one line here;
  * these extern declarations are the only place the core names a backend.
  */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "renderer.h"
+
+#define RENDERER_MAX 16
 
 extern const struct renderer renderer_puppet_enc;
 extern const struct renderer renderer_route53;
@@ -42,18 +48,77 @@ render_reuse(struct artifacts *out, const struct render_prev *prev, const char *
 	return artifact_share(out, old);
 }
 
+struct render_job {
+	const struct model *in;
+	const struct render_prev *prev;
+	struct artifacts *sets;     /* one per renderer */
+	int *rcs;
+	char (*errs)[256];
+	size_t n;                   /* renderers in the registry */
+	atomic_size_t next;         /* the next renderer to take */
+};
+
+/* Take renderers off the list until none is left; each writes its own set. */
+static void *
+render_worker(void *arg)
+{
+	struct render_job *job = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
+		job->rcs[i] = renderer_registry[i]->render(&job->sets[i], job->in, job->prev);
+		if (job->rcs[i] != OK)
+			snprintf(job->errs[i], sizeof(job->errs[i]), "%s", err_last());
+	}
+	return NULL;
+}
+
+/*
+ * Renderers are pure functions of the model, so they run side by side: the
+ * ENC of 100k hosts on one core while the zones and pins render on the
+ * other.  Each fills its own set; the sets are joined in registry order and
+ * sorted, so the result does not depend on which finished first.
+ */
 int
 render_all(struct artifacts *out, const struct model *in, const struct render_prev *prev)
 {
-	const struct renderer *const *r;
-	int rc = OK;
+	struct artifacts sets[RENDERER_MAX];
+	int rcs[RENDERER_MAX];
+	char errs[RENDERER_MAX][256];
+	struct render_job job;
+	pthread_t tid;
+	size_t i, j, n;
+	int threaded, rc = OK;
 
-	for (r = renderer_registry; *r; r++) {
-		ASSERT((*r)->abi == RENDERER_ABI && (*r)->render);
-		if ((rc = (*r)->render(out, in, prev)) != OK)
-			goto done;
+	for (n = 0; renderer_registry[n]; n++)
+		ASSERT(n < RENDERER_MAX && renderer_registry[n]->abi == RENDERER_ABI &&
+		    renderer_registry[n]->render);
+	memset(sets, 0, sizeof(sets));
+	job.in = in;
+	job.prev = prev;
+	job.sets = sets;
+	job.rcs = rcs;
+	job.errs = errs;
+	job.n = n;
+	atomic_init(&job.next, 0);
+	threaded = util_threads() > 1 && n > 1 &&
+	    pthread_create(&tid, NULL, render_worker, &job) == 0;
+	render_worker(&job);
+	if (threaded)
+		pthread_join(tid, NULL);
+	for (i = 0; i < n; i++) {
+		if (rc == OK && rcs[i] != OK)
+			rc = err_set(rcs[i], "%s", errs[i]);
+		for (j = 0; j < sets[i].n; j++) {
+			if (out->n == out->alloc) {
+				out->alloc = out->alloc ? out->alloc * 2 : 64;
+				out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
+			}
+			out->v[out->n++] = sets[i].v[j];
+		}
+		free(sets[i].v);
 	}
-	rc = artifacts_sort(out);
-done:
-	return rc;
+	if (rc != OK)
+		return rc;
+	return artifacts_sort(out);
 }
