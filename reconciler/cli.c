@@ -280,13 +280,18 @@ cmd_render(int argc, char **argv)
 	struct snapshot snap;
 	struct diags d = { NULL, 0, 0 };
 	struct stat st;
-	char sha[41], tmp[4096], old[4096], mark[4096];
+	char sha[41], tmp[4096], old[4096], mark[4096], outdir[4096];
 	size_t i;
 	int rc, replace = 0;
 
 	parse_opts(&o, argc, argv, "repo rev out", 0);
-	if (!o.out)
+	if (!o.out || !*o.out)
 		usage_error("--out is required");
+	/* "out/" is "out": the temporary and old directories are siblings. */
+	snprintf(outdir, sizeof(outdir), "%s", o.out);
+	while (strlen(outdir) > 1 && outdir[strlen(outdir) - 1] == '/')
+		outdir[strlen(outdir) - 1] = '\0';
+	o.out = outdir;
 	r = open_repo(o.repo);
 	resolve(r, o.rev ? o.rev : "HEAD", sha);
 	rc = snapshot_load(&snap, r, sha, &d);

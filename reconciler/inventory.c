@@ -745,7 +745,8 @@ check_refs(struct loader *l)
 	}
 	for (i = 1; i < m->nservices; i++)
 		for (j = 0; j < i; j++)
-			if (strcmp(m->services[i].hiera_key, m->services[j].hiera_key) == 0) {
+			if (m->services[i].hiera_key && m->services[j].hiera_key &&
+			    strcmp(m->services[i].hiera_key, m->services[j].hiera_key) == 0) {
 				snprintf(file, sizeof(file), "services/%s.yaml", m->services[i].name);
 				diags_add(&l->d, file, m->services[i].hiera_line, 0,
 				    "hiera_key '%s' is also the key of service '%s'",

@@ -128,7 +128,9 @@ repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob
 		git_blob *blob = NULL;
 		git_object_size_t size;
 
-		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+		/* Symlinks are blobs to git; to us they are not files. */
+		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+		    git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
 			rc = fn(ctx, name, git_tree_entry_id(e)->id, 0, NULL, 0);
 			continue;
 		}

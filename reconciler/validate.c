@@ -17,9 +17,26 @@ diags_add(struct diags *d, const char *file, int line, int col, const char *fmt,
 	va_list ap;
 	char msg[512];
 
+	struct buf clean = BUF_INIT;
+	size_t i;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote values from the repository: a newline in one must
+	 * not start a line that reads like another diagnostic. */
+	for (i = 0; msg[i]; i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c == '\n')
+			buf_puts(&clean, "\\n");
+		else if (c == '\r')
+			buf_puts(&clean, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(&clean, "\\x%02x", c);
+		else
+			buf_putc(&clean, (char)c);
+	}
 	if (d->n == d->alloc) {
 		d->alloc = d->alloc ? d->alloc * 2 : 16;
 		d->v = xrealloc(d->v, d->alloc * sizeof(*d->v));
@@ -28,7 +45,7 @@ diags_add(struct diags *d, const char *file, int line, int col, const char *fmt,
 	g->file = xstrdup(file);
 	g->line = line;
 	g->col = col;
-	g->message = xstrdup(msg);
+	g->message = buf_steal(&clean);
 }
 
 static int
