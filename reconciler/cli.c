@@ -393,6 +393,7 @@ cmd_plan(int argc, char **argv)
 	struct snapshot base, target;
 	struct plan *p;
 	char from[41] = "", to[41], id[24] = "0";
+	double t;
 	int rc, code;
 
 	parse_opts(&o, argc, argv, "repo state from to format", 0);
@@ -417,12 +418,16 @@ cmd_plan(int argc, char **argv)
 	rc = pipeline_plan(&p, r, id, &base, to, &target);
 	if (rc != OK)
 		die(exit_for(rc), "%s", err_last());
+	t = log_now();
 	print_plan(p, want_json(&o));
+	log_timing("print", t);
 	code = p->decision == DECISION_INVALID ? EXIT_INPUT : EXIT_OK;
+	t = log_now();
 	plan_free(p);
 	snapshot_dispose(&base);
 	snapshot_dispose(&target);
 	repo_free(r);
+	log_timing("dispose", t);
 	return code;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "inventory.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -842,6 +843,94 @@ inventory_load(struct model **out, struct diags *d, struct repo *r, const char *
 	return inventory_load_from(out, d, r, sha, NULL);
 }
 
+/* The second half of a big directory, walked on its own thread. */
+struct half {
+	struct walk w;
+	struct repo *r;
+	const char *sha, *dir;
+	size_t from, to;
+	int rc;
+	char err[1024];
+};
+
+static void *
+walk_half(void *arg)
+{
+	struct half *h = arg;
+
+	h->rc = repo_each_file_range(h->r, h->sha, h->dir, INVENTORY_MAX_FILE, h->from, h->to,
+	    walk_want, walk_file, &h->w);
+	if (h->rc != OK)
+		snprintf(h->err, sizeof(h->err), "%s", err_last());
+	return NULL;
+}
+
+/* Move what a helper loader loaded (hosts only) into `l`, after its own. */
+static void
+loader_absorb(struct loader *l, struct loader *sub)
+{
+	size_t i;
+
+	for (i = 0; i < sub->m->nhosts; i++) {
+		if (l->m->nhosts == l->ahosts) {
+			l->ahosts = l->ahosts ? l->ahosts * 2 : 64;
+			l->m->hosts = xrealloc(l->m->hosts, l->ahosts * sizeof(*l->m->hosts));
+		}
+		l->m->hosts[l->m->nhosts++] = sub->m->hosts[i];
+	}
+	sub->m->nhosts = 0;
+	for (i = 0; i < sub->d.n; i++)
+		diags_add(&l->d, sub->d.v[i].file, sub->d.v[i].line, sub->d.v[i].col, "%s",
+		    sub->d.v[i].message);
+}
+
+/*
+ * Walk one directory of the commit into the loader.  hosts/ holds nearly
+ * every file of a big inventory, so above a few thousand entries its second
+ * half is parsed on a second thread (its own repository handle and loader)
+ * while this one parses the first; the halves join in order.
+ */
+static int
+walk_dir(struct walk *w, struct repo *r, const char *sha, const char *dir)
+{
+	struct half h;
+	pthread_t tid;
+	size_t n = 0;
+	int rc, threaded = 0;
+
+	if (strcmp(dir, "hosts") != 0 || util_threads() < 2 ||
+	    repo_count_entries(r, sha, dir, &n) != OK || n < 2048)
+		return repo_each_file(r, sha, dir, INVENTORY_MAX_FILE, walk_want, walk_file, w);
+	memset(&h, 0, sizeof(h));
+	h.w.l = loader_new();
+	h.w.dir = w->dir;
+	loader_set_base(h.w.l, w->l->base);
+	h.sha = sha;
+	h.dir = dir;
+	h.from = n / 2;
+	h.to = n;
+	if (repo_reopen(&h.r, r) == OK)
+		threaded = pthread_create(&tid, NULL, walk_half, &h) == 0;
+	rc = repo_each_file_range(r, sha, dir, INVENTORY_MAX_FILE, 0, threaded ? n / 2 : n,
+	    walk_want, walk_file, w);
+	if (threaded) {
+		pthread_join(tid, NULL);
+		loader_absorb(w->l, h.w.l);
+		if (rc == OK && h.rc != OK)
+			rc = err_set(h.rc, "%s", h.err);
+	}
+	{
+		struct model *junk = NULL;
+		struct diags none = { NULL, 0, 0 };
+
+		loader_finish(h.w.l, &junk, &none);
+		model_free(junk);
+		diags_dispose(&none);
+	}
+	repo_free(h.r);
+	return rc;
+}
+
 int
 inventory_load_from(struct model **out, struct diags *d, struct repo *r, const char *sha,
     struct model *base)
@@ -861,7 +950,7 @@ inventory_load_from(struct model **out, struct diags *d, struct repo *r, const c
 		snprintf(dir, sizeof(dir), "%s", walk_dirs[i]);
 		if (*dir)
 			dir[strlen(dir) - 1] = '\0';
-		rc = repo_each_file(r, sha, dir, INVENTORY_MAX_FILE, walk_want, walk_file, &w);
+		rc = walk_dir(&w, r, sha, dir);
 		if (rc != OK) {
 			struct model *junk = NULL;
 			struct diags none = { NULL, 0, 0 };

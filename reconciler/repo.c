@@ -9,6 +9,7 @@
 
 struct repo {
 	git_repository *git;
+	char *path;
 };
 
 static int lib_users;
@@ -43,8 +44,15 @@ repo_open(struct repo **out, const char *path)
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->git = g;
+	r->path = xstrdup(path);
 	*out = r;
 	return OK;
+}
+
+int
+repo_reopen(struct repo **out, const struct repo *r)
+{
+	return repo_open(out, r->path);
 }
 
 void
@@ -53,6 +61,7 @@ repo_free(struct repo *r)
 	if (!r)
 		return;
 	git_repository_free(r->git);
+	free(r->path);
 	free(r);
 	if (--lib_users == 0)
 		git_libgit2_shutdown();
@@ -97,6 +106,55 @@ int
 repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob,
     repo_want_fn want, repo_file_fn fn, void *ctx)
 {
+	return repo_each_file_range(r, sha, dir, max_blob, 0, SIZE_MAX, want, fn, ctx);
+}
+
+/* The tree of `dir` in the commit (owned by *sub or *root), or NULL when
+ * there is no such directory; a non-tree entry at `dir` is passed to fn. */
+static int
+dir_tree(const git_tree **out, git_tree **root, git_tree **sub, struct repo *r,
+    const char *sha, const char *dir)
+{
+	git_tree_entry *te = NULL;
+	int rc;
+
+	*out = NULL;
+	*root = *sub = NULL;
+	if ((rc = commit_tree(root, r, sha)) != OK)
+		return rc;
+	if (!dir || !*dir) {
+		*out = *root;
+		return OK;
+	}
+	if (git_tree_entry_bypath(&te, *root, dir) != 0)
+		return OK;
+	if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
+		if (git_tree_lookup(sub, r->git, git_tree_entry_id(te)) != 0)
+			rc = git_fail(ERR, dir);
+		else
+			*out = *sub;
+	}
+	git_tree_entry_free(te);
+	return rc;
+}
+
+int
+repo_count_entries(struct repo *r, const char *sha, const char *dir, size_t *n)
+{
+	const git_tree *tree;
+	git_tree *root, *sub;
+	int rc = dir_tree(&tree, &root, &sub, r, sha, dir);
+
+	*n = rc == OK && tree ? git_tree_entrycount(tree) : 0;
+	git_tree_free(sub);
+	git_tree_free(root);
+	return rc;
+}
+
+int
+repo_each_file_range(struct repo *r, const char *sha, const char *dir, size_t max_blob,
+    size_t from, size_t to, repo_want_fn want, repo_file_fn fn, void *ctx)
+{
 	git_tree *root = NULL, *sub = NULL;
 	git_tree_entry *te = NULL;
 	const git_tree *tree;
@@ -122,7 +180,9 @@ repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob
 		tree = sub;
 	}
 	n = git_tree_entrycount(tree);
-	for (i = 0; i < n && rc == OK; i++) {
+	if (to < n)
+		n = to;
+	for (i = from; i < n && rc == OK; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(e);
 		git_blob *blob = NULL;

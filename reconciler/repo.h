@@ -41,6 +41,16 @@ typedef int (*repo_file_fn)(void *ctx, const char *name, const unsigned char *oi
 typedef int (*repo_want_fn)(void *ctx, const char *name, const unsigned char *oid);
 int repo_each_file(struct repo *r, const char *sha, const char *dir,
     size_t max_blob, repo_want_fn want, repo_file_fn fn, void *ctx);
+/* The same for entries [from, to) of the directory only, so two threads
+ * (each with its own handle, repo_reopen) can split a big directory. */
+int repo_each_file_range(struct repo *r, const char *sha, const char *dir,
+    size_t max_blob, size_t from, size_t to, repo_want_fn want, repo_file_fn fn, void *ctx);
+/* The number of entries in `dir` at the commit (0 when it is missing). */
+int repo_count_entries(struct repo *r, const char *sha, const char *dir, size_t *n);
+
+/* A second handle on the same repository, for another thread: libgit2
+ * objects must not be shared between threads. */
+int repo_reopen(struct repo **out, const struct repo *r);
 
 /* The commit's subject line and author name (each owns; NULL on failure). */
 int repo_commit_info(struct repo *r, const char *sha, char **subject, char **author);
