@@ -163,7 +163,7 @@ static const struct error_case error_cases[] = {
 	  { { "dns/example.com.yaml",
 	      "zone_id: Z1\nrecords:\n  - {name: t, type: TXT, value: \"a\\nb\"}\n" } },
 	  "dns/example.com.yaml", 3, 33,
-	  "'a\nb' is not a valid TXT record value" },
+	  "'a\\nb' is not a valid TXT record value" },   /* escaped: no forged lines */
 	{ "a record that belongs to a more specific zone",
 	  { { "dns/sub.example.com.yaml", "zone_id: Z2\n" },
 	    { "dns/example.com.yaml", "zone_id: Z1\nrecords:\n  - {name: www.sub, type: A, value: 10.0.0.1}\n" } },
