@@ -281,6 +281,7 @@ cmd_render(int argc, char **argv)
 	struct diags d = { NULL, 0, 0 };
 	struct stat st;
 	char sha[41], tmp[4096], old[4096], mark[4096], outdir[4096];
+	double t;
 	size_t i;
 	int rc, replace = 0;
 
@@ -314,6 +315,7 @@ cmd_render(int argc, char **argv)
 			die(EXIT_INPUT, "%s is not empty and was not rendered by firebreak; "
 			    "refusing to replace it", o.out);
 	}
+	t = log_now();
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", o.out, (long)getpid());
 	snprintf(old, sizeof(old), "%s.old-%ld", o.out, (long)getpid());
 	fs_rm_rf(tmp);
@@ -342,6 +344,7 @@ cmd_render(int argc, char **argv)
 		die(EXIT_ENV, "rename %s: %s", tmp, strerror(errno));
 	if (replace == 1)
 		fs_rm_rf(old);
+	log_timing("write", t);
 	printf("rendered %zu artifacts of %.7s into %s\n", snap.art.n, sha, o.out);
 	snapshot_dispose(&snap);
 	diags_dispose(&d);
@@ -440,6 +443,7 @@ cmd_apply(int argc, char **argv)
 	struct snapshot base, target;
 	struct plan *p;
 	char from[41], to[41], id[24], extra[128];
+	double t;
 	int rc, json;
 
 	parse_opts(&o, argc, argv, "repo state to format", 0);
@@ -478,7 +482,10 @@ cmd_apply(int argc, char **argv)
 		return EXIT_INPUT;
 	}
 	/* An operator's explicit act: applied whatever the policy decides. */
-	if ((rc = state_apply(s, p, &target.art)) != OK)
+	t = log_now();
+	rc = state_apply(s, p, &target.art);
+	log_timing("release", t);
+	if (rc != OK)
 		die(exit_for(rc) == EXIT_INPUT ? EXIT_INPUT : EXIT_ENV, "apply failed, nothing "
 		    "changed: %s", err_last());
 	snprintf(extra, sizeof(extra), "{\"outcome\": \"applied\", \"release\": \"%s\"}", p->id);
