@@ -272,6 +272,27 @@ path_changed(const struct plan *p, const char *path)
 	    sizeof(*p->diff->files), changed_cmp) != NULL;
 }
 
+/* Hard-link from/rel to to/rel, making to's parent directories. */
+static int
+link_from(const char *from, const char *to, const char *rel)
+{
+	char src[4096], dst[4096];
+	char *slash;
+	int rc;
+
+	if (!fs_path_safe(rel) ||
+	    (rc = path_fmt(src, sizeof(src), "%s/%s", from, rel)) != OK ||
+	    (rc = path_fmt(dst, sizeof(dst), "%s/%s", to, rel)) != OK)
+		return ERR_INVALID;
+	slash = strrchr(dst, '/');
+	*slash = '\0';
+	rc = fs_mkdir_p(dst, 0755);
+	*slash = '/';
+	if (rc != OK)
+		return rc;
+	return link(src, dst) == 0 ? OK : err_set(ERR, "link %s: %s", dst, strerror(errno));
+}
+
 /*
  * Build the enc/ directory of a new release in `reldir`: a symlink per
  * non-empty bucket, reusing the previous release's bucket when nothing in
@@ -480,11 +501,17 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 	fs_rm_rf(reldir);
 	if ((rc = fs_mkdir_p(tmpdir, 0755)) != OK)
 		goto fail;
-	for (i = 0; i < target->n; i++)
-		if (!is_enc(target->v[i].path) &&
-		    (rc = fs_write_under(tmpdir, target->v[i].path, target->v[i].data,
-		    target->v[i].len)) != OK)
+	for (i = 0; i < target->n; i++) {
+		const struct artifact *a = &target->v[i];
+
+		if (is_enc(a->path))
+			continue;
+		/* Zone files are megabytes at 100k hosts: link what did not change. */
+		if (prevp && !path_changed(p, a->path) && link_from(prevp, tmpdir, a->path) == OK)
+			continue;
+		if ((rc = fs_write_under(tmpdir, a->path, a->data, a->len)) != OK)
 			goto fail;
+	}
 	if ((rc = write_enc(s, p, target, tmpdir, prevp)) != OK)
 		goto fail;
 	snprintf(line, sizeof(line), "%s\n", p->target);
