@@ -705,12 +705,22 @@ check_refs(struct loader *l)
 {
 	struct model *m = l->m;
 	size_t i, j;
+	int same;
 	char file[600];
 
+	/* Hosts copied from a base keep its indices when the roles and zones
+	 * are the same names in the same order (the usual one-host commit). */
+	same = l->base && l->base->nroles == m->nroles && l->base->nzones == m->nzones;
+	for (i = 0; same && i < m->nroles; i++)
+		same = strcmp(l->base->roles[i].name, m->roles[i].name) == 0;
+	for (i = 0; same && i < m->nzones; i++)
+		same = strcmp(l->base->zones[i].name, m->zones[i].name) == 0;
 	for (i = 0; i < m->nhosts; i++) {
 		struct host *h = &m->hosts[i];
 		const struct role *r;
 
+		if (same && h->origin.reused)
+			continue;
 		/* A host's own name is its zone's A record only when it lies
 		 * inside a zone; hosts in no zone get none. */
 		h->zone_idx = model_zone_of(m, h->fqdn);
@@ -898,7 +908,9 @@ walk_dir(struct walk *w, struct repo *r, const char *sha, const char *dir)
 	size_t n = 0;
 	int rc, threaded = 0;
 
-	if (strcmp(dir, "hosts") != 0 || util_threads() < 2 ||
+	/* With a base, nearly every host is copied, not parsed: a second
+	 * thread would only parse the big tree object a second time. */
+	if (strcmp(dir, "hosts") != 0 || util_threads() < 2 || w->l->base ||
 	    repo_count_entries(r, sha, dir, &n) != OK || n < 2048)
 		return repo_each_file(r, sha, dir, INVENTORY_MAX_FILE, walk_want, walk_file, w);
 	memset(&h, 0, sizeof(h));
