@@ -18,6 +18,7 @@ enum {
 	ERR_DENIED = -4,
 	ERR_TOOBIG = -5,
 	ERR_INVALID = -6,
+	ERR_AGAIN = -7,     /* temporary: try again later */
 };
 
 /*
