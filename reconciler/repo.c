@@ -35,6 +35,10 @@ repo_open(struct repo **out, const char *path)
 		/* Re-hashing every object on read costs a tenth of a load; the
 		 * repository is local and git itself does not re-hash on read. */
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+		/* Keep big trees (hosts/ of 100k entries is megabytes) in the
+		 * object cache: a load looks the same tree up more than once. */
+		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+		    (size_t)32 << 20);
 	}
 	/* No discovery upwards: the path given is the repository. */
 	if (git_repository_open_ext(&g, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
