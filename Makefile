@@ -9,7 +9,7 @@
 #   SAN=1           ASan + UBSan build in build-san/
 
 CC      ?= cc
-PKGS    := libgit2 yaml-0.1 jansson libcrypto
+PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 ifeq ($(WERROR),1)
