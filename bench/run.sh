@@ -16,6 +16,9 @@
 #               dir: the release switch itself (its `release` stage: the
 #               target), and the whole one-shot command, which also plans
 #               from a cold start (best of 3)
+#   controller  firebreak run (warm) on the repository: three one-host
+#               commits, each planned and auto-applied; its --timings give
+#               commit -> plan and the release switch (best of 3)
 #   enc         firebreak enc --state S FQDN against cat of the same document,
 #               each $BENCH_ENC_LOOPS times in a row (best of 3 rounds)
 #
@@ -312,6 +315,49 @@ bench_size() {
 	else
 		row "enc per call" "$size" "FAILED" "-" "-" "<= 1.5x cat" "FAIL"
 	fi
+	rm -rf "$state"
+	bench_controller "$size"
+}
+
+# The running controller: a warm base, so a one-host commit costs only what
+# changed.  geninv --change-one-host makes each commit (the policy trusts
+# enc.modify, so each is applied too).
+bench_controller() {
+	local size=$1 repo=$WORK/$1 state=$TMP/ctl-$1 conf=$TMP/ctl-$1.yaml pid i n
+	local log=$TMP/ctl-$1.log plan_s="" release_s=""
+	rm -rf "$state"
+	if ! "$FIREBREAK" apply --repo "$repo" --state "$state" >/dev/null; then
+		row "controller: commit to plan (warm)" "$size" "FAILED" "-" "-" "< 100 ms" "FAIL"
+		return 0
+	fi
+	printf 'repo: %s\nbranch: main\nstate: %s\n' "$repo" "$state" >"$conf"
+	"$FIREBREAK" run --config "$conf" --timings 2>"$log" &
+	pid=$!
+	for _ in $(seq 600); do [ -S "$state/control.sock" ] && break; sleep 0.05; done
+	for i in 1 2 3; do
+		"$GENINV" --change-one-host "$repo" >/dev/null
+		for _ in $(seq 600); do
+			n=$(grep -c 'timing: release' "$log" || true)
+			[ "$n" -ge "$i" ] && break
+			sleep 0.05
+		done
+	done
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	plan_s=$(awk '$1 == "timing:" && $2 == "commit" { v = $5 / 1000; if (b == "" || v < b) b = v }
+	    END { print b }' "$log")
+	release_s=$(awk '$1 == "timing:" && $2 == "release" { v = $3 / 1000; if (b == "" || v < b) b = v }
+	    END { print b }' "$log")
+	if [ -z "$plan_s" ] || [ -z "$release_s" ]; then
+		log "$size: the controller did not plan the commits: $(tail -3 "$log")"
+		row "controller: commit to plan (warm)" "$size" "FAILED" "-" "-" "< 100 ms" "FAIL"
+		return 0
+	fi
+	row "controller: commit to plan (warm)" "$size" "$(fmt_ms "$plan_s")" "-" "-" "< 100 ms" \
+	    "$(verdict "$size" "$(lt "$plan_s" 0.1 && echo 1 || echo 0)")"
+	row "controller: one-host apply, release switch (warm)" "$size" "$(fmt_ms "$release_s")" \
+	    "-" "-" "< 100 ms" "$(verdict "$size" "$(lt "$release_s" 0.1 && echo 1 || echo 0)")"
+	log "$size: controller plan $plan_s s, release $release_s s"
 	rm -rf "$state"
 }
 

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "controller.h"
 #include "enc.h"
 #include "fs.h"
 #include "inventory.h"
@@ -52,6 +54,12 @@ static const char usage_text[] =
 "         plan against the state's applied commit and apply it\n"
 "  enc    [--state S | --repo R [--rev X]] FQDN\n"
 "         the node's Puppet ENC document\n"
+"  run    --config C [-n] [--bootstrap-apply]\n"
+"         the controller, in the foreground (-n: check the config and exit)\n"
+"  approve|discard --config C --as USER PLAN_ID\n"
+"         act on a plan waiting for an approver\n"
+"  status --config C\n"
+"         applied commit, open plans, outbox\n"
 "\n"
 "Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
 
@@ -105,7 +113,8 @@ exit_for(int rc)
 /* ---- options ---------------------------------------------------------- */
 
 struct opts {
-	const char *repo, *rev, *out, *state, *from, *to, *format;
+	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
+	int check_only, bootstrap_apply;
 	const char *args[4];
 	int nargs;
 };
@@ -134,6 +143,14 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			log_set_timings(1);
 			continue;
 		}
+		if (strcmp(a, "-n") == 0 && strstr(accepted, "-n")) {
+			o->check_only = 1;
+			continue;
+		}
+		if (strcmp(a, "--bootstrap-apply") == 0 && strstr(accepted, "bootstrap-apply")) {
+			o->bootstrap_apply = 1;
+			continue;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			if (o->nargs >= max_args)
 				usage_error("unexpected argument '%s'", a);
@@ -160,6 +177,10 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			slot = &o->to;
 		else if (strcmp(name, "format") == 0)
 			slot = &o->format;
+		else if (strcmp(name, "config") == 0)
+			slot = &o->config;
+		else if (strcmp(name, "as") == 0)
+			slot = &o->as;
 		else
 			usage_error("unknown option '--%s'", name);
 		if (eq)
@@ -590,6 +611,133 @@ cmd_enc(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- the controller and its shell commands ------------------------------ */
+
+static struct config *
+load_config(const char *path)
+{
+	struct config *cfg = NULL;
+	struct diags d = { NULL, 0, 0 };
+	int rc;
+
+	if (!path)
+		usage_error("--config is required");
+	rc = config_load(&cfg, path, &d);
+	if (rc == ERR_INVALID) {
+		print_diags(stderr, &d);
+		die(EXIT_INPUT, "%zu problem%s in %s", d.n, d.n == 1 ? "" : "s", path);
+	}
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	diags_dispose(&d);
+	return cfg;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct controller_opts co;
+
+	parse_opts(&o, argc, argv, "config -n bootstrap-apply", 0);
+	cfg = load_config(o.config);
+	if (o.check_only) {
+		printf("ok: %s is a valid configuration\n", o.config);
+		config_free(cfg);
+		return EXIT_OK;
+	}
+	co.bootstrap_apply = o.bootstrap_apply;
+	if (controller_run(cfg, &co) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	config_free(cfg);
+	return EXIT_OK;
+}
+
+/* approve / discard: through the running controller, else on the state
+ * directory under its lock. */
+static int
+cmd_decide(int approve, int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	char *reply = NULL, *msg = NULL, req[256];
+	int rc;
+
+	parse_opts(&o, argc, argv, "config as", 1);
+	if (!o.as || o.nargs != 1)
+		usage_error("%s needs --as USER and a plan id", approve ? "approve" : "discard");
+	if (!valid_user(o.as))
+		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+	cfg = load_config(o.config);
+	snprintf(req, sizeof(req), "%s %s %s\n", approve ? "approve" : "discard", o.args[0], o.as);
+	if (strpbrk(o.args[0], " \r\n"))
+		die(EXIT_INPUT, "'%s' is not a plan id", o.args[0]);
+	rc = controller_ask(cfg->state, req, &reply);
+	if (rc == OK) {
+		const char *text = strchr(reply, ' ') ? strchr(reply, ' ') + 1 : reply;
+
+		if (strncmp(reply, "ok", 2) == 0) {
+			fputs(text, stdout);
+			rc = EXIT_OK;
+		} else {
+			fprintf(stderr, "firebreak: %s", text);
+			rc = strncmp(reply, "refused", 7) == 0 ? EXIT_INPUT : EXIT_ENV;
+		}
+		free(reply);
+		config_free(cfg);
+		return rc;
+	}
+	if (rc != ERR_NOTFOUND)
+		die(EXIT_ENV, "%s", err_last());
+	rc = controller_decide(cfg, approve, o.args[0], o.as, &msg);
+	if (rc == OK)
+		printf("%s\n", msg);
+	else
+		fprintf(stderr, "firebreak: %s\n", msg ? msg : err_last());
+	free(msg);
+	config_free(cfg);
+	return rc == OK ? EXIT_OK : rc == ERR_DENIED || rc == ERR_CONFLICT ||
+	    rc == ERR_NOTFOUND ? EXIT_INPUT : EXIT_ENV;
+}
+
+static int
+cmd_approve(int argc, char **argv)
+{
+	return cmd_decide(1, argc, argv);
+}
+
+static int
+cmd_discard(int argc, char **argv)
+{
+	return cmd_decide(0, argc, argv);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	char *reply = NULL, applied[41];
+	int rc;
+
+	parse_opts(&o, argc, argv, "config", 0);
+	cfg = load_config(o.config);
+	rc = controller_ask(cfg->state, "status\n", &reply);
+	if (rc == OK) {
+		fputs(strncmp(reply, "ok ", 3) == 0 ? reply + 3 : reply, stdout);
+		free(reply);
+		config_free(cfg);
+		return EXIT_OK;
+	}
+	/* No controller: what the state directory says. */
+	if (state_read_applied(cfg->state, applied) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	printf("controller: not running\napplied: %s\n", applied[0] ? applied : "(nothing yet)");
+	config_free(cfg);
+	return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -602,6 +750,10 @@ main(int argc, char **argv)
 		{ "plan", cmd_plan },
 		{ "apply", cmd_apply },
 		{ "enc", cmd_enc },
+		{ "run", cmd_run },
+		{ "approve", cmd_approve },
+		{ "discard", cmd_discard },
+		{ "status", cmd_status },
 	};
 	size_t i;
 	int rc;

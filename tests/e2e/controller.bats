@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# The controller (firebreak run) on a real repository: a commit is planned
+# at once, applied when the policy trusts it, posted and held otherwise;
+# approvals from the shell reach it through its control socket.
+
+load helpers
+
+setup_file() {
+	require_firebreak
+	require_jq
+	template_repo
+}
+
+setup() {
+	R=$BATS_TEST_TMPDIR/repo
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	CHAT=$BATS_TEST_TMPDIR/chat.log
+	new_repo "$R"
+	printf 'repo: %s\nbranch: main\nstate: %s\nchat:\n  - {type: console, path: %s}\n' \
+	    "$R" "$S" "$CHAT" >"$C"
+	# Bootstrap with the one-shot apply, so the example policy governs.
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	PID=
+}
+
+teardown() {
+	if [ -n "${PID:-}" ]; then
+		kill -TERM "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+}
+
+start() {
+	"$FIREBREAK" run --config "$C" "$@" 2>"$BATS_TEST_TMPDIR/run.log" &
+	PID=$!
+	# Ready when the control socket answers.
+	for _ in $(seq 200); do
+		[ -S "$S/control.sock" ] && fb status --config "$C" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/run.log" >&2
+	return 1
+}
+
+# wait_for FILE PATTERN: until grep finds it (10 s at most).
+wait_for() {
+	for _ in $(seq 200); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	cat "$1" >&2 2>/dev/null
+	cat "$BATS_TEST_TMPDIR/run.log" >&2 2>/dev/null
+	return 1
+}
+
+outcome() {
+	jq -r .outcome "$S/plans/$1.json"
+}
+
+@test "controller: run -n checks the configuration" {
+	run fb run --config "$C" -n
+	assert_status 0
+	printf 'repo: %s\nstate: %s\nchatt: []\n' "$R" "$S" >"$C"
+	run --separate-stderr fb run --config "$C" -n
+	assert_status 1
+	assert_contains "$stderr" "firebreak.yaml:3:1: unknown key 'chatt' in the configuration (did you mean 'chat'?)"
+}
+
+@test "controller: a pin change is planned and auto-applied at once" {
+	start
+	edit "$R" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
+	commit_all "$R" "deploy app 1.4.3"
+	wait_for "$CHAT" 'plan 2 for .* 1 pin.modify -> auto-applied'
+	assert_eq "$(outcome 2)" "applied" "plan 2's outcome"
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
+	run fb enc --state "$S" web-01.example.com
+	assert_status 0
+}
+
+@test "controller: a dns change waits; approve applies once; a second approve does nothing" {
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 .* -> approve (waiting for an approver)'
+	assert_eq "$(outcome 2)" "open" "plan 2 before approval"
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	assert_contains "$output" "plan 2 applied"
+	assert_eq "$(outcome 2)" "applied" "plan 2 after approval"
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	assert_contains "$output" "plan 2 is already applied; nothing to do"
+	assert_eq "$(ls "$S/plans" | wc -l)" "2" "no new plan"
+}
+
+@test "controller: an approver the policy does not name is refused" {
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	run --separate-stderr fb approve --config "$C" --as carol 2
+	assert_status 1
+	assert_contains "$stderr" "carol may not approve dns changes"
+	assert_eq "$(outcome 2)" "open" "plan 2 stays open"
+}
+
+@test "controller: a newer commit supersedes an open plan" {
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	edit "$R" hosts/web-03.example.com.yaml -e 's/^state: drained/state: active/'
+	commit_all "$R" "undrain web-03"
+	wait_for "$CHAT" 'plan 2 superseded by plan 3'
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	assert_contains "$output" "plan 2 is already superseded"
+	assert_eq "$(outcome 3)" "open" "plan 3"
+}
+
+@test "controller: approving a plan whose target is no longer the head is refused as stale" {
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	start
+	wait_for "$CHAT" 'plan 2 '
+	kill -TERM "$PID"; wait "$PID" || true; PID=
+	edit "$R" hosts/web-03.example.com.yaml -e 's/^state: drained/state: active/'
+	commit_all "$R" "undrain web-03"
+	run --separate-stderr fb approve --config "$C" --as alice 2
+	assert_status 1
+	assert_contains "$stderr" "plan 2 is stale"
+	assert_eq "$(outcome 2)" "open" "plan 2"
+}
+
+@test "controller: an invalid commit is posted and the last good release stays" {
+	start
+	before=$(cat "$S/applied")
+	printf 'role: nope\nip: 10.0.1.77\n' | write_file "$R" hosts/bad-01.example.com.yaml
+	commit_all "$R" "a host with no role file"
+	wait_for "$CHAT" 'plan 2 .* 1 error -> invalid'
+	assert_eq "$(outcome 2)" "invalid" "plan 2"
+	assert_eq "$(jq -r '.errors[0].file' "$S/plans/2.json")" "hosts/bad-01.example.com.yaml" "the error's file"
+	assert_eq "$(cat "$S/applied")" "$before" "the applied commit"
+	run fb enc --state "$S" web-01.example.com
+	assert_status 0
+}
+
+@test "controller: approve and status work from the shell when the controller is stopped" {
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	kill -TERM "$PID"; wait "$PID" || true; PID=
+	run fb status --config "$C"
+	assert_status 0
+	assert_contains "$output" "controller: not running"
+	run fb approve --config "$C" --as bob 2
+	assert_status 0
+	assert_eq "$(outcome 2)" "applied" "plan 2"
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
+}
+
+@test "controller: a policy change always waits for an approver of policy" {
+	start
+	edit "$R" policy.yaml -e 's/^auto: \[pin.modify, enc.modify\]/auto: [pin.modify, enc.modify, dns.add]/'
+	commit_all "$R" "trust dns.add"
+	wait_for "$CHAT" 'plan 2 .* 1 policy.modify -> approve'
+	run --separate-stderr fb approve --config "$C" --as bob 2
+	assert_status 1
+	assert_contains "$stderr" "bob may not approve policy changes"
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+}
+
+@test "controller: observe posts would-apply and applies nothing" {
+	start
+	edit "$R" dns/example.com.yaml -e '/name: mail, type: A/d'
+	commit_all "$R" "drop mail"
+	wait_for "$CHAT" 'plan 2 .* 1 dns.delete -> observe (observe: would apply'
+	assert_eq "$(outcome 2)" "open" "plan 2"
+	assert_eq "$(git -C "$R" rev-parse HEAD~1)" "$(cat "$S/applied")" "nothing applied"
+}
+
+@test "controller: limits force approval" {
+	# A policy whose enc.modify limit is 2, applied by the operator.
+	edit "$R" policy.yaml -e 's/^limits: {dns.delete: 5, enc.modify: 50}/limits: {dns.delete: 5, enc.modify: 2}/'
+	commit_all "$R" "tighter limit"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	start
+	# Every web host's document changes: 5 enc.modify, above the limit.
+	edit "$R" roles/web.yaml -e 's/nginx_workers: 4/nginx_workers: 6/'
+	commit_all "$R" "web workers"
+	wait_for "$CHAT" 'plan 3 .* enc.modify -> approve'
+	assert_eq "$(outcome 3)" "open" "plan 3"
+	assert_eq "$(jq -r '[.changes[] | select(.type == "enc.modify") | .decision] | unique | join(",")' "$S/plans/3.json")" \
+	    "approve" "each enc.modify's decision"
+}
+
+@test "controller: stops cleanly on SIGTERM and leaves no socket" {
+	start
+	kill -TERM "$PID"
+	wait "$PID"
+	PID=
+	[ ! -e "$S/control.sock" ]
+}
+
+@test "controller: an exec apply hook runs after the release switch, with the release path" {
+	hook=$BATS_TEST_TMPDIR/hook
+	printf '#!/bin/sh\necho "$@" >>%s/hook.log\nls "$1" >>%s/hook.log\n' \
+	    "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" >"$hook"
+	chmod +x "$hook"
+	printf 'apply:\n  - {type: exec, kinds: [dns], argv: [%s, "{release}/terraform/route53", "{plan}", "{commit}"], timeout: 30}\n' \
+	    "$hook" >>"$C"
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	for _ in $(seq 100); do [ "$(outcome 2)" = applied ] && break; sleep 0.05; done
+	assert_eq "$(outcome 2)" "applied" "plan 2"
+	assert_eq "$(head -1 "$BATS_TEST_TMPDIR/hook.log")" \
+	    "$S/releases/2/terraform/route53 2 $(sha "$R")" "the hook's arguments"
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/hook.log")" "example.com.tf.json"
+}
+
+@test "controller: a failing apply hook marks the plan failed and says so in chat" {
+	hook=$BATS_TEST_TMPDIR/hook
+	printf '#!/bin/sh\necho "terraform exploded" >&2\nexit 3\n' >"$hook"
+	chmod +x "$hook"
+	printf 'apply:\n  - {type: exec, kinds: [pin], argv: [%s], timeout: 30}\n' "$hook" >>"$C"
+	start
+	edit "$R" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
+	commit_all "$R" "deploy app 1.4.3"
+	wait_for "$CHAT" 'plan 2: apply exec failed'
+	assert_eq "$(outcome 2)" "failed" "plan 2"
+}
+
+@test "controller: HTTP serves health, metrics and plans; push hooks need a valid HMAC" {
+	port=$((20000 + RANDOM % 20000))
+	printf 's3cret\n' >"$BATS_TEST_TMPDIR/hook-secret"
+	printf 'listen: 127.0.0.1:%s\nhook_secret_file: %s\n' "$port" "$BATS_TEST_TMPDIR/hook-secret" >>"$C"
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	base=http://127.0.0.1:$port
+	run curl -sS "$base/healthz"
+	assert_eq "$output" "ok" "healthz"
+	run curl -sS "$base/plans/2.json"
+	assert_eq "$(printf '%s' "$output" | jq -r .id)" "2" "plan 2's JSON"
+	run curl -sS -o /dev/null -w '%{http_code} %{content_type}' "$base/plans/2"
+	assert_contains "$output" "200 text/html"
+	run curl -sS -o /dev/null -w '%{http_code}' "$base/plans/99"
+	assert_eq "$output" "404" "an unknown plan"
+	run curl -sS "$base/metrics"
+	assert_contains "$output" 'firebreak_plans_total{decision="approve"} 1'
+	body='{"ref":"refs/heads/main"}'
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac s3cret | sed 's/^.* //')
+	run curl -sS -o /dev/null -w '%{http_code}' -H "X-Hub-Signature-256: sha256=$sig" \
+	    -H 'Content-Type: application/json' --data "$body" "$base/hooks/push"
+	assert_eq "$output" "202" "a signed push"
+	run curl -sS -o /dev/null -w '%{http_code}' -H "X-Hub-Signature-256: sha256=00$sig" \
+	    -H 'Content-Type: application/json' --data "$body" "$base/hooks/push"
+	assert_eq "$output" "401" "a badly signed push"
+}
