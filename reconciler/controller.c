@@ -3,6 +3,7 @@
  */
 #include "controller.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -146,6 +147,10 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	double t = log_now();
 	int rc;
 
+	/* Recorded before the switch: a crash between the two leaves a plan
+	 * marked applying whose target is or is not the applied commit, and
+	 * the restart says which (recover_plans). */
+	save_outcome(c->st, p, "applying", by);
 	if ((rc = state_apply(c->st, p, &target->art)) != OK) {
 		snprintf(c->last_error, sizeof(c->last_error), "apply of plan %s: %s", p->id,
 		    err_last());
@@ -169,7 +174,6 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	c->hook_plan = p;
 	c->hook_next = 0;
 	c->hook_failed = 0;
-	save_outcome(c->st, p, "applying", by);
 	hooks_continue(c);
 	return OK;
 }
@@ -634,6 +638,54 @@ ctl_open(struct ctl *c, const struct config *cfg)
 	return rc;
 }
 
+/*
+ * Plans a stopped controller left in the middle: one marked applying
+ * reached the release if its target is the applied commit (else it did
+ * not: failed, and the first reconcile plans the head again); one still
+ * open is superseded by the plan the first reconcile makes.
+ */
+static void
+recover_plans(struct ctl *c)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/plans", c->cfg->state);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		char file[4096 + 256], *s;
+		const char *outcome, *target, *now = NULL;
+		json_t *j;
+
+		if (!str_has_suffix(e->d_name, ".json"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
+			continue;
+		outcome = json_string_value(json_object_get(j, "outcome"));
+		target = json_string_value(json_object_get(j, "target"));
+		/* Released but its hooks cut short: "interrupted" (run them by
+		 * hand); with no hooks configured the release was the apply. */
+		if (outcome && strcmp(outcome, "applying") == 0)
+			now = !target || strcmp(target, c->base.sha) != 0 ? "failed" :
+			    c->naps ? "interrupted" : "applied";
+		else if (outcome && strcmp(outcome, "open") == 0)
+			now = "superseded";
+		if (now) {
+			json_object_set_new(j, "outcome", json_string(now));
+			s = json_dumps(j, JSON_INDENT(2));
+			if (fs_write_atomic(file, s, strlen(s)) == OK)
+				log_event("plan %.*s: %s after a restart", (int)(strlen(e->d_name) - 5),
+				    e->d_name, now);
+			free(s);
+		}
+		json_decref(j);
+	}
+	closedir(d);
+}
+
 static int
 ctl_listen(struct ctl *c)
 {
@@ -760,6 +812,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
 	struct ctl c;
 	sigset_t mask;
+	double next_fetch = 0;
 	int rc, running = 1;
 
 	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK) {
@@ -784,6 +837,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event("listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
+	recover_plans(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -838,9 +892,19 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 				;
 			c.dirty = 1;
 		}
+		if (cfg->remote && log_now() >= next_fetch)
+			c.fetch_now = 1;
 		if (c.fetch_now) {
-			/* No remote to fetch from yet: a push means "look again". */
+			/* A push hook or the poll timer: fetch the branch (a push
+			 * into a local repository is seen by inotify anyway). */
 			c.fetch_now = 0;
+			if (cfg->remote) {
+				next_fetch = log_now() + cfg->poll_seconds;
+				if (repo_fetch(c.repo, cfg->remote, cfg->branch) != OK) {
+					snprintf(c.last_error, sizeof(c.last_error), "%s", err_last());
+					log_event("%s", err_last());
+				}
+			}
 			c.dirty = 1;
 		}
 		/* Both step without blocking; calling them on every wake-up is

@@ -4,6 +4,7 @@
 #include "repo.h"
 
 #include <git2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,6 +218,32 @@ out:
 	git_tree_entry_free(te);
 	git_tree_free(sub);
 	git_tree_free(root);
+	return rc;
+}
+
+int
+repo_fetch(struct repo *r, const char *url, const char *branch)
+{
+	git_remote *remote = NULL;
+	git_fetch_options opts;
+	git_strarray specs;
+	char spec[512], *list[1];
+	int n, rc = OK;
+
+	n = snprintf(spec, sizeof(spec), "+refs/heads/%s:refs/heads/%s", branch, branch);
+	if (n < 0 || (size_t)n >= sizeof(spec))
+		return err_set(ERR_INVALID, "branch name too long");
+	if (git_remote_create_anonymous(&remote, r->git, url) != 0)
+		return git_fail(ERR_INVALID, "remote");
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.prune = GIT_FETCH_NO_PRUNE;
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	list[0] = spec;
+	specs.strings = list;
+	specs.count = 1;
+	if (git_remote_fetch(remote, &specs, &opts, "firebreak: fetch") != 0)
+		rc = git_fail(ERR_AGAIN, "fetching from the remote");
+	git_remote_free(remote);
 	return rc;
 }
 

@@ -52,6 +52,13 @@ int repo_count_entries(struct repo *r, const char *sha, const char *dir, size_t 
  * objects must not be shared between threads. */
 int repo_reopen(struct repo **out, const struct repo *r);
 
+/*
+ * Fetch `branch` from `url` into the local refs/heads/<branch> (forced: the
+ * remote is the source of truth).  Blocking; ERR_AGAIN when the remote
+ * cannot be reached, with the reason in err_last().
+ */
+int repo_fetch(struct repo *r, const char *url, const char *branch);
+
 /* The commit's subject line and author name (each owns; NULL on failure). */
 int repo_commit_info(struct repo *r, const char *sha, char **subject, char **author);
 

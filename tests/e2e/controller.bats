@@ -269,3 +269,46 @@ outcome() {
 	    -H 'Content-Type: application/json' --data "$body" "$base/hooks/push"
 	assert_eq "$output" "401" "a badly signed push"
 }
+
+@test "controller: with a remote, it fetches every poll_seconds and plans what it fetched" {
+	origin=$BATS_TEST_TMPDIR/origin.git
+	git clone -q --bare "$R" "$origin"
+	printf 'remote: %s\npoll_seconds: 1\n' "$origin" >>"$C"
+	start
+	work=$BATS_TEST_TMPDIR/work
+	git clone -q "$origin" "$work"
+	edit "$work" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
+	commit_all "$work" "deploy app 1.4.3 upstream"
+	git -C "$work" push -q origin HEAD:main
+	wait_for "$CHAT" 'plan 2 .* -> auto-applied'
+	assert_eq "$(cat "$S/applied")" "$(sha "$work")" "the applied commit"
+}
+
+@test "controller: kill -9 at any moment leaves a consistent state, and it catches up" {
+	for round in 1 2 3 4 5 6; do
+		start
+		edit "$R" services/app.yaml -e "s/^version: .*/version: 1.4.$((round + 2))/"
+		commit_all "$R" "deploy app 1.4.$((round + 2))"
+		# A random moment: before, during or after the plan and its apply.
+		sleep "0.0$((RANDOM % 10))"
+		kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=
+		# Whatever was interrupted, a reader sees a whole release.
+		run fb enc --state "$S" web-01.example.com
+		assert_status 0
+	done
+	start
+	for _ in $(seq 200); do
+		[ "$(cat "$S/applied")" = "$(sha "$R")" ] && break
+		sleep 0.05
+	done
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit after the restarts"
+	# No plan applied twice: one applied plan per target commit.
+	dup=$(jq -r 'select(.outcome == "applied") | .target' "$S"/plans/*.json | sort | uniq -d)
+	assert_eq "$dup" "" "targets applied by more than one plan"
+	# No plan left half-way.
+	left=$(jq -r 'select(.outcome == "applying" or .outcome == "open") | .id' "$S"/plans/*.json)
+	assert_eq "$left" "" "plans left applying or open"
+	# Every chat message once: the console line carries the message id.
+	dupmsg=$(grep -o '\[msg [0-9]*\]' "$CHAT" | sort | uniq -d)
+	assert_eq "$dupmsg" "" "messages delivered twice"
+}
