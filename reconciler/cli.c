@@ -643,6 +643,8 @@ cmd_run(int argc, char **argv)
 	parse_opts(&o, argc, argv, "config -n bootstrap-apply", 0);
 	cfg = load_config(o.config);
 	if (o.check_only) {
+		if (controller_check(cfg) != OK)
+			die(EXIT_INPUT, "%s", err_last());
 		printf("ok: %s is a valid configuration\n", o.config);
 		config_free(cfg);
 		return EXIT_OK;

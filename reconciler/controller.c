@@ -25,6 +25,7 @@
 #include "outbox.h"
 #include "http.h"
 #include "../providers/apply.h"
+#include "../providers/chat.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "policy.h"
@@ -933,6 +934,55 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	}
 	log_event("stopping");
 	ctl_close(&c);
+	return OK;
+}
+
+/* Open and close one provider of a `chat:` or `apply:` list entry. */
+static int
+check_entry(const struct config *cfg, const char *list, size_t i, const struct ynode *e)
+{
+	const struct ynode *t = ynode_get(e, "type");
+	void *st = NULL;
+	int rc;
+
+	if (strcmp(list, "chat") == 0) {
+		const struct chat_provider *cp = t ? chat_find(t->str) : NULL;
+
+		if (!cp)
+			return err_set(ERR_INVALID, "%s:%d:%d: chat[%zu]: no chat provider '%s' "
+			    "(console, slack, webhook, irc)", cfg->path, e->line, e->col, i,
+			    t ? t->str : "");
+		if ((rc = cp->ops->open(&st, e)) != OK)
+			return err_set(rc, "%s:%d:%d: chat[%zu] %s: %s", cfg->path, e->line, e->col,
+			    i, cp->name, err_last());
+		cp->ops->close(st);
+		return OK;
+	} else {
+		const struct apply_provider *ap = t ? apply_find(t->str) : NULL;
+
+		if (!ap)
+			return err_set(ERR_INVALID, "%s:%d:%d: apply[%zu]: no apply provider '%s' "
+			    "(exec)", cfg->path, e->line, e->col, i, t ? t->str : "");
+		if ((rc = ap->ops->open(&st, e)) != OK)
+			return err_set(rc, "%s:%d:%d: apply[%zu] %s: %s", cfg->path, e->line,
+			    e->col, i, ap->name, err_last());
+		ap->ops->close(st);
+		return OK;
+	}
+}
+
+int
+controller_check(const struct config *cfg)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; cfg->chat && i < cfg->chat->n; i++)
+		if ((rc = check_entry(cfg, "chat", i, cfg->chat->items[i])) != OK)
+			return rc;
+	for (i = 0; cfg->apply && i < cfg->apply->n; i++)
+		if ((rc = check_entry(cfg, "apply", i, cfg->apply->items[i])) != OK)
+			return rc;
 	return OK;
 }
 

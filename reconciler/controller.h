@@ -23,6 +23,14 @@ struct controller_opts {
 int controller_run(const struct config *cfg, const struct controller_opts *opts);
 
 /*
+ * `firebreak run -n`: open (and close) every chat and apply provider the
+ * configuration names, so a bad key or an unreadable secret file is found
+ * before the service starts.  Touches neither the state nor the network.
+ * ERR_INVALID with err_last() naming the file, line and key.
+ */
+int controller_check(const struct config *cfg);
+
+/*
  * The CLI's side of approve / discard / status: send one request line to
  * the running controller and put its answer in `reply` (owns).  Returns
  * OK when the controller answered ("ok ..." or "refused ..."), ERR_NOTFOUND

@@ -14,11 +14,15 @@ static _Thread_local char err_msg[1024];
 int
 err_set(int code, const char *fmt, ...)
 {
+	char tmp[sizeof(err_msg)];
 	va_list ap;
 
+	/* Through a copy: callers often wrap the last message in a new one
+	 * (err_set(rc, "%s: %s", what, err_last())). */
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(err_msg, tmp, sizeof(err_msg));
 	return code;
 }
 

@@ -312,3 +312,30 @@ outcome() {
 	dupmsg=$(grep -o '\[msg [0-9]*\]' "$CHAT" | sort | uniq -d)
 	assert_eq "$dupmsg" "" "messages delivered twice"
 }
+
+@test "controller: run -n names an unreadable secret file of a chat provider" {
+	printf '  - {type: slack, token_file: %s/missing-token, channel: "#ops"}\n' "$BATS_TEST_TMPDIR" >>"$C"
+	run --separate-stderr fb run --config "$C" -n
+	assert_status 1
+	assert_contains "$stderr" "firebreak.yaml:6:5: chat[1] slack: token_file: cannot read $BATS_TEST_TMPDIR/missing-token"
+}
+
+@test "controller: everything the shell can do works while chat is unreachable" {
+	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
+	printf 'repo: %s\nstate: %s\nchat:\n  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
+	    "$R" "$S" "$BATS_TEST_TMPDIR/token" >"$C"
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	for _ in $(seq 200); do [ -f "$S/plans/2.json" ] && break; sleep 0.05; done
+	assert_eq "$(outcome 2)" "open" "plan 2"
+	run fb status --config "$C"
+	assert_status 0
+	assert_contains "$output" "open: plan 2"
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	assert_eq "$(outcome 2)" "applied" "plan 2"
+	run fb status --config "$C"
+	assert_contains "$output" "outbox: "
+	[ "$(printf '%s\n' "$output" | sed -n 's/^outbox: //p')" -ge 1 ]
+}
