@@ -19,6 +19,7 @@
  * check.
  */
 #include "chat.h"
+#include "../reconciler/fs.h"
 #include "chat_util.h"
 
 #include <errno.h>
@@ -52,23 +53,6 @@ console_open(void **out, const struct ynode *cfg)
 		c->path = xstrdup(path);
 	*out = c;
 	return OK;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Is "<marker>" already in the last CONSOLE_TAIL bytes of the file? */
@@ -139,7 +123,7 @@ console_post(void *st, const struct chat_message *m, char **thread_out,
 	}
 	/* One write() of the whole line: O_APPEND keeps concurrent lines
 	 * whole on a regular file. */
-	if (write_all(fd, line.data, line.len) != 0)
+	if (fs_write_all(fd, line.data, line.len) != 0)
 		rc = err_set(ERR_AGAIN, "console: %s: %s", c->path ? c->path : "stdout",
 		    strerror(errno));
 out:

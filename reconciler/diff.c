@@ -141,7 +141,10 @@ diff_build(struct diff **out, const struct artifacts *base, const struct artifac
 			rc = add_file(&b, NULL, n);
 			j++;
 		} else {
-			if (o->len != n->len || memcmp(o->data, n->data, o->len) != 0)
+			/* Shared storage (an artifact the target reused from the
+			 * base) is equal without reading it. */
+			if (o->data != n->data &&
+			    (o->len != n->len || memcmp(o->data, n->data, o->len) != 0))
 				rc = add_file(&b, o, n);
 			i++;
 			j++;

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -64,7 +64,7 @@ fs_write_atomic(const char *path, const void *data, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return err_set(ERR, "%s: %s", tmp, strerror(errno));
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		int e = errno;
 
 		close(fd);
@@ -91,7 +91,7 @@ fs_write_new(const char *path, const void *data, size_t len)
 
 	if (fd < 0)
 		return err_set(ERR, "%s: %s", path, strerror(errno));
-	if (write_all(fd, data, len) != 0) {
+	if (fs_write_all(fd, data, len) != 0) {
 		int e = errno;
 
 		close(fd);

@@ -17,6 +17,9 @@
  */
 int fs_write_atomic(const char *path, const void *data, size_t len);
 
+/* write() all of it, across short writes and EINTR: 0, or -1 with errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* Write a new file (O_EXCL) without syncing; the caller syncs in bulk. */
 int fs_write_new(const char *path, const void *data, size_t len);
 
