@@ -339,3 +339,22 @@ outcome() {
 	assert_contains "$output" "outbox: "
 	[ "$(printf '%s\n' "$output" | sed -n 's/^outbox: //p')" -ge 1 ]
 }
+
+@test "controller: an empty state gets one plan of everything, which waits unless --bootstrap-apply" {
+	rm -rf "$S"
+	start
+	wait_for "$CHAT" 'plan 1 .* -> approve (waiting for an approver)'
+	assert_eq "$(outcome 1)" "open" "plan 1"
+	[ ! -e "$S/applied" ] || [ ! -s "$S/applied" ]
+	kill -TERM "$PID"; wait "$PID" || true; PID=
+	# A new state starts its message ids again: a new chat log too.
+	rm -rf "$S"
+	CHAT=$BATS_TEST_TMPDIR/chat2.log
+	printf 'repo: %s\nbranch: main\nstate: %s\nchat:\n  - {type: console, path: %s}\n' \
+	    "$R" "$S" "$CHAT" >"$C"
+	start --bootstrap-apply
+	wait_for "$CHAT" 'plan 1 .* (bootstrap: applied)'
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
+	run fb enc --state "$S" web-01.example.com
+	assert_status 0
+}
