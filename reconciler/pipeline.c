@@ -37,15 +37,9 @@ snapshot_load_from(struct snapshot *out, struct repo *r, const char *sha, struct
 		return rc;
 	log_timing("load", t);
 	t = log_now();
-	prev.model = bm;
-	prev.art = bm ? &base->art : NULL;
-	if ((rc = render_all(&out->art, out->model, bm ? &prev : NULL)) != OK) {
-		snapshot_dispose(out);
-		return rc;
-	}
-	log_timing("render", t);
 	/* policy.yaml travels with the release: its changes are planned like
-	 * any other artifact's, and the policy in force is the applied one. */
+	 * any other artifact's, and the policy in force is the applied one.
+	 * Added first, so render_all()'s one sort places it. */
 	if (out->model->policy_src) {
 		struct artifact *a = artifacts_add(&out->art, xstrdup("policy.yaml"),
 		    xstrndup(out->model->policy_src, out->model->policy_len),
@@ -53,9 +47,14 @@ snapshot_load_from(struct snapshot *out, struct repo *r, const char *sha, struct
 
 		policy_objects(out->model->policy_root, a);
 	}
-	if ((rc = artifacts_sort(&out->art)) != OK)
+	prev.model = bm;
+	prev.art = bm ? &base->art : NULL;
+	if ((rc = render_all(&out->art, out->model, bm ? &prev : NULL)) != OK) {
 		snapshot_dispose(out);
-	return rc;
+		return rc;
+	}
+	log_timing("render", t);
+	return OK;
 }
 
 void
