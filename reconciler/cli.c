@@ -5,7 +5,9 @@
  * 0 ok, 1 the input is wrong (invalid inventory, refused command),
  * 2 usage, 3 environment (repository or state missing, I/O).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -715,6 +717,56 @@ cmd_discard(int argc, char **argv)
 	return cmd_decide(0, argc, argv);
 }
 
+/* Open plans, undelivered messages and the last chat error, from the
+ * files a stopped controller left. */
+static void
+status_from_files(const char *state)
+{
+	char path[4096];
+	struct buf err = BUF_INIT;
+	size_t pending = 0, open = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/plans", state);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			char file[4096 + 256];
+			json_t *j;
+			const char *outcome;
+
+			if (!str_has_suffix(e->d_name, ".json"))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
+				continue;
+			outcome = json_string_value(json_object_get(j, "outcome"));
+			if (outcome && strcmp(outcome, "open") == 0) {
+				printf("open: plan %s for %.7s (%s)\n",
+				    json_string_value(json_object_get(j, "id")),
+				    json_string_value(json_object_get(j, "target")),
+				    json_string_value(json_object_get(j, "decision")));
+				open++;
+			}
+			json_decref(j);
+		}
+		closedir(d);
+	}
+	if (!open)
+		printf("open: none\n");
+	snprintf(path, sizeof(path), "%s/outbox", state);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d)))
+			pending += str_has_suffix(e->d_name, ".json");
+		closedir(d);
+	}
+	printf("outbox: %zu undelivered post%s\n", pending, pending == 1 ? "" : "s");
+	snprintf(path, sizeof(path), "%s/outbox/last-error", state);
+	if (fs_read(&err, path, 4096) == OK && err.len)
+		printf("chat error: %.*s\n", (int)strcspn(err.data, "\n"), err.data);
+	buf_dispose(&err);
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -736,6 +788,7 @@ cmd_status(int argc, char **argv)
 	if (state_read_applied(cfg->state, applied) != OK)
 		die(EXIT_ENV, "%s", err_last());
 	printf("controller: not running\napplied: %s\n", applied[0] ? applied : "(nothing yet)");
+	status_from_files(cfg->state);
 	config_free(cfg);
 	return EXIT_OK;
 }

@@ -158,6 +158,8 @@ outcome() {
 	run fb status --config "$C"
 	assert_status 0
 	assert_contains "$output" "controller: not running"
+	assert_contains "$output" "open: plan 2 for $(short "$R") (approve)"
+	assert_contains "$output" "outbox: 0 undelivered posts"
 	run fb approve --config "$C" --as bob 2
 	assert_status 0
 	assert_eq "$(outcome 2)" "applied" "plan 2"
