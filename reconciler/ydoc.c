@@ -567,8 +567,14 @@ ynode_equal(const struct ynode *a, const struct ynode *b)
 
 /* ---- emitters ---------------------------------------------------------- */
 
-void
-yemit_quoted(struct buf *b, const char *s, size_t len)
+/*
+ * A double-quoted string with backslash escapes, for YAML and JSON alike:
+ * they differ only in how other control characters are written (YAML
+ * "\x01", JSON "\u0001").  Runs of plain bytes are copied at once: this
+ * is on the render path of every host.
+ */
+static void
+emit_escaped(struct buf *b, const char *s, size_t len, int json)
 {
 	const char *run = s, *end = s + len;
 	char esc[8];
@@ -591,7 +597,7 @@ yemit_quoted(struct buf *b, const char *s, size_t len)
 		else if (c == '\r')
 			rep = "\\r";
 		else {
-			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", c);
 			rep = esc;
 		}
 		buf_append(b, run, (size_t)(s - run));
@@ -600,6 +606,12 @@ yemit_quoted(struct buf *b, const char *s, size_t len)
 	}
 	buf_append(b, run, (size_t)(s - run));
 	buf_putc(b, '"');
+}
+
+void
+yemit_quoted(struct buf *b, const char *s, size_t len)
+{
+	emit_escaped(b, s, len, 0);
 }
 
 /*
@@ -763,38 +775,7 @@ emit_block(struct buf *b, const struct ynode *n, int indent, int inline_first)
 void
 json_emit_string(struct buf *b, const char *s, size_t len)
 {
-	const char *run = s, *end = s + len;
-	char esc[8];
-
-	buf_putc(b, '"');
-	/* Copy runs of plain bytes at once: this is on the render path of
-	 * every host. */
-	for (; s < end; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *rep;
-
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-			continue;
-		if (c == '"')
-			rep = "\\\"";
-		else if (c == '\\')
-			rep = "\\\\";
-		else if (c == '\n')
-			rep = "\\n";
-		else if (c == '\t')
-			rep = "\\t";
-		else if (c == '\r')
-			rep = "\\r";
-		else {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			rep = esc;
-		}
-		buf_append(b, run, (size_t)(s - run));
-		buf_puts(b, rep);
-		run = s + 1;
-	}
-	buf_append(b, run, (size_t)(s - run));
-	buf_putc(b, '"');
+	emit_escaped(b, s, len, 1);
 }
 
 /* Is s a JSON number as written? (No leading zeros, no '+', no '_'.) */
