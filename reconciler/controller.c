@@ -117,6 +117,22 @@ log_event(const char *fmt, ...)
 
 /* ---- applying ------------------------------------------------------------ */
 
+/* Rewrite a stored plan's outcome in place (the plan is only JSON here). */
+static int
+rewrite_outcome(const char *file, json_t *j, const char *outcome, const char *by)
+{
+	char *s;
+	int rc;
+
+	json_object_set_new(j, "outcome", json_string(outcome));
+	if (by)
+		json_object_set_new(j, "decided_by", json_string(by));
+	s = json_dumps(j, JSON_INDENT(2));
+	rc = fs_write_atomic(file, s, strlen(s));
+	free(s);
+	return rc;
+}
+
 static int
 save_outcome(struct state *st, const struct plan *p, const char *outcome, const char *by)
 {
@@ -391,26 +407,9 @@ decide(struct ctl *c, int approve, const char *id, const char *user, char **msg)
 		rc = ERR_CONFLICT;
 		goto out;
 	}
-	if (!approve) {
-		if (c->open && strcmp(c->open->id, id) == 0) {
-			save_outcome(c->st, c->open, "discarded", user);
-			drop_open(c);
-		} else {
-			json_object_set_new(stored, "outcome", json_string("discarded"));
-			json_object_set_new(stored, "decided_by", json_string(user));
-			{
-				char path[4096], *s = json_dumps(stored, JSON_INDENT(2));
-
-				snprintf(path, sizeof(path), "%s/plans/%s.json", c->cfg->state, id);
-				rc = fs_write_atomic(path, s, strlen(s));
-				free(s);
-			}
-		}
-		*msg = xasprintf("plan %s discarded by %s", id, user);
-		goto out;
-	}
 	/* Authorised by the policy of the applied commit: one approver of
-	 * every kind the plan touches that is not auto. */
+	 * every kind the plan touches that is not auto.  Discarding a plan is
+	 * deciding it too. */
 	{
 		json_t *needs = json_object_get(stored, "approvals_needed"), *v;
 		size_t i;
@@ -421,12 +420,26 @@ decide(struct ctl *c, int approve, const char *id, const char *user, char **msg)
 			if (!json_is_string(v) || kind_parse(&kind, json_string_value(v)) != OK)
 				continue;
 			if (!c->base.model || !policy_may_approve(c->base.model->policy, user, kind)) {
-				*msg = xasprintf("%s may not approve %s changes (see approvers in "
-				    "policy.yaml)", user, kind_name(kind));
+				*msg = xasprintf("%s may not %s %s changes (see approvers in "
+				    "policy.yaml)", user, approve ? "approve" : "discard",
+				    kind_name(kind));
 				rc = ERR_DENIED;
 				goto out;
 			}
 		}
+	}
+	if (!approve) {
+		if (c->open && strcmp(c->open->id, id) == 0) {
+			save_outcome(c->st, c->open, "discarded", user);
+			drop_open(c);
+		} else {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s/plans/%s.json", c->cfg->state, id);
+			rc = rewrite_outcome(path, stored, "discarded", user);
+		}
+		*msg = xasprintf("plan %s discarded by %s", id, user);
+		goto out;
 	}
 	/* Stale: the base is no longer applied, or the head moved on. */
 	if (repo_resolve(c->repo, c->ref, head) != OK) {
@@ -656,7 +669,7 @@ recover_plans(struct ctl *c)
 	if (!(d = opendir(path)))
 		return;
 	while ((e = readdir(d))) {
-		char file[4096 + 256], *s;
+		char file[4096 + 256];
 		const char *outcome, *target, *now = NULL;
 		json_t *j;
 
@@ -674,14 +687,9 @@ recover_plans(struct ctl *c)
 			    c->naps ? "interrupted" : "applied";
 		else if (outcome && strcmp(outcome, "open") == 0)
 			now = "superseded";
-		if (now) {
-			json_object_set_new(j, "outcome", json_string(now));
-			s = json_dumps(j, JSON_INDENT(2));
-			if (fs_write_atomic(file, s, strlen(s)) == OK)
-				log_event("plan %.*s: %s after a restart", (int)(strlen(e->d_name) - 5),
-				    e->d_name, now);
-			free(s);
-		}
+		if (now && rewrite_outcome(file, j, now, NULL) == OK)
+			log_event("plan %.*s: %s after a restart", (int)(strlen(e->d_name) - 5),
+			    e->d_name, now);
 		json_decref(j);
 	}
 	closedir(d);

@@ -114,17 +114,22 @@ repo_each_file(struct repo *r, const char *sha, const char *dir, size_t max_blob
 	return repo_each_file_range(r, sha, dir, max_blob, 0, SIZE_MAX, want, fn, ctx);
 }
 
-/* The tree of `dir` in the commit (owned by *sub or *root), or NULL when
- * there is no such directory; a non-tree entry at `dir` is passed to fn. */
+/*
+ * The tree of `dir` in the commit (owned by *sub or *root), or NULL when
+ * there is no such directory.  When `dir` is there but is not a tree,
+ * *out is NULL and *other (when given) gets its id.
+ */
 static int
 dir_tree(const git_tree **out, git_tree **root, git_tree **sub, struct repo *r,
-    const char *sha, const char *dir)
+    const char *sha, const char *dir, git_oid *other, int *is_other)
 {
 	git_tree_entry *te = NULL;
 	int rc;
 
 	*out = NULL;
 	*root = *sub = NULL;
+	if (is_other)
+		*is_other = 0;
 	if ((rc = commit_tree(root, r, sha)) != OK)
 		return rc;
 	if (!dir || !*dir) {
@@ -138,6 +143,9 @@ dir_tree(const git_tree **out, git_tree **root, git_tree **sub, struct repo *r,
 			rc = git_fail(ERR, dir);
 		else
 			*out = *sub;
+	} else if (is_other) {
+		*is_other = 1;
+		git_oid_cpy(other, git_tree_entry_id(te));
 	}
 	git_tree_entry_free(te);
 	return rc;
@@ -148,7 +156,7 @@ repo_count_entries(struct repo *r, const char *sha, const char *dir, size_t *n)
 {
 	const git_tree *tree;
 	git_tree *root, *sub;
-	int rc = dir_tree(&tree, &root, &sub, r, sha, dir);
+	int rc = dir_tree(&tree, &root, &sub, r, sha, dir, NULL, NULL);
 
 	*n = rc == OK && tree ? git_tree_entrycount(tree) : 0;
 	git_tree_free(sub);
@@ -161,28 +169,16 @@ repo_each_file_range(struct repo *r, const char *sha, const char *dir, size_t ma
     size_t from, size_t to, repo_want_fn want, repo_file_fn fn, void *ctx)
 {
 	git_tree *root = NULL, *sub = NULL;
-	git_tree_entry *te = NULL;
 	const git_tree *tree;
+	git_oid other;
 	size_t i, n;
-	int rc;
+	int rc, is_other;
 
-	if ((rc = commit_tree(&root, r, sha)) != OK)
-		return rc;
-	tree = root;
-	if (dir && *dir) {
-		if (git_tree_entry_bypath(&te, root, dir) != 0) {
-			rc = OK;      /* no such directory: nothing to visit */
-			goto out;
-		}
-		if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
-			rc = fn(ctx, dir, git_tree_entry_id(te)->id, 0, NULL, 0);
-			goto out;
-		}
-		if (git_tree_lookup(&sub, r->git, git_tree_entry_id(te)) != 0) {
-			rc = git_fail(ERR, dir);
-			goto out;
-		}
-		tree = sub;
+	if ((rc = dir_tree(&tree, &root, &sub, r, sha, dir, &other, &is_other)) != OK || !tree) {
+		/* A file where the directory should be is the caller's to report. */
+		if (rc == OK && is_other)
+			rc = fn(ctx, dir, other.id, 0, NULL, 0);
+		goto out;
 	}
 	n = git_tree_entrycount(tree);
 	if (to < n)
@@ -215,7 +211,6 @@ repo_each_file_range(struct repo *r, const char *sha, const char *dir, size_t ma
 		git_blob_free(blob);
 	}
 out:
-	git_tree_entry_free(te);
 	git_tree_free(sub);
 	git_tree_free(root);
 	return rc;

@@ -567,14 +567,17 @@ ynode_equal(const struct ynode *a, const struct ynode *b)
 
 /* ---- emitters ---------------------------------------------------------- */
 
+enum { ESC_YAML, ESC_JSON, ESC_TERRAFORM };
+
 /*
- * A double-quoted string with backslash escapes, for YAML and JSON alike:
- * they differ only in how other control characters are written (YAML
- * "\x01", JSON "\u0001").  Runs of plain bytes are copied at once: this
- * is on the render path of every host.
+ * A double-quoted string with backslash escapes, for YAML, JSON and
+ * Terraform JSON alike: they differ only in how other control characters
+ * are written (YAML "\x01", JSON "\u0001") and in Terraform's template
+ * sequences ("${" -> "$${", "%{" -> "%%{").  Runs of plain bytes are
+ * copied at once: this is on the render path of every host.
  */
 static void
-emit_escaped(struct buf *b, const char *s, size_t len, int json)
+emit_escaped(struct buf *b, const char *s, size_t len, int how)
 {
 	const char *run = s, *end = s + len;
 	char esc[8];
@@ -584,9 +587,11 @@ emit_escaped(struct buf *b, const char *s, size_t len, int json)
 		unsigned char c = (unsigned char)*s;
 		const char *rep;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		if (how == ESC_TERRAFORM && (c == '$' || c == '%') && s + 1 < end && s[1] == '{')
+			rep = c == '$' ? "$$" : "%%";
+		else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
-		if (c == '"')
+		else if (c == '"')
 			rep = "\\\"";
 		else if (c == '\\')
 			rep = "\\\\";
@@ -597,7 +602,7 @@ emit_escaped(struct buf *b, const char *s, size_t len, int json)
 		else if (c == '\r')
 			rep = "\\r";
 		else {
-			snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", c);
+			snprintf(esc, sizeof(esc), how == ESC_YAML ? "\\x%02x" : "\\u%04x", c);
 			rep = esc;
 		}
 		buf_append(b, run, (size_t)(s - run));
@@ -611,7 +616,7 @@ emit_escaped(struct buf *b, const char *s, size_t len, int json)
 void
 yemit_quoted(struct buf *b, const char *s, size_t len)
 {
-	emit_escaped(b, s, len, 0);
+	emit_escaped(b, s, len, ESC_YAML);
 }
 
 /*
@@ -775,7 +780,13 @@ emit_block(struct buf *b, const struct ynode *n, int indent, int inline_first)
 void
 json_emit_string(struct buf *b, const char *s, size_t len)
 {
-	emit_escaped(b, s, len, 1);
+	emit_escaped(b, s, len, ESC_JSON);
+}
+
+void
+json_emit_tf_string(struct buf *b, const char *s, size_t len)
+{
+	emit_escaped(b, s, len, ESC_TERRAFORM);
 }
 
 /* Is s a JSON number as written? (No leading zeros, no '+', no '_'.) */

@@ -85,5 +85,8 @@ void yemit_string(struct buf *b, const char *s, size_t len);
 void yemit_json(struct buf *b, const struct ynode *n);
 /* A JSON string literal with escapes. */
 void json_emit_string(struct buf *b, const char *s, size_t len);
+/* The same, also doubling Terraform's template sequences ("${" -> "$${",
+ * "%{" -> "%%{") so a value in Terraform JSON is never interpolated. */
+void json_emit_tf_string(struct buf *b, const char *s, size_t len);
 
 #endif

@@ -227,43 +227,12 @@ label_base(struct buf *b, const char *fqdn, const char *type)
 /* ---- emission ---------------------------------------------------------- */
 
 /*
- * A JSON string that Terraform will not read as a template.  Runs of
- * ordinary bytes are copied whole: a zone file can be megabytes.
+ * A JSON string that Terraform will not read as a template.
  */
 static void
 tf_string(struct buf *b, const char *s)
 {
-	const char *run = s;
-	char esc[8];
-
-	buf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *rep;
-
-		if ((c == '$' || c == '%') && s[1] == '{')
-			rep = c == '$' ? "$$" : "%%";
-		else if (c == '"')
-			rep = "\\\"";
-		else if (c == '\\')
-			rep = "\\\\";
-		else if (c == '\n')
-			rep = "\\n";
-		else if (c == '\t')
-			rep = "\\t";
-		else if (c == '\r')
-			rep = "\\r";
-		else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			rep = esc;
-		} else
-			continue;
-		buf_append(b, run, (size_t)(s - run));
-		buf_puts(b, rep);
-		run = s + 1;
-	}
-	buf_append(b, run, (size_t)(s - run));
-	buf_putc(b, '"');
+	json_emit_tf_string(b, s, strlen(s));
 }
 
 static void

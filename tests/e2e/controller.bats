@@ -360,3 +360,21 @@ outcome() {
 	run fb enc --state "$S" web-01.example.com
 	assert_status 0
 }
+
+@test "controller: discard closes a plan for an approver only; approving it afterwards does nothing" {
+	start
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 '
+	run --separate-stderr fb discard --config "$C" --as carol 2
+	assert_status 1
+	assert_contains "$stderr" "carol may not discard dns changes"
+	run fb discard --config "$C" --as bob 2
+	assert_status 0
+	assert_contains "$output" "plan 2 discarded by bob"
+	assert_eq "$(outcome 2)" "discarded" "plan 2"
+	run fb approve --config "$C" --as alice 2
+	assert_status 0
+	assert_contains "$output" "plan 2 is already discarded; nothing to do"
+	assert_eq "$(git -C "$R" rev-parse HEAD~1)" "$(cat "$S/applied")" "nothing applied"
+}
