@@ -4,6 +4,7 @@
  */
 #include "chat.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct chat_provider chat_console;
@@ -19,23 +20,38 @@ static const struct chat_provider *const registry[] = {
 	NULL,
 };
 
+int
+chat_provider_ok(const struct chat_provider *p)
+{
+	/* A backend built against another ABI, or missing an op the outbox
+	 * calls unconditionally, is refused at start-up rather than crashing
+	 * on the first message. */
+	if (!p || p->abi != CHAT_PROVIDER_ABI || !p->name || !p->ops || !p->ops->open ||
+	    !p->ops->post || !p->ops->close)
+		return 0;
+	if ((p->caps & CHAT_CAN_RECV) && !p->ops->recv)
+		return 0;
+	return 1;
+}
+
 const struct chat_provider *
 chat_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; registry[i]; i++) {
-		const struct chat_provider *p = registry[i];
-
-		if (strcmp(p->name, name) != 0)
-			continue;
-		/* A backend built against another ABI, or missing an op the
-		 * outbox calls unconditionally, is refused at start-up rather
-		 * than crashing on the first message. */
-		if (p->abi != CHAT_PROVIDER_ABI || !p->ops || !p->ops->open ||
-		    !p->ops->post || !p->ops->close)
-			return NULL;
-		return p;
-	}
+	for (i = 0; registry[i]; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return chat_provider_ok(registry[i]) ? registry[i] : NULL;
 	return NULL;
+}
+
+void
+chat_inbound_dispose(struct chat_inbound *in)
+{
+	if (!in)
+		return;
+	free(in->user);
+	free(in->where);
+	free(in->text);
+	in->user = in->where = in->text = NULL;
 }

@@ -1,9 +1,16 @@
 /*
- * irc.c - IRC: NOTICEs to one channel.
+ * irc.c - IRC: NOTICEs to one channel, and the commands people address to
+ * the bot there.
  *
  *	chat:
  *	  - {type: irc, server: "127.0.0.1:6667", nick: firebreak, channel: "#ops",
- *	     password_file: /etc/firebreak/irc-pass}      # optional: PASS
+ *	     password_file: /etc/firebreak/irc-pass,      # optional: PASS
+ *	     allow_approve: false}                        # optional, default false
+ *
+ * allow_approve is not used here: IRC nicks can be taken by anyone, so the
+ * core accepts `approve` from IRC only when this says true (it reads the
+ * key through outbox_backend_cfg()).  It is checked here so that a typo
+ * fails at start-up instead of silently meaning false.
  *
  * The connection lives in tick(): a non-blocking connect (10 s), then
  * PASS/NICK/USER, the welcome (001), JOIN and the server's echo of our
@@ -24,6 +31,21 @@
  * for the ":nick!user@host " prefix the server puts in front when it
  * relays the line, so the copy others receive is not cut either.
  *
+ * A message that answers someone (chat_message.to) has their nick in front
+ * of each line, "carol: ...", as people address each other on IRC.
+ *
+ * Inbound: a PRIVMSG to our channel whose text starts with our current
+ * nick and ':' or ',' ("firebreak: deploy app 1.4.3", "FireBreak, status";
+ * nicks compare in RFC 1459's case mapping) is a command; anything else
+ * said in the channel, private messages and CTCP (ACTION and the like) are
+ * ignored.  IRC's formatting codes (bold, colour, reverse, italic,
+ * underline, reset) are stripped; a command holding any other control
+ * character, invalid UTF-8 or more than 400 bytes is refused whole rather
+ * than guessed at, as is one from a nick outside RFC 2812's syntax.  At
+ * most 32 commands wait for recv(); more are dropped.  Refusals and drops
+ * are counted and logged, at most one line a second, naming the nick (a
+ * checked name) but never the text.
+ *
  * IRC has no delivery receipt: a message counts as delivered once it is
  * written to the socket.  One that the kernel accepted just before the
  * connection died is lost; the outbox cannot tell.  DNS resolution of a
@@ -40,7 +62,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,6 +75,9 @@
 #define IRC_CHANNEL_MAX 50
 #define IRC_BACKOFF_MAX 60
 #define IRC_RELAY_RESERVE 80      /* "!~user@host " around the nick */
+#define IRC_PEER_NICK_MAX 32      /* others' nicks, when they address us */
+#define IRC_INBOUND_MAX 32        /* commands waiting for recv() */
+#define IRC_COMMAND_MAX 400       /* bytes of one command */
 
 enum irc_state { IRC_DOWN, IRC_CONNECTING, IRC_REGISTERING, IRC_JOINING, IRC_READY };
 
@@ -75,17 +99,23 @@ struct irc {
 	int in_skip;                  /* dropping an overlong line up to its LF */
 	struct buf out;
 	char why[256];                /* why we are not connected */
+	struct chat_inbound inq[IRC_INBOUND_MAX];   /* a ring: inq_n from inq_head */
+	size_t inq_head, inq_n;
+	unsigned long refused;        /* commands refused (bad text, bad nick) */
+	unsigned long dropped;        /* commands dropped: the queue was full */
+	double noted_at;              /* when the last refusal was logged */
 };
 
 static void irc_fail(struct irc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A nick of at most `max` bytes in RFC 2812's syntax. */
 static int
-nick_ok(const char *n)
+nick_ok(const char *n, size_t max)
 {
 	size_t i, len = strlen(n);
 
-	if (len == 0 || len > IRC_NICK_MAX)
+	if (len == 0 || len > max)
 		return 0;
 	for (i = 0; i < len; i++) {
 		char ch = n[i];
@@ -97,6 +127,45 @@ nick_ok(const char *n)
 			return 0;
 	}
 	return 1;
+}
+
+/* RFC 1459's case mapping: []\~ are the upper case of {}|^. */
+static int
+irc_lower(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A' + 'a';
+	switch (ch) {
+	case '[': return '{';
+	case ']': return '}';
+	case '\\': return '|';
+	case '~': return '^';
+	default: return ch;
+	}
+}
+
+/* Compare the first n bytes of a and b (or up to a NUL) in that mapping:
+ * 0 when equal. */
+static int
+irc_ncasecmp(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int x = irc_lower((unsigned char)a[i]), y = irc_lower((unsigned char)b[i]);
+
+		if (x != y)
+			return x - y;
+		if (!x)
+			return 0;
+	}
+	return 0;
+}
+
+static int
+irc_casecmp(const char *a, const char *b)
+{
+	return irc_ncasecmp(a, b, (size_t)-1);
 }
 
 static int
@@ -158,6 +227,11 @@ irc_close(void *st)
 		}
 		close(c->fd);
 	}
+	while (c->inq_n) {
+		chat_inbound_dispose(&c->inq[c->inq_head]);
+		c->inq_head = (c->inq_head + 1) % IRC_INBOUND_MAX;
+		c->inq_n--;
+	}
 	chat_secret_free(c->password);
 	free(c->host);
 	free(c->port);
@@ -166,10 +240,25 @@ irc_close(void *st)
 	free(c);
 }
 
+/* A YAML boolean (true/false, yes/no, on/off) or absent/null. */
+static int
+cfg_bool_ok(const struct ynode *cfg, const char *key)
+{
+	const struct ynode *v = ynode_get(cfg, key);
+
+	if (!v || (v->type == YNODE_SCALAR && ynode_scalar_kind(v) == YSCALAR_NULL))
+		return OK;
+	if (v->type != YNODE_SCALAR || ynode_scalar_kind(v) != YSCALAR_BOOL)
+		return err_set(ERR_INVALID, "%s: must be true or false, not %s", key,
+		    ynode_type_name(v));
+	return OK;
+}
+
 static int
 irc_open(void **out, const struct ynode *cfg)
 {
-	static const char *const keys[] = { "server", "nick", "channel", "password_file", NULL };
+	static const char *const keys[] = { "server", "nick", "channel", "password_file",
+		"allow_approve", NULL };
 	const char *server, *nick, *channel, *pwfile, *colon;
 	struct irc *c;
 	uint64_t port;
@@ -180,12 +269,13 @@ irc_open(void **out, const struct ynode *cfg)
 	    (rc = chat_cfg_str(&server, cfg, "server", 1)) != OK ||
 	    (rc = chat_cfg_str(&nick, cfg, "nick", 1)) != OK ||
 	    (rc = chat_cfg_str(&channel, cfg, "channel", 1)) != OK ||
-	    (rc = chat_cfg_str(&pwfile, cfg, "password_file", 0)) != OK)
+	    (rc = chat_cfg_str(&pwfile, cfg, "password_file", 0)) != OK ||
+	    (rc = cfg_bool_ok(cfg, "allow_approve")) != OK)
 		return rc;
 	if (!(colon = strrchr(server, ':')) || colon == server ||
 	    parse_u64(&port, colon + 1, 1, 65535) != OK)
 		return err_set(ERR_INVALID, "server: must be host:port, not '%s'", server);
-	if (!nick_ok(nick))
+	if (!nick_ok(nick, IRC_NICK_MAX))
 		return err_set(ERR_INVALID, "nick: '%s' is not a valid IRC nick "
 		    "(letters, digits, -[]\\`_^{|}, at most %d)", nick, IRC_NICK_MAX);
 	if (!channel_ok(channel))
@@ -394,6 +484,199 @@ irc_parse(char *line, struct irc_msg *m)
 	}
 }
 
+/* ---- inbound ---- */
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		k = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		k = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		k = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (i = 1; i < k; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF. */
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return k;
+}
+
+/* Up to `max` ASCII digits at s: how many. */
+static size_t
+digits(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < max && s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	return i;
+}
+
+enum { IN_IGNORE, IN_COMMAND, IN_REFUSE };
+
+/*
+ * What a channel message's text is to us: IN_COMMAND with *out (owns) the
+ * command; IN_IGNORE when it is not addressed to `nick` (or CTCP, or
+ * empty once the address is off); IN_REFUSE, with *why, when it is but
+ * holds what we do not take.
+ */
+static int
+inbound_text(char **out, const char **why, const char *raw, const char *nick)
+{
+	const unsigned char *p = (const unsigned char *)raw;
+	size_t n = strlen(raw), i = 0, k, nl = strlen(nick), start, end;
+	struct buf b = BUF_INIT;
+	int rc = IN_IGNORE, bad = 0;
+
+	*out = NULL;
+	*why = NULL;
+	if (p[0] == 0x01)                /* CTCP: ACTION, VERSION, PING ... */
+		return IN_IGNORE;
+	while (i < n) {
+		unsigned char ch = p[i];
+
+		switch (ch) {
+		case 0x02: case 0x0f: case 0x16: case 0x1d: case 0x1f:
+			i++;                     /* bold, reset, reverse, italic, underline */
+			continue;
+		case 0x03:                       /* colour: ^C, ^CNN, ^CNN,NN */
+			i++;
+			if ((k = digits(raw + i, 2))) {
+				i += k;
+				if (raw[i] == ',' && (k = digits(raw + i + 1, 2)))
+					i += 1 + k;
+			}
+			continue;
+		default:
+			break;
+		}
+		if (ch < 0x20 || ch == 0x7f) {
+			if (!*why)
+				*why = "a control character";
+			bad = 1;
+			i++;
+			continue;
+		}
+		if (!(k = utf8_seq(p + i, n - i))) {
+			if (!*why)
+				*why = "invalid UTF-8";
+			bad = 1;
+			i++;
+			continue;
+		}
+		buf_append(&b, raw + i, k);
+		i += k;
+	}
+	/* "firebreak: ..." or "firebreak, ...", the nick in any case. */
+	if (b.len <= nl || irc_ncasecmp(b.data, nick, nl) != 0 ||
+	    (b.data[nl] != ':' && b.data[nl] != ','))
+		goto out;
+	for (start = nl + 1; start < b.len && b.data[start] == ' '; start++)
+		;
+	for (end = b.len; end > start && b.data[end - 1] == ' '; end--)
+		;
+	if (bad) {
+		rc = IN_REFUSE;
+	} else if (end - start > IRC_COMMAND_MAX) {
+		*why = "more than 400 bytes";
+		rc = IN_REFUSE;
+	} else if (end > start) {
+		*out = xstrndup(b.data + start, end - start);
+		rc = IN_COMMAND;
+	}
+out:
+	buf_dispose(&b);
+	if (rc != IN_REFUSE)
+		*why = NULL;
+	return rc;
+}
+
+/* Log a refused or dropped command, at most one line a second: a
+ * flood must not fill the log.  The counters keep the full tally. */
+static void
+inbound_note(struct irc *c, const char *nick, const char *why)
+{
+	double now = log_now();
+
+	if (c->noted_at && now - c->noted_at < 1.0)
+		return;
+	c->noted_at = now;
+	fprintf(stderr, "irc: %s:%s: a command from %s in %s %s (%lu refused, %lu dropped "
+	    "so far)\n", c->host, c->port, nick, c->channel, why, c->refused, c->dropped);
+}
+
+/* A PRIVMSG `text` from `nick` to `target`: queue it when it is a command
+ * for us. */
+static void
+inbound(struct irc *c, const char *nick, const char *target, const char *text)
+{
+	struct chat_inbound *in;
+	const char *why;
+	char *cmd, reason[64];
+	int r;
+
+	if (irc_casecmp(target, c->channel) != 0)
+		return;              /* a private message, or another channel */
+	r = inbound_text(&cmd, &why, text, c->nick);
+	if (r == IN_IGNORE)
+		return;
+	if (!nick_ok(nick, IRC_PEER_NICK_MAX)) {
+		free(cmd);
+		c->refused++;
+		/* Not a nick we can name in a log line either. */
+		inbound_note(c, "a malformed nick", "was refused: the nick is malformed");
+		return;
+	}
+	if (r == IN_REFUSE) {
+		c->refused++;
+		snprintf(reason, sizeof(reason), "was refused: %s", why);
+		inbound_note(c, nick, reason);
+		return;
+	}
+	if (c->inq_n == IRC_INBOUND_MAX) {
+		free(cmd);
+		c->dropped++;
+		inbound_note(c, nick, "was dropped: 32 are waiting already");
+		return;
+	}
+	in = &c->inq[(c->inq_head + c->inq_n) % IRC_INBOUND_MAX];
+	in->user = xstrdup(nick);
+	in->where = xstrdup(c->channel);
+	in->text = cmd;
+	c->inq_n++;
+}
+
+static int
+irc_recv(void *st, struct chat_inbound *in)
+{
+	struct irc *c = st;
+
+	memset(in, 0, sizeof(*in));
+	if (!c->inq_n)
+		return 0;
+	*in = c->inq[c->inq_head];
+	memset(&c->inq[c->inq_head], 0, sizeof(c->inq[c->inq_head]));
+	c->inq_head = (c->inq_head + 1) % IRC_INBOUND_MAX;
+	c->inq_n--;
+	return 1;
+}
+
 static void
 irc_line(struct irc *c, char *line)
 {
@@ -427,17 +710,19 @@ irc_line(struct irc *c, char *line)
 		irc_send(c, "NICK %s", c->nick);
 	} else if (strcmp(m.cmd, "432") == 0) {
 		irc_fail(c, "the server refuses the nick %s", c->nick);
-	} else if (strcmp(m.cmd, "JOIN") == 0 && strcasecmp(m.nick, c->nick) == 0 &&
-	    m.n >= 1 && strcasecmp(m.arg[0], c->channel) == 0) {
+	} else if (strcmp(m.cmd, "PRIVMSG") == 0 && m.n >= 2) {
+		inbound(c, m.nick, m.arg[0], m.arg[1]);
+	} else if (strcmp(m.cmd, "JOIN") == 0 && irc_casecmp(m.nick, c->nick) == 0 &&
+	    m.n >= 1 && irc_casecmp(m.arg[0], c->channel) == 0) {
 		if (c->state != IRC_READY)
 			fprintf(stderr, "irc: %s:%s: joined %s as %s\n", c->host, c->port,
 			    c->channel, c->nick);
 		c->state = IRC_READY;
 		c->backoff = 1;
-	} else if (strcmp(m.cmd, "NICK") == 0 && strcasecmp(m.nick, c->nick) == 0 && m.n >= 1) {
+	} else if (strcmp(m.cmd, "NICK") == 0 && irc_casecmp(m.nick, c->nick) == 0 && m.n >= 1) {
 		snprintf(c->nick, sizeof(c->nick), "%s", m.arg[0]);
 	} else if (strcmp(m.cmd, "KICK") == 0 && m.n >= 2 &&
-	    strcasecmp(m.arg[0], c->channel) == 0 && strcasecmp(m.arg[1], c->nick) == 0) {
+	    irc_casecmp(m.arg[0], c->channel) == 0 && irc_casecmp(m.arg[1], c->nick) == 0) {
 		irc_send(c, "JOIN %s", c->channel);
 		c->state = IRC_JOINING;
 		c->deadline = log_now() + 30;
@@ -562,14 +847,16 @@ irc_fd(void *st)
 }
 
 /* Append one NOTICE with `text` cut to `max` bytes (with an ellipsis when
- * cut). */
+ * cut), addressed "to: " when `to` is a nick. */
 static void
-notice(struct irc *c, const char *text, size_t max)
+notice(struct irc *c, const char *to, const char *text, size_t max)
 {
 	struct buf line = BUF_INIT;
 	size_t used;
 
 	buf_printf(&line, "NOTICE %s :", c->channel);
+	if (to)
+		buf_printf(&line, "%s: ", to);
 	used = chat_put_oneline(&line, text, max);
 	if (text[used]) {
 		/* Cut: make room for "..." on a character boundary. */
@@ -588,7 +875,7 @@ static int
 irc_post(void *st, const struct chat_message *m, char **thread_out, unsigned *retry_after)
 {
 	struct irc *c = st;
-	const char *body = m->body ? m->body : "", *p, *end;
+	const char *body = m->body ? m->body : "", *p, *end, *to = NULL;
 	struct buf foot = BUF_INIT;
 	size_t max, slots, nlines = 0, shown = 0;
 	int rc;
@@ -607,13 +894,19 @@ irc_post(void *st, const struct chat_message *m, char **thread_out, unsigned *re
 	/* "NOTICE #chan :" + text + CRLF, plus the relay prefix, within 512. */
 	max = IRC_LINE_MAX - 2 - strlen("NOTICE  :") - strlen(c->channel) -
 	    strlen(c->nick) - IRC_RELAY_RESERVE;
+	/* The outbox checked `to`; a name that is no nick (a Slack user id
+	 * sent here by mistake is one) is left out rather than sent. */
+	if (m->to && nick_ok(m->to, IRC_PEER_NICK_MAX)) {
+		to = m->to;
+		max -= strlen(to) + 2;
+	}
 
 	if (m->actions && m->plan_id)
 		buf_printf(&foot, "approve %s / discard %s", m->plan_id, m->plan_id);
 	if (m->url)
 		buf_printf(&foot, "%sfull plan: %s", foot.len ? " \xe2\x80\x94 " : "", m->url);
 
-	notice(c, m->summary ? m->summary : "", max);
+	notice(c, to, m->summary ? m->summary : "", max);
 	/* The body's lines up to the diff: the changes by kind. */
 	if (strncmp(body, "diff --git ", 11) == 0)
 		end = body;
@@ -645,10 +938,10 @@ irc_post(void *st, const struct chat_message *m, char **thread_out, unsigned *re
 			if (shown + 1 == slots && nlines > slots) {
 				char *more = xasprintf("... and %zu more lines", nlines - shown);
 
-				notice(c, more, max);
+				notice(c, to, more, max);
 				free(more);
 			} else {
-				notice(c, one, max);
+				notice(c, to, one, max);
 			}
 			shown++;
 		}
@@ -656,7 +949,7 @@ irc_post(void *st, const struct chat_message *m, char **thread_out, unsigned *re
 		p = nl ? nl + 1 : end;
 	}
 	if (foot.len)
-		notice(c, foot.data, max);
+		notice(c, to, foot.data, max);
 	buf_dispose(&foot);
 	rc = irc_flush(c);
 	if (rc != OK)
@@ -669,12 +962,13 @@ static const struct chat_ops irc_ops = {
 	.post = irc_post,
 	.fd = irc_fd,
 	.tick = irc_tick,
+	.recv = irc_recv,
 	.close = irc_close,
 };
 
 const struct chat_provider chat_irc = {
 	.abi = CHAT_PROVIDER_ABI,
 	.name = "irc",
-	.caps = CHAT_CAN_POST,
+	.caps = CHAT_CAN_POST | CHAT_CAN_RECV,
 	.ops = &irc_ops,
 };

@@ -19,6 +19,9 @@
 #include "config.h"
 #include "controller.h"
 #include "enc.h"
+#include "../providers/chat_util.h"
+#include "../providers/slack_in.h"
+#include "bot.h"
 #include "fs.h"
 #include "inventory.h"
 #include "log.h"
@@ -62,6 +65,8 @@ static const char usage_text[] =
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
 "         applied commit, open plans, outbox\n"
+"  chat   --config C --as USER \"COMMAND\"\n"
+"         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "\n"
 "Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
 
@@ -116,8 +121,9 @@ exit_for(int rc)
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	int check_only, bootstrap_apply;
-	const char *args[4];
+	const char *identity, *via, *reply_url;
+	int check_only, bootstrap_apply, json;
+	const char *args[16];
 	int nargs;
 };
 
@@ -147,6 +153,10 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		}
 		if (strcmp(a, "-n") == 0 && strstr(accepted, "-n")) {
 			o->check_only = 1;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0 && strstr(accepted, "json")) {
+			o->json = 1;
 			continue;
 		}
 		if (strcmp(a, "--bootstrap-apply") == 0 && strstr(accepted, "bootstrap-apply")) {
@@ -183,6 +193,12 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			slot = &o->config;
 		else if (strcmp(name, "as") == 0)
 			slot = &o->as;
+		else if (strcmp(name, "identity") == 0)
+			slot = &o->identity;
+		else if (strcmp(name, "via") == 0)
+			slot = &o->via;
+		else if (strcmp(name, "reply-url") == 0)
+			slot = &o->reply_url;
 		else
 			usage_error("unknown option '--%s'", name);
 		if (eq)
@@ -665,7 +681,7 @@ cmd_decide(int approve, int argc, char **argv)
 {
 	struct opts o;
 	struct config *cfg;
-	char *reply = NULL, *msg = NULL, req[256];
+	char *msg = NULL;
 	int rc;
 
 	parse_opts(&o, argc, argv, "config as", 1);
@@ -674,27 +690,7 @@ cmd_decide(int approve, int argc, char **argv)
 	if (!valid_user(o.as))
 		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
 	cfg = load_config(o.config);
-	snprintf(req, sizeof(req), "%s %s %s\n", approve ? "approve" : "discard", o.args[0], o.as);
-	if (strpbrk(o.args[0], " \r\n"))
-		die(EXIT_INPUT, "'%s' is not a plan id", o.args[0]);
-	rc = controller_ask(cfg->state, req, &reply);
-	if (rc == OK) {
-		const char *text = strchr(reply, ' ') ? strchr(reply, ' ') + 1 : reply;
-
-		if (strncmp(reply, "ok", 2) == 0) {
-			fputs(text, stdout);
-			rc = EXIT_OK;
-		} else {
-			fprintf(stderr, "firebreak: %s", text);
-			rc = strncmp(reply, "refused", 7) == 0 ? EXIT_INPUT : EXIT_ENV;
-		}
-		free(reply);
-		config_free(cfg);
-		return rc;
-	}
-	if (rc != ERR_NOTFOUND)
-		die(EXIT_ENV, "%s", err_last());
-	rc = controller_decide(cfg, approve, o.args[0], o.as, &msg);
+	rc = controller_request(cfg, approve, o.args[0], o.as, &msg);
 	if (rc == OK)
 		printf("%s\n", msg);
 	else
@@ -702,7 +698,7 @@ cmd_decide(int approve, int argc, char **argv)
 	free(msg);
 	config_free(cfg);
 	return rc == OK ? EXIT_OK : rc == ERR_DENIED || rc == ERR_CONFLICT ||
-	    rc == ERR_NOTFOUND ? EXIT_INPUT : EXIT_ENV;
+	    rc == ERR_NOTFOUND || rc == ERR_INVALID ? EXIT_INPUT : EXIT_ENV;
 }
 
 static int
@@ -717,80 +713,101 @@ cmd_discard(int argc, char **argv)
 	return cmd_decide(0, argc, argv);
 }
 
-/* Open plans, undelivered messages and the last chat error, from the
- * files a stopped controller left. */
-static void
-status_from_files(const char *state)
-{
-	char path[4096];
-	struct buf err = BUF_INIT;
-	size_t pending = 0, open = 0;
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(path, sizeof(path), "%s/plans", state);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d))) {
-			char file[4096 + 256];
-			json_t *j;
-			const char *outcome;
-
-			if (!str_has_suffix(e->d_name, ".json"))
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-			if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
-				continue;
-			outcome = json_string_value(json_object_get(j, "outcome"));
-			if (outcome && strcmp(outcome, "open") == 0) {
-				printf("open: plan %s for %.7s (%s)\n",
-				    json_string_value(json_object_get(j, "id")),
-				    json_string_value(json_object_get(j, "target")),
-				    json_string_value(json_object_get(j, "decision")));
-				open++;
-			}
-			json_decref(j);
-		}
-		closedir(d);
-	}
-	if (!open)
-		printf("open: none\n");
-	snprintf(path, sizeof(path), "%s/outbox", state);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d)))
-			pending += str_has_suffix(e->d_name, ".json");
-		closedir(d);
-	}
-	printf("outbox: %zu undelivered post%s\n", pending, pending == 1 ? "" : "s");
-	snprintf(path, sizeof(path), "%s/outbox/last-error", state);
-	if (fs_read(&err, path, 4096) == OK && err.len)
-		printf("chat error: %.*s\n", (int)strcspn(err.data, "\n"), err.data);
-	buf_dispose(&err);
-}
-
 static int
 cmd_status(int argc, char **argv)
 {
 	struct opts o;
 	struct config *cfg;
-	char *reply = NULL, applied[41];
+	struct buf out = BUF_INIT;
 	int rc;
 
 	parse_opts(&o, argc, argv, "config", 0);
 	cfg = load_config(o.config);
-	rc = controller_ask(cfg->state, "status\n", &reply);
-	if (rc == OK) {
-		fputs(strncmp(reply, "ok ", 3) == 0 ? reply + 3 : reply, stdout);
-		free(reply);
-		config_free(cfg);
-		return EXIT_OK;
-	}
-	/* No controller: what the state directory says. */
-	if (state_read_applied(cfg->state, applied) != OK)
+	rc = controller_status(cfg, &out);
+	if (out.len)
+		fputs(out.data, stdout);
+	buf_dispose(&out);
+	if (rc != OK)
 		die(EXIT_ENV, "%s", err_last());
-	printf("controller: not running\napplied: %s\n", applied[0] ? applied : "(nothing yet)");
-	status_from_files(cfg->state);
 	config_free(cfg);
 	return EXIT_OK;
+}
+
+/* Answer a Slack or Mattermost slash command through its response_url:
+ * only the person who asked sees it (the commit itself is announced in
+ * the channel by the controller). */
+static void
+reply_to_url(const char *url, const char *text)
+{
+	static const char *const headers[] = { "Content-Type: application/json", NULL };
+	struct chat_http *h = NULL;
+	struct chat_http_result res;
+	struct buf body = BUF_INIT;
+
+	memset(&res, 0, sizeof(res));
+	chat_reply_json(&body, text, 0);
+	if (chat_http_open(&h, NULL) != OK ||
+	    chat_http_post(h, "response_url", url, headers, body.data, body.len, &res) != OK)
+		fprintf(stderr, "firebreak: answering through response_url: %s\n", err_last());
+	else if (res.status < 200 || res.status > 299)
+		fprintf(stderr, "firebreak: response_url answered HTTP %ld\n", res.status);
+	buf_dispose(&res.body);
+	buf_dispose(&body);
+	chat_http_close(h);
+}
+
+/*
+ * A chat command from the shell: `--as USER` names a policy user (the
+ * shell is for operators who can already write the state directory).
+ * The controller runs the same with `--identity PLATFORM:ID --via WHERE
+ * --json` for what arrives from Slack, Mattermost and IRC.
+ */
+static int
+cmd_chat(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct bot_request rq;
+	struct bot_answer ans;
+	struct buf text = BUF_INIT;
+	int i, rc;
+
+	parse_opts(&o, argc, argv, "config as identity via json reply-url", 16);
+	if (o.reply_url && !chat_url_ok(o.reply_url))
+		usage_error("--reply-url is an http(s) URL");
+	if (!o.as == !o.identity)
+		usage_error("chat needs --as USER (or --identity PLATFORM:ID) and a command");
+	if (o.as && !valid_user(o.as))
+		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+	if (o.identity && (strlen(o.identity) > 200 || !strchr(o.identity, ':')))
+		usage_error("--identity is PLATFORM:ID, like slack:U024BE7LH");
+	for (i = 0; i < o.nargs; i++)
+		buf_printf(&text, "%s%s", i ? " " : "", o.args[i]);
+	cfg = load_config(o.config);
+	memset(&rq, 0, sizeof(rq));
+	rq.user = o.as;
+	rq.identity = o.identity;
+	rq.via = o.via ? o.via : "shell";
+	rq.text = text.data ? text.data : "";
+	rc = bot_run(cfg, &rq, &ans);
+	if (o.json) {
+		json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "code", rc, "commit", ans.commit,
+		    "user", ans.user, "text", ans.text.data ? ans.text.data : "");
+		char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		if (dump)
+			printf("%s\n", dump);
+		free(dump);
+		json_decref(j);
+	} else if (ans.text.len) {
+		fputs(ans.text.data, rc == 0 ? stdout : stderr);
+	}
+	if (o.reply_url)
+		reply_to_url(o.reply_url, ans.text.data ? ans.text.data : "");
+	bot_answer_dispose(&ans);
+	buf_dispose(&text);
+	config_free(cfg);
+	return rc == 0 ? EXIT_OK : rc == 1 ? EXIT_INPUT : EXIT_ENV;
 }
 
 int
@@ -809,6 +826,7 @@ main(int argc, char **argv)
 		{ "approve", cmd_approve },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
+		{ "chat", cmd_chat },
 	};
 	size_t i;
 	int rc;

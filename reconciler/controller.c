@@ -20,20 +20,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bot.h"
 #include "fs.h"
 #include "log.h"
 #include "outbox.h"
 #include "http.h"
 #include "../providers/apply.h"
 #include "../providers/chat.h"
+#include "../providers/slack_in.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "policy.h"
+#include "proc.h"
 #include "repo.h"
 #include "state.h"
 
 #define CTL_SOCKET "control.sock"
 #define CTL_MAX_REQUEST 1024
+#define BOT_RUNNING 4            /* bot commands running at once */
+#define BOT_QUEUED 64            /* waiting beyond those; more are refused */
+#define BOT_TIMEOUT_MS 120000
+#define BOT_HOLD_SECONDS 2.0     /* a new head waits this long for a running
+                                  * command to announce its commit first */
+
+/* One chat command, run as `firebreak-core chat ... --json` (a child:
+ * the loop never waits for git, and a crash stays in the child). */
+struct botjob {
+	struct proc *proc;           /* NULL while queued */
+	int backend;                 /* IRC: the outbox backend to answer on, else -1 */
+	char *to;                    /* IRC: the nick that asked */
+	char *identity, *via, *text, *reply_url;
+};
 
 struct ctl {
 	const struct config *cfg;
@@ -60,6 +77,13 @@ struct ctl {
 	int dirty;                     /* a ref moved while hooks ran */
 	struct http *http;
 	int fetch_now;
+	double dirty_since;
+	/* The bot. */
+	struct botjob *jobs[BOT_RUNNING + BOT_QUEUED];
+	size_t njobs;
+	char self[4096];               /* this program, for the bot's children */
+	char *slack_secret, *mm_token; /* inbound secrets, or NULL */
+	struct replay *replay;
 	/* Metrics. */
 	unsigned long by_decision[DECISION_INVALID + 1];
 	unsigned long applies_ok, applies_failed;
@@ -80,7 +104,18 @@ notify(struct ctl *c, const struct plan *p, const char *summary, const char *bod
 {
 	if (!c->ob)
 		return;
-	if (outbox_post(c->ob, p ? p->id : NULL, summary, body, NULL, actions) != OK)
+	struct outbox_msg m;
+
+	memset(&m, 0, sizeof(m));
+	/* A plan's messages thread under its commit: a bot command's
+	 * announcement of that commit starts the thread, the plan follows. */
+	m.plan_id = p ? p->id : NULL;
+	m.thread = p ? p->target : NULL;
+	m.summary = summary;
+	m.body = body;
+	m.actions = actions;
+	m.only = -1;
+	if (outbox_send(c->ob, &m) != OK)
 		snprintf(c->last_error, sizeof(c->last_error), "outbox: %s", err_last());
 }
 
@@ -150,6 +185,7 @@ save_outcome(struct state *st, const struct plan *p, const char *outcome, const 
 }
 
 static void hooks_continue(struct ctl *c);
+static void bot_close(struct ctl *c);
 
 /*
  * Switch the release to the plan's target and make it the new base; then
@@ -369,6 +405,41 @@ load_plan_json(const char *state_dir, const char *id)
 	return json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
 }
 
+struct own_walk {
+	const char *base, *user, *bot_email;
+	size_t commits, own;
+	int reached;
+};
+
+static int
+own_step(void *ctx, const struct repo_log_entry *e)
+{
+	struct own_walk *w = ctx;
+	char *by;
+
+	if (w->base && strcmp(e->sha, w->base) == 0) {
+		w->reached = 1;
+		return 1;
+	}
+	w->commits++;
+	by = strcmp(e->author_email, w->bot_email) == 0 ? bot_trailer(e->message, "Requested-by") :
+	    NULL;
+	if (by && strcmp(by, w->user) == 0)
+		w->own++;
+	free(by);
+	return 0;
+}
+
+/* Is every commit from base (exclusive) to target a bot commit `user` asked for? */
+static int
+only_own_commits(struct ctl *c, const char *base, const char *target, const char *user)
+{
+	struct own_walk w = { base && *base ? base : NULL, user, c->cfg->bot_email, 0, 0, 0 };
+
+	repo_log(c->repo, target, 10000, own_step, &w);
+	return w.commits > 0 && w.own == w.commits;
+}
+
 /*
  * The one decision procedure, for the running controller (warm base and
  * open plan) and for the CLI on a stopped controller's state (cold).
@@ -427,6 +498,15 @@ decide(struct ctl *c, int approve, const char *id, const char *user, char **msg)
 				goto out;
 			}
 		}
+	}
+	/* A plan that only carries the approver's own bot commands needs a
+	 * second person, unless policy says self_approve: true. */
+	if (approve && c->base.model && !c->base.model->policy->self_approve &&
+	    only_own_commits(c, base, target, user)) {
+		*msg = xasprintf("plan %s only carries %s's own commands; someone else must "
+		    "approve it (self_approve is off in policy.yaml)", id, user);
+		rc = ERR_DENIED;
+		goto out;
 	}
 	if (!approve) {
 		if (c->open && strcmp(c->open->id, id) == 0) {
@@ -743,10 +823,363 @@ ctl_close(struct ctl *c)
 	free(c->aps);
 	free(c->apst);
 	http_stop(c->http);
+	bot_close(c);
 	snapshot_dispose(&c->base);
 	outbox_close(c->ob);
 	state_close(c->st);
 	repo_free(c->repo);
+}
+
+/* ---- the bot's commands from chat ------------------------------------------- */
+
+static void
+job_free(struct botjob *j)
+{
+	if (!j)
+		return;
+	if (j->proc) {
+		struct proc_result r;
+
+		proc_finish(&r, j->proc);
+		proc_result_dispose(&r);
+	}
+	free(j->to);
+	free(j->identity);
+	free(j->via);
+	free(j->text);
+	free(j->reply_url);
+	free(j);
+}
+
+/* Queue a command; runs when one of BOT_RUNNING slots is free.  0 when
+ * the queue is full (the caller says "busy"). */
+static int
+bot_enqueue(struct ctl *c, const char *identity, const char *via, const char *text,
+    const char *reply_url, int backend, const char *to)
+{
+	struct botjob *j;
+
+	if (c->njobs == sizeof(c->jobs) / sizeof(*c->jobs) || !c->self[0])
+		return 0;
+	j = xcalloc(1, sizeof(*j));
+	j->identity = xstrdup(identity);
+	j->via = xstrdup(via);
+	j->text = xstrdup(text);
+	j->reply_url = reply_url ? xstrdup(reply_url) : NULL;
+	j->backend = backend;
+	j->to = to ? xstrdup(to) : NULL;
+	c->jobs[c->njobs++] = j;
+	log_event("chat: %s via %s: %s", identity, via, text);
+	return 1;
+}
+
+static void
+bot_start(struct ctl *c, struct botjob *j)
+{
+	const char *argv[16];
+	struct proc_opts o;
+	size_t n = 0;
+
+	argv[n++] = c->self;
+	argv[n++] = "chat";
+	argv[n++] = "--config";
+	argv[n++] = c->cfg->path;
+	argv[n++] = "--identity";
+	argv[n++] = j->identity;
+	argv[n++] = "--via";
+	argv[n++] = j->via;
+	argv[n++] = "--json";
+	if (j->reply_url) {
+		argv[n++] = "--reply-url";
+		argv[n++] = j->reply_url;
+	}
+	argv[n++] = "--";
+	argv[n++] = j->text;
+	argv[n] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = BOT_TIMEOUT_MS;
+	if (proc_start(&j->proc, argv, &o) != OK) {
+		log_event("chat: cannot start %s: %s", c->self, err_last());
+		j->proc = NULL;
+	}
+}
+
+/* Answer on the IRC backend the command came from: "carol: ...". */
+static void
+bot_answer_irc(struct ctl *c, const struct botjob *j, const char *text)
+{
+	struct outbox_msg m;
+	size_t first = strcspn(text, "\n");
+	char *summary = xstrndup(text, first);
+
+	memset(&m, 0, sizeof(m));
+	m.summary = summary;
+	m.body = text[first] ? text + first + 1 : NULL;
+	m.only = j->backend;
+	m.to = j->to;
+	if (outbox_send(c->ob, &m) != OK)
+		log_event("chat: answering %s: %s", j->to, err_last());
+	free(summary);
+}
+
+/* A command ended: announce its commit to every chat (the plan for it
+ * then threads under that message), and answer IRC in its channel (the
+ * child answered Slack and Mattermost through their response_url). */
+static void
+bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
+{
+	const char *line = r->output.data ? strstr(r->output.data, "{\"code\"") : NULL;
+	json_t *ans = line ? json_loads(line, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	const char *text = json_string_value(json_object_get(ans, "text"));
+	const char *commit = json_string_value(json_object_get(ans, "commit"));
+	const char *user = json_string_value(json_object_get(ans, "user"));
+
+	if (!ans || !text) {
+		struct buf why = BUF_INIT;
+
+		proc_result_describe(&why, r);
+		log_event("chat: `%s` from %s failed: %s", j->text, j->identity, why.data);
+		if (j->backend >= 0 && c->ob) {
+			char *t = xasprintf("that command failed (%s); see the controller's log",
+			    why.data);
+
+			bot_answer_irc(c, j, t);
+			free(t);
+		}
+		buf_dispose(&why);
+		json_decref(ans);
+		return;
+	}
+	if (commit && strlen(commit) == 40 && c->ob) {
+		struct outbox_msg m;
+		char *summary = xasprintf("%s (%s): %.*s", user && *user ? user : j->identity,
+		    j->via, (int)strcspn(text, "\n"), text);
+
+		memset(&m, 0, sizeof(m));
+		m.thread = commit;
+		m.summary = summary;
+		m.only = -1;
+		if (outbox_send(c->ob, &m) != OK)
+			log_event("chat: announcing %.7s: %s", commit, err_last());
+		free(summary);
+	} else if (j->backend >= 0 && c->ob) {
+		bot_answer_irc(c, j, text);
+	}
+	json_decref(ans);
+}
+
+/* Start what may start, collect what ended.  Never blocks. */
+static void
+bot_step(struct ctl *c)
+{
+	size_t i, running = 0;
+
+	for (i = 0; i < c->njobs; ) {
+		struct botjob *j = c->jobs[i];
+		struct proc_result r;
+
+		if (j->proc && proc_poll(j->proc)) {
+			proc_finish(&r, j->proc);
+			j->proc = NULL;
+			bot_finished(c, j, &r);
+			proc_result_dispose(&r);
+			job_free(j);
+			memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof(*c->jobs));
+			c->njobs--;
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < c->njobs; i++)
+		running += c->jobs[i]->proc != NULL;
+	for (i = 0; i < c->njobs && running < BOT_RUNNING; i++)
+		if (!c->jobs[i]->proc) {
+			bot_start(c, c->jobs[i]);
+			if (!c->jobs[i]->proc) {
+				struct proc_result r;
+
+				memset(&r, 0, sizeof(r));
+				bot_finished(c, c->jobs[i], &r);
+				job_free(c->jobs[i]);
+				memmove(&c->jobs[i], &c->jobs[i + 1],
+				    (c->njobs - i - 1) * sizeof(*c->jobs));
+				c->njobs--;
+				i--;
+				continue;
+			}
+			running++;
+		}
+}
+
+/* Commands addressed to the bot in IRC. */
+static void
+bot_irc_intake(struct ctl *c)
+{
+	struct chat_inbound in;
+	int idx;
+
+	while (c->ob && (idx = outbox_recv(c->ob, &in)) >= 0) {
+		char *identity = xasprintf("irc:%s", in.user), *via = xasprintf("irc %s", in.where);
+		struct botjob tmp;
+
+		if (!bot_enqueue(c, identity, via, in.text, NULL, idx, in.user)) {
+			memset(&tmp, 0, sizeof(tmp));
+			tmp.backend = idx;
+			tmp.to = in.user;
+			bot_answer_irc(c, &tmp, "busy: too many commands are waiting; try again");
+		}
+		free(identity);
+		free(via);
+		chat_inbound_dispose(&in);
+	}
+}
+
+/* Requested-via for Slack and Mattermost: "slack #ops" (the channel name
+ * is display text: only safe characters are kept). */
+static char *
+via_of(const char *platform, const struct chat_request *rq)
+{
+	const char *ch = rq->channel_name ? rq->channel_name : rq->channel_id ? rq->channel_id : "?";
+	char clean[64];
+	size_t i = 0;
+
+	for (; *ch && i + 1 < sizeof(clean); ch++)
+		if ((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') ||
+		    (*ch >= '0' && *ch <= '9') || *ch == '-' || *ch == '_' || *ch == '.')
+			clean[i++] = *ch;
+	clean[i] = '\0';
+	return xasprintf("%s #%s", platform, i ? clean : "?");
+}
+
+static void
+reply_json(struct http_reply *rep, unsigned status, const char *text)
+{
+	rep->status = status;
+	rep->content_type = "application/json";
+	chat_reply_json(&rep->body, text, 0);
+}
+
+/*
+ * POST /slack/command, /slack/actions, /mattermost/command.  Verified,
+ * then queued, then acknowledged at once: Slack wants an answer within 3
+ * seconds, and the git work happens afterwards in a child that answers
+ * through response_url.
+ */
+static void
+http_forward(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+	struct ctl *c = ctx;
+	struct chat_request rq;
+	const char *platform;
+	char *identity, *via, *ack;
+	int rc, slack = strncmp(req->path, "/slack/", 7) == 0;
+
+	memset(&rq, 0, sizeof(rq));
+	if (slack) {
+		const char *ts = http_request_header(req, "X-Slack-Request-Timestamp");
+		const char *sig = http_request_header(req, "X-Slack-Signature");
+
+		platform = "slack";
+		if (slack_verify(c->slack_secret, c->slack_secret ? strlen(c->slack_secret) : 0,
+		    ts, sig, req->body, req->body_len, (long long)time(NULL)) != OK) {
+			log_event("http: %s refused: %s", req->path, err_last());
+			rep->status = 401;
+			buf_puts(&rep->body, "invalid request signature\n");
+			return;
+		}
+		rc = strcmp(req->path, "/slack/actions") == 0 ?
+		    slack_action_parse(&rq, req->body, req->body_len) :
+		    slack_command_parse(&rq, req->body, req->body_len);
+		/* A replay of a request we acted on (the same trigger, or the
+		 * same signature) is refused like a bad signature. */
+		if (rc == OK && replay_check(c->replay, rq.trigger_id ? rq.trigger_id : sig,
+		    (long long)time(NULL))) {
+			log_event("http: %s refused: a replayed request", req->path);
+			chat_request_dispose(&rq);
+			rep->status = 401;
+			buf_puts(&rep->body, "replayed request\n");
+			return;
+		}
+	} else {
+		platform = "mattermost";
+		rc = mattermost_command_parse(&rq, c->mm_token, c->mm_token ? strlen(c->mm_token) : 0,
+		    http_request_header(req, "Authorization"), req->body, req->body_len);
+		if (rc == ERR_DENIED) {
+			log_event("http: %s refused: %s", req->path, err_last());
+			rep->status = 401;
+			buf_puts(&rep->body, "invalid token\n");
+			return;
+		}
+	}
+	if (rc != OK) {
+		char *why = xasprintf("firebreak could not read that request: %s", err_last());
+
+		reply_json(rep, 400, why);
+		free(why);
+		return;
+	}
+	identity = xasprintf("%s:%s", platform, rq.user_id);
+	via = via_of(platform, &rq);
+	if (!bot_enqueue(c, identity, via, rq.text, rq.response_url, -1, NULL))
+		reply_json(rep, 200, "busy: too many commands are waiting; try again in a minute");
+	else if (strcmp(req->path, "/slack/actions") == 0)
+		rep->status = 200;   /* the button's result comes in the plan's thread */
+	else {
+		ack = xasprintf("on it: %s", rq.text);
+		reply_json(rep, 200, ack);
+		free(ack);
+	}
+	free(identity);
+	free(via);
+	chat_request_dispose(&rq);
+}
+
+/* The inbound secrets: Slack's signing secret (the slack chat entry's
+ * signing_secret_file) and Mattermost's slash command token (the webhook
+ * entry's command_token_file). */
+static int
+bot_open(struct ctl *c)
+{
+	const struct ynode *chat = c->cfg->chat;
+	ssize_t n;
+	size_t i;
+	int rc;
+
+	n = readlink("/proc/self/exe", c->self, sizeof(c->self) - 1);
+	c->self[n > 0 ? n : 0] = '\0';
+	c->replay = replay_new(4096);
+	for (i = 0; chat && chat->type == YNODE_SEQ && i < chat->n; i++) {
+		const struct ynode *t = ynode_get(chat->items[i], "type");
+		const struct ynode *f = NULL;
+		char **slot = NULL;
+
+		if (t && strcmp(t->str, "slack") == 0)
+			f = ynode_get(chat->items[i], "signing_secret_file"), slot = &c->slack_secret;
+		else if (t && strcmp(t->str, "webhook") == 0)
+			f = ynode_get(chat->items[i], "command_token_file"), slot = &c->mm_token;
+		if (!f || f->type != YNODE_SCALAR || *slot)
+			continue;
+		if ((rc = config_read_secret(slot, f->str)) != OK)
+			return err_set(rc, "%s:%d: %s", c->cfg->path, f->line, err_last());
+	}
+	return OK;
+}
+
+static void
+bot_close(struct ctl *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->njobs; i++)
+		job_free(c->jobs[i]);
+	c->njobs = 0;
+	replay_free(c->replay);
+	if (c->slack_secret)
+		explicit_bzero(c->slack_secret, strlen(c->slack_secret));
+	if (c->mm_token)
+		explicit_bzero(c->mm_token, strlen(c->mm_token));
+	free(c->slack_secret);
+	free(c->mm_token);
 }
 
 /* ---- HTTP --------------------------------------------------------------------- */
@@ -824,7 +1257,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	double next_fetch = 0;
 	int rc, running = 1;
 
-	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK) {
+	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK ||
+	    (rc = bot_open(&c)) != OK) {
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", err_last());
@@ -834,7 +1268,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (cfg->listen) {
 		struct http_config hc = { cfg->listen, cfg->hook_secret,
 		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0 };
-		struct http_handlers hh = { &c, http_plan, http_metrics, http_push, NULL, http_log };
+		struct http_handlers hh = { &c, http_plan, http_metrics, http_push, http_forward,
+			http_log };
 
 		if ((rc = http_start(&c.http, &hc, &hh)) != OK) {
 			char msg[1024];
@@ -859,7 +1294,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[5 + 8];
+		struct pollfd pfd[5 + 8 + BOT_RUNNING];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -887,6 +1322,16 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
 		}
+		for (i = 0; i < c.njobs; i++)
+			if (c.jobs[i]->proc && nfd < (int)(sizeof(pfd) / sizeof(*pfd))) {
+				if ((pfd[nfd].fd = proc_fd(c.jobs[i]->proc)) >= 0)
+					pfd[nfd++].events = POLLIN;
+				if ((due = proc_timeout_ms(c.jobs[i]->proc)) >= 0 && due < timeout)
+					timeout = due;
+			}
+		/* A new head held back for a running command (below). */
+		if (c.dirty && c.njobs && timeout > 50)
+			timeout = 50;
 		if (c.ob && (due = outbox_next_due(c.ob)) >= 0 && due * 1000 < timeout)
 			timeout = due * 1000;
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
@@ -899,6 +1344,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			/* Coalesce a burst: drain every event, reconcile once. */
 			while (read(c.ifd, evbuf, sizeof(evbuf)) > 0)
 				;
+			if (!c.dirty)
+				c.dirty_since = log_now();
 			c.dirty = 1;
 		}
 		if (cfg->remote && log_now() >= next_fetch)
@@ -909,7 +1356,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			c.fetch_now = 0;
 			if (cfg->remote) {
 				next_fetch = log_now() + cfg->poll_seconds;
-				if (repo_fetch(c.repo, cfg->remote, cfg->branch) != OK) {
+				if (repo_fetch(c.repo, cfg->remote, cfg->branch, NULL) != OK) {
 					snprintf(c.last_error, sizeof(c.last_error), "%s", err_last());
 					log_event("%s", err_last());
 				}
@@ -920,8 +1367,12 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		 * cheaper than telling their fds from their timeouts. */
 		if (c.hook_run)
 			hooks_step(&c);
-		/* Never two reconciles at once: a commit waits for the hooks. */
-		if (c.dirty && !c.hook_plan) {
+		bot_step(&c);
+		/* Never two reconciles at once: a commit waits for the hooks.  And
+		 * while a chat command runs, its commit waits (briefly) for the
+		 * command to announce it, so the plan lands in that thread. */
+		if (c.dirty && !c.hook_plan && (!c.njobs ||
+		    log_now() - c.dirty_since > BOT_HOLD_SECONDS)) {
 			c.dirty = 0;
 			reconcile(&c);
 		}
@@ -937,6 +1388,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			http_run(c.http);
 		if (c.ob) {
 			outbox_tick(c.ob);
+			bot_irc_intake(&c);
+			bot_step(&c);
 			outbox_run(c.ob);
 		}
 	}
@@ -1023,4 +1476,104 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 		outbox_run(c.ob);
 	ctl_close(&c);
 	return rc;
+}
+
+int
+controller_request(const struct config *cfg, int approve, const char *id, const char *user,
+    char **msg)
+{
+	char *reply = NULL, *req;
+	int rc;
+
+	*msg = NULL;
+	if (!valid_user(user))
+		return (*msg = xasprintf("'%s' is not a valid user name", user)), ERR_INVALID;
+	if (strpbrk(id, " \t\r\n") || !*id)
+		return (*msg = xasprintf("'%s' is not a plan id", id)), ERR_INVALID;
+	req = xasprintf("%s %s %s\n", approve ? "approve" : "discard", id, user);
+	rc = controller_ask(cfg->state, req, &reply);
+	free(req);
+	if (rc == OK) {
+		const char *text = strchr(reply, ' ') ? strchr(reply, ' ') + 1 : reply;
+
+		*msg = xstrndup(text, strcspn(text, "\n"));
+		rc = strncmp(reply, "ok", 2) == 0 ? OK :
+		    strncmp(reply, "refused", 7) == 0 ? ERR_DENIED : ERR;
+		free(reply);
+		return rc;
+	}
+	if (rc != ERR_NOTFOUND)
+		return (*msg = xasprintf("%s", err_last())), rc;
+	return controller_decide(cfg, approve, id, user, msg);
+}
+
+/* Open plans, undelivered messages and the last chat error, from the
+ * files a stopped controller left. */
+static void
+status_from_files(const char *state, struct buf *out)
+{
+	char path[4096];
+	struct buf err = BUF_INIT;
+	size_t pending = 0, open = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/plans", state);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			char file[4096 + 256];
+			json_t *j;
+			const char *outcome;
+
+			if (!str_has_suffix(e->d_name, ".json"))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
+				continue;
+			outcome = json_string_value(json_object_get(j, "outcome"));
+			if (outcome && strcmp(outcome, "open") == 0) {
+				buf_printf(out, "open: plan %s for %.7s (%s)\n",
+				    json_string_value(json_object_get(j, "id")),
+				    json_string_value(json_object_get(j, "target")),
+				    json_string_value(json_object_get(j, "decision")));
+				open++;
+			}
+			json_decref(j);
+		}
+		closedir(d);
+	}
+	if (!open)
+		buf_puts(out, "open: none\n");
+	snprintf(path, sizeof(path), "%s/outbox", state);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d)))
+			pending += str_has_suffix(e->d_name, ".json");
+		closedir(d);
+	}
+	buf_printf(out, "outbox: %zu undelivered post%s\n", pending, pending == 1 ? "" : "s");
+	snprintf(path, sizeof(path), "%s/outbox/last-error", state);
+	if (fs_read(&err, path, 4096) == OK && err.len)
+		buf_printf(out, "chat error: %.*s\n", (int)strcspn(err.data, "\n"), err.data);
+	buf_dispose(&err);
+}
+
+int
+controller_status(const struct config *cfg, struct buf *out)
+{
+	char *reply = NULL, applied[41];
+	int rc;
+
+	rc = controller_ask(cfg->state, "status\n", &reply);
+	if (rc == OK) {
+		buf_puts(out, strncmp(reply, "ok ", 3) == 0 ? reply + 3 : reply);
+		free(reply);
+		return OK;
+	}
+	/* No controller: what the state directory says. */
+	if ((rc = state_read_applied(cfg->state, applied)) != OK)
+		return rc;
+	buf_printf(out, "controller: not running\napplied: %s\n", applied[0] ? applied :
+	    "(nothing yet)");
+	status_from_files(cfg->state, out);
+	return OK;
 }

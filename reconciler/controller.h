@@ -49,4 +49,17 @@ int controller_ask(const char *state_dir, const char *request, char **reply);
 int controller_decide(const struct config *cfg, int approve, const char *id,
     const char *user, char **msg);
 
+/*
+ * Approve or discard as `user`: through the running controller when there
+ * is one, else on the state directory (controller_decide).  Returns what
+ * controller_decide() returns; *msg (owns) says what happened.
+ */
+int controller_request(const struct config *cfg, int approve, const char *id,
+    const char *user, char **msg);
+
+/* `status`: the running controller's answer, else what the state
+ * directory says (applied commit, open plans, undelivered posts, the last
+ * chat error).  Appends to out. */
+int controller_status(const struct config *cfg, struct buf *out);
+
 #endif

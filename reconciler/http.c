@@ -589,9 +589,8 @@ serve_push(struct http *s, const struct http_request *req, struct http_reply *re
 		s->h.push(s->h.ctx, hooksig_source_name(src));
 }
 
-/* Routes the controller answers itself: issue 4's Slack endpoints are
- * table lines naming this. */
-static void __attribute__((unused))
+/* Routes the controller answers itself: the chat bot's endpoints. */
+static void
 serve_forward(struct http *s, const struct http_request *req, struct http_reply *rep)
 {
 	if (!s->h.forward) {
@@ -606,9 +605,9 @@ static const struct route routes[] = {
 	{ "GET",  "/metrics",    0, serve_metrics },
 	{ "GET",  "/plans/",     1, serve_plan },
 	{ "POST", "/hooks/push", 0, serve_push },
-	/* issue 4:
-	 * { "POST", "/slack/command", 0, serve_forward },
-	 * { "POST", "/slack/actions", 0, serve_forward }, */
+	{ "POST", "/slack/command", 0, serve_forward },
+	{ "POST", "/slack/actions", 0, serve_forward },
+	{ "POST", "/mattermost/command", 0, serve_forward },
 };
 
 static int

@@ -9,6 +9,8 @@
  *   GET  /plans/<id>.json  the stored plan JSON, or 404
  *   GET  /plans/<id>       an HTML page: summary, changes, coloured diff
  *   POST /hooks/push       hooksig-verified: 202 and handlers.push, else 401
+ *   POST /slack/command, /slack/actions, /mattermost/command
+ *                          handlers.forward (the chat bot verifies them)
  *   anything else          404; a known path with the wrong method 405
  *
  * Plan ids are decimal digits and nothing else.  Request bodies are
@@ -57,8 +59,8 @@ struct http_handlers {
 	void (*push)(void *ctx, const char *source);
 	/*
 	 * Routes the controller answers itself (the router's forwarding
-	 * entries, e.g. /slack/command later): fill `rep`.  NULL: such routes
-	 * are 404.
+	 * entries: the chat bot's /slack/... and /mattermost/command): fill
+	 * `rep`.  NULL: such routes are 404.
 	 */
 	void (*forward)(void *ctx, const struct http_request *req, struct http_reply *rep);
 	/* One line about a notable request (refused hook, 413); may be NULL.

@@ -3,10 +3,17 @@
  *
  * A post file (<state>/outbox/<post>.json):
  *
- *	{"version": 1, "id": 42, "plan_id": "17", "summary": "...", "body": "...",
- *	 "url": "http://.../plans/17", "actions": true, "created": 1767225600,
+ *	{"version": 2, "id": 42, "plan_id": "17", "thread": "17", "summary": "...",
+ *	 "body": "...", "url": "http://.../plans/17", "actions": true,
+ *	 "only": null, "to": null, "created": 1767225600,
  *	 "pending": [{"id": 42, "provider": 0, "type": "console", "attempts": 0},
  *	             {"id": 43, "provider": 1, "type": "slack", "attempts": 2}]}
+ *
+ * "thread" is the thread key in effect (the plan id unless the sender gave
+ * another; null: none); "only" the one backend it was for (null: all;
+ * then "pending" holds that backend alone), "to" who it answers.  Version
+ * 1 files, written before these three existed, lack them: their thread is
+ * the plan id, and they were for every backend.
  *
  * Every message (one post to one backend) has its own id, unique for the
  * life of the state directory and increasing, so a backend's queue in id
@@ -59,6 +66,7 @@ struct omsg {
 struct oprov {
 	const struct chat_provider *p;
 	void *st;
+	struct ynode *cfg;    /* owns: a copy of its `chat:` entry */
 	struct omsg *q;       /* pending, in id order; q[0] is next */
 	size_t n, alloc;
 };
@@ -74,6 +82,7 @@ struct outbox {
 	size_t ndead;
 	char *last_error;
 	double (*now)(void);
+	size_t recv_next;     /* the backend outbox_recv() asks first */
 };
 
 static void
@@ -209,6 +218,7 @@ clean_text(const char *s, size_t max, int oneline)
 	return buf_steal(&b);
 }
 
+/* A plan id or a thread key: it becomes a file name under threads/. */
 static int
 plan_id_ok(const char *id)
 {
@@ -217,6 +227,16 @@ plan_id_ok(const char *id)
 	if (n == 0 || n > OUTBOX_PLAN_MAX || id[0] == '.')
 		return 0;
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* Who a message answers: an IRC nick, a Slack or Mattermost user id. */
+static int
+to_ok(const char *to)
+{
+	size_t n = strlen(to);
+
+	return n > 0 && n <= OUTBOX_PLAN_MAX && strspn(to, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-[]\\`^{|}") == n;
 }
 
 static int
@@ -475,10 +495,8 @@ find_in(const struct chat_provider *const *table, const char *name)
 	if (!table)
 		return chat_find(name);
 	for (i = 0; table[i]; i++)
-		if (strcmp(table[i]->name, name) == 0 && table[i]->abi == CHAT_PROVIDER_ABI &&
-		    table[i]->ops && table[i]->ops->open && table[i]->ops->post &&
-		    table[i]->ops->close)
-			return table[i];
+		if (strcmp(table[i]->name, name) == 0)
+			return chat_provider_ok(table[i]) ? table[i] : NULL;
 	return NULL;
 }
 
@@ -515,6 +533,7 @@ open_providers(struct outbox *ob, const struct ynode *list,
 			    item->line, item->col, i, p->name, msg);
 		}
 		ob->prov[i].p = p;
+		ob->prov[i].cfg = ynode_dup(item);
 		ob->nprov = i + 1;
 	}
 	return OK;
@@ -769,6 +788,7 @@ outbox_close(struct outbox *ob)
 	for (i = 0; i < ob->nprov; i++) {
 		if (ob->prov[i].p)
 			ob->prov[i].p->ops->close(ob->prov[i].st);
+		ynode_free(ob->prov[i].cfg);
 		free(ob->prov[i].q);
 	}
 	free(ob->prov);
@@ -782,42 +802,57 @@ outbox_close(struct outbox *ob)
 /* ---- post ---- */
 
 int
-outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
-    const char *body, const char *url, int actions)
+outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 {
+	const char *thread = msg->thread ? msg->thread : msg->plan_id;
 	json_t *doc, *pend;
 	char *s_summary, *s_body = NULL;
 	uint64_t post;
-	size_t i;
+	size_t i, first, n;
 	int rc, bad = 0;
 
-	if (plan_id && !plan_id_ok(plan_id))
-		return err_set(ERR_INVALID, "outbox: bad plan id '%.80s'", plan_id);
-	if (url && !url_ok(url))
+	if (msg->plan_id && !plan_id_ok(msg->plan_id))
+		return err_set(ERR_INVALID, "outbox: bad plan id '%.80s'", msg->plan_id);
+	if (msg->thread && !plan_id_ok(msg->thread))
+		return err_set(ERR_INVALID, "outbox: bad thread key '%.80s'", msg->thread);
+	if (msg->url && !url_ok(msg->url))
 		return err_set(ERR_INVALID, "outbox: the plan URL must be http(s) without spaces");
+	if (msg->only < -1 || (msg->only >= 0 && (size_t)msg->only >= ob->nprov))
+		return err_set(ERR_INVALID, "outbox: no chat backend %d (there are %zu)",
+		    msg->only, ob->nprov);
+	if (msg->to && (msg->only < 0 || !to_ok(msg->to)))
+		return err_set(ERR_INVALID, msg->only < 0 ? "outbox: 'to' needs one backend" :
+		    "outbox: bad recipient '%.80s'", msg->to);
 	if (ob->nprov == 0)
 		return OK;
-	if ((rc = ids_reserve(ob, ob->nprov)) != OK)
+	first = msg->only >= 0 ? (size_t)msg->only : 0;
+	n = msg->only >= 0 ? 1 : ob->nprov;
+	if ((rc = ids_reserve(ob, n)) != OK)
 		return rc;
 	post = ob->next_id;
 
-	s_summary = clean_text(summary ? summary : "", OUTBOX_SUMMARY_MAX, 1);
-	if (body)
-		s_body = clean_text(body, OUTBOX_BODY_MAX, 0);
+	s_summary = clean_text(msg->summary ? msg->summary : "", OUTBOX_SUMMARY_MAX, 1);
+	if (msg->body)
+		s_body = clean_text(msg->body, OUTBOX_BODY_MAX, 0);
 	doc = json_object();
 	pend = json_array();
-	bad |= json_object_set_new(doc, "version", json_integer(1));
+	bad |= json_object_set_new(doc, "version", json_integer(2));
 	bad |= json_object_set_new(doc, "id", json_integer((json_int_t)post));
-	bad |= json_object_set_new(doc, "plan_id", plan_id ? json_string(plan_id) : json_null());
+	bad |= json_object_set_new(doc, "plan_id",
+	    msg->plan_id ? json_string(msg->plan_id) : json_null());
+	bad |= json_object_set_new(doc, "thread", thread ? json_string(thread) : json_null());
 	bad |= json_object_set_new(doc, "summary", json_string(s_summary));
 	bad |= json_object_set_new(doc, "body", s_body ? json_string(s_body) : json_null());
-	bad |= json_object_set_new(doc, "url", url ? json_string(url) : json_null());
-	bad |= json_object_set_new(doc, "actions", json_boolean(actions));
+	bad |= json_object_set_new(doc, "url", msg->url ? json_string(msg->url) : json_null());
+	bad |= json_object_set_new(doc, "actions", json_boolean(msg->actions));
+	bad |= json_object_set_new(doc, "only",
+	    msg->only >= 0 ? json_integer(msg->only) : json_null());
+	bad |= json_object_set_new(doc, "to", msg->to ? json_string(msg->to) : json_null());
 	bad |= json_object_set_new(doc, "created", json_integer((json_int_t)time(NULL)));
-	for (i = 0; i < ob->nprov; i++)
+	for (i = 0; i < n; i++)
 		bad |= json_array_append_new(pend, json_pack("{s:I, s:I, s:s, s:i}",
-		    "id", (json_int_t)(post + i), "provider", (json_int_t)i,
-		    "type", ob->prov[i].p->name, "attempts", 0));
+		    "id", (json_int_t)(post + i), "provider", (json_int_t)(first + i),
+		    "type", ob->prov[first + i].p->name, "attempts", 0));
 	bad |= json_object_set_new(doc, "pending", pend);
 	free(s_summary);
 	free(s_body);
@@ -829,13 +864,25 @@ outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
 	json_decref(doc);
 	if (rc != OK)
 		return rc;
-	ob->next_id += ob->nprov;
-	for (i = 0; i < ob->nprov; i++) {
+	ob->next_id += n;
+	for (i = 0; i < n; i++) {
 		struct omsg m = { post + i, post, 0, ob->now() };
 
-		queue_push(&ob->prov[i], &m);
+		queue_push(&ob->prov[first + i], &m);
 	}
 	return OK;
+}
+
+int
+outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
+    const char *body, const char *url, int actions)
+{
+	struct outbox_msg m = {
+		.plan_id = plan_id, .thread = NULL, .summary = summary, .body = body,
+		.url = url, .actions = actions, .only = -1, .to = NULL,
+	};
+
+	return outbox_send(ob, &m);
 }
 
 /* ---- delivery ---- */
@@ -843,16 +890,16 @@ outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
 enum { TRY_DELIVERED, TRY_RETRY, TRY_DEAD };
 
 static char *
-thread_path(const struct outbox *ob, const char *plan_id, size_t idx)
+thread_path(const struct outbox *ob, const char *key, size_t idx)
 {
-	return xasprintf("%s/%s.%zu", ob->threads, plan_id, idx);
+	return xasprintf("%s/%s.%zu", ob->threads, key, idx);
 }
 
-/* The plan's thread reference at backend idx (owns), or NULL. */
+/* Thread `key`'s reference at backend idx (owns), or NULL. */
 static char *
-thread_get(const struct outbox *ob, const char *plan_id, size_t idx)
+thread_get(const struct outbox *ob, const char *key, size_t idx)
 {
-	char *path = thread_path(ob, plan_id, idx);
+	char *path = thread_path(ob, key, idx);
 	struct buf b = BUF_INIT;
 
 	if (fs_read(&b, path, 256) != OK || b.len == 0) {
@@ -881,7 +928,8 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 {
 	struct oprov *pv = &ob->prov[idx];
 	struct chat_message cm;
-	json_t *doc = NULL, *e;
+	json_t *doc = NULL, *e, *jt;
+	const char *key;
 	char idbuf[32], *thread = NULL, *thread_out = NULL, *marker;
 	unsigned retry_after = 0, wait;
 	long pi;
@@ -905,8 +953,16 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	cm.body = json_string_value(json_object_get(doc, "body"));
 	cm.url = json_string_value(json_object_get(doc, "url"));
 	cm.actions = json_is_true(json_object_get(doc, "actions"));
-	if (cm.plan_id)
-		cm.thread = thread = thread_get(ob, cm.plan_id, idx);
+	cm.to = json_string_value(json_object_get(doc, "to"));
+	if (cm.to && !to_ok(cm.to))
+		cm.to = NULL;
+	/* A version 1 file has no "thread": its plan's thread. */
+	jt = json_object_get(doc, "thread");
+	key = jt ? json_string_value(jt) : cm.plan_id;
+	if (key && !plan_id_ok(key))
+		key = NULL;
+	if (key)
+		cm.thread = thread = thread_get(ob, key, idx);
 
 	/* In flight: if we die before the outcome is recorded, the next
 	 * start knows this one may have arrived. */
@@ -918,11 +974,11 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	m->attempts++;
 	rc = pv->p->ops->post(pv->st, &cm, &thread_out, &retry_after);
 	if (rc == OK) {
-		if (cm.plan_id && thread_out && !thread) {
-			char *tp = thread_path(ob, cm.plan_id, idx);
+		if (key && thread_out && !thread) {
+			char *tp = thread_path(ob, key, idx);
 
 			if (fs_write_atomic(tp, thread_out, strlen(thread_out)) != OK)
-				olog("plan %s: cannot record its thread: %s", cm.plan_id, err_last());
+				olog("thread %s: cannot record it: %s", key, err_last());
 			free(tp);
 		}
 		if (post_forget(ob, m->post, doc, m->id) != OK)
@@ -1043,6 +1099,65 @@ outbox_tick(struct outbox *ob)
 	for (i = 0; i < ob->nprov; i++)
 		if (ob->prov[i].p->ops->tick)
 			ob->prov[i].p->ops->tick(ob->prov[i].st);
+}
+
+int
+outbox_recv(struct outbox *ob, struct chat_inbound *in)
+{
+	size_t k;
+
+	memset(in, 0, sizeof(*in));
+	for (k = 0; k < ob->nprov; k++) {
+		size_t i = (ob->recv_next + k) % ob->nprov;
+		const struct chat_provider *p = ob->prov[i].p;
+
+		if (!(p->caps & CHAT_CAN_RECV) || !p->ops->recv)
+			continue;
+		if (p->ops->recv(ob->prov[i].st, in) != 1)
+			continue;
+		ASSERT(in->user && in->where && in->text);
+		/* Next time, the backend after this one goes first. */
+		ob->recv_next = (i + 1) % ob->nprov;
+		return (int)i;
+	}
+	return -1;
+}
+
+size_t
+outbox_backend_count(const struct outbox *ob)
+{
+	return ob->nprov;
+}
+
+const char *
+outbox_backend_type(const struct outbox *ob, int idx)
+{
+	if (idx < 0 || (size_t)idx >= ob->nprov)
+		return NULL;
+	return ob->prov[idx].p->name;
+}
+
+const struct ynode *
+outbox_backend_cfg(const struct outbox *ob, int idx)
+{
+	if (idx < 0 || (size_t)idx >= ob->nprov)
+		return NULL;
+	return ob->prov[idx].cfg;
+}
+
+int
+outbox_backend_flag(const struct outbox *ob, int idx, const char *key)
+{
+	const struct ynode *v = ynode_get(outbox_backend_cfg(ob, idx), key);
+	char c0, c1;
+
+	if (!v || v->type != YNODE_SCALAR || ynode_scalar_kind(v) != YSCALAR_BOOL)
+		return 0;
+	/* true, yes, on (any case); false, no, off are the others. */
+	c0 = v->str[0];
+	c1 = v->str[1];
+	return c0 == 't' || c0 == 'T' || c0 == 'y' || c0 == 'Y' ||
+	    ((c0 == 'o' || c0 == 'O') && (c1 == 'n' || c1 == 'N'));
 }
 
 size_t

@@ -8,17 +8,24 @@
  * config's `chat:` list) has its own queue, delivered oldest first: a
  * backend's later messages wait behind one that failed, so a plan's
  * result never arrives before the plan.  Backends do not wait for each
- * other.
+ * other.  A message goes to every backend, or to one (the answer to a
+ * command someone gave there).
+ *
+ * The other way, commands people address to the bot on a backend that
+ * can receive them (IRC) come out of outbox_recv(); they are not stored:
+ * one the process dies holding is lost, as if it had not been heard.
  *
  * Layout:
- *	<state>/outbox/<post>.json      one outbox_post(): the text, and the
+ *	<state>/outbox/<post>.json      one outbox_send(): the text, and the
  *	                                backends still to deliver it to
  *	<state>/outbox/<id>.sending     marker while message <id> is in flight
  *	<state>/outbox/seq              ids are reserved in blocks: never reused
  *	<state>/outbox/last-error       the last failure, for `status`
  *	<state>/outbox/dead/<id>.json   messages a backend refused for good
- *	<state>/threads/<plan>.<n>      backend n's reference of the plan's
- *	                                first message (Slack: its ts)
+ *	<state>/threads/<key>.<n>       backend n's reference of the first
+ *	                                message of thread <key> (Slack: its
+ *	                                ts); the key is the plan id unless
+ *	                                the message names another
  *
  * Once-only delivery: a post writes one file for all backends (so a crash
  * cannot leave some of them without it), and a delivery rewrites it
@@ -43,6 +50,7 @@
 
 struct outbox;
 struct chat_provider;
+struct chat_inbound;
 
 /*
  * Open the backends named by `chat_list` (borrowed: the config's `chat:`,
@@ -55,16 +63,41 @@ struct chat_provider;
  */
 int outbox_open(struct outbox **out, const char *state_dir, const struct ynode *chat_list);
 
+/* One message to send; every pointer is borrowed for the call. */
+struct outbox_msg {
+	const char *plan_id;   /* the plan it is about (approve/discard act on
+	                        * it), or NULL; [A-Za-z0-9._-]{1,64}, not
+	                        * starting with '.' */
+	const char *thread;    /* the thread key, same syntax; NULL: plan_id.
+	                        * Messages with the same key thread together:
+	                        * the first one's backend reference (Slack's ts)
+	                        * becomes threads/<key>.<n>.  NULL with no
+	                        * plan_id: a message of its own */
+	const char *summary;   /* one line */
+	const char *body;      /* the changes by kind, then the diff from its
+	                        * first "diff --git " line; or NULL */
+	const char *url;       /* the full plan (http or https), or NULL */
+	int actions;           /* offer approve/discard for plan_id */
+	int only;              /* -1: every backend; else the index of one in
+	                        * the `chat:` list (an answer to someone who
+	                        * asked there: outbox_recv()'s return) */
+	const char *to;        /* with `only`: who asked (the IRC nick, the
+	                        * inbound's user), so the backend can address
+	                        * them ("carol: ..."); [A-Za-z0-9._-[]\`^{|}]
+	                        * {1,64}; or NULL */
+};
+
 /*
- * Store one message for every backend and return; nothing is sent here.
- * plan_id (NULL, or [A-Za-z0-9._-]{1,64}): the plan it is about, so its
- * messages thread together; summary: one line; body (may be NULL): the
- * changes by kind, then the diff from its first "diff --git " line; url
- * (NULL or an http(s) URL): the full plan; actions: offer approve/discard.
+ * Store one message for its backends and return; nothing is sent here.
  * Text is stored as valid UTF-8 (invalid bytes become '?'), the summary
  * on one line, the body cut at 64 KiB (no backend shows more).  OK once
- * the message is on disk (fsynced); ERR_INVALID for a bad plan id or URL.
+ * the message is on disk (fsynced), or at once when there is no backend;
+ * ERR_INVALID for a bad plan id, thread key, URL or `to`, an `only` that
+ * names no backend, or `to` without `only`.
  */
+int outbox_send(struct outbox *ob, const struct outbox_msg *m);
+
+/* outbox_send() to every backend, threaded by plan_id. */
 int outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
     const char *body, const char *url, int actions);
 
@@ -90,6 +123,33 @@ size_t outbox_fds(struct outbox *ob, int *fds, size_t max);
 /* Each backend's housekeeping (PING/PONG, reconnects); call when a
  * descriptor is readable and about once a second.  Never blocks long. */
 void outbox_tick(struct outbox *ob);
+
+/*
+ * The next command someone addressed to the bot on any backend that can
+ * receive them (taking turns, so one busy backend does not starve the
+ * others): the backend's index (>= 0), with *in filled (its strings owned
+ * by *in: chat_inbound_dispose() them), or -1 when none is waiting (*in
+ * zeroed).  Commands are read by outbox_tick(); call this after it.
+ * Answer with outbox_send() with `only` set to the index and `to` to
+ * in->user.
+ */
+int outbox_recv(struct outbox *ob, struct chat_inbound *in);
+
+/* How many backends the `chat:` list opened. */
+size_t outbox_backend_count(const struct outbox *ob);
+
+/* Backend idx's type ("console", "slack", "webhook", "irc"), or NULL when
+ * there is no such backend.  Borrows (static). */
+const char *outbox_backend_type(const struct outbox *ob, int idx);
+
+/* Backend idx's entry of the `chat:` list (a copy the outbox owns; valid
+ * until outbox_close()), or NULL when there is no such backend.  For keys
+ * the core reads itself, such as irc's allow_approve. */
+const struct ynode *outbox_backend_cfg(const struct outbox *ob, int idx);
+
+/* 1 when backend idx's entry sets `key` to a YAML true (true, yes, on),
+ * else 0 (false, absent, or no such backend).  E.g. "allow_approve". */
+int outbox_backend_flag(const struct outbox *ob, int idx, const char *key);
 
 /* Messages pending, counting one per backend. */
 size_t outbox_depth(const struct outbox *ob);

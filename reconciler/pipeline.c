@@ -3,11 +3,13 @@
  */
 #include "pipeline.h"
 
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../renderers/renderer.h"
+#include "bot.h"
 #include "inventory.h"
 #include "log.h"
 #include "policy.h"
@@ -65,6 +67,13 @@ snapshot_dispose(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static int
+requested_by(void *ctx, const struct repo_log_entry *e)
+{
+	*(char **)ctx = bot_trailer(e->message, "Requested-by");
+	return 1;
+}
+
 int
 pipeline_plan(struct plan **out, struct repo *r, const char *id,
     struct snapshot *base, const char *target_sha, struct snapshot *target)
@@ -89,8 +98,14 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 		    target->model, pol);
 		log_timing("plan", t);
 	}
-	if (rc == OK && repo_commit_info(r, target_sha, &subject, &author) == OK)
-		plan_set_commit(*out, subject, author);
+	if (rc == OK && repo_commit_info(r, target_sha, &subject, &author) == OK) {
+		/* A bot commit is by the person who asked for it. */
+		char *asked = NULL;
+
+		repo_log(r, target_sha, 1, requested_by, &asked);
+		plan_set_commit(*out, subject, asked ? asked : author);
+		free(asked);
+	}
 	free(subject);
 	free(author);
 	policy_free(empty);

@@ -1,23 +1,35 @@
 /*
  * test_outbox.c - the durable chat queue: messages are stored before they
  * are sent, retried with backoff in order, delivered once, survive a
- * restart, and go to dead/ when a backend refuses them for good.  A fake
- * backend (through outbox_open_with) fails on cue; the console backend
- * writes a real file.
+ * restart, and go to dead/ when a backend refuses them for good; they
+ * thread by key and may go to one backend only.  A fake backend (through
+ * outbox_open_with) fails on cue; the console backend writes a real file.
+ *
+ * And the IRC backend against a fake server on a loopback socket that this
+ * file plays itself (no thread: the provider never blocks, so the test
+ * alternates tick() and reading or writing the server's side): the
+ * commands people address to the bot come out of recv() and
+ * outbox_recv(), and answers are addressed to the asker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../providers/chat.h"
 #include "../../reconciler/fs.h"
+#include "../../reconciler/log.h"
 #include "../../reconciler/outbox.h"
 
 /* ---- a fake backend that fails on cue ---- */
@@ -29,6 +41,7 @@ struct delivery {
 	char plan[80];
 	char thread[80];      /* "" when the message started its thread */
 	char summary[512];
+	char to[80];          /* "" when it answers no one */
 	int actions;
 };
 
@@ -72,6 +85,7 @@ fake_post(void *st, const struct chat_message *m, char **thread_out, unsigned *r
 	snprintf(d->plan, sizeof(d->plan), "%s", m->plan_id ? m->plan_id : "");
 	snprintf(d->thread, sizeof(d->thread), "%s", m->thread ? m->thread : "");
 	snprintf(d->summary, sizeof(d->summary), "%s", m->summary);
+	snprintf(d->to, sizeof(d->to), "%s", m->to ? m->to : "");
 	d->actions = m->actions;
 	if (!m->thread)
 		*thread_out = xasprintf("ts-%s", m->id);
@@ -650,6 +664,716 @@ test_registry(void **state)
 	}
 	assert_null(chat_find("fake"));
 	assert_null(chat_find(""));
+}
+
+/* ---- thread keys, one backend, the new fields on disk ---- */
+
+static struct outbox_msg
+msg(const char *plan_id, const char *thread, const char *summary, int only, const char *to)
+{
+	struct outbox_msg m = {
+		.plan_id = plan_id, .thread = thread, .summary = summary, .body = NULL,
+		.url = NULL, .actions = 0, .only = only, .to = to,
+	};
+
+	return m;
+}
+
+/* Two messages with the same key and no plan thread together; the first
+ * one's reference is threads/<key>.<backend>; other keys stay apart. */
+static void
+test_thread_key(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox_msg m;
+	char path[160], *text;
+
+	fake_reset(NULL, 0, 0);
+	open_with(f, FAKE_CFG);
+	m = msg(NULL, "cmd-7", "you asked for status", -1, NULL);
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	m = msg(NULL, "cmd-8", "someone else asked", -1, NULL);
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	m = msg(NULL, "cmd-7", "and here is more", -1, NULL);
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	/* A plan's message may join another thread than its plan's. */
+	m = msg("9", "cmd-7", "plan 9 for your deploy", -1, NULL);
+	m.actions = 1;
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_run(f->ob), 4);
+	assert_string_equal(fake.got[0].thread, "");
+	assert_string_equal(fake.got[1].thread, "");
+	assert_string_equal(fake.got[2].thread, "ts-1");
+	assert_string_equal(fake.got[3].thread, "ts-1");
+	assert_string_equal(fake.got[3].plan, "9");
+	assert_int_equal(fake.got[3].actions, 1);
+	snprintf(path, sizeof(path), "%s/threads/cmd-7.0", f->state);
+	text = read_file(path);
+	assert_string_equal(text, "ts-1");
+	free(text);
+	snprintf(path, sizeof(path), "%s/threads/cmd-8.0", f->state);
+	text = read_file(path);
+	assert_string_equal(text, "ts-2");
+	free(text);
+	/* Plan 9 started no thread of its own. */
+	snprintf(path, sizeof(path), "%s/threads/9.0", f->state);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* `only` delivers to that backend and leaves the others alone. */
+static void
+test_only_one_backend(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox_msg m;
+	char cfg[256], path[160], dir[160], *text;
+
+	snprintf(path, sizeof(path), "%s/chat.log", f->dir);
+	snprintf(cfg, sizeof(cfg), "chat:\n  - {type: fake}\n  - {type: console, path: \"%s\"}\n",
+	    path);
+	fake_reset(NULL, 0, 0);
+	open_with(f, cfg);
+	m = msg(NULL, NULL, "for the console", 1, "carol");
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_depth(f->ob), 1);
+	m = msg(NULL, NULL, "for the fake", 0, "dave");
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_depth(f->ob), 2);
+	assert_int_equal(outbox_run(f->ob), 2);
+	assert_int_equal(fake.ngot, 1);
+	assert_string_equal(fake.got[0].summary, "for the fake");
+	assert_string_equal(fake.got[0].to, "dave");
+	text = read_file(path);
+	assert_string_equal(text, "for the console [msg 1]\n");
+	free(text);
+	snprintf(dir, sizeof(dir), "%s/outbox", f->state);
+	assert_int_equal(count_files(dir, ".json"), 0);
+	/* -1 is still everyone. */
+	m = msg(NULL, NULL, "for all", -1, NULL);
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_depth(f->ob), 2);
+	assert_int_equal(outbox_run(f->ob), 2);
+	assert_int_equal(fake.ngot, 2);
+	assert_string_equal(fake.got[1].to, "");
+}
+
+/* thread, only and to are on disk and survive close/open. */
+static void
+test_new_fields_persist(void **state)
+{
+	struct fixture *f = *state;
+	static const int down[] = { OK, ERR_AGAIN };
+	struct outbox_msg m;
+	char cfg[256], path[160], *text;
+
+	snprintf(path, sizeof(path), "%s/chat.log", f->dir);
+	snprintf(cfg, sizeof(cfg), "chat:\n  - {type: fake}\n  - {type: console, path: \"%s\"}\n",
+	    path);
+	fake_reset(down, 2, 0);
+	open_with(f, cfg);
+	m = msg(NULL, "q-1", "first answer", 0, "carol");
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	m = msg("12", "q-1", "second answer", 0, "carol");
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_run(f->ob), 1);
+	assert_int_equal(outbox_depth(f->ob), 1);
+	snprintf(path, sizeof(path), "%s/outbox/2.json", f->state);
+	text = read_file(path);
+	assert_non_null(strstr(text, "\"version\":2"));
+	assert_non_null(strstr(text, "\"plan_id\":\"12\""));
+	assert_non_null(strstr(text, "\"thread\":\"q-1\""));
+	assert_non_null(strstr(text, "\"only\":0"));
+	assert_non_null(strstr(text, "\"to\":\"carol\""));
+	/* Only the one backend is pending. */
+	assert_non_null(strstr(text, "\"pending\":[{\"attempts\":1,\"id\":2,\"provider\":0,"
+	    "\"type\":\"fake\"}]"));
+	free(text);
+
+	fake_reset(NULL, 0, 0);
+	open_with(f, cfg);
+	assert_int_equal(outbox_depth(f->ob), 1);
+	assert_int_equal(outbox_run(f->ob), 1);
+	assert_int_equal(fake.ngot, 1);
+	assert_string_equal(fake.got[0].summary, "second answer");
+	assert_string_equal(fake.got[0].to, "carol");
+	assert_string_equal(fake.got[0].plan, "12");
+	assert_string_equal(fake.got[0].thread, "ts-1");
+	/* The console never heard of either. */
+	snprintf(path, sizeof(path), "%s/chat.log", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A version 1 file (before thread/only/to) loads: its thread is its
+ * plan's, it goes to every backend it lists, it answers no one. */
+static void
+test_old_format_loads(void **state)
+{
+	static const char old[] =
+	    "{\"actions\":true,\"body\":null,\"created\":1767225600,\"id\":5,"
+	    "\"pending\":[{\"attempts\":2,\"id\":5,\"provider\":0,\"type\":\"fake\"},"
+	    "{\"attempts\":0,\"id\":6,\"provider\":1,\"type\":\"console\"}],"
+	    "\"plan_id\":\"9\",\"summary\":\"plan 9 applied\","
+	    "\"url\":\"http://127.0.0.1:8088/plans/9\",\"version\":1}";
+	struct fixture *f = *state;
+	char cfg[256], path[160], log_path[160], *text;
+
+	snprintf(log_path, sizeof(log_path), "%s/chat.log", f->dir);
+	snprintf(cfg, sizeof(cfg), "chat:\n  - {type: fake}\n  - {type: console, path: \"%s\"}\n",
+	    log_path);
+	fake_reset(NULL, 0, 0);
+	open_with(f, cfg);
+	snprintf(path, sizeof(path), "%s/outbox/5.json", f->state);
+	assert_int_equal(fs_write_atomic(path, old, strlen(old)), OK);
+	snprintf(path, sizeof(path), "%s/threads/9.0", f->state);
+	assert_int_equal(fs_write_atomic(path, "ts-old", 6), OK);
+	open_with(f, cfg);
+	assert_int_equal(outbox_depth(f->ob), 2);
+	assert_int_equal(outbox_run(f->ob), 2);
+	assert_int_equal(fake.ngot, 1);
+	assert_string_equal(fake.got[0].summary, "plan 9 applied");
+	assert_string_equal(fake.got[0].plan, "9");
+	assert_string_equal(fake.got[0].thread, "ts-old");
+	assert_string_equal(fake.got[0].to, "");
+	assert_int_equal(fake.got[0].actions, 1);
+	text = read_file(log_path);
+	assert_string_equal(text, "plan 9 applied \xe2\x80\x94 approve 9 / discard 9 \xe2\x80\x94 "
+	    "http://127.0.0.1:8088/plans/9 [msg 6]\n");
+	free(text);
+	/* New ids start above the old file's. */
+	assert_int_equal(outbox_post(f->ob, NULL, "new", NULL, NULL, 0), OK);
+	assert_int_equal(outbox_run(f->ob), 2);
+	assert_true(strtoull(fake.got[1].id, NULL, 10) > 6);
+}
+
+/* What the core reads about its backends. */
+static void
+test_backend_info(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_reset(NULL, 0, 0);
+	open_with(f, "chat:\n  - {type: fake, allow_approve: yes}\n"
+	    "  - {type: console, path: /dev/null}\n  - {type: fake, allow_approve: false}\n"
+	    "  - {type: fake, allow_approve: \"true\"}\n");
+	assert_int_equal(outbox_backend_count(f->ob), 4);
+	assert_string_equal(outbox_backend_type(f->ob, 0), "fake");
+	assert_string_equal(outbox_backend_type(f->ob, 1), "console");
+	assert_null(outbox_backend_type(f->ob, 4));
+	assert_null(outbox_backend_type(f->ob, -1));
+	assert_string_equal(ynode_get(outbox_backend_cfg(f->ob, 1), "path")->str, "/dev/null");
+	assert_null(outbox_backend_cfg(f->ob, 4));
+	assert_int_equal(outbox_backend_flag(f->ob, 0, "allow_approve"), 1);
+	assert_int_equal(outbox_backend_flag(f->ob, 1, "allow_approve"), 0);
+	assert_int_equal(outbox_backend_flag(f->ob, 2, "allow_approve"), 0);
+	/* A quoted "true" is a string, not a yes. */
+	assert_int_equal(outbox_backend_flag(f->ob, 3, "allow_approve"), 0);
+	assert_int_equal(outbox_backend_flag(f->ob, 9, "allow_approve"), 0);
+	/* The copy outlives the caller's config. */
+	ynode_free(f->cfg);
+	f->cfg = NULL;
+	assert_string_equal(outbox_backend_type(f->ob, 0), "fake");
+	assert_int_equal(outbox_backend_flag(f->ob, 0, "allow_approve"), 1);
+	/* The fake cannot receive: nothing comes in. */
+	{
+		struct chat_inbound in = { NULL, NULL, NULL };
+
+		assert_int_equal(outbox_recv(f->ob, &in), -1);
+		assert_null(in.user);
+	}
+}
+
+/* A backend that says it receives but has no recv op is refused, as is
+ * one of another ABI. */
+static void
+test_provider_checks(void **state)
+{
+	static const struct chat_ops no_recv = {
+		.open = fake_open, .post = fake_post, .close = fake_close,
+	};
+	static const struct chat_provider deaf = {
+		.abi = CHAT_PROVIDER_ABI, .name = "deaf", .caps = CHAT_CAN_POST | CHAT_CAN_RECV,
+		.ops = &no_recv,
+	};
+	static const struct chat_provider old_abi = {
+		.abi = 1, .name = "old", .caps = CHAT_CAN_POST, .ops = &fake_ops,
+	};
+	static const struct chat_provider *const table[] = { &deaf, &old_abi, NULL };
+	struct fixture *f = *state;
+	struct outbox *ob = NULL;
+
+	(void)f;
+	assert_int_equal(chat_provider_ok(&fake_provider), 1);
+	assert_int_equal(chat_provider_ok(&deaf), 0);
+	assert_int_equal(chat_provider_ok(&old_abi), 0);
+	assert_int_equal(chat_provider_ok(NULL), 0);
+	f->cfg = yaml("chat:\n  - {type: deaf}\n");
+	assert_int_equal(outbox_open_with(&ob, f->state, ynode_get(f->cfg, "chat"), table),
+	    ERR_INVALID);
+	assert_null(ob);
+	assert_non_null(strstr(err_last(), "unknown type 'deaf'"));
+	/* IRC receives, and has what that takes. */
+	assert_true(chat_find("irc")->caps & CHAT_CAN_RECV);
+	assert_non_null(chat_find("irc")->ops->recv);
+}
+
+/* ---- refusals of outbox_send, table-driven ---- */
+
+struct bad_send {
+	const char *name;
+	struct outbox_msg m;
+};
+
+static const struct bad_send bad_sends[] = {
+	{ "thread key with a slash", { .thread = "a/b", .summary = "x", .only = -1 } },
+	{ "thread key starting with a dot", { .thread = ".x", .summary = "x", .only = -1 } },
+	{ "thread key too long", { .thread = "0123456789012345678901234567890123456789"
+	  "01234567890123456789012345", .summary = "x", .only = -1 } },
+	{ "only past the last backend", { .summary = "x", .only = 1 } },
+	{ "only below -1", { .summary = "x", .only = -2 } },
+	{ "to without only", { .summary = "x", .only = -1, .to = "carol" } },
+	{ "to with a space", { .summary = "x", .only = 0, .to = "carol x" } },
+	{ "to with a newline", { .summary = "x", .only = 0, .to = "carol\r\nQUIT" } },
+	{ "empty to", { .summary = "x", .only = 0, .to = "" } },
+};
+
+static void
+test_bad_send(void **state)
+{
+	const struct bad_send *c = *state;
+	struct fixture *f;
+
+	setup((void **)&f);
+	fake_reset(NULL, 0, 0);
+	open_with(f, FAKE_CFG);
+	assert_int_equal(outbox_send(f->ob, &c->m), ERR_INVALID);
+	assert_int_equal(outbox_depth(f->ob), 0);
+	teardown((void **)&f);
+}
+
+/* ---- IRC: a fake server on a loopback socket ---- */
+
+struct ircsrv {
+	int lfd, fd;          /* listening; the accepted client, or -1 */
+	int port;
+	char in[16384];       /* what the client sent, not yet taken */
+	size_t len;
+	/* What drives the client: the provider itself, or an outbox. */
+	const struct chat_provider *p;
+	void *st;
+	struct outbox *ob;
+};
+
+static void
+srv_start(struct ircsrv *s)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->lfd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->lfd, 4), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &alen), 0);
+	s->port = ntohs(a.sin_port);
+}
+
+/* Close the server's side first: the client's close() then finds the
+ * connection gone instead of waiting for the server to hang up. */
+static void
+srv_stop(struct ircsrv *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	close(s->lfd);
+	s->fd = s->lfd = -1;
+	if (s->ob)
+		outbox_close(s->ob);
+	else if (s->st)
+		s->p->ops->close(s->st);
+	s->ob = NULL;
+	s->st = NULL;
+}
+
+static void
+srv_tick(struct ircsrv *s)
+{
+	if (s->ob)
+		outbox_tick(s->ob);
+	else
+		s->p->ops->tick(s->st);
+}
+
+static void
+srv_say(struct ircsrv *s, const char *line)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "%s\r\n", line);
+	assert_true(s->fd >= 0);
+	assert_int_equal(write(s->fd, b.data, b.len), (ssize_t)b.len);
+	buf_dispose(&b);
+}
+
+/*
+ * Tick the client until it has sent a line starting with `prefix` (the
+ * lines before it are skipped); copy it to out (CRLF off).  Fails after
+ * five seconds.
+ */
+static void
+srv_expect(struct ircsrv *s, const char *prefix, char *out, size_t outsz)
+{
+	double deadline = log_now() + 5;
+
+	while (log_now() < deadline) {
+		char *nl;
+		ssize_t n;
+
+		srv_tick(s);
+		if (s->fd < 0) {
+			struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+
+			if (poll(&p, 1, 20) == 1)
+				s->fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			continue;
+		}
+		while ((nl = memchr(s->in, '\n', s->len))) {
+			size_t len = (size_t)(nl - s->in) + 1;
+			int match = strncmp(s->in, prefix, strlen(prefix)) == 0;
+
+			if (match && out) {
+				size_t k = len - 1;
+
+				if (k && s->in[k - 1] == '\r')
+					k--;
+				assert_true(k < outsz);
+				memcpy(out, s->in, k);
+				out[k] = '\0';
+			}
+			memmove(s->in, s->in + len, s->len - len);
+			s->len -= len;
+			if (match)
+				return;
+		}
+		{
+			struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+			if (poll(&p, 1, 20) != 1)
+				continue;
+		}
+		n = read(s->fd, s->in + s->len, sizeof(s->in) - s->len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		assert_true(n > 0);
+		s->len += (size_t)n;
+	}
+	fail_msg("the client did not send a line starting with \"%s\"", prefix);
+}
+
+/* Connect, register, join: the server side of the handshake. */
+static void
+srv_handshake(struct ircsrv *s, const char *nick)
+{
+	char line[600], join[200];
+
+	srv_expect(s, "NICK ", line, sizeof(line));
+	assert_string_equal(line + 5, nick);
+	srv_expect(s, "USER ", NULL, 0);
+	snprintf(line, sizeof(line), ":irc.test 001 %s :Welcome", nick);
+	srv_say(s, line);
+	srv_expect(s, "JOIN ", line, sizeof(line));
+	assert_string_equal(line, "JOIN #ops");
+	snprintf(join, sizeof(join), ":%s!fb@127.0.0.1 JOIN #ops", nick);
+	srv_say(s, join);
+}
+
+/* Open the irc provider itself on the fake server. */
+static void
+irc_up(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra)
+{
+	char text[300];
+
+	srv_start(s);
+	snprintf(text, sizeof(text), "{type: irc, server: \"127.0.0.1:%d\", nick: \"%s\", "
+	    "channel: \"#ops\"%s}\n", s->port, nick, extra ? extra : "");
+	*cfg = yaml(text);
+	s->p = chat_find("irc");
+	assert_non_null(s->p);
+	assert_int_equal(s->p->ops->open(&s->st, *cfg), OK);
+	srv_handshake(s, nick);
+}
+
+/* The next command, ticking until one comes (five seconds at most). */
+static int
+irc_next(struct ircsrv *s, struct chat_inbound *in)
+{
+	double deadline = log_now() + 5;
+
+	do {
+		srv_tick(s);
+		if (s->p->ops->recv(s->st, in))
+			return 1;
+		poll(NULL, 0, 10);
+	} while (log_now() < deadline);
+	return 0;
+}
+
+struct inbound_case {
+	const char *name;
+	const char *line;     /* what the server relays */
+	const char *user;     /* what recv() gives, or NULL: nothing */
+	const char *text;
+};
+
+#define CMD400 "0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"01234567890123456789012345678901234567890123456789"
+#define NICK32 "a234567890123456789012345678901x"
+
+static const struct inbound_case inbound_cases[] = {
+	{ "nick: command", ":carol!c@host PRIVMSG #ops :firebreak: deploy app 1.4.3",
+	  "carol", "deploy app 1.4.3" },
+	{ "nick, command, any case, trimmed", ":dave!d@host PRIVMSG #ops :FireBreak,   status  ",
+	  "dave", "status" },
+	{ "no space after the colon", ":dave!d@host PRIVMSG #ops :firebreak:status", "dave", "status" },
+	{ "channel in another case", ":eve!e@host PRIVMSG #OPS :firebreak: plan 17", "eve", "plan 17" },
+	{ "formatting codes stripped",
+	  ":carol!c@host PRIVMSG #ops :\x02" "firebreak\x02: \x03" "04,01deploy\x03 app "
+	  "\x1f" "1.4.3\x1f\x0f \x1d" "prod\x1d \x16x\x16 \x03" "12y \x03" "5,z",
+	  "carol", "deploy app 1.4.3 prod x y ,z" },
+	{ "UTF-8 is fine", ":carol!c@host PRIVMSG #ops :firebreak: help d\xc3\xa9ploie \xe2\x9c\x93",
+	  "carol", "help d\xc3\xa9ploie \xe2\x9c\x93" },
+	{ "400 bytes is fine", ":carol!c@host PRIVMSG #ops :firebreak: " CMD400, "carol", CMD400 },
+	{ "a 32-byte nick with specials", ":" NICK32 "!x@h PRIVMSG #ops :firebreak: status",
+	  NICK32, "status" },
+	{ "nick with specials", ":[c]\\a`r_o^l{|}-9!x@h PRIVMSG #ops :firebreak: status",
+	  "[c]\\a`r_o^l{|}-9", "status" },
+	/* Ignored: not for us. */
+	{ "not addressed", ":carol!c@host PRIVMSG #ops :hello firebreak: status", NULL, NULL },
+	{ "nick without : or ,", ":carol!c@host PRIVMSG #ops :firebreak status", NULL, NULL },
+	{ "a longer nick", ":carol!c@host PRIVMSG #ops :firebreaker: status", NULL, NULL },
+	{ "CTCP ACTION", ":carol!c@host PRIVMSG #ops :\x01" "ACTION firebreak: status\x01",
+	  NULL, NULL },
+	{ "another channel", ":carol!c@host PRIVMSG #dev :firebreak: status", NULL, NULL },
+	{ "a private message", ":carol!c@host PRIVMSG firebreak :firebreak: status", NULL, NULL },
+	{ "a NOTICE", ":carol!c@host NOTICE #ops :firebreak: status", NULL, NULL },
+	{ "nothing after the address", ":carol!c@host PRIVMSG #ops :firebreak:   ", NULL, NULL },
+	/* Refused: for us, but not taken. */
+	{ "a control character", ":carol!c@host PRIVMSG #ops :firebreak: status\x07", NULL, NULL },
+	{ "a tab", ":carol!c@host PRIVMSG #ops :firebreak: deploy\tapp 1", NULL, NULL },
+	{ "CTCP inside", ":carol!c@host PRIVMSG #ops :firebreak: \x01PING 1\x01", NULL, NULL },
+	{ "invalid UTF-8", ":carol!c@host PRIVMSG #ops :firebreak: d\xc3\x28ploy", NULL, NULL },
+	{ "overlong UTF-8", ":carol!c@host PRIVMSG #ops :firebreak: \xc0\xaf" "etc", NULL, NULL },
+	{ "a surrogate", ":carol!c@host PRIVMSG #ops :firebreak: \xed\xa0\x80", NULL, NULL },
+	{ "401 bytes", ":carol!c@host PRIVMSG #ops :firebreak: " CMD400 "x", NULL, NULL },
+	{ "a server as the sender", ":irc.test PRIVMSG #ops :firebreak: status", NULL, NULL },
+	{ "a nick starting with a digit", ":9lives!x@h PRIVMSG #ops :firebreak: status",
+	  NULL, NULL },
+	{ "a 33-byte nick", ":" NICK32 "3!x@h PRIVMSG #ops :firebreak: status", NULL, NULL },
+};
+
+/* One line from the server, then a sentinel command: whatever recv()
+ * gives before the sentinel is what the line produced. */
+static void
+test_irc_inbound(void **state)
+{
+	const struct inbound_case *c = *state;
+	struct chat_inbound in;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+
+	irc_up(&s, &cfg, "firebreak", NULL);
+	srv_say(&s, c->line);
+	srv_say(&s, ":zed!z@host PRIVMSG #ops :firebreak: sentinel");
+	assert_int_equal(irc_next(&s, &in), 1);
+	if (c->user) {
+		assert_string_equal(in.user, c->user);
+		assert_string_equal(in.where, "#ops");
+		assert_string_equal(in.text, c->text);
+		chat_inbound_dispose(&in);
+		assert_null(in.user);
+		assert_int_equal(irc_next(&s, &in), 1);
+	}
+	assert_string_equal(in.user, "zed");
+	assert_string_equal(in.text, "sentinel");
+	chat_inbound_dispose(&in);
+	assert_int_equal(s.p->ops->recv(s.st, &in), 0);
+	assert_null(in.user);
+	assert_null(in.text);
+	srv_stop(&s);
+	ynode_free(cfg);
+}
+
+/* Addressed to our current nick, in RFC 1459's case mapping: after a
+ * rename the old nick is someone else's. */
+static void
+test_irc_inbound_nick(void **state)
+{
+	struct chat_inbound in;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+
+	(void)state;
+	irc_up(&s, &cfg, "bot[1]~", NULL);
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :BOT{1}^: status");
+	assert_int_equal(irc_next(&s, &in), 1);
+	assert_string_equal(in.text, "status");
+	chat_inbound_dispose(&in);
+	srv_say(&s, ":bot[1]~!fb@127.0.0.1 NICK :fb2");
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :bot[1]~: old nick");
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :fb2, new nick");
+	assert_int_equal(irc_next(&s, &in), 1);
+	assert_string_equal(in.text, "new nick");
+	chat_inbound_dispose(&in);
+	srv_stop(&s);
+	ynode_free(cfg);
+}
+
+/* At most 32 wait; the rest are dropped, not queued without end. */
+static void
+test_irc_inbound_queue_cap(void **state)
+{
+	struct chat_inbound in;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+	char line[128];
+	int i, n = 0;
+
+	(void)state;
+	irc_up(&s, &cfg, "firebreak", NULL);
+	for (i = 1; i <= 40; i++) {
+		snprintf(line, sizeof(line), ":carol!c@host PRIVMSG #ops :firebreak: status %d", i);
+		srv_say(&s, line);
+	}
+	/* A PING after them: once it is answered, all 40 were read. */
+	srv_say(&s, "PING :after");
+	srv_expect(&s, "PONG ", line, sizeof(line));
+	assert_string_equal(line, "PONG :after");
+	while (s.p->ops->recv(s.st, &in)) {
+		n++;
+		snprintf(line, sizeof(line), "status %d", n);
+		assert_string_equal(in.text, line);
+		chat_inbound_dispose(&in);
+	}
+	assert_int_equal(n, 32);
+	/* Room again. */
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :firebreak: later");
+	assert_int_equal(irc_next(&s, &in), 1);
+	assert_string_equal(in.text, "later");
+	chat_inbound_dispose(&in);
+	srv_stop(&s);
+	ynode_free(cfg);
+}
+
+/* An answer is addressed to the asker on each of its lines; a `to` that
+ * is no nick is left out. */
+static void
+test_irc_post_to(void **state)
+{
+	struct chat_message m;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+	char line[600], *thread = NULL;
+	unsigned retry = 0;
+
+	(void)state;
+	irc_up(&s, &cfg, "firebreak", NULL);
+	/* The JOIN echo makes the client ready at its next tick. */
+	srv_tick(&s);
+	memset(&m, 0, sizeof(m));
+	m.id = "1";
+	m.summary = "plan 18 for abc1234 \"deploy app 1.4.3\" by carol -> approve";
+	m.body = "pins (1 change)\n  ~ pin.modify app\n";
+	m.plan_id = "18";
+	m.actions = 1;
+	m.to = "carol";
+	assert_int_equal(s.p->ops->post(s.st, &m, &thread, &retry), OK);
+	assert_null(thread);
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :carol: plan 18 for abc1234 \"deploy app 1.4.3\" "
+	    "by carol -> approve");
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :carol: pins (1 change)");
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :carol:   ~ pin.modify app");
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :carol: approve 18 / discard 18");
+	memset(&m, 0, sizeof(m));
+	m.id = "2";
+	m.summary = "done";
+	m.to = "U024BE7LH x";
+	assert_int_equal(s.p->ops->post(s.st, &m, &thread, &retry), OK);
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :done");
+	srv_stop(&s);
+	ynode_free(cfg);
+}
+
+/* The whole way: outbox_recv() gives the command and the backend's index;
+ * outbox_send() with only and to answers there, addressed. */
+static void
+test_irc_through_outbox(void **state)
+{
+	struct fixture *f = *state;
+	struct chat_inbound in;
+	struct outbox_msg m;
+	struct ircsrv s;
+	char cfg[400], log_path[160], line[600], *text;
+	double deadline;
+	int idx = -1;
+
+	srv_start(&s);
+	snprintf(log_path, sizeof(log_path), "%s/chat.log", f->dir);
+	snprintf(cfg, sizeof(cfg), "chat:\n  - {type: console, path: \"%s\"}\n"
+	    "  - {type: irc, server: \"127.0.0.1:%d\", nick: firebreak, channel: \"#ops\", "
+	    "allow_approve: true}\n", log_path, s.port);
+	f->cfg = yaml(cfg);
+	assert_int_equal(outbox_open(&s.ob, f->state, ynode_get(f->cfg, "chat")), OK);
+	assert_string_equal(outbox_backend_type(s.ob, 1), "irc");
+	assert_int_equal(outbox_backend_flag(s.ob, 1, "allow_approve"), 1);
+	assert_int_equal(outbox_backend_flag(s.ob, 0, "allow_approve"), 0);
+	srv_handshake(&s, "firebreak");
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :firebreak: status");
+	deadline = log_now() + 5;
+	while (idx < 0 && log_now() < deadline) {
+		outbox_tick(s.ob);
+		idx = outbox_recv(s.ob, &in);
+	}
+	assert_int_equal(idx, 1);
+	assert_string_equal(in.user, "carol");
+	assert_string_equal(in.where, "#ops");
+	assert_string_equal(in.text, "status");
+	assert_int_equal(outbox_recv(s.ob, &in), -1);     /* disposes nothing: *in is */
+	assert_null(in.user);                             /* zeroed, so take care */
+	m = msg(NULL, "cmd-1", "last applied a1b2c3d; no open plans", idx, "carol");
+	assert_int_equal(outbox_send(s.ob, &m), OK);
+	assert_int_equal(outbox_depth(s.ob), 1);
+	deadline = log_now() + 5;
+	while (outbox_depth(s.ob) && log_now() < deadline) {
+		outbox_tick(s.ob);
+		outbox_run(s.ob);
+	}
+	assert_int_equal(outbox_depth(s.ob), 0);
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :carol: last applied a1b2c3d; no open plans");
+	/* The console was not told. */
+	assert_int_equal(access(log_path, F_OK), -1);
+	/* Now to everyone. */
+	assert_int_equal(outbox_post(s.ob, NULL, "to all", NULL, NULL, 0), OK);
+	assert_int_equal(outbox_run(s.ob), 2);
+	srv_expect(&s, "NOTICE ", line, sizeof(line));
+	assert_string_equal(line, "NOTICE #ops :to all");
+	text = read_file(log_path);
+	assert_string_equal(text, "to all [msg 2]\n");
+	free(text);
+	srv_stop(&s);
 }
 
 #define CASES(fn, table) \
