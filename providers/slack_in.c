@@ -623,7 +623,8 @@ slack_command_parse(struct chat_request *out, const char *body, size_t len)
 /*
  * obj[key] as a string in *out (borrowed from obj): NULL when obj is not
  * an object, or the key is absent or null.  ERR_INVALID naming `what`
- * when it is something else, or holds a NUL (jansson allows \u0000).
+ * when it is something else.  (A string cannot hold a NUL: json_loads()
+ * refuses \u0000 without JSON_ALLOW_NUL.)
  */
 static int
 jstr(const char **out, const json_t *obj, const char *key, const char *what)
@@ -635,8 +636,6 @@ jstr(const char **out, const json_t *obj, const char *key, const char *what)
 		return OK;
 	if (!json_is_string(v))
 		return err_set(ERR_INVALID, "payload %s is not a string", what);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return err_set(ERR_INVALID, "payload %s holds a NUL", what);
 	*out = json_string_value(v);
 	return OK;
 }

@@ -146,7 +146,7 @@ void chat_request_dispose(struct chat_request *r);
  * (Slack's deprecated verification token) is ignored.  OK, or ERR_INVALID
  * / ERR_TOOBIG (from form_parse) naming the missing or bad field.  Slack's
  * occasional "ssl_check=1" probe has no user_id and so is ERR_INVALID:
- * the HTTP layer answers it 200 before calling here.
+ * the HTTP layer should answer that one 200 without calling here.
  */
 int slack_command_parse(struct chat_request *out, const char *body, size_t len);
 

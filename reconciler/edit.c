@@ -88,7 +88,9 @@ plain_is_number(const char *s)
 static void
 value_text(struct buf *b, const char *value, int plain_ok)
 {
-	if (plain_ok && valid_version(value) && !plain_is_word(value))
+	if (plain_is_word(value))
+		yemit_quoted(b, value, strlen(value));
+	else if (plain_ok && valid_version(value))
 		buf_puts(b, value);
 	else
 		yemit_string(b, value, strlen(value));
@@ -145,10 +147,13 @@ line_end(const char *doc, size_t len, size_t p)
 	return nl ? (size_t)(nl - doc) + 1 : len;
 }
 
+/* A flow collection starts with its bracket.  (The empty map of an empty
+ * document covers no bytes, so doc[start] is not read.) */
 static int
 is_flow(const struct ynode *n, const char *doc)
 {
-	return n->type != YNODE_SCALAR && (doc[n->start] == '{' || doc[n->start] == '[');
+	return n->type != YNODE_SCALAR && n->end > n->start &&
+	    (doc[n->start] == '{' || doc[n->start] == '[');
 }
 
 /*
@@ -500,9 +505,12 @@ walk(struct ynode *root, const char *const *path, size_t depth, struct ynode **p
 	*parent = NULL;
 	*target = NULL;
 	for (*i = 0; *i < depth; (*i)++) {
+		if (node->type != YNODE_MAP && *i == 0)
+			return err_set(ERR_INVALID, "the file is %s, not a mapping",
+			    ynode_type_name(node));
 		if (node->type != YNODE_MAP)
-			return err_set(ERR_INVALID, "'%s' is %s, not a mapping",
-			    *i ? path[*i - 1] : "the file", ynode_type_name(node));
+			return err_set(ERR_INVALID, "'%s' is %s, not a mapping", path[*i - 1],
+			    ynode_type_name(node));
 		*parent = node;
 		if (!(child = ynode_get(node, path[*i])))
 			return OK;

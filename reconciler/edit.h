@@ -22,7 +22,10 @@
  * Set the scalar at `path` (keys from the root mapping, e.g. {"version"}
  * or {"environments", "staging"}) to `value`.  Missing mappings on the way
  * are created.  The value is written plain when the old one was plain and
- * the new one reads back as the same string, else double-quoted.  On
+ * the new one is version-like text ([0-9A-Za-z][0-9A-Za-z._+~-]*) that reads
+ * back as the same string, else double-quoted with escapes; a word YAML
+ * reads as null or a boolean (null, ~, yes, true, off, y...) is always
+ * quoted.  New lines use the file's line ending.  On
  * success *out (owns, NUL-terminated) and *outlen hold the new document,
  * which parses to the old one with that one value changed.  ERR_INVALID
  * (err_last() says why) when the document does not parse, or the path

@@ -359,3 +359,44 @@ EOF
 	WATCH_PID=
 	grep -aq '^:firebreak![^ ]* NOTICE #ops :plan 9 applied' "$D/watch.log"
 }
+
+# wait_for_line FILE REGEX: until a line of FILE matches (5 s at most).
+wait_for_line() {
+	local i
+	for i in $(seq 100); do
+		grep -aq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "no line matching '$2' in $1:" >&2
+	cat -v "$1" >&2
+	return 1
+}
+
+@test "ircwatch -m: says lines in #ops once -j's nick is there, and -w counts only the answers after them" {
+	start_ngircd
+	# The watcher stands in for the bot: the one the lines are said to.
+	watch_channel firebreak 99
+	run "$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n carol -c '#ops' -o "$D/carol.log" \
+		-j firebreak -m "firebreak: status" -m $'\x02firebreak\x02, plan 17' -t 10
+	assert_status 0
+	wait_for_line "$D/watch.log" '^:carol![^ ]* PRIVMSG #ops :.firebreak., plan 17'
+	grep -aq $'^:carol![^ ]* PRIVMSG #ops :firebreak: status\r$' "$D/watch.log"
+	grep -aq $'^:carol![^ ]* PRIVMSG #ops :\x02firebreak\x02, plan 17\r$' "$D/watch.log"
+	# CR or LF in a line is refused before anything is sent.
+	run "$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n eve -c '#ops' -o "$D/eve.log" \
+		-m $'firebreak: status\r\nQUIT'
+	assert_status 2
+
+	# -w: dave says his line, then waits for one NOTICE, which comes after
+	# it (from chatpost, posting as the bot would answer).
+	"$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n dave -c '#ops' -o "$D/dave.log" \
+		-j firebreak -m "firebreak: history" -w 1 -t 15 >/dev/null 2>&1 3>&- &
+	local dave=$!
+	wait_for_line "$D/watch.log" '^:dave![^ ]* PRIVMSG #ops :firebreak: history'
+	irc_config
+	sed -i 's/nick: firebreak/nick: answerer/' "$D/chat.yaml"
+	post -t 10 "dave: no changes yet"
+	assert_status 0
+	wait "$dave" || { cat -v "$D/dave.log" >&2; return 1; }
+	grep -aq $'^:answerer![^ ]* NOTICE #ops :dave: no changes yet\r$' "$D/dave.log"
+}

@@ -1,14 +1,28 @@
 /*
  * ircwatch - an IRC client for the e2e tests: joins a channel and records
  * every line the server sends, byte for byte (CRLF included), so a test
- * can check what others in the channel would see.
+ * can check what others in the channel would see; and says lines there,
+ * so a test can address the bot as a person would.
  *
  *	ircwatch -s HOST:PORT -n NICK -c CHANNEL -o LOG [-r READYFILE]
- *	         [-w NOTICES] [-t SECONDS]
+ *	         [-w NOTICES] [-t SECONDS] [-j NICK] [-m TEXT]...
  *
- * Creates READYFILE once the server confirmed the JOIN; answers PING;
- * exits 0 after NOTICES notices to the channel (default: run until the
- * timeout, 20 s, which exits 1).
+ * Creates READYFILE once the server confirmed the JOIN; answers PING.
+ *
+ * -m TEXT (repeatable, up to 16): once joined, say each TEXT in the
+ * channel as "PRIVMSG CHANNEL :TEXT", in order, a quarter of a second
+ * apart (so the server's flood control does not hold them back).  TEXT
+ * may hold any byte but CR, LF and NUL (formatting codes, \x01 for CTCP).
+ * -j NICK: say them only once NICK is in the channel (in the NAMES list at
+ * our join, or joining after), so the bot cannot miss them.
+ *
+ * With -w NOTICES, exits 0 once that many notices to the channel arrived
+ * (with -m, counting only those after the last line was said: the bot's
+ * answers), or 1 at the timeout (20 s).  With -m and no -w, exits 0 as
+ * soon as the lines are said.  With neither, records until the timeout
+ * and exits 0.  Exits 1 when the -m lines could not all be said (no JOIN,
+ * or -j's nick never came).  Leaves with QUIT and waits for the server to
+ * close, so what was said is not lost to a reset.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +49,76 @@ say(const char *line)
 	}
 }
 
+/* QUIT, then read until the server hangs up (2 s at most): closing with
+ * unread input would reset the connection, and the server could drop
+ * what we said last. */
+static void
+bye(FILE *log)
+{
+	static const char quit[] = "QUIT :done\r\n";
+	char sink[4096];
+	int i;
+
+	/* The server may be gone already: no complaint then. */
+	if (write(fd, quit, sizeof(quit) - 1) < 0) {
+		close(fd);
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	for (i = 0; i < 20; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if ((r = read(fd, sink, sizeof(sink))) <= 0)
+			break;
+		fwrite(sink, 1, (size_t)r, log);
+	}
+	close(fd);
+}
+
+/* Is `nick` one of the names in a 353 (NAMES) line, past its " :"? */
+static int
+in_names(const char *line, const char *nick)
+{
+	const char *p = strstr(line + 1, " :"), *e;
+	size_t n = strlen(nick);
+
+	if (!p)
+		return 0;
+	for (p += 2; *p; p = e) {
+		while (*p == ' ')
+			p++;
+		while (*p && strchr("@+%&~", *p))
+			p++;
+		for (e = p; *e && *e != ' ' && *e != '\r' && *e != '\n'; e++)
+			;
+		if ((size_t)(e - p) == n && strncasecmp(p, nick, n) == 0)
+			return 1;
+		if (!*e || *e == '\r' || *e == '\n')
+			break;
+	}
+	return 0;
+}
+
+/* Is `line` ":NICK!... JOIN CHANNEL" (or "JOIN :CHANNEL")? */
+static int
+is_join(const char *line, const char *nick, const char *chan)
+{
+	size_t n = strlen(nick), cl = strlen(chan);
+	const char *j;
+
+	if (line[0] != ':' || strncasecmp(line + 1, nick, n) != 0 || line[1 + n] != '!')
+		return 0;
+	if (!(j = strstr(line, " JOIN ")))
+		return 0;
+	j += 6;
+	if (*j == ':')
+		j++;
+	return strncasecmp(j, chan, cl) == 0 && strchr(" \r\n", j[cl]) != NULL;
+}
+
 static double
 now(void)
 {
@@ -47,14 +132,16 @@ int
 main(int argc, char **argv)
 {
 	const char *server = NULL, *nick = NULL, *chan = NULL, *logpath = NULL, *ready = NULL;
-	int want = -1, got = 0, c, joined = 0;
-	double deadline, timeout = 20;
+	const char *wait_nick = NULL, *msgs[16];
+	int want = -1, got = 0, c, joined = 0, present = 0, rc;
+	size_t nmsgs = 0, said = 0;
+	double deadline, timeout = 20, next_say = 0;
 	char host[256], *colon, buf[16384], mark[300];
 	size_t have = 0;
 	struct addrinfo hints, *res;
 	FILE *log;
 
-	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'n': nick = optarg; break;
@@ -63,11 +150,22 @@ main(int argc, char **argv)
 		case 'r': ready = optarg; break;
 		case 'w': want = (int)strtol(optarg, NULL, 10); break;
 		case 't': timeout = strtod(optarg, NULL); break;
+		case 'j': wait_nick = optarg; break;
+		case 'm':
+			if (nmsgs == sizeof(msgs) / sizeof(msgs[0]) || strpbrk(optarg, "\r\n") ||
+			    strlen(optarg) > 400) {
+				fprintf(stderr, "ircwatch: -m: at most 16 lines of 400 bytes, "
+				    "without CR or LF\n");
+				return 2;
+			}
+			msgs[nmsgs++] = optarg;
+			break;
 		default: return 2;
 		}
 	}
 	if (!server || !nick || !chan || !logpath || !(colon = strrchr(server, ':')))
 		return 2;
+	present = wait_nick == NULL;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - server), server);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -85,12 +183,27 @@ main(int argc, char **argv)
 	say(mark);
 	snprintf(mark, sizeof(mark), " NOTICE %s :", chan);
 	deadline = now() + timeout;
-	while (now() < deadline && (want < 0 || got < want)) {
+	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		char *nl;
 		ssize_t r;
 
-		if (poll(&p, 1, 100) <= 0)
+		if (said == nmsgs && ((want >= 0 && got >= want) || (want < 0 && nmsgs)))
+			break;
+		if (now() >= deadline)
+			break;
+		/* Say the next line once joined and the other nick is there. */
+		if (joined && present && said < nmsgs && now() >= next_say) {
+			char line[512];
+
+			snprintf(line, sizeof(line), "PRIVMSG %s :%s\r\n", chan, msgs[said++]);
+			say(line);
+			next_say = now() + 0.25;
+			if (said == nmsgs)
+				got = 0;    /* count the answers from here */
+			continue;
+		}
+		if (poll(&p, 1, 50) <= 0)
 			continue;
 		r = read(fd, buf + have, sizeof(buf) - have);
 		if (r <= 0)
@@ -115,6 +228,10 @@ main(int argc, char **argv)
 
 				snprintf(join, sizeof(join), "JOIN %s\r\n", chan);
 				say(join);
+			} else if (!present && strstr(line, " 353 ") && in_names(line, wait_nick)) {
+				present = 1;
+			} else if (!present && is_join(line, wait_nick, chan)) {
+				present = 1;
 			} else if (!joined && strstr(line, " 366 ")) {
 				joined = 1;
 				if (ready) {
@@ -130,6 +247,13 @@ main(int argc, char **argv)
 		if (have == sizeof(buf))
 			have = 0;
 	}
+	if (said < nmsgs)
+		rc = 1;                  /* never joined, or the nick never came */
+	else if (want >= 0)
+		rc = got >= want ? 0 : 1;
+	else
+		rc = 0;
+	bye(log);
 	fclose(log);
-	return want < 0 || got >= want ? 0 : 1;
+	return rc;
 }

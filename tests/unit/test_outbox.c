@@ -625,6 +625,15 @@ static const struct bad_config bad_configs[] = {
 	  "channel: '#a,#b' is not a valid IRC channel" },
 	{ "second entry named", "chat:\n  - {type: fake}\n  - {type: console}\n",
 	  "3:5: chat[1] console: path: missing" },
+	{ "irc allow_approve not a boolean", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
+	  "channel: \"#ops\", allow_approve: maybe}\n",
+	  "chat[0] irc: allow_approve: must be true or false, not a string" },
+	{ "irc allow_approve quoted", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
+	  "channel: \"#ops\", allow_approve: \"true\"}\n",
+	  "chat[0] irc: allow_approve: must be true or false, not a string" },
+	{ "irc allow_approve a list", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
+	  "channel: \"#ops\", allow_approve: [yes]}\n",
+	  "chat[0] irc: allow_approve: must be true or false, not a list" },
 };
 
 static void
@@ -1221,13 +1230,13 @@ test_irc_inbound_nick(void **state)
 	struct ircsrv s;
 
 	(void)state;
-	irc_up(&s, &cfg, "bot[1]~", NULL);
-	srv_say(&s, ":carol!c@host PRIVMSG #ops :BOT{1}^: status");
+	irc_up(&s, &cfg, "bot[1]", NULL);
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :BOT{1}: status");
 	assert_int_equal(irc_next(&s, &in), 1);
 	assert_string_equal(in.text, "status");
 	chat_inbound_dispose(&in);
-	srv_say(&s, ":bot[1]~!fb@127.0.0.1 NICK :fb2");
-	srv_say(&s, ":carol!c@host PRIVMSG #ops :bot[1]~: old nick");
+	srv_say(&s, ":bot[1]!fb@127.0.0.1 NICK :fb2");
+	srv_say(&s, ":carol!c@host PRIVMSG #ops :bot[1]: old nick");
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :fb2, new nick");
 	assert_int_equal(irc_next(&s, &in), 1);
 	assert_string_equal(in.text, "new nick");
@@ -1350,8 +1359,10 @@ test_irc_through_outbox(void **state)
 	assert_string_equal(in.user, "carol");
 	assert_string_equal(in.where, "#ops");
 	assert_string_equal(in.text, "status");
-	assert_int_equal(outbox_recv(s.ob, &in), -1);     /* disposes nothing: *in is */
-	assert_null(in.user);                             /* zeroed, so take care */
+	chat_inbound_dispose(&in);
+	/* Nothing more: -1, and *in zeroed. */
+	assert_int_equal(outbox_recv(s.ob, &in), -1);
+	assert_null(in.user);
 	m = msg(NULL, "cmd-1", "last applied a1b2c3d; no open plans", idx, "carol");
 	assert_int_equal(outbox_send(s.ob, &m), OK);
 	assert_int_equal(outbox_depth(s.ob), 1);
@@ -1405,16 +1416,29 @@ main(void)
 		FIXTURE_TEST(test_stale_tmp_removed),
 		FIXTURE_TEST(test_text_cleaned),
 		FIXTURE_TEST(test_no_chat),
+		FIXTURE_TEST(test_thread_key),
+		FIXTURE_TEST(test_only_one_backend),
+		FIXTURE_TEST(test_new_fields_persist),
+		FIXTURE_TEST(test_old_format_loads),
+		FIXTURE_TEST(test_backend_info),
+		FIXTURE_TEST(test_provider_checks),
+		FIXTURE_TEST(test_irc_through_outbox),
+		cmocka_unit_test(test_irc_inbound_nick),
+		cmocka_unit_test(test_irc_inbound_queue_cap),
+		cmocka_unit_test(test_irc_post_to),
 		cmocka_unit_test(test_registry),
 	};
 	struct CMUnitTest tests[sizeof(fixed) / sizeof(fixed[0]) + sizeof(retry_cases) /
 	    sizeof(retry_cases[0]) + sizeof(bad_posts) / sizeof(bad_posts[0]) +
-	    sizeof(bad_configs) / sizeof(bad_configs[0])];
+	    sizeof(bad_configs) / sizeof(bad_configs[0]) + sizeof(bad_sends) /
+	    sizeof(bad_sends[0]) + sizeof(inbound_cases) / sizeof(inbound_cases[0])];
 	size_t n = 0, i;
 
 	CASES(test_retry, retry_cases);
 	CASES(test_bad_post, bad_posts);
 	CASES(test_bad_config, bad_configs);
+	CASES(test_bad_send, bad_sends);
+	CASES(test_irc_inbound, inbound_cases);
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		tests[n++] = fixed[i];
 	/* The outbox logs one line per retry or dead letter on stderr; the
