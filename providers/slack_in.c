@@ -615,7 +615,7 @@ slack_command_parse(struct chat_request *out, const char *body, size_t len)
 	memset(out, 0, sizeof(*out));
 	if ((rc = form_parse(&f, body, len)) != OK)
 		return rc;
-	rc = command_from_form(out, &f, "slack", 1);
+	rc = command_from_form(out, &f, "slack", 0);
 	form_dispose(&f);
 	return rc;
 }
@@ -727,7 +727,7 @@ slack_action_parse(struct chat_request *out, const char *body, size_t len)
 		    PLAN_ID_DIGITS);
 		goto out;
 	}
-	if ((rc = fill(out, &v, "slack", 1)) != OK)
+	if ((rc = fill(out, &v, "slack", 0)) != OK)
 		goto out;
 	out->text = xasprintf("%s %s", action_id, value);
 out:

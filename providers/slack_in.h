@@ -39,7 +39,7 @@
  * dispose (disposing it is harmless).
  */
 #define FORM_MAX_FIELDS 64
-#define FORM_MAX_BODY (64 * 1024)
+#define FORM_MAX_BODY (256 * 1024)
 
 struct form {
 	char **keys, **vals;   /* owns: n each */
@@ -132,8 +132,10 @@ void chat_request_dispose(struct chat_request *r);
  *                         disguise) or a bidi embedding/override/isolate
  *                         (U+202A-U+202E, U+2066-U+2069): the text ends up in
  *                         commit messages and chat, which must say what they seem to
- *   response_url          optional (empty is absent); Slack: "https://",
- *                         Mattermost: "http://" or "https://"; printable ASCII,
+ *   response_url          optional (empty is absent); "http://" or "https://"
+ *                         (the controller accepts a Slack http:// URL only
+ *                         when the slack entry's api_url is http://: tests and
+ *                         compatible servers); printable ASCII,
  *                         at most 2048 bytes
  *   trigger_id            optional (empty is absent); printable ASCII without
  *                         spaces, at most 256 bytes

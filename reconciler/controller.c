@@ -83,6 +83,8 @@ struct ctl {
 	size_t njobs;
 	char self[4096];               /* this program, for the bot's children */
 	char *slack_secret, *mm_token; /* inbound secrets, or NULL */
+	int slack_http;                /* the slack entry's api_url is http:// (a test
+	                                * stand-in): its response_urls may be too */
 	struct replay *replay;
 	/* Metrics. */
 	unsigned long by_decision[DECISION_INVALID + 1];
@@ -1080,6 +1082,11 @@ http_forward(void *ctx, const struct http_request *req, struct http_reply *rep)
 		const char *sig = http_request_header(req, "X-Slack-Signature");
 
 		platform = "slack";
+		/* Slack's certificate probe: answer 200, do nothing. */
+		if (req->body_len < 256 && strstr(req->body, "ssl_check=1")) {
+			rep->status = 200;
+			return;
+		}
 		if (slack_verify(c->slack_secret, c->slack_secret ? strlen(c->slack_secret) : 0,
 		    ts, sig, req->body, req->body_len, (long long)time(NULL)) != OK) {
 			log_event("http: %s refused: %s", req->path, err_last());
@@ -1094,7 +1101,7 @@ http_forward(void *ctx, const struct http_request *req, struct http_reply *rep)
 		 * same signature) is refused like a bad signature. */
 		if (rc == OK && replay_check(c->replay, rq.trigger_id ? rq.trigger_id : sig,
 		    (long long)time(NULL))) {
-			log_event("http: %s refused: a replayed request", req->path);
+			log_event("http: %s refused: %s", req->path, err_last());
 			chat_request_dispose(&rq);
 			rep->status = 401;
 			buf_puts(&rep->body, "replayed request\n");
@@ -1117,6 +1124,14 @@ http_forward(void *ctx, const struct http_request *req, struct http_reply *rep)
 		reply_json(rep, 400, why);
 		free(why);
 		return;
+	}
+	/* Slack answers through https only (an http:// api_url is a test
+	 * stand-in, whose response_url may be http:// too). */
+	if (slack && rq.response_url && strncmp(rq.response_url, "https://", 8) != 0 &&
+	    !c->slack_http) {
+		log_event("http: %s: ignoring a response_url that is not https", req->path);
+		free(rq.response_url);
+		rq.response_url = NULL;
 	}
 	identity = xasprintf("%s:%s", platform, rq.user_id);
 	via = via_of(platform, &rq);
@@ -1153,8 +1168,13 @@ bot_open(struct ctl *c)
 		const struct ynode *f = NULL;
 		char **slot = NULL;
 
-		if (t && strcmp(t->str, "slack") == 0)
+		if (t && strcmp(t->str, "slack") == 0) {
+			const struct ynode *api = ynode_get(chat->items[i], "api_url");
+
+			c->slack_http |= api && api->type == YNODE_SCALAR &&
+			    strncmp(api->str, "http://", 7) == 0;
 			f = ynode_get(chat->items[i], "signing_secret_file"), slot = &c->slack_secret;
+		}
 		else if (t && strcmp(t->str, "webhook") == 0)
 			f = ynode_get(chat->items[i], "command_token_file"), slot = &c->mm_token;
 		if (!f || f->type != YNODE_SCALAR || *slot)

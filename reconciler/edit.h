@@ -21,15 +21,17 @@
 /*
  * Set the scalar at `path` (keys from the root mapping, e.g. {"version"}
  * or {"environments", "staging"}) to `value`.  Missing mappings on the way
- * are created.  The value is written plain when the old one was plain and
- * the new one is version-like text ([0-9A-Za-z][0-9A-Za-z._+~-]*) that reads
- * back as the same string, else double-quoted with escapes; a word YAML
- * reads as null or a boolean (null, ~, yes, true, off, y...) is always
- * quoted.  New lines use the file's line ending.  On
- * success *out (owns, NUL-terminated) and *outlen hold the new document,
- * which parses to the old one with that one value changed.  ERR_INVALID
- * (err_last() says why) when the document does not parse, or the path
- * runs through something that is not a mapping.
+ * are created, on new lines with the file's line ending.  The value is
+ * written plain when the old one was plain and the new one is
+ * version-like text ([0-9A-Za-z][0-9A-Za-z._+~-]*: nothing that can start
+ * a comment, a key or a collection); a word YAML reads as null or a
+ * boolean (null, ~, yes, true, off, y, ...) is always double-quoted; the
+ * rest goes through yemit_string() (plain only when unambiguous, else
+ * double-quoted with escapes).  On success *out (owns, NUL-terminated) and
+ * *outlen hold the new document, which parses to the old one with that one
+ * value changed.  ERR_INVALID (err_last() says why) when the document does
+ * not parse, or the path runs through something that is not a mapping;
+ * ERR when the edit does not read back as the value.
  */
 int edit_set_scalar(char **out, size_t *outlen, const char *doc, size_t len,
     const char *const *path, size_t depth, const char *value);

@@ -374,11 +374,19 @@ wait_for_line() {
 
 @test "ircwatch -m: says lines in #ops once -j's nick is there, and -w counts only the answers after them" {
 	start_ngircd
-	# The watcher stands in for the bot: the one the lines are said to.
+	# carol is first in #ops and waits for firebreak to join (the watcher
+	# stands in for the bot) before she says anything.
+	"$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n carol -c '#ops' -o "$D/carol.log" \
+		-r "$D/carol.ready" -j firebreak -m "firebreak: status" \
+		-m $'\x02firebreak\x02, plan 17' -t 10 >/dev/null 2>&1 3>&- &
+	local carol=$!
+	wait_for_line "$D/carol.log" ' 366 carol '
+	sleep 0.3
+	kill -0 "$carol"       # still waiting: nobody to say it to
 	watch_channel firebreak 99
-	run "$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n carol -c '#ops' -o "$D/carol.log" \
-		-j firebreak -m "firebreak: status" -m $'\x02firebreak\x02, plan 17' -t 10
-	assert_status 0
+	wait "$carol"
+	# The watcher heard both lines, which it could only if carol said them
+	# after it joined.
 	wait_for_line "$D/watch.log" '^:carol![^ ]* PRIVMSG #ops :.firebreak., plan 17'
 	grep -aq $'^:carol![^ ]* PRIVMSG #ops :firebreak: status\r$' "$D/watch.log"
 	grep -aq $'^:carol![^ ]* PRIVMSG #ops :\x02firebreak\x02, plan 17\r$' "$D/watch.log"

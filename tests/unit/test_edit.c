@@ -85,17 +85,35 @@ static const struct edit_case cases[] = {
 	  "version: 1.4.2\r\nrole: web\r\nenvironments:\r\n  staging: 2.0\r\n" },
 };
 
+/* The document in a buffer of exactly its length, without a NUL after it,
+ * so the sanitizer build catches any read past the end. */
+static char *
+exact_copy(const char *s, size_t *len)
+{
+	char *d;
+
+	*len = strlen(s);
+	d = malloc(*len);
+	if (!d && *len == 0)
+		d = malloc(1);
+	assert_non_null(d);
+	memcpy(d, s, *len);
+	return d;
+}
+
 static void
 test_edit(void **state)
 {
 	const struct edit_case *c = *state;
-	char *out = NULL;
-	size_t depth, outlen = 0;
+	char *doc, *out = NULL;
+	size_t depth, len, outlen = 0;
 	int rc;
 
 	for (depth = 0; depth < 3 && c->path[depth]; depth++)
 		;
-	rc = edit_set_scalar(&out, &outlen, c->doc, strlen(c->doc), c->path, depth, c->value);
+	doc = exact_copy(c->doc, &len);
+	rc = edit_set_scalar(&out, &outlen, doc, len, c->path, depth, c->value);
+	free(doc);
 	if (!c->want) {
 		assert_int_not_equal(rc, OK);
 		assert_null(out);
@@ -163,8 +181,13 @@ static const struct append_case appends[] = {
 	  "records:\n    -   name: www\n        type: A\n        value: x.\n"
 	  "    -   name: docs\n        type: CNAME\n        value: web.example.com.\nttl: 300\n", OK },
 	{ "append: a dash alone on its line, the keys below",
-	  "records:\n-\n    name: www\n    type: A\n", { "records" }, { P("name", "x"), P("type", "A") }, 2,
+	  "records:\n-\n    name: www\n    type: A\n", { "records" },
+	  { P("name", "x"), P("type", "A") }, 2,
 	  "records:\n-\n    name: www\n    type: A\n-   name: x\n    type: A\n", OK },
+	{ "append: odd indentation, dash at column 1, keys at 3",
+	  "records:\n - name: a\n   type: A\n   # about a\nttl: 1\n", { "records" },
+	  { P("name", "b"), P("type", "A") }, 2,
+	  "records:\n - name: a\n   type: A\n   # about a\n - name: b\n   type: A\nttl: 1\n", OK },
 	{ "append: the siblings' dash style is copied",
 	  "records:\n-   {name: a}\n", { "records" }, { P("name", "b") }, 1,
 	  "records:\n-   {name: a}\n-   {name: b}\n", OK },
@@ -191,7 +214,8 @@ static const struct append_case appends[] = {
 	  { P("name", "b") }, 1,
 	  "zone_id: Z\r\nrecords:\r\n  - {name: a}  # a\r\n  - {name: b}\r\nttl: 300\r\n", OK },
 	{ "append: CRLF block mapping items",
-	  "records:\r\n- name: a\r\n  type: A\r\n", { "records" }, { P("name", "b"), P("type", "A") }, 2,
+	  "records:\r\n- name: a\r\n  type: A\r\n", { "records" },
+	  { P("name", "b"), P("type", "A") }, 2,
 	  "records:\r\n- name: a\r\n  type: A\r\n- name: b\r\n  type: A\r\n", OK },
 	{ "append: a file without a final newline keeps lacking one",
 	  "records:\n  - {name: a}", { "records" }, { P("name", "b") }, 1,
@@ -207,7 +231,8 @@ static const struct append_case appends[] = {
 	  "zone_id: Z\nrecords: [{name: a, type: A, value: 1.2.3.4}, "
 	  "{name: b, type: CNAME, value: a.example.com.}]   # one\nttl: 300\n", OK },
 	{ "append: a flow sequence over lines, after its last item",
-	  "records: [\n  {name: a},   # a\n  {name: b}   # b\n]\n", { "records" }, { P("name", "c") }, 1,
+	  "records: [\n  {name: a},   # a\n  {name: b}   # b\n]\n", { "records" },
+	  { P("name", "c") }, 1,
 	  "records: [\n  {name: a},   # a\n  {name: b}, {name: c}   # b\n]\n", OK },
 	{ "append: an empty flow sequence",
 	  "zone_id: Z\nrecords: []   # none yet\nttl: 300\n", { "records" }, CNAME("a", "b."),
@@ -261,14 +286,15 @@ static void
 test_append(void **state)
 {
 	const struct append_case *c = *state;
-	char *out = NULL;
-	size_t depth, outlen = 0;
+	char *doc, *out = NULL;
+	size_t depth, len, outlen = 0;
 	int rc;
 
 	for (depth = 0; depth < 3 && c->path[depth]; depth++)
 		;
-	rc = edit_seq_append(&out, &outlen, c->doc, strlen(c->doc), c->path, depth, c->pairs,
-	    c->npairs);
+	doc = exact_copy(c->doc, &len);
+	rc = edit_seq_append(&out, &outlen, doc, len, c->path, depth, c->pairs, c->npairs);
+	free(doc);
 	if (!c->want) {
 		assert_int_equal(rc, c->rc);
 		assert_null(out);
@@ -320,6 +346,9 @@ static const struct remove_case removes[] = {
 	{ "remove: items indented by 4",
 	  "records:\n    -   name: a\n        type: A\n    -   name: b\n        type: A\nttl: 1\n",
 	  { "records" }, 0, "records:\n    -   name: b\n        type: A\nttl: 1\n", OK },
+	{ "remove: odd indentation, dash at column 1",
+	  "records:\n - name: a\n   type: A\n - name: b\n   type: A\n", { "records" }, 1,
+	  "records:\n - name: a\n   type: A\n", OK },
 	{ "remove: the only item leaves records: []",
 	  "zone_id: Z\nrecords:   # all of them\n  # the one\n  - {name: a}  # a\nttl: 300\n",
 	  { "records" }, 0, "zone_id: Z\nrecords: []   # all of them\n  # the one\nttl: 300\n", OK },
@@ -363,13 +392,15 @@ static void
 test_remove(void **state)
 {
 	const struct remove_case *c = *state;
-	char *out = NULL;
-	size_t depth, outlen = 0;
+	char *doc, *out = NULL;
+	size_t depth, len, outlen = 0;
 	int rc;
 
 	for (depth = 0; depth < 3 && c->path[depth]; depth++)
 		;
-	rc = edit_seq_remove(&out, &outlen, c->doc, strlen(c->doc), c->path, depth, c->index);
+	doc = exact_copy(c->doc, &len);
+	rc = edit_seq_remove(&out, &outlen, doc, len, c->path, depth, c->index);
+	free(doc);
 	if (!c->want) {
 		assert_int_equal(rc, c->rc);
 		assert_null(out);

@@ -436,8 +436,8 @@ static const struct cmd_case slack_cmd_cases[] = {
 	  ERR_INVALID, "user_name", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 	{ "slack command: channel_name with CR", "user_id=U1&channel_name=a%0Db&channel_id=C1", 0,
 	  ERR_INVALID, "channel_name", NULL, NULL, NULL, NULL, NULL, NULL, NULL },
-	{ "slack command: plain http response_url", "user_id=U1&channel_id=C1&response_url="
-	  "http%3A%2F%2Fhooks.slack.com%2Fx", 0, ERR_INVALID, "response_url",
+	{ "slack command: ftp response_url", "user_id=U1&channel_id=C1&response_url="
+	  "ftp%3A%2F%2Fhooks.slack.com%2Fx", 0, ERR_INVALID, "response_url",
 	  NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 	{ "slack command: javascript: response_url", "user_id=U1&channel_id=C1&response_url="
 	  "javascript%3Aalert(1)", 0, ERR_INVALID, "response_url",
