@@ -775,12 +775,12 @@ cmp_update_path(const void *a, const void *b)
 
 /*
  * Check one change against the parent tree (NULL: empty) and fill in its
- * update.  git_tree_create_updated neither turns a file into a directory
- * nor the other way, nor reports a missing file to delete by a code of
- * its own, so those are found here first.
+ * update but for the blob id.  git_tree_create_updated neither turns a
+ * file into a directory nor the other way, nor reports a missing file to
+ * delete by a code of its own, so those are found here first.
  */
 static int
-plan_change(git_tree_update *u, struct repo *r, git_tree *base, const struct repo_change *ch)
+plan_change(git_tree_update *u, git_tree *base, const struct repo_change *ch)
 {
 	git_tree_entry *te = NULL;
 	char *dir;
@@ -828,9 +828,6 @@ plan_change(git_tree_update *u, struct repo *r, git_tree *base, const struct rep
 		}
 		free(dir);
 	}
-	if (rc == OK && git_blob_create_from_buffer(&u->id, r->git, ch->len ? ch->data : "",
-	    ch->len) != 0)
-		rc = git_fail(ERR, ch->path);
 	return rc;
 }
 
@@ -877,13 +874,30 @@ repo_commit(struct repo *r, const char *parent, const struct repo_change *change
 		return rc;
 	if (parent && *parent && (rc = commit_and_tree(&pc, &base, r, parent)) != OK)
 		goto out;
+	/* Everything is checked before anything is written. */
 	ups = xcalloc(n ? n : 1, sizeof(*ups));
 	for (i = 0; i < n; i++)
-		if ((rc = plan_change(&ups[i], r, base, &changes[i])) != OK)
+		if ((rc = plan_change(&ups[i], base, &changes[i])) != OK)
 			goto out;
 	xqsort(ups, n, sizeof(*ups), cmp_update_path);
 	if ((rc = check_batch(ups, n)) != OK)
 		goto out;
+	/* Sorting moved the updates: find each one's data by its path. */
+	for (i = 0; i < n; i++) {
+		const struct repo_change *ch = &changes[i];
+		git_tree_update key, *u;
+
+		if (!ch->data)
+			continue;
+		key.path = ch->path;
+		u = xbsearch(&key, ups, n, sizeof(*ups), cmp_update_path);
+		ASSERT(u);
+		if (git_blob_create_from_buffer(&u->id, r->git, ch->len ? ch->data : "",
+		    ch->len) != 0) {
+			rc = git_fail(ERR, ch->path);
+			goto out;
+		}
+	}
 	/* It also drops a directory the changes leave empty. */
 	if (git_tree_create_updated(&tree_id, r->git, base, n, ups) != 0 ||
 	    git_tree_lookup(&tree, r->git, &tree_id) != 0) {
