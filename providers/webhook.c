@@ -4,7 +4,9 @@
  *	chat:
  *	  - {type: webhook, url: "https://chat.example.com/hooks/xyz",
  *	     flavor: slack,                  # or mattermost (default slack)
- *	     proxy: "http://proxy:3128"}     # optional; default: none
+ *	     proxy: "http://proxy:3128",     # optional; default: none
+ *	     command_token_file: /etc/firebreak/mm-token}   # optional: Mattermost's
+ *	                                     # slash command token, for the bot
  *
  * A message is one POST of {"text": ...} (Content-Type: application/json)
  * holding the summary, the body (changes, then the diff) in a ``` block,
@@ -29,6 +31,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WEBHOOK_BUDGET 4000
 #define WEBHOOK_SUMMARY_MAX 1000
@@ -56,8 +59,10 @@ webhook_close(void *st)
 static int
 webhook_open(void **out, const struct ynode *cfg)
 {
-	static const char *const keys[] = { "url", "flavor", "proxy", NULL };
-	const char *url, *flavor, *proxy;
+	/* command_token_file: Mattermost's slash command token, read by the
+	 * controller for POST /mattermost/command (the chat bot). */
+	static const char *const keys[] = { "url", "flavor", "proxy", "command_token_file", NULL };
+	const char *url, *flavor, *proxy, *token_file;
 	struct webhook *w;
 	int rc;
 
@@ -65,8 +70,11 @@ webhook_open(void **out, const struct ynode *cfg)
 	if ((rc = chat_cfg_keys(cfg, keys)) != OK ||
 	    (rc = chat_cfg_str(&url, cfg, "url", 1)) != OK ||
 	    (rc = chat_cfg_str(&flavor, cfg, "flavor", 0)) != OK ||
-	    (rc = chat_cfg_str(&proxy, cfg, "proxy", 0)) != OK)
+	    (rc = chat_cfg_str(&proxy, cfg, "proxy", 0)) != OK ||
+	    (rc = chat_cfg_str(&token_file, cfg, "command_token_file", 0)) != OK)
 		return rc;
+	if (token_file && access(token_file, R_OK) != 0)
+		return err_set(ERR_INVALID, "command_token_file: cannot read %s", token_file);
 	if (!chat_url_ok(url))
 		return err_set(ERR_INVALID, "url: must be an http:// or https:// URL");
 	if (flavor && strcmp(flavor, "slack") != 0 && strcmp(flavor, "mattermost") != 0)

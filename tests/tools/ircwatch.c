@@ -17,8 +17,8 @@
  * our join, or joining after), so the bot cannot miss them.
  *
  * With -w NOTICES, exits 0 once that many notices to the channel arrived
- * (with -m, counting only those after the last line was said: the bot's
- * answers), or 1 at the timeout (20 s).  With -m and no -w, exits 0 as
+ * and every -m line was said (with -m, counting only those from the first
+ * line said on: the bot's answers), or 1 at the timeout (20 s).  With -m and no -w, exits 0 as
  * soon as the lines are said.  With neither, records until the timeout
  * and exits 0.  Exits 1 when the -m lines could not all be said (no JOIN,
  * or -j's nick never came).  Leaves with QUIT and waits for the server to
@@ -199,7 +199,7 @@ main(int argc, char **argv)
 			snprintf(line, sizeof(line), "PRIVMSG %s :%s\r\n", chan, msgs[said++]);
 			say(line);
 			next_say = now() + 0.25;
-			if (said == nmsgs)
+			if (said == 1)
 				got = 0;    /* count the answers from here */
 			continue;
 		}
