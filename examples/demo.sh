@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make demo: firebreak's main job on the bundled example inventory.
 #
-# Seeds a git repository from examples/inventory under demo/ (git-ignored),
-# applies it once (the bootstrap an operator does by hand), then starts the
-# controller on it with its chat on this terminal and plays a short scene:
-# a version bump is committed and auto-applied, a DNS change is committed
-# and posted for approval, then approved from the shell and applied.
+# Seeds a bare git repository from examples/inventory under demo/
+# (git-ignored), applies it once (the bootstrap an operator does by hand),
+# then starts the controller on it with its chat on this terminal and
+# plays a short scene through the chat bot (`firebreak chat`, the same
+# commands as in Slack, Mattermost or IRC): alice deploys a version, which
+# is auto-applied; bob adds a DNS record, which waits for an approver;
+# alice approves it; `history` shows who asked for what.
 # Afterwards the controller keeps running (on a terminal) so you can commit
 # or approve from another one; DEMO_ONCE=1 (or no terminal) stops after
 # the scene.  Re-runnable: it starts from scratch every time.
@@ -13,17 +15,17 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 fb=${FIREBREAK:-$top/build/firebreak}
 demo=$top/demo
-repo=$demo/inventory
+repo=$demo/inventory.git
 state=$demo/state
 conf=$demo/firebreak.yaml
 pid=
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$top/||g"; "$@"; }
-commit() {
-	printf '$ git commit -am "%s"\n' "$1"
-	git -C "$repo" -c user.name="Alice Example" -c user.email=alice@example.com \
-	    commit -q -am "$1"
+# chat USER COMMAND: what USER would type in the ops channel.
+chat() {
+	printf '$ firebreak chat --as %s "%s"\n' "$1" "$2"
+	"$fb" chat --config "$conf" --as "$1" "$2"
 }
 stop() {
 	if [ -n "$pid" ]; then
@@ -45,15 +47,18 @@ wait_plan() {
 
 rm -rf "$demo"
 mkdir -p "$demo"
-cp -r "$top/examples/inventory" "$repo"
-git -C "$repo" init -q -b main
-git -C "$repo" add -A
-git -C "$repo" -c user.name="Alice Example" -c user.email=alice@example.com \
+cp -r "$top/examples/inventory" "$demo/seed"
+git -C "$demo/seed" init -q -b main
+git -C "$demo/seed" add -A
+git -C "$demo/seed" -c user.name="Alice Example" -c user.email=alice@example.com \
     commit -q -m "initial inventory"
+git clone -q --bare "$demo/seed" "$repo"
+rm -rf "$demo/seed"
 cat >"$conf" <<EOF
 repo: $repo
 branch: main
 state: $state
+bot: {name: firebreak, email: firebreak@localhost}
 chat:
   - {type: console, path: "-"}      # the chat, on this terminal
 EOF
@@ -69,25 +74,26 @@ run "$fb" run --config "$conf" -n
 pid=$!
 for _ in $(seq 100); do [ -S "$state/control.sock" ] && break; sleep 0.05; done
 
-step "3. commit a version bump: the policy trusts pin.modify, so it is applied at once"
-sed -i 's/^version: 1.4.2/version: 1.4.3/' "$repo/services/app.yaml"
-commit "deploy app 1.4.3"
+step "3. alice deploys a version: the bot commits it as itself, naming alice; pin.modify is trusted, so it is applied at once"
+chat alice "deploy app 1.4.3"
 wait_plan 2
 sleep 0.2
+git -C "$repo" log -1 --format='%an <%ae>: %B' | sed '/^$/d'
 
-step "4. commit a DNS change: dns.add needs an approver, so the plan waits"
-printf '  - {name: status, type: CNAME, value: statuspage.example.org.}\n' \
-    >>"$repo/dns/example.com.yaml"
-commit "dns add status CNAME"
+step "4. bob adds a DNS record: dns.add needs an approver, so the plan waits"
+chat bob "dns add status CNAME statuspage.example.org. example.com"
 wait_plan 3
 sleep 0.2
-run "$fb" status --config "$conf"
+chat bob "plan"
 
-step "5. approve it from the shell (alice approves dns in policy.yaml)"
-run "$fb" approve --config "$conf" --as alice 3
+step "5. alice approves it (bob asked, so he may not approve it himself)"
+chat alice "approve 3"
 sleep 0.2
 echo "the record is now in the current release's Terraform:"
 grep -A3 '"status_example_com_CNAME"' "$state/current/terraform/route53/example.com.tf.json"
+
+step "6. who asked for what, from the commits' trailers"
+chat carol "history 3"
 
 if [ "${DEMO_ONCE:-}" = 1 ] || [ ! -t 0 ]; then
 	step "done (the controller stops with the demo)"
@@ -95,9 +101,10 @@ if [ "${DEMO_ONCE:-}" = 1 ] || [ ! -t 0 ]; then
 fi
 step "the controller keeps running; from another terminal try:"
 cat <<EOF
-  cd $repo && sed -i 's/^version: 1.4.3/version: 1.4.4/' services/app.yaml && git commit -qam bump
-  $fb status --config $conf
-  $fb approve --config $conf --as alice <plan id>
+  $fb chat --config $conf --as carol "drain web-02"
+  $fb chat --config $conf --as alice "status"
+  $fb chat --config $conf --as alice "approve <plan id>"
+  $fb chat --config $conf --as alice help
 (Ctrl-C stops it)
 EOF
 wait "$pid"

@@ -768,9 +768,12 @@ out:
 }
 
 static int
-cmp_update_path(const void *a, const void *b)
+cmp_change_path(const void *a, const void *b)
 {
-	return strcmp(((const git_tree_update *)a)->path, ((const git_tree_update *)b)->path);
+	const struct repo_change *x = *(const struct repo_change *const *)a;
+	const struct repo_change *y = *(const struct repo_change *const *)b;
+
+	return strcmp(x->path, y->path);
 }
 
 /*
@@ -786,8 +789,6 @@ plan_change(git_tree_update *u, git_tree *base, const struct repo_change *ch)
 	char *dir;
 	int e, rc = OK;
 
-	if ((rc = check_path(ch->path)) != OK)
-		return rc;
 	u->path = ch->path;
 	e = base ? git_tree_entry_bypath(&te, base, ch->path) : GIT_ENOTFOUND;
 	if (!ch->data) {
@@ -831,23 +832,29 @@ plan_change(git_tree_update *u, git_tree *base, const struct repo_change *ch)
 	return rc;
 }
 
-/* No path twice, and none inside another (sorted by path). */
+/* Good paths, none twice, none inside another; sorts `ch` by path. */
 static int
-check_batch(const git_tree_update *u, size_t n)
+check_batch(const struct repo_change **ch, size_t n)
 {
 	size_t i, j, len;
+	int rc;
 
+	for (i = 0; i < n; i++)
+		if ((rc = check_path(ch[i]->path)) != OK)
+			return rc;
+	xqsort(ch, n, sizeof(*ch), cmp_change_path);
 	for (i = 0; i + 1 < n; i++)
-		if (strcmp(u[i].path, u[i + 1].path) == 0)
-			return err_set(ERR_INVALID, "%.200s changed twice in one commit", u[i].path);
+		if (strcmp(ch[i]->path, ch[i + 1]->path) == 0)
+			return err_set(ERR_INVALID, "%.200s changed twice in one commit",
+			    ch[i]->path);
 	/* Everything under "a/" sorts after "a" but maybe not next to it
-	 * ("a-b" comes between), so look ahead past the shared prefix. */
+	 * ("a-b" comes between), so look on while the prefix is shared. */
 	for (i = 0; i < n; i++) {
-		len = strlen(u[i].path);
-		for (j = i + 1; j < n && strncmp(u[j].path, u[i].path, len) == 0; j++)
-			if (u[j].path[len] == '/')
+		len = strlen(ch[i]->path);
+		for (j = i + 1; j < n && strncmp(ch[j]->path, ch[i]->path, len) == 0; j++)
+			if (ch[j]->path[len] == '/')
 				return err_set(ERR_INVALID, "%.200s and %.200s in one commit: a file "
-				    "cannot also be a directory", u[i].path, u[j].path);
+				    "cannot also be a directory", ch[i]->path, ch[j]->path);
 	}
 	return OK;
 }
@@ -860,6 +867,7 @@ repo_commit(struct repo *r, const char *parent, const struct repo_change *change
 	git_tree *base = NULL, *tree = NULL;
 	git_signature *sig = NULL;
 	git_tree_update *ups = NULL;
+	const struct repo_change **sorted = NULL;
 	const git_commit *parents[1];
 	git_oid tree_id, id;
 	size_t i;
@@ -875,29 +883,21 @@ repo_commit(struct repo *r, const char *parent, const struct repo_change *change
 	if (parent && *parent && (rc = commit_and_tree(&pc, &base, r, parent)) != OK)
 		goto out;
 	/* Everything is checked before anything is written. */
+	sorted = xcalloc(n ? n : 1, sizeof(*sorted));
 	ups = xcalloc(n ? n : 1, sizeof(*ups));
 	for (i = 0; i < n; i++)
-		if ((rc = plan_change(&ups[i], base, &changes[i])) != OK)
-			goto out;
-	xqsort(ups, n, sizeof(*ups), cmp_update_path);
-	if ((rc = check_batch(ups, n)) != OK)
+		sorted[i] = &changes[i];
+	if ((rc = check_batch(sorted, n)) != OK)
 		goto out;
-	/* Sorting moved the updates: find each one's data by its path. */
-	for (i = 0; i < n; i++) {
-		const struct repo_change *ch = &changes[i];
-		git_tree_update key, *u;
-
-		if (!ch->data)
-			continue;
-		key.path = ch->path;
-		u = xbsearch(&key, ups, n, sizeof(*ups), cmp_update_path);
-		ASSERT(u);
-		if (git_blob_create_from_buffer(&u->id, r->git, ch->len ? ch->data : "",
-		    ch->len) != 0) {
-			rc = git_fail(ERR, ch->path);
+	for (i = 0; i < n; i++)
+		if ((rc = plan_change(&ups[i], base, sorted[i])) != OK)
+			goto out;
+	for (i = 0; i < n; i++)
+		if (sorted[i]->data && git_blob_create_from_buffer(&ups[i].id, r->git,
+		    sorted[i]->len ? sorted[i]->data : "", sorted[i]->len) != 0) {
+			rc = git_fail(ERR, sorted[i]->path);
 			goto out;
 		}
-	}
 	/* It also drops a directory the changes leave empty. */
 	if (git_tree_create_updated(&tree_id, r->git, base, n, ups) != 0 ||
 	    git_tree_lookup(&tree, r->git, &tree_id) != 0) {
@@ -912,6 +912,7 @@ repo_commit(struct repo *r, const char *parent, const struct repo_change *change
 	}
 	git_oid_tostr(out, REPO_SHA_LEN + 1, &id);
 out:
+	free(sorted);
 	free(ups);
 	git_tree_free(tree);
 	git_tree_free(base);

@@ -327,7 +327,7 @@ test_commit_root(void **state)
 		{ "hosts/a.example.com.yaml", "role: web\n", 10 },
 		{ "empty", "", 0 },
 	};
-	char sha[REPO_SHA_LEN + 1], tree[REPO_SHA_LEN + 1], *s;
+	char sha[REPO_SHA_LEN + 1], tree[64], *s;
 
 	assert_int_equal(repo_commit(f->r, "", ch, 2, &bot, "first", sha), OK);
 	s = GIT_OUT(f->work, "cat-file", "commit", sha);
