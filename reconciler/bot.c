@@ -934,9 +934,11 @@ static int
 bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 {
 	struct repo_ident who = { b->cfg->bot_name, b->cfg->bot_email };
+	struct repo_auth auth;
 	unsigned attempt;
 	char s7[8];
 
+	config_repo_auth(b->cfg, &auth);
 	for (attempt = 0; attempt < BOT_MAX_TRIES; attempt++) {
 		struct mut mu;
 		struct diags d = { NULL, 0, 0 };
@@ -945,7 +947,7 @@ bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 		int rc;
 
 		memset(&mu, 0, sizeof(mu));
-		if (b->cfg->remote && repo_fetch(b->repo, b->cfg->remote, b->cfg->branch, NULL) != OK)
+		if (b->cfg->remote && repo_fetch(b->repo, b->cfg->remote, b->cfg->branch, &auth) != OK)
 			return fail(b, "fetching from the remote");
 		if (repo_resolve(b->repo, b->ref, head) != OK)
 			return fail(b, "reading the branch");
@@ -1021,7 +1023,7 @@ bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 		model_free(after);
 		diags_dispose(&d);
 		if (b->cfg->remote) {
-			rc = repo_push(b->repo, b->cfg->remote, mu.commit, b->cfg->branch, NULL);
+			rc = repo_push(b->repo, b->cfg->remote, mu.commit, b->cfg->branch, &auth);
 			if (rc == OK)    /* the local branch follows (a fetch may beat us to it) */
 				(void)repo_update_ref(b->repo, b->ref, head, mu.commit, "firebreak: bot");
 		} else {

@@ -3,17 +3,22 @@
  */
 #include "config.h"
 
+#include "repo.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
-	"apply", "hook_secret_file",
+	"apply", "hook_secret_file", "remote_auth",
 };
 static const char *const bot_keys[] = { "name", "email" };
+static const char *const auth_keys[] = { "username", "password_file", "ssh_key_file",
+	"ssh_pubkey_file", "passphrase_file" };
 
 struct cctx {
 	struct config *c;
@@ -106,6 +111,29 @@ config_read_secret(char **out, const char *file)
 	return OK;
 }
 
+/* A secret from the file named at `key` of map `m`, into *out. */
+static void
+secret(struct cctx *x, const struct ynode *m, const char *key, char **out)
+{
+	char *file = path(x, m, key);
+
+	if (!file)
+		return;
+	if (config_read_secret(out, file) != OK)
+		bad(x, ynode_get(m, key), "cannot read %s %s: %s", key, file, err_last());
+	free(file);
+}
+
+static void
+wipe(char *s)
+{
+	if (s) {
+		/* Do not leave a secret in freed memory. */
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 /* Each `chat:` and `apply:` entry is a mapping with a `type`; the
  * providers check the rest when they open. */
 static void
@@ -135,7 +163,6 @@ config_load(struct config **out, const char *file, struct diags *d)
 	struct config *c;
 	struct cctx x;
 	const struct ynode *bot, *n;
-	char *secret_file;
 	const char *slash;
 	int rc, line, col;
 	size_t before = d->n;
@@ -203,11 +230,20 @@ config_load(struct config **out, const char *file, struct diags *d)
 		c->bot_name = xstrdup("firebreak");
 	if (!c->bot_email)
 		c->bot_email = xstrdup("firebreak@localhost");
-	if ((secret_file = path(&x, c->root, "hook_secret_file"))) {
-		if (config_read_secret(&c->hook_secret, secret_file) != OK)
-			bad(&x, ynode_get(c->root, "hook_secret_file"),
-			    "cannot read hook_secret_file %s: %s", secret_file, err_last());
-		free(secret_file);
+	secret(&x, c->root, "hook_secret_file", &c->hook_secret);
+	if ((n = ynode_get(c->root, "remote_auth")) && n->type == YNODE_MAP) {
+		check_keys(&x, n, auth_keys, sizeof(auth_keys) / sizeof(*auth_keys), "remote_auth");
+		c->remote_user = str(&x, n, "username");
+		c->remote_ssh_key = path(&x, n, "ssh_key_file");
+		c->remote_ssh_pubkey = path(&x, n, "ssh_pubkey_file");
+		secret(&x, n, "password_file", &c->remote_password);
+		secret(&x, n, "passphrase_file", &c->remote_passphrase);
+		if (c->remote_ssh_key && access(c->remote_ssh_key, R_OK) != 0)
+			bad(&x, ynode_get(n, "ssh_key_file"), "cannot read ssh_key_file %s",
+			    c->remote_ssh_key);
+	} else if (n && !(n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL)) {
+		bad(&x, n, "'remote_auth' must be a mapping {username, password_file, "
+		    "ssh_key_file, ssh_pubkey_file, passphrase_file}");
 	}
 	c->chat = ynode_get(c->root, "chat");
 	c->apply = ynode_get(c->root, "apply");
@@ -237,11 +273,22 @@ config_free(struct config *c)
 	free(c->bot_name);
 	free(c->bot_email);
 	free(c->listen);
-	if (c->hook_secret) {
-		/* Do not leave the secret in freed memory. */
-		explicit_bzero(c->hook_secret, strlen(c->hook_secret));
-		free(c->hook_secret);
-	}
+	wipe(c->hook_secret);
+	wipe(c->remote_password);
+	wipe(c->remote_passphrase);
+	free(c->remote_user);
+	free(c->remote_ssh_key);
+	free(c->remote_ssh_pubkey);
 	ynode_free(c->root);
 	free(c);
+}
+
+void
+config_repo_auth(const struct config *c, struct repo_auth *out)
+{
+	out->username = c->remote_user;
+	out->password = c->remote_password;
+	out->ssh_key = c->remote_ssh_key;
+	out->ssh_pubkey = c->remote_ssh_pubkey;
+	out->passphrase = c->remote_passphrase;
 }

@@ -19,6 +19,11 @@ struct config {
 	char *bot_name, *bot_email;
 	char *listen;            /* "host:port"; NULL: no HTTP listener */
 	char *hook_secret;       /* the push hooks' secret (from hook_secret_file), or NULL */
+	/* remote_auth: credentials to fetch from and push to `remote` (https:
+	 * username + password_file; ssh: username, ssh_key_file,
+	 * ssh_pubkey_file, passphrase_file).  Any may be NULL. */
+	char *remote_user, *remote_password, *remote_ssh_key, *remote_ssh_pubkey,
+	    *remote_passphrase;
 	const struct ynode *chat;   /* borrows root: the `chat:` list, or NULL */
 	const struct ynode *apply;  /* borrows root: the `apply:` list, or NULL */
 	struct ynode *root;      /* owns the parsed document */
@@ -32,6 +37,10 @@ struct config {
  */
 int config_load(struct config **out, const char *path, struct diags *d);
 void config_free(struct config *c);
+
+/* The remote's credentials, borrowed from the config (see remote_auth). */
+struct repo_auth;
+void config_repo_auth(const struct config *c, struct repo_auth *out);
 
 /* Read a secret file: its first line, without the newline (owns).  The
  * content never reaches a log or an error message. */

@@ -1376,7 +1376,10 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			c.fetch_now = 0;
 			if (cfg->remote) {
 				next_fetch = log_now() + cfg->poll_seconds;
-				if (repo_fetch(c.repo, cfg->remote, cfg->branch, NULL) != OK) {
+				struct repo_auth auth;
+
+				config_repo_auth(cfg, &auth);
+				if (repo_fetch(c.repo, cfg->remote, cfg->branch, &auth) != OK) {
 					snprintf(c.last_error, sizeof(c.last_error), "%s", err_last());
 					log_event("%s", err_last());
 				}
