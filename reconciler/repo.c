@@ -389,6 +389,22 @@ net_init(struct net *n, git_remote_callbacks *cb, const char *url, const struct 
 	cb->payload = n;
 }
 
+/*
+ * An anonymous remote for `url`, as given: url.<base>.insteadOf is not
+ * applied (the URL is firebreak's own configuration), which also keeps
+ * libgit2 1.5 from leaking a regex match per config entry on every call.
+ */
+static int
+remote_new(git_remote **out, struct repo *r, const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = r->git;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 /* "refs/heads/<branch>" into ref, checked: a branch from a config or a
  * chat must not turn into a different refspec. */
 static int
@@ -421,7 +437,7 @@ repo_fetch(struct repo *r, const char *url, const char *branch, const struct rep
 	snprintf(spec, sizeof(spec), "+%s:%s", ref, ref);
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	net_init(&net, &opts.callbacks, url, auth);
-	if (git_remote_create_anonymous(&remote, r->git, url) != 0)
+	if (remote_new(&remote, r, url) != 0)
 		return net_fail(ERR_INVALID, "remote", &net);
 	opts.prune = GIT_FETCH_NO_PRUNE;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
@@ -558,7 +574,7 @@ push_remote(struct repo *r, const char *url, const git_oid *oid, const char *dst
 	snprintf(spec, sizeof(spec), "%s:%s", name, dst);
 	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
 	net_init(&net, &opts.callbacks, url, auth);
-	if (git_remote_create_anonymous(&remote, r->git, url) != 0)
+	if (remote_new(&remote, r, url) != 0)
 		return net_fail(ERR_INVALID, "remote", &net);
 	if (git_reference_create(&tmp, r->git, name, oid, 0, NULL) != 0) {
 		git_remote_free(remote);

