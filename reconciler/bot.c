@@ -1032,6 +1032,11 @@ bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 		if (rc == OK) {
 			snprintf(b->ans->commit, sizeof(b->ans->commit), "%s", mu.commit);
 			say(b, "committed %s: %s\n", short_sha(mu.commit, s7), mu.subject.data);
+			/* A checked-out branch: its work tree follows, or says why not. */
+			if (!b->cfg->remote && repo_sync_worktree(b->repo, b->cfg->branch, head,
+			    mu.commit) != OK)
+				say(b, "note: %s: %s; `git -C %s reset --keep %.7s` brings it up to "
+				    "date\n", b->cfg->repo, err_last(), b->cfg->repo, mu.commit);
 			mut_dispose(&mu);
 			return OK;
 		}

@@ -1195,3 +1195,47 @@ repo_is_ancestor(struct repo *r, const char *ancestor, const char *sha)
 	git_commit_free(a);
 	return yes;
 }
+
+int
+repo_sync_worktree(struct repo *r, const char *branch, const char *old, const char *new)
+{
+	git_reference *head = NULL;
+	git_commit *oc = NULL, *nc = NULL;
+	git_tree *ot = NULL;
+	git_checkout_options opts;
+	char want[300];
+	int rc = OK, e;
+
+	if (git_repository_is_bare(r->git))
+		return OK;
+	snprintf(want, sizeof(want), "refs/heads/%s", branch);
+	/* HEAD names the branch (attached), or this is someone else's branch. */
+	if (git_reference_lookup(&head, r->git, "HEAD") != 0 ||
+	    git_reference_type(head) != GIT_REFERENCE_SYMBOLIC ||
+	    strcmp(git_reference_symbolic_target(head), want) != 0) {
+		git_reference_free(head);
+		return OK;
+	}
+	git_reference_free(head);
+	if ((rc = lookup_commit(&oc, r, old)) != OK || (rc = lookup_commit(&nc, r, new)) != OK)
+		goto out;
+	if (git_commit_tree(&ot, oc) != 0) {
+		rc = git_fail(ERR, "reading the old tree");
+		goto out;
+	}
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	/* Safe: a file changed in the work tree (or the index) since `old`
+	 * is never overwritten; then nothing is touched at all. */
+	opts.checkout_strategy = GIT_CHECKOUT_SAFE;
+	opts.baseline = ot;
+	e = git_checkout_tree(r->git, (const git_object *)nc, &opts);
+	if (e == GIT_ECONFLICT || e == GIT_EMERGECONFLICT || e == GIT_ELOCKED)
+		rc = git_fail(ERR_CONFLICT, "updating the work tree");
+	else if (e != 0)
+		rc = git_fail(ERR, "updating the work tree");
+out:
+	git_tree_free(ot);
+	git_commit_free(nc);
+	git_commit_free(oc);
+	return rc;
+}

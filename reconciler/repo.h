@@ -213,4 +213,15 @@ int repo_is_ancestor(struct repo *r, const char *ancestor, const char *sha);
 int repo_push(struct repo *r, const char *url, const char *sha, const char *branch,
     const struct repo_auth *auth);
 
+/*
+ * After the bot moved `branch` from `old` to `new`: when the repository is
+ * not bare and has `branch` checked out, bring its index and work tree
+ * along, as git's receive.denyCurrentBranch=updateInstead does, so a
+ * person committing there next does not undo the bot's commit.  Safe: if
+ * a file was changed locally since `old`, nothing is touched and
+ * ERR_CONFLICT says so.  OK, doing nothing, for a bare repository or
+ * another branch.
+ */
+int repo_sync_worktree(struct repo *r, const char *branch, const char *old, const char *new);
+
 #endif

@@ -81,6 +81,10 @@ show() {
 	git -C "$B" show "$1"
 }
 
+show_in() {
+	git -C "$1" show "$2"
+}
+
 # The lines a commit removed and added in one file, "-old" / "+new".
 changed_lines() {
 	git -C "$B" diff --unified=0 "$1~1" "$1" -- "$2" | grep -E '^[-+]([^-+]|$)'
@@ -445,4 +449,25 @@ changed_lines() {
 	assert_eq "$(show HEAD:roles/db.yaml | grep -c '^# note')" "3"
 	run fb check --repo "$B"
 	assert_status 0
+}
+
+@test "bot: a checked-out branch's work tree follows the bot's commit, so the next human commit keeps it" {
+	local W=$BATS_TEST_TMPDIR/work
+	new_repo "$W"
+	printf 'repo: %s\nstate: %s/ws\n' "$W" "$BATS_TEST_TMPDIR" >"$C"
+	run fb apply --repo "$W" --state "$BATS_TEST_TMPDIR/ws"
+	assert_status 0
+	run bot alice "deploy app 1.4.3"
+	assert_status 0
+	assert_eq "$(git -C "$W" status --porcelain)" "" "the work tree after the bot's commit"
+	edit "$W" roles/web.yaml -e 's/nginx_workers: 4/nginx_workers: 6/'
+	commit_all "$W" "more workers"
+	assert_eq "$(show_in "$W" HEAD:services/app.yaml | sed -n 1p)" "version: 1.4.3"
+	# A local change to the same file: the commit lands, the work tree is
+	# left alone, and the answer says so.
+	echo "# local note" >>"$W/services/app.yaml"
+	run bot alice "deploy app 1.4.4"
+	assert_status 0
+	assert_contains "$output" "note: $W: updating the work tree"
+	assert_eq "$(tail -1 "$W/services/app.yaml")" "# local note"
 }
