@@ -177,9 +177,11 @@ changed_lines() {
 }
 
 @test "bot: provision takes a spare host into a role; decommission returns it" {
+	start
 	run bot carol "provision spare-01.example.com web staging"
 	assert_status 0
 	assert_contains "$output" "provision spare-01.example.com as web (staging)"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"provision spare-01.example.com as web (staging)\" by carol: .*enc.modify"
 	assert_eq "$(show HEAD:hosts/spare-01.example.com.yaml)" \
 	    "$(printf 'state: active        # the contingency pool: `provision` takes it into service\nip: 10.0.9.1\nrole: web\nenvironment: staging')"
 	run bot carol "provision spare-01.example.com web"
@@ -196,9 +198,11 @@ changed_lines() {
 @test "bot: dns add appends a record in the file's style; dns rm removes exactly it" {
 	local before
 	before=$(show HEAD:dns/example.com.yaml)
+	start
 	run bot alice "dns add status CNAME statuspage.example.net. example.com"
 	assert_status 0
 	assert_contains "$output" "dns add status CNAME statuspage.example.net. (example.com)"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"dns add status CNAME statuspage.example.net. (example.com)\" by alice: 1 dns.add -> approve"
 	assert_eq "$(changed_lines HEAD dns/example.com.yaml)" \
 	    "+  - {name: status, type: CNAME, value: statuspage.example.net.}"
 	run fb render --repo "$B" --out "$BATS_TEST_TMPDIR/out"
@@ -223,9 +227,11 @@ changed_lines() {
 	local target before
 	target=$(short "$B")
 	before=$(git -C "$B" rev-parse HEAD~1^{tree})
+	start
 	run bot alice "revert $target"
 	assert_status 0
 	assert_contains "$output" "revert $target \"more workers\""
+	wait_for "$CHAT" "for $(short "$B") \"revert $target .*\" by alice: "
 	assert_eq "$(git -C "$B" rev-parse HEAD^{tree})" "$before" "the tree after the revert"
 	assert_eq "$(git -C "$B" log -1 --format='%an')" "firebreak"
 	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-by,valueonly)')" "alice"
