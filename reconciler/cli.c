@@ -121,7 +121,7 @@ exit_for(int rc)
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	const char *identity, *via, *reply_url;
+	const char *identity, *via, *reply_url, *url;
 	int check_only, bootstrap_apply, json;
 	const char *args[16];
 	int nargs;
@@ -199,6 +199,8 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			slot = &o->via;
 		else if (strcmp(name, "reply-url") == 0)
 			slot = &o->reply_url;
+		else if (strcmp(name, "url") == 0)
+			slot = &o->url;
 		else
 			usage_error("unknown option '--%s'", name);
 		if (eq)
@@ -736,7 +738,7 @@ cmd_status(int argc, char **argv)
 /* Answer a Slack or Mattermost slash command through its response_url:
  * only the person who asked sees it (the commit itself is announced in
  * the channel by the controller). */
-static void
+static int
 reply_to_url(const char *url, const char *text)
 {
 	static const char *const headers[] = { "Content-Type: application/json", NULL };
@@ -746,14 +748,18 @@ reply_to_url(const char *url, const char *text)
 
 	memset(&res, 0, sizeof(res));
 	chat_reply_json(&body, text, 0);
+	int rc = OK;
+
 	if (chat_http_open(&h, NULL) != OK ||
 	    chat_http_post(h, "response_url", url, headers, body.data, body.len, &res) != OK)
-		fprintf(stderr, "firebreak: answering through response_url: %s\n", err_last());
+		rc = ERR, fprintf(stderr, "firebreak: answering through response_url: %s\n",
+		    err_last());
 	else if (res.status < 200 || res.status > 299)
-		fprintf(stderr, "firebreak: response_url answered HTTP %ld\n", res.status);
+		rc = ERR, fprintf(stderr, "firebreak: response_url answered HTTP %ld\n", res.status);
 	buf_dispose(&res.body);
 	buf_dispose(&body);
 	chat_http_close(h);
+	return rc;
 }
 
 /*
@@ -810,6 +816,51 @@ cmd_chat(int argc, char **argv)
 	return rc == 0 ? EXIT_OK : rc == 1 ? EXIT_INPUT : EXIT_ENV;
 }
 
+/*
+ * The controller's helpers, run as its children so a hung network never
+ * stops its loop: `fetch --config C` fetches the branch from the remote;
+ * `reply --url URL TEXT` answers a slash command through its response_url.
+ */
+static int
+cmd_fetch(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct repo *r;
+	struct repo_auth auth;
+	int rc;
+
+	parse_opts(&o, argc, argv, "config", 0);
+	cfg = load_config(o.config);
+	if (!cfg->remote)
+		die(EXIT_INPUT, "%s names no remote", o.config);
+	r = open_repo(cfg->repo);
+	config_repo_auth(cfg, &auth);
+	rc = repo_fetch(r, cfg->remote, cfg->branch, &auth);
+	if (rc != OK)
+		fprintf(stderr, "firebreak: %s\n", err_last());
+	repo_free(r);
+	config_free(cfg);
+	return rc == OK ? EXIT_OK : EXIT_ENV;
+}
+
+static int
+cmd_reply(int argc, char **argv)
+{
+	struct opts o;
+	struct buf text = BUF_INIT;
+	int i;
+
+	parse_opts(&o, argc, argv, "reply-url url", 16);
+	if (!o.url || !chat_url_ok(o.url))
+		usage_error("reply needs --url URL (http or https) and a text");
+	for (i = 0; i < o.nargs; i++)
+		buf_printf(&text, "%s%s", i ? " " : "", o.args[i]);
+	i = reply_to_url(o.url, text.data ? text.data : "");
+	buf_dispose(&text);
+	return i == OK ? EXIT_OK : EXIT_ENV;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -827,6 +878,8 @@ main(int argc, char **argv)
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "chat", cmd_chat },
+		{ "fetch", cmd_fetch },
+		{ "reply", cmd_reply },
 	};
 	size_t i;
 	int rc;

@@ -40,6 +40,7 @@
 #define BOT_RUNNING 4            /* bot commands running at once */
 #define BOT_QUEUED 64            /* waiting beyond those; more are refused */
 #define BOT_TIMEOUT_MS 120000
+#define FETCH_TIMEOUT_MS 60000
 #define BOT_HOLD_SECONDS 2.0     /* a new head waits this long for a running
                                   * command to announce its commit first */
 
@@ -50,6 +51,7 @@ struct botjob {
 	int backend;                 /* IRC: the outbox backend to answer on, else -1 */
 	char *to;                    /* IRC: the nick that asked */
 	char *identity, *via, *text, *reply_url;
+	int reply_only;              /* only post `text` to reply_url (`firebreak-core reply`) */
 };
 
 struct ctl {
@@ -86,6 +88,7 @@ struct ctl {
 	int slack_http;                /* the slack entry's api_url is http:// (a test
 	                                * stand-in): its response_urls may be too */
 	struct replay *replay;
+	struct proc *fetch_proc;       /* `firebreak-core fetch` running, or NULL */
 	/* Metrics. */
 	unsigned long by_decision[DECISION_INVALID + 1];
 	unsigned long applies_ok, applies_failed;
@@ -521,6 +524,18 @@ decide(struct ctl *c, int approve, const char *id, const char *user, char **msg)
 			rc = rewrite_outcome(path, stored, "discarded", user);
 		}
 		*msg = xasprintf("plan %s discarded by %s", id, user);
+		/* Said in the plan's thread, like every other outcome. */
+		if (rc == OK && c->ob) {
+			struct outbox_msg m;
+
+			memset(&m, 0, sizeof(m));
+			m.plan_id = id;
+			m.thread = target;
+			m.summary = *msg;
+			m.only = -1;
+			if (outbox_send(c->ob, &m) != OK)
+				snprintf(c->last_error, sizeof(c->last_error), "outbox: %s", err_last());
+		}
 		goto out;
 	}
 	/* Stale: the base is no longer applied, or the head moved on. */
@@ -883,6 +898,14 @@ bot_start(struct ctl *c, struct botjob *j)
 	size_t n = 0;
 
 	argv[n++] = c->self;
+	if (j->reply_only) {
+		argv[n++] = "reply";
+		argv[n++] = "--url";
+		argv[n++] = j->reply_url;
+		argv[n++] = "--";
+		argv[n++] = j->text;
+		goto start;
+	}
 	argv[n++] = "chat";
 	argv[n++] = "--config";
 	argv[n++] = c->cfg->path;
@@ -897,6 +920,7 @@ bot_start(struct ctl *c, struct botjob *j)
 	}
 	argv[n++] = "--";
 	argv[n++] = j->text;
+start:
 	argv[n] = NULL;
 	memset(&o, 0, sizeof(o));
 	o.timeout_ms = BOT_TIMEOUT_MS;
@@ -936,18 +960,38 @@ bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 	const char *commit = json_string_value(json_object_get(ans, "commit"));
 	const char *user = json_string_value(json_object_get(ans, "user"));
 
+	if (j->reply_only) {
+		if (!proc_result_ok(r))
+			log_event("chat: answering through response_url failed: %.*s",
+			    (int)strcspn(r->output.data ? r->output.data : "", "\n"),
+			    r->output.data ? r->output.data : "");
+		return;
+	}
 	if (!ans || !text) {
 		struct buf why = BUF_INIT;
+		const char *out = r->output.data ? r->output.data : "";
+		char *t;
 
 		proc_result_describe(&why, r);
-		log_event("chat: `%s` from %s failed: %s", j->text, j->identity, why.data);
-		if (j->backend >= 0 && c->ob) {
-			char *t = xasprintf("that command failed (%s); see the controller's log",
-			    why.data);
-
+		log_event("chat: `%s` from %s failed: %s: %.*s", j->text, j->identity, why.data,
+		    (int)strcspn(out, "\n"), out);
+		t = xasprintf("`%s` failed (%s); the controller's log says why", j->text,
+		    why.data);
+		/* Whoever was told "on it" hears how it ended. */
+		if (j->backend >= 0 && c->ob)
 			bot_answer_irc(c, j, t);
-			free(t);
+		else if (j->reply_url && c->njobs < sizeof(c->jobs) / sizeof(*c->jobs)) {
+			struct botjob *rj = xcalloc(1, sizeof(*rj));
+
+			rj->reply_only = 1;
+			rj->backend = -1;
+			rj->reply_url = xstrdup(j->reply_url);
+			rj->text = xstrdup(t);
+			rj->identity = xstrdup(j->identity);
+			rj->via = xstrdup(j->via);
+			c->jobs[c->njobs++] = rj;
 		}
+		free(t);
 		buf_dispose(&why);
 		json_decref(ans);
 		return;
@@ -1193,6 +1237,13 @@ bot_close(struct ctl *c)
 	for (i = 0; i < c->njobs; i++)
 		job_free(c->jobs[i]);
 	c->njobs = 0;
+	if (c->fetch_proc) {
+		struct proc_result r;
+
+		proc_finish(&r, c->fetch_proc);
+		proc_result_dispose(&r);
+		c->fetch_proc = NULL;
+	}
 	replay_free(c->replay);
 	if (c->slack_secret)
 		explicit_bzero(c->slack_secret, strlen(c->slack_secret));
@@ -1200,6 +1251,45 @@ bot_close(struct ctl *c)
 		explicit_bzero(c->mm_token, strlen(c->mm_token));
 	free(c->slack_secret);
 	free(c->mm_token);
+}
+
+/* ---- fetching from the remote ----------------------------------------------- */
+
+static void
+fetch_start(struct ctl *c)
+{
+	const char *argv[] = { c->self, "fetch", "--config", c->cfg->path, NULL };
+	struct proc_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = FETCH_TIMEOUT_MS;
+	if (!c->self[0] || proc_start(&c->fetch_proc, argv, &o) != OK) {
+		snprintf(c->last_error, sizeof(c->last_error), "fetch: %s", err_last());
+		c->fetch_proc = NULL;
+	}
+}
+
+static void
+fetch_step(struct ctl *c)
+{
+	struct proc_result r;
+
+	if (!proc_poll(c->fetch_proc))
+		return;
+	proc_finish(&r, c->fetch_proc);
+	c->fetch_proc = NULL;
+	if (!proc_result_ok(&r)) {
+		struct buf why = BUF_INIT;
+
+		proc_result_describe(&why, &r);
+		snprintf(c->last_error, sizeof(c->last_error), "fetch %s: %.*s", why.data,
+		    (int)strcspn(r.output.data ? r.output.data : "", "\n"),
+		    r.output.data ? r.output.data : "");
+		log_event("%s", c->last_error);
+		buf_dispose(&why);
+	}
+	proc_result_dispose(&r);
+	c->dirty = 1;
 }
 
 /* ---- HTTP --------------------------------------------------------------------- */
@@ -1314,7 +1404,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[5 + 8 + BOT_RUNNING];
+		struct pollfd pfd[6 + 8 + BOT_RUNNING];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -1341,6 +1431,12 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		for (i = 0; i < nob; i++) {
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
+		}
+		if (c.fetch_proc) {
+			if ((pfd[nfd].fd = proc_fd(c.fetch_proc)) >= 0)
+				pfd[nfd++].events = POLLIN;
+			if ((due = proc_timeout_ms(c.fetch_proc)) >= 0 && due < timeout)
+				timeout = due;
 		}
 		for (i = 0; i < c.njobs; i++)
 			if (c.jobs[i]->proc && nfd < (int)(sizeof(pfd) / sizeof(*pfd))) {
@@ -1370,22 +1466,20 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		}
 		if (cfg->remote && log_now() >= next_fetch)
 			c.fetch_now = 1;
-		if (c.fetch_now) {
-			/* A push hook or the poll timer: fetch the branch (a push
-			 * into a local repository is seen by inotify anyway). */
+		if (c.fetch_now && !c.fetch_proc) {
+			/* A push hook or the poll timer: fetch the branch, in a child
+			 * (a remote that hangs must not stop the loop); the ref it
+			 * moves wakes inotify.  A push into a local repository is seen
+			 * by inotify anyway. */
 			c.fetch_now = 0;
 			if (cfg->remote) {
 				next_fetch = log_now() + cfg->poll_seconds;
-				struct repo_auth auth;
-
-				config_repo_auth(cfg, &auth);
-				if (repo_fetch(c.repo, cfg->remote, cfg->branch, &auth) != OK) {
-					snprintf(c.last_error, sizeof(c.last_error), "%s", err_last());
-					log_event("%s", err_last());
-				}
+				fetch_start(&c);
 			}
 			c.dirty = 1;
 		}
+		if (c.fetch_proc)
+			fetch_step(&c);
 		/* Both step without blocking; calling them on every wake-up is
 		 * cheaper than telling their fds from their timeouts. */
 		if (c.hook_run)

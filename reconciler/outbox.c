@@ -820,9 +820,10 @@ outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 	if (msg->only < -1 || (msg->only >= 0 && (size_t)msg->only >= ob->nprov))
 		return err_set(ERR_INVALID, "outbox: no chat backend %d (there are %zu)",
 		    msg->only, ob->nprov);
-	if (msg->to && (msg->only < 0 || !to_ok(msg->to)))
-		return err_set(ERR_INVALID, msg->only < 0 ? "outbox: 'to' needs one backend" :
-		    "outbox: bad recipient '%.80s'", msg->to);
+	if (msg->to && msg->only < 0)
+		return err_set(ERR_INVALID, "outbox: 'to' needs one backend ('only')");
+	if (msg->to && !to_ok(msg->to))
+		return err_set(ERR_INVALID, "outbox: bad recipient '%.80s'", msg->to);
 	if (ob->nprov == 0)
 		return OK;
 	first = msg->only >= 0 ? (size_t)msg->only : 0;
@@ -1149,15 +1150,10 @@ int
 outbox_backend_flag(const struct outbox *ob, int idx, const char *key)
 {
 	const struct ynode *v = ynode_get(outbox_backend_cfg(ob, idx), key);
-	char c0, c1;
 
-	if (!v || v->type != YNODE_SCALAR || ynode_scalar_kind(v) != YSCALAR_BOOL)
-		return 0;
-	/* true, yes, on (any case); false, no, off are the others. */
-	c0 = v->str[0];
-	c1 = v->str[1];
-	return c0 == 't' || c0 == 'T' || c0 == 'y' || c0 == 'Y' ||
-	    ((c0 == 'o' || c0 == 'O') && (c1 == 'n' || c1 == 'N'));
+	/* Plain true only, as irc.c accepts it: a switch that grants
+	 * something is off unless it says so in the one spelling. */
+	return v && v->type == YNODE_SCALAR && !v->quoted && strcmp(v->str, "true") == 0;
 }
 
 size_t

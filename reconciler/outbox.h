@@ -81,10 +81,10 @@ struct outbox_msg {
 	int only;              /* -1: every backend; else the index of one in
 	                        * the `chat:` list (an answer to someone who
 	                        * asked there: outbox_recv()'s return) */
-	const char *to;        /* with `only`: who asked (the IRC nick, the
-	                        * inbound's user), so the backend can address
-	                        * them ("carol: ..."); [A-Za-z0-9._-[]\`^{|}]
-	                        * {1,64}; or NULL */
+	const char *to;        /* with `only`: who asked (the inbound's user:
+	                        * the IRC nick), so the backend can address
+	                        * them ("carol: ..."); 1 to 64 letters, digits
+	                        * and ._-[]\`^{|}; or NULL */
 };
 
 /*
@@ -147,8 +147,9 @@ const char *outbox_backend_type(const struct outbox *ob, int idx);
  * the core reads itself, such as irc's allow_approve. */
 const struct ynode *outbox_backend_cfg(const struct outbox *ob, int idx);
 
-/* 1 when backend idx's entry sets `key` to a YAML true (true, yes, on),
- * else 0 (false, absent, or no such backend).  E.g. "allow_approve". */
+/* 1 when backend idx's entry sets `key` to plain `true` (not "true"
+ * quoted, not yes or on), else 0 (false, absent, or no such backend).
+ * E.g. irc's "allow_approve", which irc.c accepts only as true or false. */
 int outbox_backend_flag(const struct outbox *ob, int idx, const char *key);
 
 /* Messages pending, counting one per backend. */
