@@ -49,9 +49,9 @@ struct chat_message {
  * taken off and surrounding spaces trimmed, never empty.
  */
 struct chat_inbound {
-	char *user;    /* owns: the platform id's second half (IRC: the nick,
-	                * [A-Za-z[]\\`_^{|}][A-Za-z0-9[]\\`_^{|}-]{0,31}), so the
-	                * identity is "irc:<user>" */
+	char *user;    /* owns: the platform id's second half, so the
+	                * identity is "irc:<user>" (IRC: the nick, in RFC
+	                * 2812's syntax, at most 32 bytes) */
 	char *where;   /* owns: the channel it was said in ("#ops") */
 	char *text;    /* owns: the command ("deploy app 1.4.3") */
 };

@@ -9,8 +9,9 @@
  *
  * allow_approve is not used here: IRC nicks can be taken by anyone, so the
  * core accepts `approve` from IRC only when this says true (it reads the
- * key through outbox_backend_cfg()).  It is checked here so that a typo
- * fails at start-up instead of silently meaning false.
+ * key itself, from the config or outbox_backend_cfg()).  It is checked
+ * here, plain true or false only, so that a typo or another spelling fails
+ * at start-up instead of silently meaning something.
  *
  * The connection lives in tick(): a non-blocking connect (10 s), then
  * PASS/NICK/USER, the welcome (001), JOIN and the server's echo of our
@@ -240,7 +241,11 @@ irc_close(void *st)
 	free(c);
 }
 
-/* A YAML boolean (true/false, yes/no, on/off) or absent/null. */
+/*
+ * Plain `true` or `false`, or absent/null.  Not YAML 1.1's other spellings
+ * (yes, on, True): every reader of the key, the bot's too, then agrees on
+ * what it says, and a security switch is written one way only.
+ */
 static int
 cfg_bool_ok(const struct ynode *cfg, const char *key)
 {
@@ -251,6 +256,8 @@ cfg_bool_ok(const struct ynode *cfg, const char *key)
 	if (v->type != YNODE_SCALAR || ynode_scalar_kind(v) != YSCALAR_BOOL)
 		return err_set(ERR_INVALID, "%s: must be true or false, not %s", key,
 		    ynode_type_name(v));
+	if (strcmp(v->str, "true") != 0 && strcmp(v->str, "false") != 0)
+		return err_set(ERR_INVALID, "%s: write true or false, not '%s'", key, v->str);
 	return OK;
 }
 

@@ -634,6 +634,12 @@ static const struct bad_config bad_configs[] = {
 	{ "irc allow_approve a list", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
 	  "channel: \"#ops\", allow_approve: [yes]}\n",
 	  "chat[0] irc: allow_approve: must be true or false, not a list" },
+	{ "irc allow_approve yes", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
+	  "channel: \"#ops\", allow_approve: yes}\n",
+	  "chat[0] irc: allow_approve: write true or false, not 'yes'" },
+	{ "irc allow_approve True", "chat:\n  - {type: irc, server: \"h:1\", nick: fb, "
+	  "channel: \"#ops\", allow_approve: True}\n",
+	  "chat[0] irc: allow_approve: write true or false, not 'True'" },
 };
 
 static void
@@ -861,21 +867,22 @@ test_backend_info(void **state)
 	struct fixture *f = *state;
 
 	fake_reset(NULL, 0, 0);
-	open_with(f, "chat:\n  - {type: fake, allow_approve: yes}\n"
+	open_with(f, "chat:\n  - {type: fake, allow_approve: true}\n"
 	    "  - {type: console, path: /dev/null}\n  - {type: fake, allow_approve: false}\n"
-	    "  - {type: fake, allow_approve: \"true\"}\n");
-	assert_int_equal(outbox_backend_count(f->ob), 4);
+	    "  - {type: fake, allow_approve: \"true\"}\n  - {type: fake, allow_approve: yes}\n");
+	assert_int_equal(outbox_backend_count(f->ob), 5);
 	assert_string_equal(outbox_backend_type(f->ob, 0), "fake");
 	assert_string_equal(outbox_backend_type(f->ob, 1), "console");
-	assert_null(outbox_backend_type(f->ob, 4));
+	assert_null(outbox_backend_type(f->ob, 5));
 	assert_null(outbox_backend_type(f->ob, -1));
 	assert_string_equal(ynode_get(outbox_backend_cfg(f->ob, 1), "path")->str, "/dev/null");
-	assert_null(outbox_backend_cfg(f->ob, 4));
+	assert_null(outbox_backend_cfg(f->ob, 5));
 	assert_int_equal(outbox_backend_flag(f->ob, 0, "allow_approve"), 1);
 	assert_int_equal(outbox_backend_flag(f->ob, 1, "allow_approve"), 0);
 	assert_int_equal(outbox_backend_flag(f->ob, 2, "allow_approve"), 0);
-	/* A quoted "true" is a string, not a yes. */
+	/* A quoted "true" is a string; yes is not the one spelling. */
 	assert_int_equal(outbox_backend_flag(f->ob, 3, "allow_approve"), 0);
+	assert_int_equal(outbox_backend_flag(f->ob, 4, "allow_approve"), 0);
 	assert_int_equal(outbox_backend_flag(f->ob, 9, "allow_approve"), 0);
 	/* The copy outlives the caller's config. */
 	ynode_free(f->cfg);
