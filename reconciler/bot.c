@@ -1482,8 +1482,10 @@ dispatch(struct bot *b)
 	return rc;
 }
 
+/* Does the irc chat entry the command came through (or, not knowing, the
+ * first irc entry) say allow_approve: true? */
 static int
-irc_may_approve(const struct config *cfg)
+irc_may_approve(const struct config *cfg, int entry)
 {
 	size_t i;
 
@@ -1491,9 +1493,10 @@ irc_may_approve(const struct config *cfg)
 		const struct ynode *t = ynode_get(cfg->chat->items[i], "type"),
 		    *a = ynode_get(cfg->chat->items[i], "allow_approve");
 
-		if (t && t->type == YNODE_SCALAR && strcmp(t->str, "irc") == 0 && a &&
-		    ynode_scalar_kind(a) == YSCALAR_BOOL && strcmp(a->str, "true") == 0)
-			return 1;
+		if (entry >= 0 && (size_t)entry != i)
+			continue;
+		if (t && t->type == YNODE_SCALAR && strcmp(t->str, "irc") == 0)
+			return a && a->type == YNODE_SCALAR && !a->quoted && strcmp(a->str, "true") == 0;
 	}
 	return 0;
 }
@@ -1525,7 +1528,7 @@ bot_run(const struct config *cfg, const struct bot_request *rq, struct bot_answe
 	/* IRC nicks can be taken by anyone: approving from there is off
 	 * unless the irc chat entry says allow_approve: true. */
 	b.may_approve = !rq->identity || strncmp(rq->identity, "irc:", 4) != 0 ||
-	    irc_may_approve(cfg);
+	    irc_may_approve(cfg, rq->chat_entry);
 	if (b.user)
 		snprintf(ans->user, sizeof(ans->user), "%s", b.user);
 	dispatch(&b);

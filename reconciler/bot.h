@@ -23,6 +23,8 @@ struct bot_request {
 	const char *user;        /* a policy user (`--as`), or NULL: map `identity` */
 	const char *identity;    /* "slack:U024BE7LH", "irc:carol", or NULL (the shell) */
 	const char *via;         /* "shell", "slack #ops", "irc #ops": Requested-via */
+	int chat_entry;          /* the config's chat[] entry it came through, or -1
+	                          * (IRC approval follows that entry's allow_approve) */
 	const char *text;        /* the command line: "deploy app 1.4.3" */
 };
 

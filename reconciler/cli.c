@@ -121,7 +121,7 @@ exit_for(int rc)
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	const char *identity, *via, *reply_url, *url;
+	const char *identity, *via, *reply_url, *url, *chat_entry;
 	int check_only, bootstrap_apply, json;
 	const char *args[16];
 	int nargs;
@@ -201,6 +201,8 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			slot = &o->reply_url;
 		else if (strcmp(name, "url") == 0)
 			slot = &o->url;
+		else if (strcmp(name, "chat-entry") == 0)
+			slot = &o->chat_entry;
 		else
 			usage_error("unknown option '--%s'", name);
 		if (eq)
@@ -778,7 +780,7 @@ cmd_chat(int argc, char **argv)
 	struct buf text = BUF_INIT;
 	int i, rc;
 
-	parse_opts(&o, argc, argv, "config as identity via json reply-url", 16);
+	parse_opts(&o, argc, argv, "config as identity via json reply-url chat-entry", 16);
 	if (o.reply_url && !chat_url_ok(o.reply_url))
 		usage_error("--reply-url is an http(s) URL");
 	if (!o.as == !o.identity)
@@ -794,6 +796,14 @@ cmd_chat(int argc, char **argv)
 	rq.user = o.as;
 	rq.identity = o.identity;
 	rq.via = o.via ? o.via : "shell";
+	rq.chat_entry = -1;
+	if (o.chat_entry) {
+		uint64_t v;
+
+		if (parse_u64(&v, o.chat_entry, 0, 1000) != OK)
+			usage_error("--chat-entry is the index of an entry of the config's chat list");
+		rq.chat_entry = (int)v;
+	}
 	rq.text = text.data ? text.data : "";
 	rc = bot_run(cfg, &rq, &ans);
 	if (o.json) {

@@ -893,8 +893,9 @@ bot_enqueue(struct ctl *c, const char *identity, const char *via, const char *te
 static void
 bot_start(struct ctl *c, struct botjob *j)
 {
-	const char *argv[16];
+	const char *argv[20];
 	struct proc_opts o;
+	char entry[16];
 	size_t n = 0;
 
 	argv[n++] = c->self;
@@ -914,6 +915,11 @@ bot_start(struct ctl *c, struct botjob *j)
 	argv[n++] = "--via";
 	argv[n++] = j->via;
 	argv[n++] = "--json";
+	if (j->backend >= 0) {
+		snprintf(entry, sizeof(entry), "%d", j->backend);
+		argv[n++] = "--chat-entry";
+		argv[n++] = entry;
+	}
 	if (j->reply_url) {
 		argv[n++] = "--reply-url";
 		argv[n++] = j->reply_url;

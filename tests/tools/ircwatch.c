@@ -5,7 +5,7 @@
  * so a test can address the bot as a person would.
  *
  *	ircwatch -s HOST:PORT -n NICK -c CHANNEL -o LOG [-r READYFILE]
- *	         [-w NOTICES] [-t SECONDS] [-j NICK] [-m TEXT]...
+ *	         [-w NOTICES] [-a PREFIX] [-t SECONDS] [-j NICK] [-m TEXT]...
  *
  * Creates READYFILE once the server confirmed the JOIN; answers PING.
  *
@@ -19,7 +19,8 @@
  * With -w NOTICES, exits 0 once that many notices to the channel arrived
  * and every -m line was said (with -m, counting only those from the first
  * line said on: the bot's answers), or 1 at the timeout (20 s).  With -m and no -w, exits 0 as
- * soon as the lines are said.  With neither, records until the timeout
+ * soon as the lines are said.  -a PREFIX: count only the notices whose
+ * text starts with PREFIX ("carol: ": the answers to carol).  With neither, records until the timeout
  * and exits 0.  Exits 1 when the -m lines could not all be said (no JOIN,
  * or -j's nick never came).  Leaves with QUIT and waits for the server to
  * close, so what was said is not lost to a reset.
@@ -132,7 +133,7 @@ int
 main(int argc, char **argv)
 {
 	const char *server = NULL, *nick = NULL, *chan = NULL, *logpath = NULL, *ready = NULL;
-	const char *wait_nick = NULL, *msgs[16];
+	const char *wait_nick = NULL, *msgs[16], *prefix = NULL;
 	int want = -1, got = 0, c, joined = 0, present = 0, rc;
 	size_t nmsgs = 0, said = 0;
 	double deadline, timeout = 20, next_say = 0;
@@ -141,7 +142,7 @@ main(int argc, char **argv)
 	struct addrinfo hints, *res;
 	FILE *log;
 
-	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:a:")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'n': nick = optarg; break;
@@ -151,6 +152,7 @@ main(int argc, char **argv)
 		case 'w': want = (int)strtol(optarg, NULL, 10); break;
 		case 't': timeout = strtod(optarg, NULL); break;
 		case 'j': wait_nick = optarg; break;
+		case 'a': prefix = optarg; break;
 		case 'm':
 			if (nmsgs == sizeof(msgs) / sizeof(msgs[0]) || strpbrk(optarg, "\r\n") ||
 			    strlen(optarg) > 400) {
@@ -241,7 +243,10 @@ main(int argc, char **argv)
 						fclose(f);
 				}
 			} else if (strstr(line, mark)) {
-				got++;
+				const char *text = strstr(line, mark) + strlen(mark);
+
+				if (!prefix || strncmp(text, prefix, strlen(prefix)) == 0)
+					got++;
 			}
 		}
 		if (have == sizeof(buf))

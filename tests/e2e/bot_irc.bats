@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# The chat bot over real IRC: a private ngircd, the controller in #ops as
+# "firebreak", and people (tests/tools/ircwatch) addressing it there.
+
+load helpers
+
+: "${BUILD:=$TOP/build}"
+TOOLS=$BUILD/tests/tools
+
+setup_file() {
+	require_firebreak
+	require_jq
+	command -v ngircd >/dev/null 2>&1 || skip "ngircd is not installed"
+	[ -x "$TOOLS/ircwatch" ] || { echo "$TOOLS/ircwatch is missing (make tools)" >&2; return 1; }
+	template_repo
+}
+
+setup() {
+	D=$BATS_TEST_TMPDIR
+	B=$D/inventory.git
+	S=$D/state
+	C=$D/firebreak.yaml
+	CHAT=$D/chat.log
+	PID= NGIRCD_PID=
+	git clone -q --bare "$TEMPLATE" "$B"
+	run fb apply --repo "$B" --state "$S"
+	assert_status 0
+	start_ngircd
+	write_config
+}
+
+teardown() {
+	local p
+	for p in "${PID:-}" "${NGIRCD_PID:-}"; do
+		if [ -n "$p" ]; then
+			kill -TERM "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_ngircd() {
+	IRC_PORT=$(free_port)
+	mkdir -p "$D/ngircd.d"
+	cat >"$D/ngircd.conf" <<EOF
+[Global]
+Name = irc.test
+Info = firebreak test
+Listen = 127.0.0.1
+Ports = $IRC_PORT
+MotdPhrase = "test"
+[Limits]
+MaxNickLength = 30
+[Options]
+PAM = no
+Ident = no
+DNS = no
+IncludeDir = $D/ngircd.d
+EOF
+	ngircd -n -f "$D/ngircd.conf" >"$D/ngircd.log" 2>&1 3>&- &
+	NGIRCD_PID=$!
+	local i
+	for i in $(seq 100); do
+		(exec 4<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$D/ngircd.log" >&2
+	return 1
+}
+
+# write_config [EXTRA-IRC-KEYS]
+write_config() {
+	cat >"$C" <<EOF
+repo: $B
+branch: main
+state: $S
+bot: {name: firebreak, email: firebreak@bot.example}
+chat:
+  - {type: console, path: $CHAT}
+  - {type: irc, server: "127.0.0.1:$IRC_PORT", nick: firebreak, channel: "#ops"${1:+, $1}}
+EOF
+}
+
+start() {
+	"$FIREBREAK" run --config "$C" 2>"$D/run.log" 3>&- &
+	PID=$!
+	local i
+	for i in $(seq 200); do
+		[ -S "$S/control.sock" ] && fb status --config "$C" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	cat "$D/run.log" >&2
+	return 1
+}
+
+wait_for() {
+	for _ in $(seq 200); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	cat "$1" "$D/run.log" >&2 2>/dev/null
+	return 1
+}
+
+# say NICK "LINE" N [PREFIX]: NICK says LINE in #ops once the bot is
+# there, and waits for N notices after it (starting with PREFIX); the log
+# is $D/NICK.log.
+say() {
+	"$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n "$1" -c '#ops' -o "$D/$1.log" \
+	    -j firebreak -m "$2" -w "$3" ${4:+-a "$4"} -t 20 3>&-
+}
+
+# The answers to NICK, without the "NICK: " prefix.
+answers() {
+	notices "$1" | sed -n "s/^$1: //p"
+}
+
+# The notices NICK saw in #ops, their text only.
+notices() {
+	grep -a ' NOTICE #ops :' "$D/$1.log" | sed 's/^.* NOTICE #ops ://' | tr -d '\r'
+}
+
+@test "irc: a command addressed to the bot becomes a commit by the bot, announced in the channel; the plan follows" {
+	start
+	run say carol "firebreak: drain web-02" 1
+	assert_status 0
+	local s
+	s=$(short "$B")
+	assert_eq "$(git -C "$B" log -1 --format='%an|%s')" "firebreak|drain web-02.example.com"
+	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-by,valueonly)')" "carol"
+	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-via,valueonly)')" "irc #ops"
+	assert_eq "$(notices carol | head -1)" "carol (irc #ops): committed $s: drain web-02.example.com"
+	wait_for "$CHAT" "plan 2 for $s \"drain web-02.example.com\" by carol: "
+	# The announcement came first, the plan after it.
+	assert_eq "$(grep -n "committed $s" "$CHAT" | cut -d: -f1)" "1"
+}
+
+@test "irc: read-only answers go to the asker in the channel; nothing is committed" {
+	start
+	local before
+	before=$(sha "$B")
+	run say carol "firebreak, status" 1 "carol: "
+	assert_status 0
+	assert_eq "$(answers carol | head -1)" "applied: $before"
+	run say eve "firebreak: deploy app 1.4.3" 1 "eve: "
+	assert_status 0
+	assert_contains "$(answers eve | head -1)" "you are not mapped to a firebreak user (identities in policy.yaml: \"irc:eve\")"
+	run say carol "firebreak: deplyo app 1.4.3" 1 "carol: "
+	assert_status 0
+	assert_contains "$(answers carol | head -1)" "unknown command 'deplyo' (did you mean deploy?)"
+	assert_eq "$(sha "$B")" "$before" "the branch"
+}
+
+@test "irc: lines not addressed to the bot, and hostile ones, are ignored" {
+	start
+	local before
+	before=$(sha "$B")
+	# Not addressed to the bot, a CTCP, a bell: no answer at all (ircwatch
+	# times out waiting for one), no commit.
+	run "$TOOLS/ircwatch" -s "127.0.0.1:$IRC_PORT" -n carol -c '#ops' -o "$D/quiet.log" \
+	    -j firebreak -m "deploy app 1.4.3" -m "firebreakx: deploy app 1.4.3" \
+	    -m "$(printf '\001ACTION firebreak: deploy app 1.4.3\001')" \
+	    -m "$(printf 'firebreak: deploy app 1.4.3\a')" -w 1 -t 3 3>&-
+	assert_status 1
+	assert_eq "$(sha "$B")" "$before" "the branch"
+	# Shell metacharacters reach the bot as text, and are refused as a version.
+	run say carol 'firebreak: deploy app $(touch /tmp/pwned)' 1 "carol: "
+	assert_status 0
+	assert_contains "$(answers carol | head -1)" "is not a version"
+	[ ! -e /tmp/pwned ]
+	assert_eq "$(sha "$B")" "$before" "the branch"
+}
+
+@test "irc: approving over IRC needs allow_approve on the irc entry" {
+	local human=$D/human
+	git clone -q "$B" "$human"
+	sed -i 's/"irc:carol": carol}/"irc:carol": carol, "irc:alice": alice}/' "$human/policy.yaml"
+	git -C "$human" -c user.name=H -c user.email=h@x commit -qam "map alice on irc"
+	git -C "$human" push -q origin main
+	run fb apply --repo "$B" --state "$S"
+	assert_status 0
+	start
+	run fb chat --config "$C" --as carol "drain web-02"
+	assert_status 0
+	wait_for "$CHAT" "plan 3 .* -> approve"
+	run say alice "firebreak: approve 3" 1 "alice: "
+	assert_status 0
+	assert_contains "$(answers alice | head -1)" "approving over IRC is off"
+	assert_eq "$(jq -r .outcome "$S/plans/3.json")" "open"
+	kill -TERM "$PID"; wait "$PID" || true; PID=
+	write_config "allow_approve: true"
+	start
+	wait_for "$CHAT" "plan 4 .* -> approve"
+	run say alice "firebreak: approve 4" 1 "alice: "
+	assert_status 0
+	wait_for "$CHAT" "plan 4 .*approved by alice: applied"
+	assert_eq "$(jq -r .outcome "$S/plans/4.json")" "applied"
+}
