@@ -486,12 +486,13 @@ edit_deploy(struct bot *b, struct mut *mu, char **av, size_t ac)
 		    "(at most 64), like 1.4.3", ver);
 	if (env && !valid_env(env))
 		return refuse(b, "'%s' is not an environment name ([a-z][a-z0-9_]*)", env);
-	now = s->version;
+	/* What the command would change: the override of ENV (none yet:
+	 * adding one is a change, even to the default's version, since it
+	 * pins ENV from now on), or the default version. */
+	now = env ? NULL : s->version;
 	for (i = 0; env && i < s->nenvs; i++)
 		if (strcmp(s->envs[i].env, env) == 0)
 			now = s->envs[i].version;
-	if (env && i == s->nenvs && now == s->version && strcmp(now, ver) == 0)
-		now = NULL;            /* no override yet: adding one is a change */
 	buf_printf(&mu->subject, "deploy %s %s (", svc, ver);
 	if (env)
 		buf_puts(&mu->subject, env);
