@@ -477,3 +477,41 @@ changed_lines() {
 	assert_contains "$output" "note: $W: updating the work tree"
 	assert_eq "$(tail -1 "$W/services/app.yaml")" "# local note"
 }
+
+@test "bot: with a remote, commands are pushed there; racing pushes are fetched and redone, none lost" {
+	# The controller's repository is a clone; the team's repository (the
+	# remote) is where people push.
+	local U=$BATS_TEST_TMPDIR/upstream.git L=$BATS_TEST_TMPDIR/local.git i pids=()
+	mv "$B" "$U"
+	git clone -q --bare "$U" "$L"
+	B=$L
+	{
+		printf 'repo: %s\nbranch: main\nstate: %s\nremote: %s\n' "$L" "$S" "$U"
+		printf 'bot: {name: firebreak, email: firebreak@bot.example}\n'
+	} >"$C"
+	human_clone
+	git -C "$H" remote set-url origin "$U"
+	echo "# note" >>"$H/roles/db.yaml"
+	commit_all "$H" "human before"
+	git -C "$H" push -q origin main
+	# The bot fetches first: its commit lands on top of the human one.
+	run bot alice "deploy app 1.4.3"
+	assert_status 0
+	assert_eq "$(git -C "$U" log -2 --format=%s)" "$(printf 'deploy app 1.4.3 (production)\nhuman before')"
+	assert_eq "$(sha "$L")" "$(sha "$U")" "the local branch follows the remote"
+	# Ten at once: each push that loses the race is fetched and redone.
+	for i in $(seq 1 10); do
+		"$FIREBREAK" chat --config "$C" --as alice "deploy app 2.$i.0 env$i" \
+		    >"$BATS_TEST_TMPDIR/bot.$i" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { cat "$BATS_TEST_TMPDIR/bot.$((i + 1))"; false; }
+	done
+	for i in $(seq 1 10); do
+		assert_eq "$(git -C "$U" log --format=%s | grep -cx "deploy app 2.$i.0 (env$i)")" "1" "env$i"
+	done
+	assert_eq "$(git -C "$U" log --format=%s | grep -c '^human before$')" "1"
+	run fb check --repo "$U"
+	assert_status 0
+}
