@@ -159,7 +159,7 @@ prepare() {
 
 # ------------------------------------------------------------ measurement
 
-declare -A ENC_S
+declare -A ENC_S FLOOR_S
 
 bench_size() {
 	local size=$1 repo=$WORK/$1 fqdn line floor="" self s best i
@@ -205,6 +205,7 @@ bench_size() {
 		self=$(min "$self" "$("$FLOOR" "$repo")")
 	done
 	row floor "$size" "$(fmt_s "$floor")" "self-timed $(fmt_s "$self")" "-" "-" "-"
+	FLOOR_S[$size]=$floor
 	log "$size: floor $floor s"
 
 	if [ "$HAVE_FB" = 0 ]; then
@@ -358,7 +359,36 @@ bench_controller() {
 	row "controller: one-host apply, release switch (warm)" "$size" "$(fmt_ms "$release_s")" \
 	    "-" "-" "< 100 ms" "$(verdict "$size" "$(lt "$release_s" 0.1 && echo 1 || echo 0)")"
 	log "$size: controller plan $plan_s s, release $release_s s"
+	bench_bot "$size" "$state"
 	rm -rf "$state"
+}
+
+# bench_bot SIZE STATE: one chat command end to end (a cold process:
+# validate the arguments against the head, edit, commit, re-validate the
+# whole inventory, compare-and-swap), on a clone so the cached inventory
+# keeps its shape.  No DESIGN target: reported against the floor.
+bench_bot() {
+	local size=$1 state=$2 clone=$TMP/bot-$1.git conf=$TMP/bot-$1.yaml svc t0 t1 s
+	rm -rf "$clone"
+	git clone -q --bare "$WORK/$size" "$clone" || return 0
+	svc=$(git -C "$clone" ls-tree --name-only HEAD services/ | head -1)
+	svc=${svc#services/}
+	svc=${svc%.yaml}
+	printf 'repo: %s\nbranch: main\nstate: %s\n' "$clone" "$state" >"$conf"
+	t0=$(date +%s.%N)
+	if ! "$FIREBREAK" chat --config "$conf" --as alice "deploy $svc 99.0.$$" >/dev/null 2>"$TMP/bot.err"; then
+		log "$size: the bot failed: $(tail -2 "$TMP/bot.err")"
+		row "bot: deploy, commit made (one process)" "$size" "FAILED" "-" "-" "-" "-"
+		rm -rf "$clone"
+		return 0
+	fi
+	t1=$(date +%s.%N)
+	s=$(calc "$t1 - $t0")
+	row "bot: deploy, commit made (one process)" "$size" "$(fmt_s "$s")" \
+	    "floor $(fmt_s "${FLOOR_S[$size]}")" "$(calc "sprintf(\"%.2fx\", $s / ${FLOOR_S[$size]})")" \
+	    "- (info)" "-"
+	log "$size: bot deploy $s s"
+	rm -rf "$clone"
 }
 
 # ------------------------------------------------------------------ report
