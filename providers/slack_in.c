@@ -25,42 +25,6 @@
 
 /* ---- UTF-8 ---- */
 
-/*
- * The length of the well-formed UTF-8 sequence at s[0..n) (n > 0) and its
- * code point in *cp, or 0 when it is not one: a stray continuation byte,
- * an overlong form, a surrogate, past U+10FFFF, or cut short.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t k, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		k = 2, c &= 0x1F, min = 0x80;
-	else if (c >= 0xE0 && c <= 0xEF)
-		k = 3, c &= 0x0F, min = 0x800;
-	else if (c >= 0xF0 && c <= 0xF4)
-		k = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return k;
-}
-
 static int
 utf8_valid(const char *s, size_t n)
 {
@@ -107,17 +71,6 @@ text_clean(const char *s, size_t n)
 
 /* ---- forms ---- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decode s[0..n) into *out (owns, NUL-terminated).  Returns NULL, or why
@@ -140,8 +93,8 @@ form_decode(char **out, const char *s, size_t n)
 			int hi = -1, lo = -1;
 
 			if (n - i >= 3) {      /* s[i + 1] and s[i + 2] exist */
-				hi = hexval(s[i + 1]);
-				lo = hexval(s[i + 2]);
+				hi = hex_digit(s[i + 1]);
+				lo = hex_digit(s[i + 2]);
 			}
 			if (hi < 0 || lo < 0) {
 				why = "a '%' not followed by two hex digits";

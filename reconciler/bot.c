@@ -15,7 +15,6 @@
  */
 #include "bot.h"
 
-#include <dirent.h>
 #include <stddef.h>
 #include <strings.h>
 #include <jansson.h>
@@ -144,42 +143,20 @@ short_sha(const char *sha, char out[8])
 
 /* ---- parsing the command line ------------------------------------------- */
 
-/* Valid UTF-8 without control characters (a tab counts as a space). */
+/* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts as
+ * a space). */
 static int
 text_ok(const char *s, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, k;
+	uint32_t cp;
 
 	while (i < len) {
-		unsigned char c = (unsigned char)s[i];
-		size_t n, k;
-		unsigned long cp;
-
-		if (c < 0x80) {
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
+		if (!(k = utf8_decode((const unsigned char *)s + i, len - i, &cp)))
 			return 0;
-		if (i + n >= len)
+		if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp < 0xa0))
 			return 0;
-		for (k = 1; k <= n; k++) {
-			if (i + k >= len || ((unsigned char)s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | ((unsigned char)s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-			return 0;
-		i += n + 1;
+		i += k;
 	}
 	return 1;
 }
@@ -1159,14 +1136,31 @@ plan_brief(struct buf *out, json_t *j, int changes)
 		buf_printf(out, "  approve %s | discard %s\n", id, id);
 }
 
+struct open_plans {
+	struct buf *out;
+	size_t n;
+};
+
+static int
+brief_open(void *ctx, const char *file, json_t *j)
+{
+	struct open_plans *o = ctx;
+	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+
+	(void)file;
+	if (outcome && strcmp(outcome, "open") == 0) {
+		plan_brief(o->out, j, 1);
+		o->n++;
+	}
+	return 0;
+}
+
 static int
 run_plan(struct bot *b, char **av, size_t ac)
 {
+	struct open_plans ob = { &b->ans->text, 0 };
 	char path[4096];
 	uint64_t v;
-	size_t shown = 0;
-	DIR *d;
-	struct dirent *e;
 
 	if (ac) {
 		json_t *j;
@@ -1180,28 +1174,8 @@ run_plan(struct bot *b, char **av, size_t ac)
 		json_decref(j);
 		return OK;
 	}
-	snprintf(path, sizeof(path), "%s/plans", b->cfg->state);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d))) {
-			char file[4096 + 256];
-			const char *outcome;
-			json_t *j;
-
-			if (!str_has_suffix(e->d_name, ".json"))
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-			if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
-				continue;
-			outcome = json_string_value(json_object_get(j, "outcome"));
-			if (outcome && strcmp(outcome, "open") == 0) {
-				plan_brief(&b->ans->text, j, 1);
-				shown++;
-			}
-			json_decref(j);
-		}
-		closedir(d);
-	}
-	if (!shown)
+	state_each_plan(b->cfg->state, brief_open, &ob);
+	if (!ob.n)
 		say(b, "no plan is waiting for approval\n");
 	return OK;
 }

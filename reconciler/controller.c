@@ -755,41 +755,30 @@ ctl_open(struct ctl *c, const struct config *cfg)
  * not: failed, and the first reconcile plans the head again); one still
  * open is superseded by the plan the first reconcile makes.
  */
+static int
+recover_one(void *ctx, const char *file, json_t *j)
+{
+	struct ctl *c = ctx;
+	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+	const char *target = json_string_value(json_object_get(j, "target"));
+	const char *id = json_string_value(json_object_get(j, "id")), *now = NULL;
+
+	/* Released but its hooks cut short: "interrupted" (run them by hand);
+	 * with no hooks configured the release was the apply. */
+	if (outcome && strcmp(outcome, "applying") == 0)
+		now = !target || strcmp(target, c->base.sha) != 0 ? "failed" :
+		    c->naps ? "interrupted" : "applied";
+	else if (outcome && strcmp(outcome, "open") == 0)
+		now = "superseded";
+	if (now && rewrite_outcome(file, j, now, NULL) == OK)
+		log_event("plan %s: %s after a restart", id ? id : "?", now);
+	return 0;
+}
+
 static void
 recover_plans(struct ctl *c)
 {
-	char path[4096];
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(path, sizeof(path), "%s/plans", c->cfg->state);
-	if (!(d = opendir(path)))
-		return;
-	while ((e = readdir(d))) {
-		char file[4096 + 256];
-		const char *outcome, *target, *now = NULL;
-		json_t *j;
-
-		if (!str_has_suffix(e->d_name, ".json"))
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-		if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
-			continue;
-		outcome = json_string_value(json_object_get(j, "outcome"));
-		target = json_string_value(json_object_get(j, "target"));
-		/* Released but its hooks cut short: "interrupted" (run them by
-		 * hand); with no hooks configured the release was the apply. */
-		if (outcome && strcmp(outcome, "applying") == 0)
-			now = !target || strcmp(target, c->base.sha) != 0 ? "failed" :
-			    c->naps ? "interrupted" : "applied";
-		else if (outcome && strcmp(outcome, "open") == 0)
-			now = "superseded";
-		if (now && rewrite_outcome(file, j, now, NULL) == OK)
-			log_event("plan %.*s: %s after a restart", (int)(strlen(e->d_name) - 5),
-			    e->d_name, now);
-		json_decref(j);
-	}
-	closedir(d);
+	state_each_plan(c->cfg->state, recover_one, c);
 }
 
 static int
@@ -1632,40 +1621,40 @@ controller_request(const struct config *cfg, int approve, const char *id, const 
 
 /* Open plans, undelivered messages and the last chat error, from the
  * files a stopped controller left. */
+struct open_plans {
+	struct buf *out;
+	size_t n;
+};
+
+static int
+list_open(void *ctx, const char *file, json_t *j)
+{
+	struct open_plans *o = ctx;
+	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+
+	(void)file;
+	if (outcome && strcmp(outcome, "open") == 0) {
+		buf_printf(o->out, "open: plan %s for %.7s (%s)\n",
+		    json_string_value(json_object_get(j, "id")),
+		    json_string_value(json_object_get(j, "target")),
+		    json_string_value(json_object_get(j, "decision")));
+		o->n++;
+	}
+	return 0;
+}
+
 static void
 status_from_files(const char *state, struct buf *out)
 {
+	struct open_plans o = { out, 0 };
 	char path[4096];
 	struct buf err = BUF_INIT;
-	size_t pending = 0, open = 0;
+	size_t pending = 0;
 	DIR *d;
 	struct dirent *e;
 
-	snprintf(path, sizeof(path), "%s/plans", state);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d))) {
-			char file[4096 + 256];
-			json_t *j;
-			const char *outcome;
-
-			if (!str_has_suffix(e->d_name, ".json"))
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-			if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
-				continue;
-			outcome = json_string_value(json_object_get(j, "outcome"));
-			if (outcome && strcmp(outcome, "open") == 0) {
-				buf_printf(out, "open: plan %s for %.7s (%s)\n",
-				    json_string_value(json_object_get(j, "id")),
-				    json_string_value(json_object_get(j, "target")),
-				    json_string_value(json_object_get(j, "decision")));
-				open++;
-			}
-			json_decref(j);
-		}
-		closedir(d);
-	}
-	if (!open)
+	state_each_plan(state, list_open, &o);
+	if (!o.n)
 		buf_puts(out, "open: none\n");
 	snprintf(path, sizeof(path), "%s/outbox", state);
 	if ((d = opendir(path))) {

@@ -48,19 +48,6 @@ hooksig_hmac_sha256_hex(char out[2 * HOOKSIG_MAC_LEN + 1], const void *key, size
 	out[2 * HOOKSIG_MAC_LEN] = '\0';
 }
 
-/* Branch-free enough: the value is the sender's own, only the comparison
- * with our MAC has to hide where it differs. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 hooksig_hex_equal(const char *hex, const unsigned char mac[HOOKSIG_MAC_LEN])
@@ -71,7 +58,7 @@ hooksig_hex_equal(const char *hex, const unsigned char mac[HOOKSIG_MAC_LEN])
 	if (strlen(hex) != 2 * HOOKSIG_MAC_LEN)
 		return 0;
 	for (i = 0; i < HOOKSIG_MAC_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return 0;

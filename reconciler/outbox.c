@@ -137,36 +137,6 @@ set_last_error(struct outbox *ob, const char *fmt, ...)
 
 /* ---- text ---- */
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t k, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		k = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		k = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		k = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* Overlong forms, surrogates, beyond U+10FFFF. */
-	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return k;
-}
 
 /*
  * `s` as valid UTF-8 of at most `max` bytes (owns): an invalid byte
@@ -186,7 +156,7 @@ clean_text(const char *s, size_t max, int oneline)
 	while (i < n) {
 		unsigned char c = p[i];
 
-		k = utf8_valid(p + i, n - i);
+		k = utf8_decode(p + i, n - i, NULL);
 		if (b.len + (k ? k : 1) > max) {
 			cut = 1;
 			break;

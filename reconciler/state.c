@@ -4,6 +4,7 @@
 #include "state.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -551,5 +552,32 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 	return OK;
 fail:
 	fs_rm_rf(tmpdir);
+	return rc;
+}
+
+int
+state_each_plan(const char *dir, int (*fn)(void *ctx, const char *file, struct json_t *plan),
+    void *ctx)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (path_fmt(path, sizeof(path), "%s/plans", dir) != OK || !(d = opendir(path)))
+		return 0;
+	while (!rc && (e = readdir(d))) {
+		char file[4096 + 256];
+		json_t *j;
+
+		if (!str_has_suffix(e->d_name, ".json"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
+			continue;
+		rc = fn(ctx, file, j);
+		json_decref(j);
+	}
+	closedir(d);
 	return rc;
 }

@@ -57,4 +57,14 @@ int state_save_plan(struct state *s, const struct plan *p, const char *extra_jso
  */
 int state_apply(struct state *s, const struct plan *p, const struct artifacts *target);
 
+/*
+ * Call fn for every stored plan (<dir>/plans/<id>.json that parses), in no
+ * particular order, with the file's path and its JSON (both borrowed for
+ * the call).  fn returning non-zero stops the walk.  A missing plans/
+ * directory is no plans.
+ */
+struct json_t;
+int state_each_plan(const char *dir, int (*fn)(void *ctx, const char *file,
+    struct json_t *plan), void *ctx);
+
 #endif

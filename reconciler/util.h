@@ -92,6 +92,17 @@ void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
 void *xbsearch(const void *key, const void *base, size_t n, size_t size,
     int (*cmp)(const void *, const void *));
 
+/*
+ * The length of the well-formed UTF-8 sequence at s[0..n) (n > 0), with
+ * its code point in *cp (may be NULL), or 0 when it is not one: a stray
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF, or cut
+ * short.  Everything from git, YAML, chat and HTTP is checked with this.
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* The value of a hex digit (either case), or -1. */
+int hex_digit(char c);
+
 /* Constant-time comparison: returns 1 when equal. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 
