@@ -26,10 +26,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${PID:-}" ]; then
-		kill -TERM "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
+	stop_controller
 }
 
 # write_config [EXTRA-CHAT-ENTRY-LINES]
@@ -40,28 +37,6 @@ write_config() {
 		printf 'chat:\n  - {type: console, path: %s}\n' "$CHAT"
 		if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
 	} >"$C"
-}
-
-start() {
-	"$FIREBREAK" run --config "$C" "$@" 2>"$BATS_TEST_TMPDIR/run.log" &
-	PID=$!
-	for _ in $(seq 200); do
-		[ -S "$S/control.sock" ] && fb status --config "$C" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	cat "$BATS_TEST_TMPDIR/run.log" >&2
-	return 1
-}
-
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$2' in $1" >&2
-	cat "$1" >&2 2>/dev/null
-	cat "$BATS_TEST_TMPDIR/run.log" >&2 2>/dev/null
-	return 1
 }
 
 # bot USER COMMAND: a chat command from the shell, as USER.
@@ -91,7 +66,7 @@ changed_lines() {
 }
 
 @test "bot: deploy commits as the bot, the asker in the trailers, one line changed, and the plan follows" {
-	start
+	start_controller
 	run bot alice "deploy app 1.4.3"
 	assert_status 0
 	local s
@@ -130,7 +105,7 @@ changed_lines() {
 }
 
 @test "bot: drain waits for approval; the asker may not approve it, another approver may" {
-	start
+	start_controller
 	run bot alice "drain web-02"
 	assert_status 0
 	assert_eq "$(changed_lines HEAD hosts/web-02.example.com.yaml)" \
@@ -157,7 +132,7 @@ changed_lines() {
 	git -C "$H" push -q origin main
 	run fb apply --repo "$B" --state "$S"
 	assert_status 0
-	start
+	start_controller
 	run bot alice "drain web-02"
 	assert_status 0
 	wait_for "$CHAT" "plan 3 .* -> approve"
@@ -167,7 +142,7 @@ changed_lines() {
 }
 
 @test "bot: discard drops an open plan" {
-	start
+	start_controller
 	run bot alice "drain web-02"
 	assert_status 0
 	wait_for "$CHAT" "plan 2 .* -> approve"
@@ -177,7 +152,7 @@ changed_lines() {
 }
 
 @test "bot: provision takes a spare host into a role; decommission returns it" {
-	start
+	start_controller
 	run bot carol "provision spare-01.example.com web staging"
 	assert_status 0
 	assert_contains "$output" "provision spare-01.example.com as web (staging)"
@@ -198,7 +173,7 @@ changed_lines() {
 @test "bot: dns add appends a record in the file's style; dns rm removes exactly it" {
 	local before
 	before=$(show HEAD:dns/example.com.yaml)
-	start
+	start_controller
 	run bot alice "dns add status CNAME statuspage.example.net. example.com"
 	assert_status 0
 	assert_contains "$output" "dns add status CNAME statuspage.example.net. (example.com)"
@@ -227,7 +202,7 @@ changed_lines() {
 	local target before
 	target=$(short "$B")
 	before=$(git -C "$B" rev-parse HEAD~1^{tree})
-	start
+	start_controller
 	run bot alice "revert $target"
 	assert_status 0
 	assert_contains "$output" "revert $target \"more workers\""
@@ -347,7 +322,7 @@ changed_lines() {
 @test "bot: IRC may approve only when the irc entry says allow_approve" {
 	local irc='  - {type: irc, server: "127.0.0.1:9", nick: firebreak, channel: "#ops"'
 	write_config "$irc}"
-	start
+	start_controller
 	run fb chat --config "$C" --as carol "drain web-02"
 	assert_status 0
 	wait_for "$CHAT" "plan 2 .* -> approve"
@@ -355,14 +330,14 @@ changed_lines() {
 	# Map irc:alice in a policy commit to try an approver over IRC.
 	run fb chat --config "$C" --identity irc:carol "approve 2"
 	assert_status 1
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	human_clone
 	edit "$H" policy.yaml -e 's/"irc:carol": carol}/"irc:carol": carol, "irc:alice": alice}/'
 	commit_all "$H" "map alice on irc"
 	git -C "$H" push -q origin main
 	run fb apply --repo "$B" --state "$S"
 	assert_status 0
-	start
+	start_controller
 	run fb chat --config "$C" --as carol "drain web-01"
 	assert_status 0
 	wait_for "$CHAT" "plan 4 .* -> observe"
@@ -370,9 +345,9 @@ changed_lines() {
 	assert_status 1
 	assert_contains "$output" "approving over IRC is off"
 	assert_eq "$(jq -r .outcome "$S/plans/4.json")" "open"
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	write_config "$irc, allow_approve: true}"
-	start
+	start_controller
 	wait_for "$CHAT" "plan 5 .* -> observe"
 	run fb chat --config "$C" --identity irc:alice "approve 5"
 	assert_status 0

@@ -85,28 +85,6 @@ chat:
 EOF
 }
 
-start() {
-	"$FIREBREAK" run --config "$C" 2>"$D/run.log" 3>&- &
-	PID=$!
-	local i
-	for i in $(seq 200); do
-		[ -S "$S/control.sock" ] && fb status --config "$C" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	cat "$D/run.log" >&2
-	return 1
-}
-
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$2' in $1" >&2
-	cat "$1" "$D/run.log" >&2 2>/dev/null
-	return 1
-}
-
 # say NICK "LINE" N [PREFIX]: NICK says LINE in #ops once the bot is
 # there, and waits for N notices after it (starting with PREFIX); the log
 # is $D/NICK.log.
@@ -126,7 +104,7 @@ notices() {
 }
 
 @test "irc: a command addressed to the bot becomes a commit by the bot, announced in the channel; the plan follows" {
-	start
+	start_controller
 	run say carol "firebreak: drain web-02" 1
 	assert_status 0
 	local s
@@ -141,7 +119,7 @@ notices() {
 }
 
 @test "irc: read-only answers go to the asker in the channel; nothing is committed" {
-	start
+	start_controller
 	local before
 	before=$(sha "$B")
 	run say carol "firebreak, status" 1 "carol: "
@@ -157,7 +135,7 @@ notices() {
 }
 
 @test "irc: lines not addressed to the bot, and hostile ones, are ignored" {
-	start
+	start_controller
 	local before
 	before=$(sha "$B")
 	# Not addressed to the bot, a CTCP, a bell: no answer at all (ircwatch
@@ -184,7 +162,7 @@ notices() {
 	git -C "$human" push -q origin main
 	run fb apply --repo "$B" --state "$S"
 	assert_status 0
-	start
+	start_controller
 	run fb chat --config "$C" --as carol "drain web-02"
 	assert_status 0
 	wait_for "$CHAT" "plan 3 .* -> approve"
@@ -192,9 +170,9 @@ notices() {
 	assert_status 0
 	assert_contains "$(answers alice | head -1)" "approving over IRC is off"
 	assert_eq "$(jq -r .outcome "$S/plans/3.json")" "open"
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	write_config "allow_approve: true"
-	start
+	start_controller
 	wait_for "$CHAT" "plan 4 .* -> approve"
 	run say alice "firebreak: approve 4" 1 "alice: "
 	assert_status 0

@@ -135,17 +135,6 @@ start() {
 	return 1
 }
 
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$2' in $1" >&2
-	cat "$1" >&2 2>/dev/null
-	cat "$D/run.log" >&2 2>/dev/null
-	return 1
-}
-
 # ---- the stand-in's request log -------------------------------------------
 
 # reqs PATH: the JSON bodies POSTed to PATH, in order, one a line.

@@ -26,34 +26,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${PID:-}" ]; then
-		kill -TERM "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-}
-
-start() {
-	"$FIREBREAK" run --config "$C" "$@" 2>"$BATS_TEST_TMPDIR/run.log" &
-	PID=$!
-	# Ready when the control socket answers.
-	for _ in $(seq 200); do
-		[ -S "$S/control.sock" ] && fb status --config "$C" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	cat "$BATS_TEST_TMPDIR/run.log" >&2
-	return 1
-}
-
-# wait_for FILE PATTERN: until grep finds it (10 s at most).
-wait_for() {
-	for _ in $(seq 200); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "timed out waiting for '$2' in $1" >&2
-	cat "$1" >&2 2>/dev/null
-	cat "$BATS_TEST_TMPDIR/run.log" >&2 2>/dev/null
-	return 1
+	stop_controller
 }
 
 outcome() {
@@ -70,7 +43,7 @@ outcome() {
 }
 
 @test "controller: a pin change is planned and auto-applied at once" {
-	start
+	start_controller
 	edit "$R" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
 	commit_all "$R" "deploy app 1.4.3"
 	wait_for "$CHAT" 'plan 2 for .* 1 pin.modify -> auto-applied'
@@ -81,7 +54,7 @@ outcome() {
 }
 
 @test "controller: a dns change waits; approve applies once; a second approve does nothing" {
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 .* -> approve (waiting for an approver)'
@@ -98,7 +71,7 @@ outcome() {
 }
 
 @test "controller: an approver the policy does not name is refused" {
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '
@@ -109,7 +82,7 @@ outcome() {
 }
 
 @test "controller: a newer commit supersedes an open plan" {
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '
@@ -125,9 +98,9 @@ outcome() {
 @test "controller: approving a plan whose target is no longer the head is refused as stale" {
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
-	start
+	start_controller
 	wait_for "$CHAT" 'plan 2 '
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	edit "$R" hosts/web-03.example.com.yaml -e 's/^state: drained/state: active/'
 	commit_all "$R" "undrain web-03"
 	run --separate-stderr fb approve --config "$C" --as alice 2
@@ -137,7 +110,7 @@ outcome() {
 }
 
 @test "controller: an invalid commit is posted and the last good release stays" {
-	start
+	start_controller
 	before=$(cat "$S/applied")
 	printf 'role: nope\nip: 10.0.1.77\n' | write_file "$R" hosts/bad-01.example.com.yaml
 	commit_all "$R" "a host with no role file"
@@ -150,11 +123,11 @@ outcome() {
 }
 
 @test "controller: approve and status work from the shell when the controller is stopped" {
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	run fb status --config "$C"
 	assert_status 0
 	assert_contains "$output" "controller: not running"
@@ -167,7 +140,7 @@ outcome() {
 }
 
 @test "controller: a policy change always waits for an approver of policy" {
-	start
+	start_controller
 	edit "$R" policy.yaml -e 's/^auto: \[pin.modify, enc.modify\]/auto: [pin.modify, enc.modify, dns.add]/'
 	commit_all "$R" "trust dns.add"
 	wait_for "$CHAT" 'plan 2 .* 1 policy.modify -> approve'
@@ -179,7 +152,7 @@ outcome() {
 }
 
 @test "controller: observe posts would-apply and applies nothing" {
-	start
+	start_controller
 	edit "$R" dns/example.com.yaml -e '/name: mail, type: A/d'
 	commit_all "$R" "drop mail"
 	wait_for "$CHAT" 'plan 2 .* 1 dns.delete -> observe (observe: would apply'
@@ -193,7 +166,7 @@ outcome() {
 	commit_all "$R" "tighter limit"
 	run fb apply --repo "$R" --state "$S"
 	assert_status 0
-	start
+	start_controller
 	# Every web host's document changes: 5 enc.modify, above the limit.
 	edit "$R" roles/web.yaml -e 's/nginx_workers: 4/nginx_workers: 6/'
 	commit_all "$R" "web workers"
@@ -204,7 +177,7 @@ outcome() {
 }
 
 @test "controller: stops cleanly on SIGTERM and leaves no socket" {
-	start
+	start_controller
 	kill -TERM "$PID"
 	wait "$PID"
 	PID=
@@ -218,7 +191,7 @@ outcome() {
 	chmod +x "$hook"
 	printf 'apply:\n  - {type: exec, kinds: [dns], argv: [%s, "{release}/terraform/route53", "{plan}", "{commit}"], timeout: 30}\n' \
 	    "$hook" >>"$C"
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '
@@ -236,7 +209,7 @@ outcome() {
 	printf '#!/bin/sh\necho "terraform exploded" >&2\nexit 3\n' >"$hook"
 	chmod +x "$hook"
 	printf 'apply:\n  - {type: exec, kinds: [pin], argv: [%s], timeout: 30}\n' "$hook" >>"$C"
-	start
+	start_controller
 	edit "$R" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
 	commit_all "$R" "deploy app 1.4.3"
 	wait_for "$CHAT" 'plan 2: apply exec failed'
@@ -247,7 +220,7 @@ outcome() {
 	port=$((20000 + RANDOM % 20000))
 	printf 's3cret\n' >"$BATS_TEST_TMPDIR/hook-secret"
 	printf 'listen: 127.0.0.1:%s\nhook_secret_file: %s\n' "$port" "$BATS_TEST_TMPDIR/hook-secret" >>"$C"
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '
@@ -276,7 +249,7 @@ outcome() {
 	origin=$BATS_TEST_TMPDIR/origin.git
 	git clone -q --bare "$R" "$origin"
 	printf 'remote: %s\npoll_seconds: 1\n' "$origin" >>"$C"
-	start
+	start_controller
 	work=$BATS_TEST_TMPDIR/work
 	git clone -q "$origin" "$work"
 	edit "$work" services/app.yaml -e 's/^version: 1.4.2/version: 1.4.3/'
@@ -288,7 +261,7 @@ outcome() {
 
 @test "controller: kill -9 at any moment leaves a consistent state, and it catches up" {
 	for round in 1 2 3 4 5 6; do
-		start
+		start_controller
 		edit "$R" services/app.yaml -e "s/^version: .*/version: 1.4.$((round + 2))/"
 		commit_all "$R" "deploy app 1.4.$((round + 2))"
 		# A random moment: before, during or after the plan and its apply.
@@ -298,7 +271,7 @@ outcome() {
 		run fb enc --state "$S" web-01.example.com
 		assert_status 0
 	done
-	start
+	start_controller
 	for _ in $(seq 200); do
 		[ "$(cat "$S/applied")" = "$(sha "$R")" ] && break
 		sleep 0.05
@@ -326,7 +299,7 @@ outcome() {
 	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
 	printf 'repo: %s\nstate: %s\nchat:\n  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
 	    "$R" "$S" "$BATS_TEST_TMPDIR/token" >"$C"
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	for _ in $(seq 200); do [ -f "$S/plans/2.json" ] && break; sleep 0.05; done
@@ -344,17 +317,17 @@ outcome() {
 
 @test "controller: an empty state gets one plan of everything, which waits unless --bootstrap-apply" {
 	rm -rf "$S"
-	start
+	start_controller
 	wait_for "$CHAT" 'plan 1 .* -> approve (waiting for an approver)'
 	assert_eq "$(outcome 1)" "open" "plan 1"
 	[ ! -e "$S/applied" ] || [ ! -s "$S/applied" ]
-	kill -TERM "$PID"; wait "$PID" || true; PID=
+	stop_controller
 	# A new state starts its message ids again: a new chat log too.
 	rm -rf "$S"
 	CHAT=$BATS_TEST_TMPDIR/chat2.log
 	printf 'repo: %s\nbranch: main\nstate: %s\nchat:\n  - {type: console, path: %s}\n' \
 	    "$R" "$S" "$CHAT" >"$C"
-	start --bootstrap-apply
+	start_controller --bootstrap-apply
 	wait_for "$CHAT" 'plan 1 .* (bootstrap: applied)'
 	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
 	run fb enc --state "$S" web-01.example.com
@@ -362,7 +335,7 @@ outcome() {
 }
 
 @test "controller: discard closes a plan for an approver only; approving it afterwards does nothing" {
-	start
+	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 2 '

@@ -222,3 +222,40 @@ jqr() {
 jqc() {
 	printf '%s\n' "$1" | jq -cS "$2"
 }
+
+# wait_for FILE PATTERN: until grep finds PATTERN in FILE (10 s at most);
+# on a timeout, shows the file and the controller's log.
+wait_for() {
+	for _ in $(seq 200); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	cat "$1" >&2 2>/dev/null
+	cat "$BATS_TEST_TMPDIR/run.log" >&2 2>/dev/null
+	return 1
+}
+
+# start_controller [RUN-OPTIONS]: `firebreak run --config $C` in the
+# background (its pid in PID, its log in $BATS_TEST_TMPDIR/run.log);
+# returns once it answers on its control socket ($S/control.sock).
+start_controller() {
+	"$FIREBREAK" run --config "$C" "$@" 2>"$BATS_TEST_TMPDIR/run.log" 3>&- &
+	PID=$!
+	for _ in $(seq 200); do
+		[ -S "$S/control.sock" ] && "$FIREBREAK" status --config "$C" >/dev/null 2>&1 &&
+		    return 0
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/run.log" >&2
+	return 1
+}
+
+# stop_controller: SIGTERM, and wait for it.
+stop_controller() {
+	if [ -n "${PID:-}" ]; then
+		kill -TERM "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+		PID=
+	fi
+}
