@@ -39,39 +39,6 @@ teardown() {
 	done
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-start_ngircd() {
-	IRC_PORT=$(free_port)
-	mkdir -p "$D/ngircd.d"
-	cat >"$D/ngircd.conf" <<EOF
-[Global]
-Name = irc.test
-Info = firebreak test
-Listen = 127.0.0.1
-Ports = $IRC_PORT
-MotdPhrase = "test"
-[Limits]
-MaxNickLength = 30
-[Options]
-PAM = no
-Ident = no
-DNS = no
-IncludeDir = $D/ngircd.d
-EOF
-	ngircd -n -f "$D/ngircd.conf" >"$D/ngircd.log" 2>&1 3>&- &
-	NGIRCD_PID=$!
-	local i
-	for i in $(seq 100); do
-		(exec 4<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	cat "$D/ngircd.log" >&2
-	return 1
-}
-
 # write_config [EXTRA-IRC-KEYS]
 write_config() {
 	cat >"$C" <<EOF

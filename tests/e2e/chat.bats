@@ -249,46 +249,6 @@ EOF
 	[ "$(grep -vc ' \[msg [0-9]*\]$' "$D/chat.log" || true)" -eq 0 ]
 }
 
-# start_ngircd: a private IRC server on a free loopback port; sets IRC_PORT.
-start_ngircd() {
-	command -v ngircd >/dev/null 2>&1 || skip "ngircd is not installed"
-	start_stub
-	stop_stub
-	IRC_PORT=$PORT
-	mkdir -p "$D/ngircd.d"
-	cat >"$D/ngircd.conf" <<EOF
-[Global]
-Name = irc.test
-Info = firebreak test
-Listen = 127.0.0.1
-Ports = $IRC_PORT
-MotdPhrase = "test"
-[Limits]
-MaxNickLength = 30
-[Options]
-PAM = no
-Ident = no
-DNS = no
-IncludeDir = $D/ngircd.d
-EOF
-	run_ngircd
-}
-
-# run_ngircd: (re)start the server configured by start_ngircd; returns
-# once it listens.
-run_ngircd() {
-	ngircd -n -f "$D/ngircd.conf" >"$D/ngircd.log" 2>&1 3>&- &
-	NGIRCD_PID=$!
-	local i
-	for i in $(seq 100); do
-		(exec 4<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "ngircd did not start:" >&2
-	cat "$D/ngircd.log" >&2
-	return 1
-}
-
 # watch_channel NICK N: a client in #ops recording what it receives until
 # N notices arrived; returns once it has joined.
 watch_channel() {

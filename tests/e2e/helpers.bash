@@ -259,3 +259,47 @@ stop_controller() {
 		PID=
 	fi
 }
+
+# free_port: a loopback TCP port nobody listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_ngircd: a private IRC server (config and logs in $D) on a free
+# loopback port; sets IRC_PORT and NGIRCD_PID.
+start_ngircd() {
+	command -v ngircd >/dev/null 2>&1 || skip "ngircd is not installed"
+	IRC_PORT=$(free_port)
+	mkdir -p "$D/ngircd.d"
+	cat >"$D/ngircd.conf" <<EOF
+[Global]
+Name = irc.test
+Info = firebreak test
+Listen = 127.0.0.1
+Ports = $IRC_PORT
+MotdPhrase = "test"
+[Limits]
+MaxNickLength = 30
+[Options]
+PAM = no
+Ident = no
+DNS = no
+IncludeDir = $D/ngircd.d
+EOF
+	run_ngircd
+}
+
+# run_ngircd: (re)start the server configured by start_ngircd; returns
+# once it listens.
+run_ngircd() {
+	ngircd -n -f "$D/ngircd.conf" >"$D/ngircd.log" 2>&1 3>&- &
+	NGIRCD_PID=$!
+	local i
+	for i in $(seq 100); do
+		(exec 4<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "ngircd did not start:" >&2
+	cat "$D/ngircd.log" >&2
+	return 1
+}
