@@ -284,8 +284,7 @@ mut_dispose(struct mut *mu)
 		free(mu->owned[i]);
 	}
 	buf_dispose(&mu->subject);
-	model_free(mu->m);
-	memset(mu, 0, sizeof(*mu));
+	memset(mu, 0, sizeof(*mu));     /* mu->m belongs to bot_commit() */
 }
 
 /*
@@ -906,10 +905,12 @@ jitter(unsigned attempt)
 /*
  * Run a mutating handler against the branch head until its commit lands:
  * edit, commit as the bot, validate, compare-and-swap (or push).  Every
- * refusal happens before anything moves.
+ * refusal happens before anything moves.  *prev is the inventory of the
+ * last try's head (owned by the caller): a redo loads only what changed.
  */
 static int
-bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
+bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
+    struct model **prev)
 {
 	struct repo_ident who = { b->cfg->bot_name, b->cfg->bot_email };
 	struct repo_auth auth;
@@ -930,7 +931,11 @@ bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 		if (repo_resolve(b->repo, b->ref, head) != OK)
 			return fail(b, "reading the branch");
 		mu.head = head;
-		if ((rc = inventory_load(&mu.m, &d, b->repo, head)) != OK) {
+		/* A redo reuses what did not change since the last try. */
+		rc = inventory_load_from(&mu.m, &d, b->repo, head, *prev);
+		model_free(*prev);
+		*prev = mu.m;
+		if (rc != OK) {
 			if (rc != ERR_INVALID) {
 				diags_dispose(&d);
 				return fail(b, "loading the inventory");
@@ -1025,6 +1030,16 @@ bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
 		jitter(attempt);
 	}
 	return refuse(b, "the branch kept moving (%d tries); try again", BOT_MAX_TRIES);
+}
+
+static int
+bot_commit(struct bot *b, const struct command *c, char **av, size_t ac)
+{
+	struct model *prev = NULL;
+	int rc = bot_commit_with(b, c, av, ac, &prev);
+
+	model_free(prev);
+	return rc;
 }
 
 /* ---- reading commands ------------------------------------------------------ */
