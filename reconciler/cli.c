@@ -749,7 +749,16 @@ reply_to_url(const char *url, const char *text)
 	struct buf body = BUF_INIT;
 
 	memset(&res, 0, sizeof(res));
-	chat_reply_json(&body, text, 0);
+	/* More than one line (help, history, plan): a code block keeps the
+	 * columns in Slack and Mattermost. */
+	if (strchr(text, '\n') && strchr(text, '\n')[1]) {
+		char *fenced = xasprintf("```\n%s```", text);
+
+		chat_reply_json(&body, fenced, 0);
+		free(fenced);
+	} else {
+		chat_reply_json(&body, text, 0);
+	}
 	int rc = OK;
 
 	if (chat_http_open(&h, NULL) != OK ||

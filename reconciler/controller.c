@@ -1179,7 +1179,7 @@ http_forward(void *ctx, const struct http_request *req, struct http_reply *rep)
 	else if (strcmp(req->path, "/slack/actions") == 0)
 		rep->status = 200;   /* the button's result comes in the plan's thread */
 	else {
-		ack = xasprintf("on it: %s", rq.text);
+		ack = xasprintf("on it: %s", rq.text[0] ? rq.text : "help");
 		reply_json(rep, 200, ack);
 		free(ack);
 	}
