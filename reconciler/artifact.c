@@ -121,13 +121,20 @@ int
 artifacts_sort(struct artifacts *set)
 {
 	size_t i, j;
+	int sorted;
 
-	if (set->n > 1)
+	/* Usually already in order (render_all() joins sorted sets): then one
+	 * pass of comparisons proves both the order and that no path repeats. */
+	for (i = 1; i < set->n; i++)
+		if (strcmp(set->v[i - 1].path, set->v[i].path) >= 0)
+			break;
+	sorted = i >= set->n;
+	if (!sorted)
 		xqsort(set->v, set->n, sizeof(*set->v), artifact_cmp);
 	for (i = 0; i < set->n; i++) {
 		struct artifact *a = &set->v[i];
 
-		if (i > 0 && strcmp(set->v[i - 1].path, a->path) == 0)
+		if (!sorted && i > 0 && strcmp(set->v[i - 1].path, a->path) == 0)
 			return err_set(ERR_CONFLICT, "two artifacts at %s", a->path);
 		if (a->nobjs > 1)
 			xqsort(a->objs, a->nobjs, sizeof(*a->objs), object_cmp);

@@ -500,6 +500,12 @@ void
 loader_set_base(struct loader *l, struct model *base)
 {
 	l->base = base;
+	/* Nearly every host is copied from the base: room for them at once
+	 * rather than 11 doublings of a 100k-entry array. */
+	if (base && base->nhosts > l->ahosts) {
+		l->ahosts = base->nhosts;
+		l->m->hosts = xrealloc(l->m->hosts, l->ahosts * sizeof(*l->m->hosts));
+	}
 }
 
 void
@@ -781,7 +787,7 @@ loader_finish(struct loader *l, struct model **out, struct diags *d)
 		m->policy = policy_empty();
 	check_refs(l);
 	if (l->d.n == 0)
-		validate_model(&l->d, m);
+		validate_model_from(&l->d, m, l->base);
 	if (l->d.n) {
 		diags_sort(&l->d);
 		for (i = 0; i < l->d.n; i++) {

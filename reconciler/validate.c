@@ -385,3 +385,116 @@ validate_model(struct diags *d, const struct model *m)
 	check_ips(d, m);
 	check_dns(d, m);
 }
+
+/* ---- the same checks, against a valid base ---------------------------- */
+
+/* Hosts that were not copied from the base; more than this and checking
+ * each of them against the whole model costs more than the full checks. */
+#define VALIDATE_FEW_CHANGED 16
+
+/*
+ * How many role round-robin names (of any role, whether or not it has an
+ * active host in the zone) and zone records are spelled `fqdn`.  Counts
+ * every name check_dns() could build with that spelling, so a zero (or a
+ * one for a round-robin name itself) is a proof, never a guess.
+ */
+static size_t
+dns_holders(const struct model *m, const char *fqdn)
+{
+	size_t n = 0, len = strlen(fqdn), i, j, z;
+
+	for (z = 0; z < m->nzones; z++) {
+		const struct zone *zn = &m->zones[z];
+		size_t zl = strlen(zn->name), pl;
+
+		if (len == zl && memcmp(fqdn, zn->name, zl) == 0) {
+			for (j = 0; j < zn->nrecords; j++)
+				n += strcmp(zn->records[j].name, "@") == 0;
+			continue;
+		}
+		if (len <= zl + 1 || fqdn[len - zl - 1] != '.' ||
+		    memcmp(fqdn + len - zl, zn->name, zl) != 0)
+			continue;
+		pl = len - zl - 1;
+		for (i = 0; i < m->nroles; i++)
+			for (j = 0; j < m->roles[i].dns.n; j++)
+				n += strlen(m->roles[i].dns.v[j]) == pl &&
+				    memcmp(m->roles[i].dns.v[j], fqdn, pl) == 0;
+		for (j = 0; j < zn->nrecords; j++)
+			n += strlen(zn->records[j].name) == pl &&
+			    memcmp(zn->records[j].name, fqdn, pl) == 0;
+	}
+	return n;
+}
+
+/*
+ * Can the checks be skipped?  Yes when `base` (a valid model) has the same
+ * roles and zones, blob for blob, and every host of `m` but a few is one of
+ * base's, unchanged: every pair of IPs and DNS names among the unchanged
+ * ones was checked in the base, and removing hosts only removes names.  So
+ * only the names and IPs of the changed hosts need checking, each against
+ * the whole model; any one of them that might collide sends us to the full
+ * checks, which then word the messages.
+ */
+static int
+validate_unchanged(const struct model *m, const struct model *base)
+{
+	size_t changed[VALIDATE_FEW_CHANGED], nchanged = 0, i, j, k, z;
+
+	if (!base || base->nroles != m->nroles || base->nzones != m->nzones)
+		return 0;
+	for (i = 0; i < m->nroles; i++)
+		if (!m->roles[i].origin.reused || strcmp(m->roles[i].name, base->roles[i].name) != 0)
+			return 0;
+	for (i = 0; i < m->nzones; i++)
+		if (!m->zones[i].origin.reused || strcmp(m->zones[i].name, base->zones[i].name) != 0)
+			return 0;
+	for (i = 0; i < m->nhosts; i++)
+		if (!m->hosts[i].origin.reused) {
+			if (nchanged == VALIDATE_FEW_CHANGED)
+				return 0;
+			changed[nchanged++] = i;
+		}
+	for (k = 0; k < nchanged; k++) {
+		const struct host *h = &m->hosts[changed[k]];
+		const struct role *r;
+
+		/* check_ips(): the only active host with this ip. */
+		if (h->state == HOST_ACTIVE && h->ip)
+			for (i = 0; i < m->nhosts; i++)
+				if (i != changed[k] && m->hosts[i].state == HOST_ACTIVE &&
+				    m->hosts[i].ip && strcmp(m->hosts[i].ip, h->ip) == 0)
+					return 0;
+		if (!h->ip || h->zone_idx == MODEL_NO_ZONE)
+			continue;
+		/* Its A record: host names are unique, so only a round-robin
+		 * name or a zone record could share it. */
+		if ((h->state == HOST_ACTIVE || h->state == HOST_DRAINED) &&
+		    dns_holders(m, h->fqdn) != 0)
+			return 0;
+		if (h->state != HOST_ACTIVE || !h->role)
+			continue;
+		/* Its role's round-robin names in its zone, which it may be the
+		 * first to bring there: each must be spelled by nothing else
+		 * and belong to this zone. */
+		r = &m->roles[h->role_idx];
+		z = h->zone_idx;
+		for (j = 0; j < r->dns.n; j++) {
+			char *name = xasprintf("%s.%s", r->dns.v[j], m->zones[z].name);
+			int ok = dns_holders(m, name) == 1 && !model_host(m, name) &&
+			    model_zone_of(m, name) == z;
+
+			free(name);
+			if (!ok)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+void
+validate_model_from(struct diags *d, const struct model *m, const struct model *base)
+{
+	if (!validate_unchanged(m, base))
+		validate_model(d, m);
+}

@@ -39,4 +39,12 @@ const char *did_you_mean(const char *word, const char *const *candidates, size_t
  */
 void validate_model(struct diags *d, const struct model *m);
 
+/*
+ * The same, for a model loaded against `base` (valid, or NULL): when only
+ * a few hosts changed and the roles and zones did not, only what those
+ * hosts bring is checked; any doubt runs validate_model(), so `d` gets
+ * exactly what validate_model() would add.
+ */
+void validate_model_from(struct diags *d, const struct model *m, const struct model *base);
+
 #endif

@@ -51,6 +51,10 @@ service_version(const struct service *s, const char *env)
 	return s->version;
 }
 
+/* Up to this many distinct environments are kept without repeats as the
+ * hosts are read. */
+#define PINS_FEW_ENVS 32
+
 /*
  * The environments in use, sorted and without repeats, into *out (owns the
  * array; borrows the strings).  Collect then sort: O(n log n) whatever the
@@ -74,8 +78,16 @@ pins_envs(const char ***out, const struct model *m)
 		if (h->state == HOST_DECOMMISSIONED)
 			continue;
 		e = model_host_env(m, h);
-		if (n == 0 || v[n - 1] != e)
-			v[n++] = e;
+		if (n == 0 || v[n - 1] != e) {
+			/* A third of the hosts name their environment in their
+			 * own string: while the values seen are few, keep each
+			 * once (by content), so the sort below stays short. */
+			for (k = 0; k < n && n <= PINS_FEW_ENVS; k++)
+				if (v[k] == e || strcmp(v[k], e) == 0)
+					break;
+			if (k == n || n > PINS_FEW_ENVS)
+				v[n++] = e;
+		}
 	}
 	for (i = 0; i < m->nservices; i++)
 		for (j = 0; j < m->services[i].nenvs; j++)

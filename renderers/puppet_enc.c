@@ -32,6 +32,10 @@
 /* Lists at most this long are deduplicated by pairwise comparison. */
 #define ENC_SMALL_LIST 16
 
+/* Room for "enc/<fqdn>.yaml" when looking a reused document up (an fqdn
+ * is at most 253 bytes). */
+#define ENC_PATH_MAX 300
+
 /* A (key, value) pair of a params map; both borrowed from a ynode tree. */
 struct kv {
 	struct ynode *k;
@@ -509,6 +513,11 @@ render_puppet_enc(struct artifacts *out, const struct model *in, const struct re
 	enc_build_roles(&cx);
 	if (prev && prev->model && prev->art)
 		reuse = enc_reusable_roles(&cx, prev);
+	/* One document per host, nearly: grow the set once. */
+	if (out->alloc < out->n + in->nhosts) {
+		out->alloc = out->n + in->nhosts;
+		out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
+	}
 
 	for (i = 0; i < in->nhosts; i++) {
 		const struct host *h = &in->hosts[i];
@@ -518,12 +527,17 @@ render_puppet_enc(struct artifacts *out, const struct model *in, const struct re
 		/* A spare host's document ignores its role. */
 		if (reuse && h->origin.reused &&
 		    (h->state == HOST_SPARE || !h->role || reuse[h->role_idx])) {
-			char *path = enc_path(h->fqdn);
+			char path[ENC_PATH_MAX];
+			size_t n = strlen(h->fqdn);
 
-			a = render_reuse(out, prev, path, &hint);
-			free(path);
-			if (a)
-				continue;
+			/* On the stack: this runs for each of 100k hosts. */
+			if (n + sizeof("enc/.yaml") <= sizeof(path)) {
+				memcpy(path, "enc/", 4);
+				memcpy(path + 4, h->fqdn, n);
+				memcpy(path + 4 + n, ".yaml", sizeof(".yaml"));
+				if (render_reuse(out, prev, path, &hint))
+					continue;
+			}
 		}
 		ncls = enc_host(&cx, h, &env, &params);
 		enc_emit(&cx, ncls, env, &params);

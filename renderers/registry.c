@@ -73,6 +73,27 @@ render_worker(void *arg)
 	return NULL;
 }
 
+/* order[] = the indices of the n sets, non-empty ones by their first path
+ * (an insertion sort: there are a handful). */
+static void
+order_by_first(const struct artifacts *sets, size_t *order, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		size_t k = i;
+
+		for (j = i; j > 0; j--) {
+			const struct artifacts *p = &sets[order[j - 1]], *q = &sets[k];
+
+			if (!p->n || (q->n && strcmp(p->v[0].path, q->v[0].path) <= 0))
+				break;
+			order[j] = order[j - 1];
+		}
+		order[j] = k;
+	}
+}
+
 /*
  * Renderers are pure functions of the model, so they run side by side: the
  * ENC of 100k hosts on one core while the zones and pins render on the
@@ -82,12 +103,13 @@ render_worker(void *arg)
 int
 render_all(struct artifacts *out, const struct model *in, const struct render_prev *prev)
 {
-	struct artifacts sets[RENDERER_MAX];
+	struct artifacts sets[RENDERER_MAX + 1];
+	size_t order[RENDERER_MAX + 1], total;
 	int rcs[RENDERER_MAX];
 	char errs[RENDERER_MAX][256];
 	struct render_job job;
 	pthread_t tid;
-	size_t i, j, n;
+	size_t i, n;
 	int threaded, rc = OK;
 
 	for (n = 0; renderer_registry[n]; n++)
@@ -106,17 +128,29 @@ render_all(struct artifacts *out, const struct model *in, const struct render_pr
 	render_worker(&job);
 	if (threaded)
 		pthread_join(tid, NULL);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (rc == OK && rcs[i] != OK)
 			rc = err_set(rcs[i], "%s", errs[i]);
-		for (j = 0; j < sets[i].n; j++) {
-			if (out->n == out->alloc) {
-				out->alloc = out->alloc ? out->alloc * 2 : 64;
-				out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
-			}
-			out->v[out->n++] = sets[i].v[j];
-		}
-		free(sets[i].v);
+	/*
+	 * Each renderer writes under its own directory, in order, so joining
+	 * the sets (and what `out` held already) by their first path usually
+	 * gives one sorted run, which artifacts_sort() then only checks.  The
+	 * order of joining does not change the sorted result.
+	 */
+	sets[n] = *out;
+	order_by_first(sets, order, n + 1);
+	for (total = 0, i = 0; i <= n; i++)
+		total += sets[i].n;
+	out->v = xmalloc((total ? total : 1) * sizeof(*out->v));
+	out->n = 0;
+	out->alloc = total ? total : 1;
+	for (i = 0; i <= n; i++) {
+		struct artifacts *s = &sets[order[i]];
+
+		if (s->n)
+			memcpy(out->v + out->n, s->v, s->n * sizeof(*s->v));
+		out->n += s->n;
+		free(s->v);
 	}
 	if (rc != OK)
 		return rc;

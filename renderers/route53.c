@@ -330,6 +330,25 @@ zone_collect(struct rset *rs, const struct model *m, size_t z,
 	}
 }
 
+static int
+str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Does a host changed in place (same fqdn, so the same zone) render the
+ * same records?  A zone file reads only a host's state, ip and role (for
+ * the role's round-robin names, which reusable_zones() checks did not
+ * change); a commit that edits only params, classes or environment leaves
+ * its zone as it was.
+ */
+static int
+host_dns_same(const struct host *a, const struct host *b)
+{
+	return a->state == b->state && str_same(a->ip, b->ip) && str_same(a->role, b->role);
+}
+
 /*
  * Which zones' files can be copied from prev (owns; a flag per zone of
  * `in`), or NULL when none can: the zones must be the same set, since the
@@ -348,23 +367,31 @@ reusable_zones(const struct model *in, const struct render_prev *prev)
 	for (i = 0; i < in->nzones; i++)
 		if (strcmp(in->zones[i].name, pm->zones[i].name) != 0)
 			return NULL;
-	/* A changed role with dns names can touch every zone. */
+	/* A changed role with dns names can touch every zone, and so can one
+	 * that had dns names and lost them or is gone. */
 	for (i = 0; i < in->nroles; i++)
 		if (!in->roles[i].origin.reused && in->roles[i].dns.n)
 			return NULL;
-	for (i = 0; i < pm->nroles; i++)
-		if (pm->roles[i].dns.n && !model_role(in, pm->roles[i].name))
+	for (i = 0; i < pm->nroles; i++) {
+		const struct role *r;
+
+		if (pm->roles[i].dns.n &&
+		    (!(r = model_role(in, pm->roles[i].name)) || !r->origin.reused))
 			return NULL;
+	}
 	ok = xmalloc(in->nzones ? in->nzones : 1);
 	for (i = 0; i < in->nzones; i++)
 		ok[i] = in->zones[i].origin.reused;
 	/* Hosts changed, added or removed dirty their zone (the same index in
 	 * both models: the zone sets are equal).  Both lists are sorted. */
 	for (i = j = 0; i < in->nhosts || j < pm->nhosts;) {
+		/* A host copied from the base shares its fqdn string. */
 		int c = i == in->nhosts ? 1 : j == pm->nhosts ? -1 :
+		    in->hosts[i].fqdn == pm->hosts[j].fqdn ? 0 :
 		    strcmp(in->hosts[i].fqdn, pm->hosts[j].fqdn);
 
-		if (c <= 0 && !in->hosts[i].origin.reused && in->hosts[i].zone_idx < in->nzones)
+		if (c <= 0 && !in->hosts[i].origin.reused && in->hosts[i].zone_idx < in->nzones &&
+		    (c < 0 || !host_dns_same(&in->hosts[i], &pm->hosts[j])))
 			ok[in->hosts[i].zone_idx] = 0;
 		if (c > 0 && pm->hosts[j].zone_idx < in->nzones)
 			ok[pm->hosts[j].zone_idx] = 0;
@@ -387,6 +414,25 @@ render_route53(struct artifacts *out, const struct model *in, const struct rende
 	size_t nmembers = 0, mi = 0, aorder = 0, i, z;
 	unsigned char *reuse = reusable_zones(in, prev);
 
+	/* The usual one-host commit leaves every zone as it was: share them
+	 * all without bucketing 100k hosts first. */
+	for (z = 0; reuse && z < in->nzones && reuse[z]; z++) {
+		char *path = xasprintf("terraform/route53/%s.tf.json", in->zones[z].name);
+
+		if (!artifacts_find(prev->art, path))
+			reuse[z] = 0;
+		free(path);
+	}
+	if (reuse && z == in->nzones) {
+		for (z = 0; z < in->nzones; z++) {
+			char *path = xasprintf("terraform/route53/%s.tf.json", in->zones[z].name);
+
+			render_reuse(out, prev, path, NULL);
+			free(path);
+		}
+		free(reuse);
+		return OK;
+	}
 	/* Hosts with an A record, bucketed by zone (a counting sort, so each
 	 * bucket stays in fqdn order). */
 	zstart = xcalloc(in->nzones + 1, sizeof(*zstart));

@@ -351,3 +351,12 @@ outcome() {
 	assert_contains "$output" "plan 2 is already discarded; nothing to do"
 	assert_eq "$(git -C "$R" rev-parse HEAD~1)" "$(cat "$S/applied")" "nothing applied"
 }
+
+@test "controller: a role that drops its round-robin names deletes their records (incrementally too)" {
+	start_controller
+	edit "$R" roles/web.yaml -e '/^dns:/d'
+	commit_all "$R" "web: no round-robin name"
+	wait_for "$CHAT" 'plan 2 for .* 2 dns.delete -> observe'
+	assert_eq "$(jq -r '.changes[] | select(.type == "dns.delete") | .object' "$S/plans/2.json")" \
+	    "$(printf 'www.example.com/A\nwww.example.net/A')"
+}
