@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "cases.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1393,18 +1395,6 @@ test_irc_through_outbox(void **state)
 	free(text);
 	srv_stop(&s);
 }
-
-#define CASES(fn, table) \
-	do { \
-		for (size_t i_ = 0; i_ < sizeof(table) / sizeof(table[0]); i_++) { \
-			tests[n].name = table[i_].name; \
-			tests[n].test_func = fn; \
-			tests[n].setup_func = NULL; \
-			tests[n].teardown_func = NULL; \
-			tests[n].initial_state = (void *)&table[i_]; \
-			n++; \
-		} \
-	} while (0)
 
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 

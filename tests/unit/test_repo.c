@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "cases.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1450,18 +1452,6 @@ test_network_unreachable(void **state)
 	assert_int_equal(repo_push(f->r, url, f->c1, "main", NULL), ERR_AGAIN);
 	assert_no_push_refs(f);
 }
-
-#define CASES(fn, table) \
-	do { \
-		for (size_t i_ = 0; i_ < sizeof(table) / sizeof(table[0]); i_++) { \
-			tests[n].name = table[i_].name; \
-			tests[n].test_func = fn; \
-			tests[n].setup_func = NULL; \
-			tests[n].teardown_func = NULL; \
-			tests[n].initial_state = (void *)&table[i_]; \
-			n++; \
-		} \
-	} while (0)
 
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
