@@ -1076,15 +1076,10 @@ bot_trailer(const char *message, const char *key)
 	return xstrndup(found, strcspn(found, "\n"));
 }
 
-struct history {
-	struct bot *b;
-	struct buf *out;
-};
-
 static int
 history_line(void *ctx, const struct repo_log_entry *e)
 {
-	struct history *h = ctx;
+	struct buf *out = ctx;
 	char when[32], *by = bot_trailer(e->message, "Requested-by"),
 	    *via = bot_trailer(e->message, "Requested-via");
 	time_t t = (time_t)e->time;
@@ -1093,11 +1088,11 @@ history_line(void *ctx, const struct repo_log_entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	buf_printf(h->out, "%.7s %s  %.*s  (", e->sha, when, (int)(sl > 72 ? 72 : sl), e->message);
+	buf_printf(out, "%.7s %s  %.*s  (", e->sha, when, (int)(sl > 72 ? 72 : sl), e->message);
 	if (by)
-		buf_printf(h->out, "%s via %s)\n", by, via ? via : "?");
+		buf_printf(out, "%s via %s)\n", by, via ? via : "?");
 	else
-		buf_printf(h->out, "%s, by hand)\n", e->author);
+		buf_printf(out, "%s, by hand)\n", e->author);
 	free(by);
 	free(via);
 	return 0;
@@ -1107,7 +1102,6 @@ static int
 run_history(struct bot *b, char **av, size_t ac)
 {
 	uint64_t n = BOT_HISTORY_DEFAULT;
-	struct history h = { b, &b->ans->text };
 	char head[41];
 
 	if (ac && parse_u64(&n, av[0], 1, BOT_HISTORY_MAX) != OK)
@@ -1115,7 +1109,7 @@ run_history(struct bot *b, char **av, size_t ac)
 		    av[0]);
 	if (repo_resolve(b->repo, b->ref, head) != OK)
 		return fail(b, "reading the branch");
-	if (repo_log(b->repo, head, (size_t)n, history_line, &h) < 0)
+	if (repo_log(b->repo, head, (size_t)n, history_line, &b->ans->text) < 0)
 		return fail(b, "reading the history");
 	return OK;
 }

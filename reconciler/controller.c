@@ -1075,21 +1075,14 @@ bot_irc_intake(struct ctl *c)
 	}
 }
 
-/* Requested-via for Slack and Mattermost: "slack #ops" (the channel name
- * is display text: only safe characters are kept). */
+/* Requested-via for Slack and Mattermost: "slack #ops".  The channel
+ * name is display text (slack_in checked it has no control characters;
+ * the bot keeps only safe characters of it in the trailer). */
 static char *
 via_of(const char *platform, const struct chat_request *rq)
 {
-	const char *ch = rq->channel_name ? rq->channel_name : rq->channel_id ? rq->channel_id : "?";
-	char clean[64];
-	size_t i = 0;
-
-	for (; *ch && i + 1 < sizeof(clean); ch++)
-		if ((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') ||
-		    (*ch >= '0' && *ch <= '9') || *ch == '-' || *ch == '_' || *ch == '.')
-			clean[i++] = *ch;
-	clean[i] = '\0';
-	return xasprintf("%s #%s", platform, i ? clean : "?");
+	return xasprintf("%s #%s", platform, rq->channel_name ? rq->channel_name :
+	    rq->channel_id ? rq->channel_id : "?");
 }
 
 static void
