@@ -62,9 +62,9 @@ struct mut {
 	struct model *m;             /* the inventory at head */
 	struct buf subject;          /* the commit's first line */
 	struct repo_change ch[BOT_MAX_CHANGES];
-	char *owned[BOT_MAX_CHANGES];
 	size_t n;
 	char commit[41];             /* a handler that commits itself (revert) */
+	char revert[41];             /* revert: the commit it undoes */
 	int nothing;                 /* nothing to change; the answer says why */
 };
 
@@ -250,28 +250,28 @@ load_yaml(struct bot *b, const char *sha, const char *path, struct buf *src, str
 	return OK;
 }
 
-/* Record a new content for `path`: the commit will carry it. */
-static void
+/* Record a new content for `path` (taken over): the commit will carry it. */
+static int
 mut_write(struct mut *mu, const char *path, char *data, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < mu->n; i++)
 		if (strcmp(mu->ch[i].path, path) == 0) {
-			free(mu->owned[i]);
-			mu->owned[i] = data;
+			free((char *)mu->ch[i].data);
 			mu->ch[i].data = data;
 			mu->ch[i].len = len;
-			return;
+			return OK;
 		}
 	if (mu->n == BOT_MAX_CHANGES) {
 		free(data);
-		return;
+		return err_set(ERR_TOOBIG, "one command changes at most %d files",
+		    BOT_MAX_CHANGES);
 	}
 	mu->ch[mu->n].path = xstrdup(path);
 	mu->ch[mu->n].data = data;
-	mu->ch[mu->n].len = len;
-	mu->owned[mu->n++] = data;
+	mu->ch[mu->n++].len = len;
+	return OK;
 }
 
 static void
@@ -281,7 +281,7 @@ mut_dispose(struct mut *mu)
 
 	for (i = 0; i < mu->n; i++) {
 		free((char *)mu->ch[i].path);
-		free(mu->owned[i]);
+		free((char *)mu->ch[i].data);    /* mut_write() gave it to us */
 	}
 	buf_dispose(&mu->subject);
 	memset(mu, 0, sizeof(*mu));     /* mu->m belongs to bot_commit() */
@@ -321,8 +321,7 @@ mut_set(struct bot *b, struct mut *mu, const char *path, const char *const *keys
 		doc = next;
 		len = nextlen;
 	}
-	mut_write(mu, path, doc, len);
-	return OK;
+	return mut_write(mu, path, doc, len);
 }
 
 /* Names of a model's entities, for did-you-mean. */
@@ -801,7 +800,7 @@ edit_dns(struct bot *b, struct mut *mu, int add, char **av, size_t ac)
 		rc = err_set(ERR_INVALID, "%s: %s", path, err_last());
 		goto out;
 	}
-	mut_write(mu, path, out, outlen);
+	rc = mut_write(mu, path, out, outlen);
 out:
 	free(rel);
 	ynode_free(root);
@@ -830,9 +829,16 @@ touches_policy(void *ctx, const char *path)
 }
 
 static int
+subject_of(void *ctx, const struct repo_log_entry *e)
+{
+	buf_puts(ctx, e->subject);
+	return 1;
+}
+
+static int
 edit_revert(struct bot *b, struct mut *mu, char **av, size_t ac)
 {
-	char sha[41], s7[8], *subject = NULL, *author = NULL;
+	char s7[8];
 	const char *p;
 	int rc;
 
@@ -842,15 +848,14 @@ edit_revert(struct bot *b, struct mut *mu, char **av, size_t ac)
 			break;
 	if (*p || strlen(av[0]) < 4 || strlen(av[0]) > 40)
 		return refuse(b, "'%s' is not a commit id (4 to 40 hex digits)", av[0]);
-	if ((rc = repo_expand_sha(b->repo, av[0], sha)) != OK)
+	if ((rc = repo_expand_sha(b->repo, av[0], mu->revert)) != OK)
 		return refuse(b, "%s", err_last());
-	if (!repo_is_ancestor(b->repo, sha, mu->head))
-		return refuse(b, "%.7s is not on %s", sha, b->cfg->branch);
-	if ((rc = repo_commit_info(b->repo, sha, &subject, &author)) != OK)
+	if (!repo_is_ancestor(b->repo, mu->revert, mu->head))
+		return refuse(b, "%.7s is not on %s", mu->revert, b->cfg->branch);
+	buf_printf(&mu->subject, "revert %s \"", short_sha(mu->revert, s7));
+	if (repo_log(b->repo, mu->revert, 1, subject_of, &mu->subject) < 0)
 		return fail(b, "reading the commit");
-	buf_printf(&mu->subject, "revert %s \"%s\"", short_sha(sha, s7), subject);
-	free(subject);
-	free(author);
+	buf_putc(&mu->subject, '"');
 	return OK;
 }
 
@@ -955,10 +960,9 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 			return rc;
 		}
 		msg = commit_message(b, mu.subject.data);
-		if (strcmp(c->name, "revert") == 0) {
-			char sha[41];
+		if (mu.revert[0]) {
+			const char *sha = mu.revert;
 
-			repo_expand_sha(b->repo, av[0], sha);
 			rc = repo_revert(b->repo, head, sha, &who, msg, mu.commit);
 			if (rc == ERR_CONFLICT || rc == ERR_INVALID) {
 				free(msg);
@@ -1084,11 +1088,10 @@ history_line(void *ctx, const struct repo_log_entry *e)
 	    *via = bot_trailer(e->message, "Requested-via");
 	time_t t = (time_t)e->time;
 	struct tm tm;
-	size_t sl = strcspn(e->message, "\n");
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	buf_printf(out, "%.7s %s  %.*s  (", e->sha, when, (int)(sl > 72 ? 72 : sl), e->message);
+	buf_printf(out, "%.7s %s  %.72s  (", e->sha, when, e->subject);
 	if (by)
 		buf_printf(out, "%s via %s)\n", by, via ? via : "?");
 	else

@@ -1052,6 +1052,20 @@ bot_step(struct ctl *c)
 		}
 }
 
+/* Is a chat command queued or running that may yet announce a commit
+ * (a new head waits for it; an answer on its way to a response_url does
+ * not hold anything up)? */
+static int
+bot_may_commit(const struct ctl *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->njobs; i++)
+		if (!c->jobs[i]->reply_only)
+			return 1;
+	return 0;
+}
+
 /* Commands addressed to the bot in IRC. */
 static void
 bot_irc_intake(struct ctl *c)
@@ -1434,7 +1448,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 					timeout = due;
 			}
 		/* A new head held back for a running command (below). */
-		if (c.dirty && c.njobs && timeout > 50)
+		if (c.dirty && bot_may_commit(&c) && timeout > 50)
 			timeout = 50;
 		if (c.ob && (due = outbox_next_due(c.ob)) >= 0 && due * 1000 < timeout)
 			timeout = due * 1000;
@@ -1476,7 +1490,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		/* Never two reconciles at once: a commit waits for the hooks.  And
 		 * while a chat command runs, its commit waits (briefly) for the
 		 * command to announce it, so the plan lands in that thread. */
-		if (c.dirty && !c.hook_plan && (!c.njobs ||
+		if (c.dirty && !c.hook_plan && (!bot_may_commit(&c) ||
 		    log_now() - c.dirty_since > BOT_HOLD_SECONDS)) {
 			c.dirty = 0;
 			reconcile(&c);

@@ -67,10 +67,15 @@ snapshot_dispose(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The plan names its commit's subject, and who made it: the author, or
+ * for a bot commit the person who asked for it. */
 static int
-requested_by(void *ctx, const struct repo_log_entry *e)
+set_commit(void *ctx, const struct repo_log_entry *e)
 {
-	*(char **)ctx = bot_trailer(e->message, "Requested-by");
+	char *asked = bot_trailer(e->message, "Requested-by");
+
+	plan_set_commit(ctx, e->subject, asked ? asked : e->author);
+	free(asked);
 	return 1;
 }
 
@@ -81,7 +86,6 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 	struct diags d = { NULL, 0, 0 };
 	struct policy *empty = NULL;
 	const struct policy *pol;
-	char *subject = NULL, *author = NULL;
 	int rc;
 
 	*out = NULL;
@@ -98,16 +102,8 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 		    target->model, pol);
 		log_timing("plan", t);
 	}
-	if (rc == OK && repo_commit_info(r, target_sha, &subject, &author) == OK) {
-		/* A bot commit is by the person who asked for it. */
-		char *asked = NULL;
-
-		repo_log(r, target_sha, 1, requested_by, &asked);
-		plan_set_commit(*out, subject, asked ? asked : author);
-		free(asked);
-	}
-	free(subject);
-	free(author);
+	if (rc == OK)
+		repo_log(r, target_sha, 1, set_commit, *out);
 	policy_free(empty);
 	diags_dispose(&d);
 	return rc;

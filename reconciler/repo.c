@@ -619,23 +619,6 @@ repo_push(struct repo *r, const char *url, const char *sha, const char *branch,
 	return push_remote(r, url, &oid, dst, auth);
 }
 int
-repo_commit_info(struct repo *r, const char *sha, char **subject, char **author)
-{
-	git_oid oid;
-	git_commit *c = NULL;
-	const char *summary;
-
-	*subject = *author = NULL;
-	if (git_oid_fromstr(&oid, sha) != 0 || git_commit_lookup(&c, r->git, &oid) != 0)
-		return git_fail(ERR_NOTFOUND, sha);
-	summary = git_commit_summary(c);
-	*subject = xstrdup(summary ? summary : "");
-	*author = xstrdup(git_commit_author(c)->name ? git_commit_author(c)->name : "");
-	git_commit_free(c);
-	return OK;
-}
-
-int
 repo_diff_buffers(struct buf *out, const char *path, const char *old, size_t oldlen,
     const char *newb, size_t newlen)
 {
@@ -1135,6 +1118,7 @@ repo_log(struct repo *r, const char *sha, size_t max,
 
 		git_oid_tostr(e.sha, sizeof(e.sha), git_commit_id(c));
 		e.message = git_commit_message(c);
+		e.subject = git_commit_summary(c) ? git_commit_summary(c) : "";
 		e.author = a->name ? a->name : "";
 		e.author_email = a->email ? a->email : "";
 		e.time = (long long)a->when.time;

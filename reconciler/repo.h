@@ -74,9 +74,6 @@ struct repo_auth {
 int repo_fetch(struct repo *r, const char *url, const char *branch,
     const struct repo_auth *auth);
 
-/* The commit's subject line and author name (each owns; NULL on failure). */
-int repo_commit_info(struct repo *r, const char *sha, char **subject, char **author);
-
 /*
  * A unified diff of two buffers (NULL = absent) with git's headers, for
  * `path`, appended to `out`.  Uses libgit2's git_patch_from_buffers.
@@ -171,6 +168,7 @@ int repo_each_changed_path(struct repo *r, const char *from, const char *to,
 struct repo_log_entry {
 	char sha[REPO_SHA_LEN + 1];
 	const char *message;      /* the whole message */
+	const char *subject;      /* its first paragraph on one line (git's summary) */
 	const char *author, *author_email;
 	long long time;           /* author time, seconds since the epoch */
 	unsigned nparents;
