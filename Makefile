@@ -27,18 +27,23 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+# Includes name their folder from these roots: "base/util.h" (a layer of
+# reconciler/), "providers/chat/chat.h", "renderers/renderer.h".
+INCLUDES   := -Ireconciler -I.
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(INCLUDES) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -pthread -Wl,--as-needed $(LDFLAGS)
 
-CORE_SRC := $(wildcard reconciler/*.c) $(wildcard renderers/*.c) $(wildcard providers/*.c)
-LIB_SRC  := $(filter-out reconciler/main.c reconciler/cli.c,$(CORE_SRC))
+CORE_SRC := $(sort $(shell find reconciler renderers providers -name '*.c'))
+CLI_SRC  := $(wildcard reconciler/cli/*.c)
+LIB_SRC  := $(filter-out $(CLI_SRC),$(CORE_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # `firebreak` is a libc-only front that answers `enc --state` itself (Puppet
 # runs it on every agent run) and execs `firebreak-core` for the rest.
 BIN      := $(BUILD)/firebreak
 CORE_BIN := $(BUILD)/firebreak-core
-FRONT_OBJ := $(BUILD)/reconciler/main.o $(BUILD)/reconciler/enc.o \
-             $(BUILD)/reconciler/util.o $(BUILD)/reconciler/names.o
+FRONT_OBJ := $(BUILD)/reconciler/cli/main.o $(BUILD)/reconciler/state/enc.o \
+             $(BUILD)/reconciler/base/util.o $(BUILD)/reconciler/base/names.o
+CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out reconciler/cli/main.c,$(CLI_SRC)))
 
 .PHONY: all deps test unit golden e2e demo bench lint clean
 all: $(BIN) $(CORE_BIN)
@@ -54,7 +59,7 @@ $(BUILD)/libfirebreak.a: $(LIB_OBJ)
 $(BIN): $(FRONT_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-$(CORE_BIN): $(BUILD)/reconciler/cli.o $(BUILD)/libfirebreak.a
+$(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

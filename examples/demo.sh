@@ -72,7 +72,7 @@ step "2. start the controller (chat lines below come from it)"
 run "$fb" run --config "$conf" -n
 "$fb" run --config "$conf" 2>"$demo/controller.log" &
 pid=$!
-for _ in $(seq 100); do [ -S "$state/control.sock" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -S "$state/run/control.sock" ] && break; sleep 0.05; done
 
 step "3. alice deploys a version: the bot commits it as itself, naming alice; pin.modify is trusted, so it is applied at once"
 chat alice "deploy app 1.4.3"

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "renderer.h"
+#include "renderers/renderer.h"
 
 static int
 service_key_cmp(const void *a, const void *b)

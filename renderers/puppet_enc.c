@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "renderer.h"
+#include "renderers/renderer.h"
 
 /* Lists at most this long are deduplicated by pairwise comparison. */
 #define ENC_SMALL_LIST 16

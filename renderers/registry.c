@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "renderer.h"
+#include "renderers/renderer.h"
 
 #define RENDERER_MAX 16
 

@@ -9,8 +9,8 @@
 #ifndef FIREBREAK_RENDERER_H
 #define FIREBREAK_RENDERER_H
 
-#include "../reconciler/artifact.h"
-#include "../reconciler/model.h"
+#include "model/artifact.h"
+#include "model/model.h"
 
 #define RENDERER_ABI 2
 

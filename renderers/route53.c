@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "renderer.h"
+#include "renderers/renderer.h"
 
 struct rrec {
 	char *name;            /* owns: the fqdn, without a trailing dot */

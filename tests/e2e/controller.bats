@@ -181,7 +181,7 @@ outcome() {
 	kill -TERM "$PID"
 	wait "$PID"
 	PID=
-	[ ! -e "$S/control.sock" ]
+	[ ! -e "$S/run/control.sock" ]
 }
 
 @test "controller: an exec apply hook runs after the release switch, with the release path" {

@@ -238,12 +238,12 @@ wait_for() {
 
 # start_controller [RUN-OPTIONS]: `firebreak run --config $C` in the
 # background (its pid in PID, its log in $BATS_TEST_TMPDIR/run.log);
-# returns once it answers on its control socket ($S/control.sock).
+# returns once it answers on its control socket ($S/run/control.sock).
 start_controller() {
 	"$FIREBREAK" run --config "$C" "$@" 2>"$BATS_TEST_TMPDIR/run.log" 3>&- &
 	PID=$!
 	for _ in $(seq 200); do
-		[ -S "$S/control.sock" ] && "$FIREBREAK" status --config "$C" >/dev/null 2>&1 &&
+		[ -S "$S/run/control.sock" ] && "$FIREBREAK" status --config "$C" >/dev/null 2>&1 &&
 		    return 0
 		sleep 0.05
 	done

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../reconciler/fs.h"
-#include "../../reconciler/log.h"
-#include "../../reconciler/outbox.h"
-#include "../../reconciler/util.h"
-#include "../../reconciler/ydoc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "model/ydoc.h"
+#include "state/outbox.h"
 
 static void
 usage(void)

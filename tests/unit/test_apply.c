@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../providers/apply.h"
-#include "../../reconciler/fs.h"
-#include "../../reconciler/log.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "providers/apply/apply.h"
 
 #define SHA "0123456789abcdef0123456789abcdef01234567"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../reconciler/bot.h"
+#include "bot/bot.h"
 
 struct trailer_case {
 	const char *message;
@@ -47,7 +47,7 @@ test_trailers(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *got = bot_trailer(cases[i].message, cases[i].key);
+		char *got = trailer_get(cases[i].message, cases[i].key);
 
 		if (cases[i].want == NULL) {
 			if (got)
@@ -59,7 +59,7 @@ test_trailers(void **state)
 		}
 		free(got);
 	}
-	assert_null(bot_trailer(NULL, "Requested-by"));
+	assert_null(trailer_get(NULL, "Requested-by"));
 }
 
 int

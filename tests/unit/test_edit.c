@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../reconciler/edit.h"
-#include "../../reconciler/ydoc.h"
+#include "bot/edit.h"
+#include "model/ydoc.h"
 
 struct edit_case {
 	const char *name;

@@ -11,7 +11,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../reconciler/hooksig.h"
+#include "base/crypto.h"
+#include "controller/hooksig.h"
 
 #define GH_SECRET "It's a Secret to Everybody"
 #define GH_BODY "Hello, World!"
@@ -38,9 +39,9 @@ static void
 test_mac(void **state)
 {
 	const struct mac_case *c = *state;
-	char hex[2 * HOOKSIG_MAC_LEN + 1];
+	char hex[2 * CRYPTO_SHA256_LEN + 1];
 
-	hooksig_hmac_sha256_hex(hex, c->key, strlen(c->key), c->data, strlen(c->data));
+	crypto_hmac_sha256_hex(hex, c->key, strlen(c->key), c->data, strlen(c->data));
 	assert_string_equal(hex, c->hex);
 }
 
@@ -131,10 +132,10 @@ test_body_with_nul_bytes(void **state)
 {
 	static const char body[] = { 'a', '\0', 'b' };
 	struct hooksig_headers h = { NULL, NULL, NULL };
-	char hex[2 * HOOKSIG_MAC_LEN + 1];
+	char hex[2 * CRYPTO_SHA256_LEN + 1];
 
 	(void)state;
-	hooksig_hmac_sha256_hex(hex, "k", 1, body, sizeof(body));
+	crypto_hmac_sha256_hex(hex, "k", 1, body, sizeof(body));
 	h.gitea_signature = hex;
 	assert_int_equal(hooksig_verify(NULL, "k", 1, &h, body, sizeof(body)), OK);
 	assert_int_equal(hooksig_verify(NULL, "k", 1, &h, body, 1), ERR_DENIED);

@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../reconciler/hooksig.h"
-#include "../../reconciler/http.h"
+#include "base/crypto.h"
+#include "controller/hooksig.h"
+#include "controller/http.h"
 
 #define SECRET "It's a Secret to Everybody"
 #define PUSH_BODY "{\"ref\":\"refs/heads/main\"}"
@@ -443,7 +444,7 @@ static void
 test_body_at_cap(void **state)
 {
 	struct buf body = BUF_INIT;
-	char hex[2 * HOOKSIG_MAC_LEN + 1], hdr[128];
+	char hex[2 * CRYPTO_SHA256_LEN + 1], hdr[128];
 	struct req q = { "POST", "/hooks/push", { hdr }, NULL, 0, 0 };
 	struct resp r;
 	size_t i;
@@ -451,7 +452,7 @@ test_body_at_cap(void **state)
 	(void)state;
 	for (i = 0; i < HTTP_MAX_BODY; i++)
 		buf_putc(&body, (char)('a' + i % 26));
-	hooksig_hmac_sha256_hex(hex, SECRET, strlen(SECRET), body.data, body.len);
+	crypto_hmac_sha256_hex(hex, SECRET, strlen(SECRET), body.data, body.len);
 	snprintf(hdr, sizeof(hdr), "X-Gitea-Signature: %s", hex);
 	q.body = body.data;
 	fetch(&r, &q);

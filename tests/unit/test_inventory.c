@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../reconciler/inventory.h"
-#include "../../reconciler/policy.h"
+#include "model/inventory.h"
+#include "model/policy.h"
 
 struct file {
 	const char *path;

@@ -29,10 +29,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../providers/chat.h"
-#include "../../reconciler/fs.h"
-#include "../../reconciler/log.h"
-#include "../../reconciler/outbox.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "providers/chat/chat.h"
+#include "state/outbox.h"
 
 /* ---- a fake backend that fails on cue ---- */
 

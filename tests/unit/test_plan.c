@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../reconciler/inventory.h"
-#include "../../reconciler/plan.h"
-#include "../../reconciler/policy.h"
-#include "../../renderers/renderer.h"
+#include "model/inventory.h"
+#include "model/policy.h"
+#include "plan/plan.h"
+#include "renderers/renderer.h"
 
 struct file {
 	const char *path;

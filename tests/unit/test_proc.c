@@ -24,8 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../reconciler/log.h"
-#include "../../reconciler/proc.h"
+#include "base/log.h"
+#include "base/proc.h"
 
 static char self[4096];
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../renderers/renderer.h"
+#include "renderers/renderer.h"
 
 #define L(...) ((const char *const []){ __VA_ARGS__, NULL })
 

@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../reconciler/fs.h"
-#include "../../reconciler/proc.h"
-#include "../../reconciler/repo.h"
+#include "base/fs.h"
+#include "base/proc.h"
+#include "git/repo.h"
 
 #define GIT "/usr/bin/git"
 #define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../providers/slack_in.h"
+#include "providers/chat/slack_in.h"
 
 /* ---- Slack's documented example ---- */
 

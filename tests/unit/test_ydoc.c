@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../reconciler/ydoc.h"
+#include "model/ydoc.h"
 
 struct emit_case {
 	const char *name;

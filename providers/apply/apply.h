@@ -1,0 +1,116 @@
+/*
+ * apply.h - apply providers: what runs after a release became current,
+ * for plans touching the kinds a provider was configured for (DESIGN.md
+ * "Controller configuration", `apply:`).  Each is one file exporting one
+ * `struct apply_provider`, listed once in providers/apply_registry.c; the
+ * core finds providers by name and never includes a provider's own file.
+ *
+ * Applying must not stop the controller's one event loop, so a provider
+ * runs as a handle the loop drives, like reconciler/proc.h's:
+ *
+ *	ap = apply_find("exec");             at start-up
+ *	ap->ops->open(&st, cfg);             validates the config mapping
+ *	if (ap->ops->wants(st, plan)) {      after the release switch
+ *		ap->ops->start(&run, st, &info);
+ *		... poll ap->ops->fd(run) for reading, at most
+ *		    ap->ops->timeout_ms(run) ms; each wake-up:
+ *		if (ap->ops->step(run)) ap->ops->finish(&reason, run);
+ *	}
+ *	ap->ops->close(st);                  at shutdown
+ *
+ * apply_run() does all of that blocking, for the one-shot CLI.
+ */
+#ifndef FIREBREAK_APPLY_H
+#define FIREBREAK_APPLY_H
+
+#include <stddef.h>
+
+#include "base/util.h"
+#include "model/ydoc.h"
+#include "plan/plan.h"
+
+#define APPLY_PROVIDER_ABI 1
+
+/* What one apply is about.  Everything borrowed, valid during start(). */
+struct apply_info {
+	const char *release;      /* absolute path of the release now current
+	                           * (<state>/releases/<id>) */
+	const char *plan_id;      /* "17" */
+	const char *commit;       /* the plan's target, 40 hex digits */
+	const struct plan *plan;
+};
+
+struct apply_ops {
+	/*
+	 * Open from the provider's config mapping (borrowed; e.g. {type: exec,
+	 * kinds: [dns], argv: [...], timeout: 600}; `type` is the caller's).
+	 * *out owns the provider's state.  ERR_INVALID with err_last() naming
+	 * the key (and its line) for a bad config.
+	 */
+	int (*open)(void **out, const struct ynode *cfg);
+	/* 1 when this provider runs for the plan (it touches one of the
+	 * configured kinds), else 0. */
+	int (*wants)(void *st, const struct plan *p);
+	/*
+	 * Begin applying; never blocks for long.  *run owns the run until
+	 * finish().  A failure to start (the program is missing) returns a
+	 * negative code with err_last() set and no run: the apply failed.
+	 */
+	int (*start)(void **run, void *st, const struct apply_info *in);
+	/* A descriptor to poll for reading, or -1 (then only the timeout). */
+	int (*fd)(void *run);
+	/* The longest the loop may sleep before calling step(), in ms (>= 0). */
+	int (*timeout_ms)(void *run);
+	/* Make progress without blocking.  1: done, call finish(); 0: not yet. */
+	int (*step)(void *run);
+	/* Stop early (shutdown): the run ends soon; keep stepping until done. */
+	void (*cancel)(void *run);
+	/*
+	 * The outcome, and free the run (if it had not ended it is stopped
+	 * first).  OK when the apply succeeded, ERR when it failed.  *reason
+	 * (owns, may be NULL) is text for chat and the log: on failure why,
+	 * with the tail of the tool's output; on success a short note.
+	 * Printable: control characters other than newline are replaced.
+	 */
+	int (*finish)(char **reason, void *run);
+	void (*close)(void *st);
+};
+
+struct apply_provider {
+	unsigned abi;                 /* APPLY_PROVIDER_ABI */
+	const char *name;             /* "exec" */
+	const struct apply_ops *ops;
+};
+
+/* The provider of that name, or NULL.  Checks ABI and required ops. */
+const struct apply_provider *apply_find(const char *name);
+
+/* Run one apply to the end, blocking (the one-shot `firebreak apply`).
+ * Returns what start() or finish() returned; *reason as finish()'s. */
+int apply_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in);
+
+/* ---- for providers ---- */
+
+/* Bits of enum change_kind. */
+#define APPLY_KIND_BIT(k) (1u << (k))
+#define APPLY_KINDS_ALL ((1u << KIND__COUNT) - 1)
+
+/*
+ * Parse `kinds: [enc, dns, pin, policy]` (n may be NULL: all kinds).
+ * ERR_INVALID naming `key` for anything else (not a list, an unknown kind,
+ * an empty list).
+ */
+int apply_kinds_parse(unsigned *mask, const struct ynode *n, const char *key);
+
+/* Does the plan change anything of a kind in `mask`? */
+int apply_plan_touches(const struct plan *p, unsigned mask);
+
+/*
+ * Refuse keys a provider does not know (a typo must not silently mean the
+ * default): `known` is NULL-terminated; "type" is always allowed.
+ */
+int apply_check_keys(const struct ynode *cfg, const char *provider,
+    const char *const known[]);
+
+#endif

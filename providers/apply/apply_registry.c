@@ -1,0 +1,134 @@
+/*
+ * apply_registry.c - the one table of apply providers, and what they
+ * share: the `kinds:` list, unknown-key checks, and a blocking driver.
+ * Adding a provider is one file exporting a `struct apply_provider` and
+ * one line in the table; these extern declarations are the only place the
+ * core names one.
+ */
+#include "providers/apply/apply.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct apply_provider apply_exec;
+
+static const struct apply_provider *const apply_registry[] = {
+	&apply_exec,
+	NULL,
+};
+
+static int
+apply_provider_ok(const struct apply_provider *p)
+{
+	const struct apply_ops *o = p->ops;
+
+	return p->abi == APPLY_PROVIDER_ABI && p->name && o && o->open && o->wants &&
+	    o->start && o->fd && o->timeout_ms && o->step && o->cancel && o->finish && o->close;
+}
+
+const struct apply_provider *
+apply_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; apply_registry[i]; i++) {
+		/* A provider built against another ABI is a build mistake. */
+		ASSERT(apply_provider_ok(apply_registry[i]));
+		if (strcmp(apply_registry[i]->name, name) == 0)
+			return apply_registry[i];
+	}
+	return NULL;
+}
+
+int
+apply_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in)
+{
+	struct pollfd pfd;
+	void *run;
+	int rc;
+
+	*reason = NULL;
+	if ((rc = ap->ops->start(&run, st, in)) != OK) {
+		*reason = xstrdup(err_last());
+		return rc;
+	}
+	while (!ap->ops->step(run)) {
+		pfd.fd = ap->ops->fd(run);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		poll(&pfd, pfd.fd >= 0 ? 1 : 0, ap->ops->timeout_ms(run));
+	}
+	return ap->ops->finish(reason, run);
+}
+
+int
+apply_kinds_parse(unsigned *mask, const struct ynode *n, const char *key)
+{
+	enum change_kind k;
+	size_t i;
+
+	*mask = 0;
+	if (!n) {
+		*mask = APPLY_KINDS_ALL;
+		return OK;
+	}
+	if (n->type != YNODE_SEQ || n->n == 0)
+		return err_set(ERR_INVALID, "%s (line %d): expected a non-empty list of "
+		    "enc, dns, pin, policy, got %s", key, n->line, ynode_type_name(n));
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *it = n->items[i];
+
+		if (it->type != YNODE_SCALAR || kind_parse(&k, it->str) != OK)
+			return err_set(ERR_INVALID, "%s[%zu] (line %d): expected one of enc, dns, "
+			    "pin, policy, got %s%.40s%s", key, i, it->line,
+			    it->type == YNODE_SCALAR ? "\"" : ynode_type_name(it),
+			    it->type == YNODE_SCALAR ? it->str : "",
+			    it->type == YNODE_SCALAR ? "\"" : "");
+		*mask |= APPLY_KIND_BIT(k);
+	}
+	return OK;
+}
+
+int
+apply_plan_touches(const struct plan *p, unsigned mask)
+{
+	int k, a;
+
+	if (p->decision == DECISION_INVALID)
+		return 0;
+	for (k = 0; k < KIND__COUNT; k++)
+		if (mask & APPLY_KIND_BIT(k))
+			for (a = 0; a < 3; a++)
+				if (p->counts[k][a])
+					return 1;
+	return 0;
+}
+
+int
+apply_check_keys(const struct ynode *cfg, const char *provider, const char *const known[])
+{
+	size_t i, j;
+
+	if (!cfg || cfg->type != YNODE_MAP)
+		return err_set(ERR_INVALID, "apply %s: expected a mapping", provider);
+	for (i = 0; i < cfg->n; i++) {
+		const char *k = cfg->keys[i]->str;
+		int ok = strcmp(k, "type") == 0;
+
+		for (j = 0; !ok && known[j]; j++)
+			ok = strcmp(k, known[j]) == 0;
+		if (!ok) {
+			struct buf b = BUF_INIT;
+
+			for (j = 0; known[j]; j++)
+				buf_printf(&b, "%s%s", j ? ", " : "", known[j]);
+			err_set(ERR_INVALID, "apply %s: unknown key \"%.40s\" (line %d); known: type, %s",
+			    provider, k, cfg->keys[i]->line, b.data);
+			buf_dispose(&b);
+			return ERR_INVALID;
+		}
+	}
+	return OK;
+}

@@ -1,0 +1,50 @@
+/*
+ * bot.h - the chat bot's commands (DESIGN.md "Chat commands", "Bot
+ * commits"): the same words from Slack, Mattermost, IRC and the shell.
+ *
+ * One call runs one command line for one person.  Who may run what comes
+ * from policy.yaml of the last applied commit (`commands`, `groups`,
+ * `identities`, `approvers`, `self_approve`).  A mutating command edits
+ * the inventory in place (reconciler/edit.c: comments and layout kept),
+ * re-validates the whole inventory, commits as the bot with the person in
+ * the trailers, and moves the branch by compare-and-swap, redoing the edit
+ * on the new head when someone else got there first.  With a remote, the
+ * commit is pushed first and the local branch follows.  Nothing the bot
+ * commits touches policy.yaml.
+ */
+#ifndef FIREBREAK_BOT_H
+#define FIREBREAK_BOT_H
+
+#include "base/util.h"
+#include "state/config.h"
+
+/* Who asks, and from where. */
+struct bot_request {
+	const char *user;        /* a policy user (`--as`), or NULL: map `identity` */
+	const char *identity;    /* "slack:U024BE7LH", "irc:carol", or NULL (the shell) */
+	const char *via;         /* "shell", "slack #ops", "irc #ops": Requested-via */
+	int chat_entry;          /* the config's chat[] entry it came through, or -1
+	                          * (IRC approval follows that entry's allow_approve) */
+	const char *text;        /* the command line: "deploy app 1.4.3" */
+	/*
+	 * approve / discard go to the running controller through its control
+	 * socket.  When none runs, this (may be NULL: then the bot says so)
+	 * decides on the state directory instead; the CLI passes the
+	 * controller's cold path, which the bot layer cannot name.
+	 */
+	int (*decide_offline)(const struct config *cfg, int approve, const char *id,
+	    const char *user, char **msg);
+};
+
+struct bot_answer {
+	int code;                /* 0 done; 1 refused or bad input; 3 environment */
+	struct buf text;         /* what to tell the person who asked */
+	char commit[41];         /* the commit made, or "" */
+	char user[80];           /* the policy user it ran as, or "" (unmapped) */
+};
+
+/* The answer is always filled (dispose it); the return value is its code. */
+int bot_run(const struct config *cfg, const struct bot_request *rq, struct bot_answer *ans);
+void bot_answer_dispose(struct bot_answer *a);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * controller.h - `firebreak run`: watch the inventory's branch, plan every
+ * new head against the applied commit within milliseconds, apply what the
+ * policy trusts, post the rest to chat and wait for an approver.
+ *
+ * One thread, one poll() loop over inotify (the repository's refs), a
+ * signalfd, the control socket (<state>/run/control.sock: the CLI's approve,
+ * discard and status reach the running controller there, through
+ * state/ctlclient.h) and the chat outbox.  The controller holds the state
+ * directory's lock for its whole life: there is never a second writer.
+ *
+ * Layer: controller.  Its files share controller/ctl.h.
+ */
+#ifndef FIREBREAK_CONTROLLER_H
+#define FIREBREAK_CONTROLLER_H
+
+#include "state/config.h"
+
+struct controller_opts {
+	int bootstrap_apply;     /* an empty state applies its first plan */
+};
+
+/* Run until SIGTERM or SIGINT.  Returns OK, or an error (err_last()) when
+ * it cannot start: repository or state missing, socket in use. */
+int controller_run(const struct config *cfg, const struct controller_opts *opts);
+
+/*
+ * `firebreak run -n`: open (and close) every chat and apply provider the
+ * configuration names, so a bad key or an unreadable secret file is found
+ * before the service starts.  Touches neither the state nor the network.
+ * ERR_INVALID with err_last() naming the file, line and key.
+ */
+int controller_check(const struct config *cfg);
+
+/*
+ * Approve or discard plan `id` as policy user `user`, on the state
+ * directory directly (the controller is not running, or this is the
+ * controller itself).  *msg (owns) says what happened.  OK: applied or
+ * discarded (or already was: a second approve applies nothing);
+ * ERR_DENIED: not allowed; ERR_CONFLICT: stale (the message names the
+ * fresh plan); ERR_NOTFOUND: no such open plan.
+ */
+int controller_decide(const struct config *cfg, int approve, const char *id,
+    const char *user, char **msg);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * ctl.h - the controller's inside: the one struct the loop owns, and the
+ * functions its files share.  Only files of reconciler/controller/
+ * include this header; everything else reaches the controller through
+ * controller.h (the CLI) or the control socket (state/ctlclient.h).
+ *
+ * Layer: controller (includes state, plan, renderers, model, git, base,
+ * and provider interfaces).  One thread: nothing here is locked.
+ *
+ *   loop.c       controller_run: the poll loop, start-up and shutdown, fetch
+ *   reconcile.c  a new head -> plan -> decision -> release -> apply providers
+ *   approve.c    approve / discard (one procedure, warm or cold)
+ *   ctlsock.c    the control socket's server
+ *   jobs.c       chat commands run as children
+ *   chatin.c     chat commands coming in (HTTP, IRC)
+ *   metrics.c    /metrics
+ *   http.c       the HTTP listener (knows nothing of struct ctl)
+ *   hooksig.c    push hook signatures
+ */
+#ifndef FIREBREAK_CTL_H
+#define FIREBREAK_CTL_H
+
+#include <jansson.h>
+
+#include "controller/controller.h"
+#include "plan/pipeline.h"
+#include "plan/plan.h"
+#include "state/ctlclient.h"
+
+struct pollfd;
+
+#define BOT_RUNNING 4            /* bot commands running at once */
+#define BOT_QUEUED 64            /* waiting beyond those; more are refused */
+#define BOT_TIMEOUT_MS 120000
+#define FETCH_TIMEOUT_MS 60000
+#define BOT_HOLD_SECONDS 2.0     /* a new head waits this long for a running
+                                  * command to announce its commit first */
+#define CTL_LAT_BUCKETS 8
+
+#define CTL_MAX_CONNS 8           /* control socket clients at once */
+#define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
+
+struct apply_provider;
+struct http;
+struct http_request;
+struct http_reply;
+struct outbox;
+struct proc;
+struct replay;
+struct repo;
+struct state;
+
+/* One chat command, run as `firebreak-core chat ... --json` (a child:
+ * the loop never waits for git, and a crash stays in the child). */
+struct botjob {
+	struct proc *proc;           /* NULL while queued */
+	int backend;                 /* IRC: the outbox backend to answer on, else -1 */
+	char *to;                    /* IRC: the nick that asked */
+	char *identity, *via, *text, *reply_url;
+	int reply_only;              /* only post `text` to reply_url (`firebreak-core reply`) */
+};
+
+/* One control socket client. */
+struct ctlconn {
+	int fd;                      /* -1: a free slot */
+	double deadline;             /* log_now() seconds */
+	char req[CTL_MAX_REQUEST + 1];
+	size_t len;
+	int writing;                 /* the answer is in `out` */
+	struct buf out;
+	size_t off;                  /* how much of out is written */
+};
+
+struct ctl {
+	const struct config *cfg;
+	struct repo *repo;
+	struct state *st;
+	struct outbox *ob;
+	struct snapshot base;          /* the applied commit, warm */
+	char head[41];                 /* the last head reconciled */
+	char ref[300];                 /* refs/heads/<branch> */
+	struct plan *open;             /* awaiting an approver, or NULL */
+	struct snapshot open_target;
+	int bootstrap_apply;
+	int ifd, sfd, lfd;
+	struct ctlconn conns[CTL_MAX_CONNS];
+	char last_error[512];
+	/* Apply providers (config `apply:`), and the one apply running. */
+	const struct apply_provider **aps;
+	void **apst;
+	size_t naps;
+	struct plan *hook_plan;        /* owned while its hooks run */
+	size_t hook_next;              /* the next provider to consider */
+	void *hook_run;                /* the running provider's run, or NULL */
+	size_t hook_idx;
+	int hook_failed;
+	int dirty;                     /* a ref moved while hooks ran */
+	struct http *http;
+	int fetch_now;
+	double dirty_since;
+	/* The bot. */
+	struct botjob *jobs[BOT_RUNNING + BOT_QUEUED];
+	size_t njobs;
+	char self[4096];               /* this program, for the bot's children */
+	char *slack_secret, *mm_token; /* inbound secrets, or NULL */
+	int slack_http;                /* the slack entry's api_url is http:// (a test
+	                                * stand-in): its response_urls may be too */
+	struct replay *replay;
+	struct proc *fetch_proc;       /* `firebreak-core fetch` running, or NULL */
+	/* Metrics. */
+	unsigned long by_decision[DECISION_INVALID + 1];
+	unsigned long applies_ok, applies_failed;
+	double last_applied_at;
+	unsigned long lat_buckets[CTL_LAT_BUCKETS], lat_count;
+	double lat_sum;
+};
+
+extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
+
+/* loop.c: open everything the controller needs (repository, state lock,
+ * applied commit, outbox, apply providers, inotify); ctl_close undoes
+ * whatever ctl_open got to, so it is safe after a failed open. */
+int ctl_open(struct ctl *c, const struct config *cfg);
+void ctl_close(struct ctl *c);
+
+/* reconcile.c */
+/* Post to every chat through the outbox (stored first). */
+void ctl_notify(struct ctl *c, const struct plan *p, const char *summary, const char *body,
+    int actions);
+/* The plan's summary line with `outcome` appended, and its text. */
+void ctl_notify_plan(struct ctl *c, const struct plan *p, const char *outcome, int actions);
+/* Record a stored plan's outcome (and who decided it). */
+int ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome,
+    const char *by);
+int ctl_rewrite_outcome(const char *file, json_t *j, const char *outcome, const char *by);
+/* Switch the release to p's target and run its apply providers; steals p
+ * and the snapshot's contents.  `said`: the outcome for chat, or NULL. */
+int ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
+    const char *said);
+/* The running apply provider's fd or timeout fired. */
+void ctl_hooks_step(struct ctl *c);
+void ctl_drop_open(struct ctl *c);
+/* Plan the branch head against the applied commit and act on it. */
+void ctl_reconcile(struct ctl *c);
+/* Settle plans a stopped controller left applying or open. */
+void ctl_recover_plans(struct ctl *c);
+
+/* approve.c: see controller_decide(). */
+int ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, char **msg);
+
+/*
+ * ctlsock.c: listen on <state>/run/control.sock (its directory 0700, the
+ * peer's uid checked); every client is non-blocking with a deadline of
+ * CTL_CONN_SECONDS, so one that connects and sends nothing costs a slot,
+ * never the loop.  ctlsock_pollfds adds the listener and the clients to
+ * pfd (at most max) and lowers *timeout to the nearest deadline;
+ * ctlsock_step accepts, reads, answers, writes and expires without
+ * blocking.
+ */
+int ctl_listen(struct ctl *c);
+size_t ctlsock_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctlsock_step(struct ctl *c);
+void ctlsock_close(struct ctl *c);
+
+/* jobs.c */
+/* Queue a command; 0 when the queue is full (the caller says "busy"). */
+int jobs_enqueue(struct ctl *c, const char *identity, const char *via, const char *text,
+    const char *reply_url, int backend, const char *to);
+/* Start what may start, collect what ended.  Never blocks. */
+void jobs_step(struct ctl *c);
+/* Is a command queued or running that may yet announce a commit? */
+int jobs_may_commit(const struct ctl *c);
+/* Answer on the IRC backend the command came from. */
+void jobs_answer_irc(struct ctl *c, const struct botjob *j, const char *text);
+void job_free(struct botjob *j);
+/* Stop and forget every job (shutdown). */
+void jobs_close(struct ctl *c);
+
+/* chatin.c */
+int ctl_chat_open(struct ctl *c);
+void ctl_chat_close(struct ctl *c);
+void ctl_chat_irc(struct ctl *c);
+void ctl_chat_http(void *ctx, const struct http_request *req, struct http_reply *rep);
+
+/* loop.c: the fetch child. */
+void ctl_fetch_start(struct ctl *c);
+void ctl_fetch_step(struct ctl *c);
+
+/* metrics.c */
+void ctl_metrics(void *ctx, struct buf *out);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * config.c - see config.h.
+ */
+#include "state/config.h"
+
+#include "git/repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+
+static const char *const top_keys[] = {
+	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
+	"apply", "hook_secret_file", "remote_auth",
+};
+static const char *const bot_keys[] = { "name", "email" };
+static const char *const auth_keys[] = { "username", "password_file", "ssh_key_file",
+	"ssh_pubkey_file", "passphrase_file" };
+
+struct cctx {
+	struct config *c;
+	struct diags *d;
+	const char *file;
+	char *dir;               /* the file's directory, for relative paths */
+};
+
+static void
+bad(struct cctx *x, const struct ynode *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+bad(struct cctx *x, const struct ynode *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diags_add(x->d, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
+
+static void
+check_keys(struct cctx *x, const struct ynode *map, const char *const *keys, size_t n,
+    const char *what)
+{
+	size_t i, j;
+
+	for (i = 0; i < map->n; i++) {
+		const char *k = map->keys[i]->str, *hint;
+
+		for (j = 0; j < n && strcmp(k, keys[j]) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		hint = did_you_mean(k, keys, n);
+		bad(x, map->keys[i], "unknown key '%s' in %s%s%s%s", k, what,
+		    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+	}
+}
+
+/* A string value (owns), or NULL when absent or null. */
+static char *
+str(struct cctx *x, const struct ynode *map, const char *key)
+{
+	const struct ynode *n = ynode_get(map, key);
+
+	if (!n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL))
+		return NULL;
+	if (n->type != YNODE_SCALAR || strlen(n->str) != n->len) {
+		bad(x, n, "'%s' must be a string, not %s", key, ynode_type_name(n));
+		return NULL;
+	}
+	return xstrdup(n->str);
+}
+
+/* A path value, made absolute against the config file's directory. */
+static char *
+path(struct cctx *x, const struct ynode *map, const char *key)
+{
+	char *p = str(x, map, key), *abs;
+
+	if (!p || p[0] == '/')
+		return p;
+	abs = xasprintf("%s/%s", x->dir, p);
+	free(p);
+	return abs;
+}
+
+int
+config_read_secret(char **out, const char *file)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	*out = NULL;
+	if ((rc = fs_read(&b, file, 64 * 1024)) != OK) {
+		buf_dispose(&b);
+		return rc;
+	}
+	b.len = strcspn(b.data, "\r\n");
+	b.data[b.len] = '\0';
+	if (b.len == 0) {
+		buf_dispose(&b);
+		return err_set(ERR_INVALID, "%s is empty", file);
+	}
+	*out = buf_steal(&b);
+	return OK;
+}
+
+/* A secret from the file named at `key` of map `m`, into *out. */
+static void
+secret(struct cctx *x, const struct ynode *m, const char *key, char **out)
+{
+	char *file = path(x, m, key);
+
+	if (!file)
+		return;
+	if (config_read_secret(out, file) != OK)
+		bad(x, ynode_get(m, key), "cannot read %s %s: %s", key, file, err_last());
+	free(file);
+}
+
+static void
+wipe(char *s)
+{
+	if (s) {
+		/* Do not leave a secret in freed memory. */
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Each `chat:` and `apply:` entry is a mapping with a `type`; the
+ * providers check the rest when they open. */
+static void
+check_list(struct cctx *x, const struct ynode *list, const char *key)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	if (list->type != YNODE_SEQ) {
+		bad(x, list, "'%s' must be a list of mappings with a 'type'", key);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		const struct ynode *it = list->items[i], *t;
+
+		if (it->type != YNODE_MAP || !(t = ynode_get(it, "type")) ||
+		    t->type != YNODE_SCALAR)
+			bad(x, it, "each entry of '%s' must be a mapping with a 'type'", key);
+	}
+}
+
+int
+config_load(struct config **out, const char *file, struct diags *d)
+{
+	struct buf src = BUF_INIT;
+	struct config *c;
+	struct cctx x;
+	const struct ynode *bot, *n;
+	const char *slash;
+	int rc, line, col;
+	size_t before = d->n;
+
+	*out = NULL;
+	if ((rc = fs_read(&src, file, 1u << 20)) != OK) {
+		buf_dispose(&src);
+		return rc;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(file);
+	rc = ydoc_parse(&c->root, src.data, src.len, NULL, &line, &col);
+	buf_dispose(&src);
+	if (rc != OK) {
+		diags_add(d, file, line, col, "%s", err_last());
+		config_free(c);
+		return ERR_INVALID;
+	}
+	x.c = c;
+	x.d = d;
+	x.file = file;
+	slash = strrchr(file, '/');
+	x.dir = slash ? xstrndup(file, (size_t)(slash - file)) : xstrdup(".");
+	if (x.dir[0] == '\0') {
+		free(x.dir);
+		x.dir = xstrdup("/");
+	}
+	if (c->root->type != YNODE_MAP) {
+		bad(&x, c->root, "the configuration must be a mapping");
+		goto done;
+	}
+	check_keys(&x, c->root, top_keys, sizeof(top_keys) / sizeof(*top_keys),
+	    "the configuration");
+	c->repo = path(&x, c->root, "repo");
+	c->state = path(&x, c->root, "state");
+	c->branch = str(&x, c->root, "branch");
+	c->remote = str(&x, c->root, "remote");
+	c->listen = str(&x, c->root, "listen");
+	if (!c->repo)
+		bad(&x, c->root, "'repo' is required (the inventory repository to read)");
+	if (!c->state)
+		bad(&x, c->root, "'state' is required (the state directory)");
+	if (!c->branch)
+		c->branch = xstrdup("main");
+	else if (strchr(c->branch, '.') == c->branch || strstr(c->branch, "..") ||
+	    strpbrk(c->branch, " ~^:?*[\\") || c->branch[0] == '-')
+		bad(&x, ynode_get(c->root, "branch"), "'%s' is not a branch name", c->branch);
+	c->poll_seconds = 60;
+	if ((n = ynode_get(c->root, "poll_seconds"))) {
+		uint64_t v;
+
+		if (n->type != YNODE_SCALAR || parse_u64(&v, n->str, 1, 86400) != OK)
+			bad(&x, n, "'poll_seconds' must be a whole number of seconds (1..86400)");
+		else
+			c->poll_seconds = (unsigned)v;
+	}
+	if ((bot = ynode_get(c->root, "bot")) && bot->type == YNODE_MAP) {
+		check_keys(&x, bot, bot_keys, 2, "bot");
+		c->bot_name = str(&x, bot, "name");
+		c->bot_email = str(&x, bot, "email");
+	} else if (bot && !(bot->type == YNODE_SCALAR && ynode_scalar_kind(bot) == YSCALAR_NULL)) {
+		bad(&x, bot, "'bot' must be a mapping {name, email}");
+	}
+	if (!c->bot_name)
+		c->bot_name = xstrdup("firebreak");
+	if (!c->bot_email)
+		c->bot_email = xstrdup("firebreak@localhost");
+	secret(&x, c->root, "hook_secret_file", &c->hook_secret);
+	if ((n = ynode_get(c->root, "remote_auth")) && n->type == YNODE_MAP) {
+		check_keys(&x, n, auth_keys, sizeof(auth_keys) / sizeof(*auth_keys), "remote_auth");
+		c->remote_user = str(&x, n, "username");
+		c->remote_ssh_key = path(&x, n, "ssh_key_file");
+		c->remote_ssh_pubkey = path(&x, n, "ssh_pubkey_file");
+		secret(&x, n, "password_file", &c->remote_password);
+		secret(&x, n, "passphrase_file", &c->remote_passphrase);
+		if (c->remote_ssh_key && access(c->remote_ssh_key, R_OK) != 0)
+			bad(&x, ynode_get(n, "ssh_key_file"), "cannot read ssh_key_file %s",
+			    c->remote_ssh_key);
+	} else if (n && !(n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL)) {
+		bad(&x, n, "'remote_auth' must be a mapping {username, password_file, "
+		    "ssh_key_file, ssh_pubkey_file, passphrase_file}");
+	}
+	c->chat = ynode_get(c->root, "chat");
+	c->apply = ynode_get(c->root, "apply");
+	check_list(&x, c->chat, "chat");
+	check_list(&x, c->apply, "apply");
+done:
+	free(x.dir);
+	if (d->n > before) {
+		diags_sort(d);
+		config_free(c);
+		return ERR_INVALID;
+	}
+	*out = c;
+	return OK;
+}
+
+void
+config_free(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->repo);
+	free(c->branch);
+	free(c->remote);
+	free(c->state);
+	free(c->bot_name);
+	free(c->bot_email);
+	free(c->listen);
+	wipe(c->hook_secret);
+	wipe(c->remote_password);
+	wipe(c->remote_passphrase);
+	free(c->remote_user);
+	free(c->remote_ssh_key);
+	free(c->remote_ssh_pubkey);
+	ynode_free(c->root);
+	free(c);
+}
+
+void
+config_repo_auth(const struct config *c, struct repo_auth *out)
+{
+	out->username = c->remote_user;
+	out->password = c->remote_password;
+	out->ssh_key = c->remote_ssh_key;
+	out->ssh_pubkey = c->remote_ssh_pubkey;
+	out->passphrase = c->remote_passphrase;
+}

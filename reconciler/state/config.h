@@ -1,0 +1,49 @@
+/*
+ * config.h - the controller's configuration (DESIGN.md "Controller
+ * configuration"): a YAML file outside the inventory repository.  Secrets
+ * come from files named here, never from the file itself or the repo.
+ */
+#ifndef FIREBREAK_CONFIG_H
+#define FIREBREAK_CONFIG_H
+
+#include "model/validate.h"
+#include "model/ydoc.h"
+
+struct config {
+	char *path;              /* the configuration file */
+	char *repo;              /* local repository the controller reads */
+	char *branch;            /* default "main" */
+	char *remote;            /* URL to fetch from, or NULL */
+	unsigned poll_seconds;   /* fetch interval with a remote; default 60 */
+	char *state;             /* state directory */
+	char *bot_name, *bot_email;
+	char *listen;            /* "host:port"; NULL: no HTTP listener */
+	char *hook_secret;       /* the push hooks' secret (from hook_secret_file), or NULL */
+	/* remote_auth: credentials to fetch from and push to `remote` (https:
+	 * username + password_file; ssh: username, ssh_key_file,
+	 * ssh_pubkey_file, passphrase_file).  Any may be NULL. */
+	char *remote_user, *remote_password, *remote_ssh_key, *remote_ssh_pubkey,
+	    *remote_passphrase;
+	const struct ynode *chat;   /* borrows root: the `chat:` list, or NULL */
+	const struct ynode *apply;  /* borrows root: the `apply:` list, or NULL */
+	struct ynode *root;      /* owns the parsed document */
+};
+
+/*
+ * Load and check the file: unknown keys (with a did-you-mean), wrong
+ * types, unreadable secret files, each with file:line.  ERR_INVALID with
+ * the problems in `d`, ERR_NOTFOUND when the file is missing.  Relative
+ * paths in the file are taken relative to the file's directory.
+ */
+int config_load(struct config **out, const char *path, struct diags *d);
+void config_free(struct config *c);
+
+/* The remote's credentials, borrowed from the config (see remote_auth). */
+struct repo_auth;
+void config_repo_auth(const struct config *c, struct repo_auth *out);
+
+/* Read a secret file: its first line, without the newline (owns).  The
+ * content never reaches a log or an error message. */
+int config_read_secret(char **out, const char *path);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * outbox.h - the durable queue between the controller and chat
+ * (DESIGN.md "Posting plans to chat", "State directory").
+ *
+ * Every message is written to <state>/outbox/ before anything is sent, and
+ * removed only once its chat service took it; so a message survives chat
+ * being down, a restart and a kill -9.  Each configured chat backend (the
+ * config's `chat:` list) has its own queue, delivered oldest first: a
+ * backend's later messages wait behind one that failed, so a plan's
+ * result never arrives before the plan.  Backends do not wait for each
+ * other.  A message goes to every backend, or to one (the answer to a
+ * command someone gave there).
+ *
+ * The other way, commands people address to the bot on a backend that
+ * can receive them (IRC) come out of outbox_recv(); they are not stored:
+ * one the process dies holding is lost, as if it had not been heard.
+ *
+ * Layout:
+ *	<state>/outbox/<post>.json      one outbox_send(): the text, and the
+ *	                                backends still to deliver it to
+ *	<state>/outbox/<id>.sending     marker while message <id> is in flight
+ *	<state>/outbox/seq              ids are reserved in blocks: never reused
+ *	<state>/outbox/last-error       the last failure, for `status`
+ *	<state>/outbox/dead/<id>.json   messages a backend refused for good
+ *	<state>/threads/<key>.<n>       backend n's reference of the first
+ *	                                message of thread <key> (Slack: its
+ *	                                ts); the key is the plan id unless
+ *	                                the message names another
+ *
+ * Once-only delivery: a post writes one file for all backends (so a crash
+ * cannot leave some of them without it), and a delivery rewrites it
+ * without that backend (unlinked when none is left) right after the
+ * backend said OK.  The one window left is a crash after the service took
+ * a message and before that rewrite: the message is sent again after the
+ * restart.  The console backend closes even that window (it finds the
+ * message's id in its file and does not write it twice); for the others
+ * the outbox logs that a message "may have been delivered" (the .sending
+ * marker says so) and sends it again: a duplicate rather than a loss.  A
+ * power failure (not a kill) can lose the marker; the rest is fsynced.
+ *
+ * One process at a time: the controller, or a CLI holding the state lock.
+ */
+#ifndef FIREBREAK_OUTBOX_H
+#define FIREBREAK_OUTBOX_H
+
+#include <stddef.h>
+
+#include "base/util.h"
+#include "model/ydoc.h"
+
+struct outbox;
+struct chat_provider;
+struct chat_inbound;
+
+/*
+ * Open the backends named by `chat_list` (borrowed: the config's `chat:`,
+ * a list of mappings each with a `type`; NULL or an empty list: no chat)
+ * and load the messages still pending in <state_dir>/outbox/.  Nothing is
+ * sent or connected here (IRC connects in outbox_tick()).  *out owns the
+ * outbox.  ERR_INVALID for a bad config, with err_last() starting with the
+ * entry's "line:col: chat[i] <type>: " so the caller can prefix its file
+ * name; ERR for I/O.
+ */
+int outbox_open(struct outbox **out, const char *state_dir, const struct ynode *chat_list);
+
+/* One message to send; every pointer is borrowed for the call. */
+struct outbox_msg {
+	const char *plan_id;   /* the plan it is about (approve/discard act on
+	                        * it), or NULL; [A-Za-z0-9._-]{1,64}, not
+	                        * starting with '.' */
+	const char *thread;    /* the thread key, same syntax; NULL: plan_id.
+	                        * Messages with the same key thread together:
+	                        * the first one's backend reference (Slack's ts)
+	                        * becomes threads/<key>.<n>.  NULL with no
+	                        * plan_id: a message of its own */
+	const char *summary;   /* one line */
+	const char *body;      /* the changes by kind, then the diff from its
+	                        * first "diff --git " line; or NULL */
+	const char *url;       /* the full plan (http or https), or NULL */
+	int actions;           /* offer approve/discard for plan_id */
+	int only;              /* -1: every backend; else the index of one in
+	                        * the `chat:` list (an answer to someone who
+	                        * asked there: outbox_recv()'s return) */
+	const char *to;        /* with `only`: who asked (the inbound's user:
+	                        * the IRC nick), so the backend can address
+	                        * them ("carol: ..."); 1 to 64 letters, digits
+	                        * and ._-[]\`^{|}; or NULL */
+};
+
+/*
+ * Store one message for its backends and return; nothing is sent here.
+ * Text is stored as valid UTF-8 (invalid bytes become '?'), the summary
+ * on one line, the body cut at 64 KiB (no backend shows more).  OK once
+ * the message is on disk (fsynced), or at once when there is no backend;
+ * ERR_INVALID for a bad plan id, thread key, URL or `to`, an `only` that
+ * names no backend, or `to` without `only`.
+ */
+int outbox_send(struct outbox *ob, const struct outbox_msg *m);
+
+/* outbox_send() to every backend, threaded by plan_id. */
+int outbox_post(struct outbox *ob, const char *plan_id, const char *summary,
+    const char *body, const char *url, int actions);
+
+/*
+ * Try every message that is due.  OK from a backend deletes it (and
+ * records the plan's thread reference when this message started it);
+ * ERR_AGAIN backs it off (1 s, 2 s, 4 s ... 5 min, or the service's
+ * Retry-After); any other error moves it to outbox/dead/ and becomes
+ * outbox_last_error().  Each try is bounded by its backend's timeouts, and
+ * one call stops starting new tries after about a second (what is left is
+ * still due: outbox_next_due() says 0).  Returns how many were delivered.
+ */
+int outbox_run(struct outbox *ob);
+
+/* Seconds until the next message is due: 0 now, -1 when none is
+ * pending.  For the event loop's timeout. */
+int outbox_next_due(const struct outbox *ob);
+
+/* Up to `max` descriptors the backends want watched for reading (IRC's
+ * socket); returns how many.  Call outbox_tick() when one is readable. */
+size_t outbox_fds(struct outbox *ob, int *fds, size_t max);
+
+/* Each backend's housekeeping (PING/PONG, reconnects); call when a
+ * descriptor is readable and about once a second.  Never blocks long. */
+void outbox_tick(struct outbox *ob);
+
+/*
+ * The next command someone addressed to the bot on any backend that can
+ * receive them (taking turns, so one busy backend does not starve the
+ * others): the backend's index (>= 0), with *in filled (its strings owned
+ * by *in: chat_inbound_dispose() them), or -1 when none is waiting (*in
+ * zeroed).  Commands are read by outbox_tick(); call this after it.
+ * Answer with outbox_send() with `only` set to the index and `to` to
+ * in->user.
+ */
+int outbox_recv(struct outbox *ob, struct chat_inbound *in);
+
+/* How many backends the `chat:` list opened. */
+size_t outbox_backend_count(const struct outbox *ob);
+
+/* Backend idx's type ("console", "slack", "webhook", "irc"), or NULL when
+ * there is no such backend.  Borrows (static). */
+const char *outbox_backend_type(const struct outbox *ob, int idx);
+
+/* Backend idx's entry of the `chat:` list (a copy the outbox owns; valid
+ * until outbox_close()), or NULL when there is no such backend.  For keys
+ * the core reads itself, such as irc's allow_approve. */
+const struct ynode *outbox_backend_cfg(const struct outbox *ob, int idx);
+
+/* 1 when backend idx's entry sets `key` to plain `true` (not "true"
+ * quoted, not yes or on), else 0 (false, absent, or no such backend).
+ * E.g. irc's "allow_approve", which irc.c accepts only as true or false. */
+int outbox_backend_flag(const struct outbox *ob, int idx, const char *key);
+
+/* Messages pending, counting one per backend. */
+size_t outbox_depth(const struct outbox *ob);
+
+/* Messages moved to outbox/dead/ (ever, as found on disk at open, plus
+ * since). */
+size_t outbox_dead(const struct outbox *ob);
+
+/* The last failure (a retry or a dead letter), kept across restarts in
+ * outbox/last-error; NULL when there never was one.  Borrows. */
+const char *outbox_last_error(const struct outbox *ob);
+
+void outbox_close(struct outbox *ob);
+
+/*
+ * Test hooks.  outbox_open_with() finds backends in `providers` (a
+ * NULL-terminated table, borrowed for the outbox's life) instead of the
+ * registry; outbox_test_set_clock() replaces the monotonic clock (seconds)
+ * that due times are measured with.
+ */
+int outbox_open_with(struct outbox **out, const char *state_dir,
+    const struct ynode *chat_list, const struct chat_provider *const *providers);
+void outbox_test_set_clock(struct outbox *ob, double (*now)(void));
+
+#endif

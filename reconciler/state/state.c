@@ -1,0 +1,583 @@
+/*
+ * state.c - the state directory and the release store.  See state.h.
+ */
+#include "state/state.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "state/enc.h"
+
+#define NBUCKETS 256
+
+struct state {
+	char *dir;
+	int lockfd;
+	int dirfd;
+};
+
+/* snprintf into a fixed buffer, refusing truncation. */
+static int
+path_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+path_fmt(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= n)
+		return err_set(ERR_TOOBIG, "path too long");
+	return OK;
+}
+
+static int
+read_sha(const char *path, char out[41])
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	out[0] = '\0';
+	rc = fs_read(&b, path, 128);
+	if (rc == ERR_NOTFOUND) {
+		buf_dispose(&b);
+		return OK;
+	}
+	if (rc == OK) {
+		size_t n = b.len;
+
+		while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == ' '))
+			n--;
+		if (n != 40 || strspn(b.data, "0123456789abcdef") < 40)
+			rc = err_set(ERR_INVALID, "%s does not hold a commit id", path);
+		else {
+			memcpy(out, b.data, 40);
+			out[40] = '\0';
+		}
+	}
+	buf_dispose(&b);
+	return rc;
+}
+
+int
+state_read_applied(const char *dir, char out[41])
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = path_fmt(path, sizeof(path), "%s/applied", dir)) != OK)
+		return rc;
+	return read_sha(path, out);
+}
+
+/* The release id `current` points at, or 0 when there is none. */
+static unsigned long
+current_release(const struct state *s)
+{
+	char target[256];
+	ssize_t n = readlinkat(s->dirfd, "current", target, sizeof(target) - 1);
+	uint64_t id;
+
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	if (strncmp(target, "releases/", 9) != 0 || parse_u64(&id, target + 9, 1, 1ul << 62) != OK)
+		return 0;
+	return (unsigned long)id;
+}
+
+/* Finish an interrupted apply: the swap of `current` is the commit point. */
+static int
+recover(struct state *s)
+{
+	char path[4096], cur[41], applied[41];
+	unsigned long rel = current_release(s);
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	unlinkat(s->dirfd, "current.tmp", 0);
+	if ((rc = path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK)
+		return rc;
+	if ((d = opendir(path))) {
+		while ((e = readdir(d)))
+			if (strncmp(e->d_name, ".tmp-", 5) == 0) {
+				char tmp[4096];
+
+				if (path_fmt(tmp, sizeof(tmp), "%s/releases/%s", s->dir, e->d_name) == OK)
+					fs_rm_rf(tmp);
+			}
+		closedir(d);
+	}
+	if (!rel)
+		return OK;
+	if ((rc = path_fmt(path, sizeof(path), "%s/releases/%lu/COMMIT", s->dir, rel)) != OK)
+		return rc;
+	if ((rc = read_sha(path, cur)) != OK)
+		return rc;
+	if ((rc = state_read_applied(s->dir, applied)) != OK)
+		return rc;
+	if (cur[0] && strcmp(cur, applied) != 0) {
+		char line[42];
+
+		if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+			return rc;
+		snprintf(line, sizeof(line), "%s\n", cur);
+		return fs_write_atomic(path, line, 41);
+	}
+	return OK;
+}
+
+int
+state_open(struct state **out, const char *dir, int create)
+{
+	struct state *s;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if (create) {
+		if ((rc = fs_mkdir_p(dir, 0755)) != OK)
+			return rc;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->lockfd = -1;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		rc = err_set(errno == ENOENT ? ERR_NOTFOUND : ERR, "state directory %s: %s",
+		    dir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = path_fmt(path, sizeof(path), "%s/plans", dir)) != OK ||
+	    (rc = fs_mkdir_p(path, 0755)) != OK)
+		goto fail;
+	if ((rc = path_fmt(path, sizeof(path), "%s/releases", dir)) != OK ||
+	    (rc = fs_mkdir_p(path, 0755)) != OK)
+		goto fail;
+	if ((rc = path_fmt(path, sizeof(path), "%s/buckets", dir)) != OK ||
+	    (rc = fs_mkdir_p(path, 0755)) != OK)
+		goto fail;
+	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX) != 0) {
+		rc = err_set(ERR, "locking %s/lock: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = recover(s)) != OK)
+		goto fail;
+	*out = s;
+	return OK;
+fail:
+	state_close(s);
+	return rc;
+}
+
+void
+state_close(struct state *s)
+{
+	if (!s)
+		return;
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->dir);
+	free(s);
+}
+
+void
+state_next_plan_id(struct state *s, char out[24])
+{
+	char path[4096];
+	unsigned long max = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (path_fmt(path, sizeof(path), "%s/plans", s->dir) == OK && (d = opendir(path))) {
+		while ((e = readdir(d))) {
+			char num[32];
+			size_t n = strlen(e->d_name);
+			uint64_t v;
+
+			if (n <= 5 || n - 5 >= sizeof(num) || !str_has_suffix(e->d_name, ".json"))
+				continue;
+			memcpy(num, e->d_name, n - 5);
+			num[n - 5] = '\0';
+			if (parse_u64(&v, num, 1, 1ul << 62) == OK && v > max)
+				max = (unsigned long)v;
+		}
+		closedir(d);
+	}
+	snprintf(out, 24, "%lu", max + 1);
+}
+
+int
+state_save_plan(struct state *s, const struct plan *p, const char *extra_json)
+{
+	char path[4096];
+	char *json;
+	int rc;
+
+	if ((rc = path_fmt(path, sizeof(path), "%s/plans/%s.json", s->dir, p->id)) != OK)
+		return rc;
+	json = plan_to_json(p, extra_json);
+	{
+		struct buf b = BUF_INIT;
+
+		buf_puts(&b, json);
+		buf_putc(&b, '\n');
+		rc = fs_write_atomic(path, b.data, b.len);
+		buf_dispose(&b);
+	}
+	free(json);
+	return rc;
+}
+
+/* ---- the release store ---------------------------------------------- */
+
+/* "enc/<fqdn>.yaml": the bucket hashes the fqdn alone, as enc_path() does. */
+static unsigned
+artifact_bucket(const char *path)
+{
+	return enc_bucket(path + 4, strlen(path) - 9);
+}
+
+static int
+is_enc(const char *path)
+{
+	return strncmp(path, "enc/", 4) == 0 && !strchr(path + 4, '/');
+}
+
+static int
+changed_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct file_diff *)elem)->path);
+}
+
+static int
+path_changed(const struct plan *p, const char *path)
+{
+	return p->diff && xbsearch(path, p->diff->files, p->diff->nfiles,
+	    sizeof(*p->diff->files), changed_cmp) != NULL;
+}
+
+/* Hard-link from/rel to to/rel, making to's parent directories. */
+static int
+link_from(const char *from, const char *to, const char *rel)
+{
+	char src[4096], dst[4096];
+	char *slash;
+	int rc;
+
+	if (!fs_path_safe(rel) ||
+	    (rc = path_fmt(src, sizeof(src), "%s/%s", from, rel)) != OK ||
+	    (rc = path_fmt(dst, sizeof(dst), "%s/%s", to, rel)) != OK)
+		return ERR_INVALID;
+	slash = strrchr(dst, '/');
+	*slash = '\0';
+	rc = fs_mkdir_p(dst, 0755);
+	*slash = '/';
+	if (rc != OK)
+		return rc;
+	return link(src, dst) == 0 ? OK : err_set(ERR, "link %s: %s", dst, strerror(errno));
+}
+
+/*
+ * Build the enc/ directory of a new release in `reldir`: a symlink per
+ * non-empty bucket, reusing the previous release's bucket when nothing in
+ * it changed.  `prev` is the previous release dir or NULL (write all).
+ */
+static int
+write_enc(const struct state *s, const struct plan *p, const struct artifacts *target,
+    const char *reldir, const char *prev)
+{
+	unsigned char changed[NBUCKETS], present[NBUCKETS];
+	unsigned char *bucket_of = NULL;
+	char path[4096], link_target[512], prevbucket[4096];
+	size_t i;
+	unsigned b;
+	int rc = OK;
+
+	memset(changed, prev ? 0 : 1, sizeof(changed));
+	memset(present, 0, sizeof(present));
+	for (i = 0; prev && p->diff && i < p->diff->nfiles; i++) {
+		const struct file_diff *f = &p->diff->files[i];
+
+		if (is_enc(f->path))
+			changed[artifact_bucket(f->path)] = 1;
+	}
+	if (target->n)
+		bucket_of = xmalloc(target->n);
+	for (i = 0; i < target->n; i++)
+		if (is_enc(target->v[i].path)) {
+			bucket_of[i] = (unsigned char)artifact_bucket(target->v[i].path);
+			present[bucket_of[i]] = 1;
+		}
+	if ((rc = path_fmt(path, sizeof(path), "%s/enc", reldir)) != OK ||
+	    (rc = fs_mkdir_p(path, 0755)) != OK)
+		goto out;
+	for (b = 0; b < NBUCKETS && rc == OK; b++) {
+		char bucketdir[4096];
+		int have_prev = 0;
+
+		if (!present[b])
+			continue;
+		if (prev) {
+			ssize_t n;
+
+			if ((rc = path_fmt(path, sizeof(path), "%s/enc/%02x", prev, b)) != OK)
+				break;
+			n = readlink(path, link_target, sizeof(link_target) - 1);
+			if (n > 0) {
+				link_target[n] = '\0';
+				have_prev = 1;
+				if ((rc = path_fmt(prevbucket, sizeof(prevbucket), "%s/enc/%s",
+				    prev, link_target)) != OK)
+					break;
+			}
+		}
+		if (!changed[b] && have_prev) {
+			/* Unchanged: share the previous release's bucket. */
+			if ((rc = path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
+				break;
+			if (symlink(link_target, path) != 0)
+				rc = err_set(ERR, "symlink %s: %s", path, strerror(errno));
+			continue;
+		}
+		if ((rc = path_fmt(bucketdir, sizeof(bucketdir), "%s/buckets/%s-%02x",
+		    s->dir, p->id, b)) != OK)
+			break;
+		/* A bucket left by an apply that crashed under the same id. */
+		fs_rm_rf(bucketdir);
+		if (mkdir(bucketdir, 0755) != 0) {
+			rc = err_set(ERR, "mkdir %s: %s", bucketdir, strerror(errno));
+			break;
+		}
+		for (i = 0; i < target->n && rc == OK; i++) {
+			const struct artifact *a = &target->v[i];
+			char dst[4096], src[4096];
+
+			if (!is_enc(a->path) || bucket_of[i] != b)
+				continue;
+			if (!fs_path_safe(a->path)) {
+				rc = err_set(ERR_INVALID, "refusing to write artifact path '%s'", a->path);
+				break;
+			}
+			if ((rc = path_fmt(dst, sizeof(dst), "%s/%s", bucketdir, a->path + 4)) != OK)
+				break;
+			if (have_prev && !path_changed(p, a->path) &&
+			    path_fmt(src, sizeof(src), "%s/%s", prevbucket, a->path + 4) == OK &&
+			    link(src, dst) == 0)
+				continue;
+			rc = fs_write_new(dst, a->data, a->len);
+		}
+		if (rc != OK)
+			break;
+		if ((rc = path_fmt(link_target, sizeof(link_target), "../../../buckets/%s-%02x",
+		    p->id, b)) != OK ||
+		    (rc = path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
+			break;
+		if (symlink(link_target, path) != 0)
+			rc = err_set(ERR, "symlink %s: %s", path, strerror(errno));
+	}
+out:
+	free(bucket_of);
+	return rc;
+}
+
+static int
+release_cmp(const void *x, const void *y)
+{
+	unsigned long a = *(const unsigned long *)x, b = *(const unsigned long *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Keep the newest releases and the buckets they use; drop the rest. */
+static void
+gc(const struct state *s, unsigned long keep_from)
+{
+	char path[4096], target[512];
+	unsigned long *ids = NULL;
+	size_t n = 0, alloc = 0, i;
+	char **used = NULL;
+	size_t nused = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (path_fmt(path, sizeof(path), "%s/releases", s->dir) != OK || !(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		uint64_t v;
+
+		if (parse_u64(&v, e->d_name, 1, 1ul << 62) != OK)
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			ids = xrealloc(ids, alloc * sizeof(*ids));
+		}
+		ids[n++] = (unsigned long)v;
+	}
+	closedir(d);
+	xqsort(ids, n, sizeof(*ids), release_cmp);
+	for (i = 0; i + STATE_KEEP_RELEASES < n; i++)
+		if (ids[i] != keep_from &&
+		    path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, ids[i]) == OK)
+			fs_rm_rf(path);
+	/* Buckets named by any remaining release. */
+	for (i = n > STATE_KEEP_RELEASES ? n - STATE_KEEP_RELEASES : 0; i < n; i++) {
+		unsigned b;
+
+		for (b = 0; b < NBUCKETS; b++) {
+			ssize_t k;
+
+			if (path_fmt(path, sizeof(path), "%s/releases/%lu/enc/%02x", s->dir,
+			    ids[i], b) != OK)
+				continue;
+			k = readlink(path, target, sizeof(target) - 1);
+			if (k <= 0)
+				continue;
+			target[k] = '\0';
+			used = xrealloc(used, (nused + 1) * sizeof(*used));
+			used[nused++] = xstrdup(strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+		}
+	}
+	xqsort(used, nused, sizeof(*used), str_cmp_ptr);
+	if (path_fmt(path, sizeof(path), "%s/buckets", s->dir) == OK && (d = opendir(path))) {
+		while ((e = readdir(d))) {
+			const char *name = e->d_name;
+
+			if (name[0] == '.')
+				continue;
+			if (xbsearch(&name, used, nused, sizeof(*used), str_cmp_ptr))
+				continue;
+			if (path_fmt(path, sizeof(path), "%s/buckets/%s", s->dir, name) == OK)
+				fs_rm_rf(path);
+		}
+		closedir(d);
+	}
+	for (i = 0; i < nused; i++)
+		free(used[i]);
+	free(used);
+	free(ids);
+}
+
+int
+state_apply(struct state *s, const struct plan *p, const struct artifacts *target)
+{
+	char tmpdir[4096], reldir[4096], prev[4096], path[4096], line[64];
+	char prevcommit[41] = "";
+	unsigned long cur = current_release(s);
+	const char *prevp = NULL;
+	size_t i;
+	int rc;
+
+	if (p->decision == DECISION_INVALID)
+		return err_set(ERR_INVALID, "plan %s is invalid and cannot be applied", p->id);
+	if ((rc = path_fmt(tmpdir, sizeof(tmpdir), "%s/releases/.tmp-%s", s->dir, p->id)) != OK ||
+	    (rc = path_fmt(reldir, sizeof(reldir), "%s/releases/%s", s->dir, p->id)) != OK)
+		return rc;
+	if (cur) {
+		if ((rc = path_fmt(prev, sizeof(prev), "%s/releases/%lu", s->dir, cur)) != OK ||
+		    (rc = path_fmt(path, sizeof(path), "%s/COMMIT", prev)) != OK)
+			return rc;
+		/* Share buckets only with the release the plan was made against. */
+		if (read_sha(path, prevcommit) == OK && p->base[0] &&
+		    strcmp(prevcommit, p->base) == 0)
+			prevp = prev;
+	}
+	fs_rm_rf(tmpdir);
+	fs_rm_rf(reldir);
+	if ((rc = fs_mkdir_p(tmpdir, 0755)) != OK)
+		goto fail;
+	for (i = 0; i < target->n; i++) {
+		const struct artifact *a = &target->v[i];
+
+		if (is_enc(a->path))
+			continue;
+		/* Zone files are megabytes at 100k hosts: link what did not change. */
+		if (prevp && !path_changed(p, a->path) && link_from(prevp, tmpdir, a->path) == OK)
+			continue;
+		if ((rc = fs_write_under(tmpdir, a->path, a->data, a->len)) != OK)
+			goto fail;
+	}
+	if ((rc = write_enc(s, p, target, tmpdir, prevp)) != OK)
+		goto fail;
+	snprintf(line, sizeof(line), "%s\n", p->target);
+	if ((rc = fs_write_under(tmpdir, "COMMIT", line, strlen(line))) != OK)
+		goto fail;
+	snprintf(line, sizeof(line), "%s\n", p->id);
+	if ((rc = fs_write_under(tmpdir, "PLAN", line, strlen(line))) != OK)
+		goto fail;
+	/* One sync for the whole release instead of one per file: nothing
+	 * refers to it until the swap below. */
+	if (syncfs(s->dirfd) != 0) {
+		rc = err_set(ERR, "syncfs %s: %s", s->dir, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmpdir, reldir) != 0) {
+		rc = err_set(ERR, "rename %s: %s", tmpdir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK ||
+	    (rc = fs_fsync_dir(path)) != OK)
+		return rc;
+	/* The swap: the commit point of an apply. */
+	if ((rc = path_fmt(path, sizeof(path), "releases/%s", p->id)) != OK)
+		return rc;
+	unlinkat(s->dirfd, "current.tmp", 0);
+	if (symlinkat(path, s->dirfd, "current.tmp") != 0 ||
+	    renameat(s->dirfd, "current.tmp", s->dirfd, "current") != 0)
+		return err_set(ERR, "switching %s/current: %s", s->dir, strerror(errno));
+	if ((rc = fs_fsync_dir(s->dir)) != OK)
+		return rc;
+	if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+		return rc;
+	snprintf(line, sizeof(line), "%s\n", p->target);
+	if ((rc = fs_write_atomic(path, line, strlen(line))) != OK)
+		return rc;
+	gc(s, strtoul(p->id, NULL, 10));
+	return OK;
+fail:
+	fs_rm_rf(tmpdir);
+	return rc;
+}
+
+int
+state_each_plan(const char *dir, int (*fn)(void *ctx, const char *file, struct json_t *plan),
+    void *ctx)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (path_fmt(path, sizeof(path), "%s/plans", dir) != OK || !(d = opendir(path)))
+		return 0;
+	while (!rc && (e = readdir(d))) {
+		char file[4096 + 256];
+		json_t *j;
+
+		if (!str_has_suffix(e->d_name, ".json"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
+			continue;
+		rc = fn(ctx, file, j);
+		json_decref(j);
+	}
+	closedir(d);
+	return rc;
+}
