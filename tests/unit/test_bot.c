@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bot/bot.h"
+#include "git/trailers.h"
 
 struct trailer_case {
 	const char *message;

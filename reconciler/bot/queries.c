@@ -1,0 +1,189 @@
+/*
+ * queries.c - the commands that read (history, plan, status) and the
+ * ones that decide a plan (approve, discard: through the controller's
+ * control socket).  See botint.h.
+ */
+#include "bot/botint.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "git/repo.h"
+#include "git/trailers.h"
+#include "state/ctlclient.h"
+#include "state/state.h"
+
+/* ---- reading commands ------------------------------------------------------ */
+
+static int
+history_line(void *ctx, const struct repo_log_entry *e)
+{
+	struct buf *out = ctx;
+	char when[32], *by = trailer_get(e->message, "Requested-by"),
+	    *via = trailer_get(e->message, "Requested-via");
+	time_t t = (time_t)e->time;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	buf_printf(out, "%.7s %s  %.72s  (", e->sha, when, e->subject);
+	if (by)
+		buf_printf(out, "%s via %s)\n", by, via ? via : "?");
+	else
+		buf_printf(out, "%s, by hand)\n", e->author);
+	free(by);
+	free(via);
+	return 0;
+}
+
+int
+bot_run_history(struct bot *b, char **av, size_t ac)
+{
+	uint64_t n = BOT_HISTORY_DEFAULT;
+	char head[41];
+
+	if (ac && parse_u64(&n, av[0], 1, BOT_HISTORY_MAX) != OK)
+		return bot_refuse(b, "history takes a count from 1 to %d, not '%s'", BOT_HISTORY_MAX,
+		    av[0]);
+	if (repo_resolve(b->repo, b->ref, head) != OK)
+		return bot_fail(b, "reading the branch");
+	if (repo_log(b->repo, head, (size_t)n, history_line, &b->ans->text) < 0)
+		return bot_fail(b, "reading the history");
+	return OK;
+}
+
+/* A stored plan, briefly: its line and its changes. */
+static void
+plan_brief(struct buf *out, json_t *j, int changes)
+{
+	json_t *ch = json_object_get(j, "changes"), *v;
+	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+	const char *id = json_string_value(json_object_get(j, "id"));
+	size_t i;
+
+	buf_printf(out, "plan %s for %.7s: %s, %s, %zu change%s\n", id ? id : "?",
+	    json_string_value(json_object_get(j, "target")) ?
+	    json_string_value(json_object_get(j, "target")) : "?",
+	    json_string_value(json_object_get(j, "decision")) ?
+	    json_string_value(json_object_get(j, "decision")) : "?",
+	    outcome ? outcome : "?", json_array_size(ch), json_array_size(ch) == 1 ? "" : "s");
+	json_array_foreach(ch, i, v) {
+		if (!changes)
+			break;
+		if (i == 20) {
+			buf_printf(out, "  ... and %zu more\n", json_array_size(ch) - 20);
+			break;
+		}
+		buf_printf(out, "  %s %s\n", json_string_value(json_object_get(v, "type")) ?
+		    json_string_value(json_object_get(v, "type")) : "?",
+		    json_string_value(json_object_get(v, "object")) ?
+		    json_string_value(json_object_get(v, "object")) : "?");
+	}
+	if (outcome && strcmp(outcome, "open") == 0 && id)
+		buf_printf(out, "  approve %s | discard %s\n", id, id);
+}
+
+struct open_plans {
+	struct buf *out;
+	size_t n;
+};
+
+static int
+brief_open(void *ctx, const char *file, json_t *j)
+{
+	struct open_plans *o = ctx;
+	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+
+	(void)file;
+	if (outcome && strcmp(outcome, "open") == 0) {
+		plan_brief(o->out, j, 1);
+		o->n++;
+	}
+	return 0;
+}
+
+int
+bot_run_plan(struct bot *b, char **av, size_t ac)
+{
+	struct open_plans ob = { &b->ans->text, 0 };
+	char path[4096];
+	uint64_t v;
+
+	if (ac) {
+		json_t *j;
+
+		if (parse_u64(&v, av[0], 1, 1ull << 62) != OK)
+			return bot_refuse(b, "'%s' is not a plan id (a number)", av[0]);
+		snprintf(path, sizeof(path), "%s/plans/%s.json", b->cfg->state, av[0]);
+		if (!(j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL)))
+			return bot_refuse(b, "there is no plan %s", av[0]);
+		plan_brief(&b->ans->text, j, 1);
+		json_decref(j);
+		return OK;
+	}
+	state_each_plan(b->cfg->state, brief_open, &ob);
+	if (!ob.n)
+		bot_say(b, "no plan is waiting for approval\n");
+	return OK;
+}
+
+int
+bot_run_status(struct bot *b, char **av, size_t ac)
+{
+	(void)av;
+	(void)ac;
+	if (ctl_status(&b->ans->text, b->cfg->state) != OK)
+		return bot_fail(b, "status");
+	return OK;
+}
+
+static int
+run_decide(struct bot *b, int approve, const char *id)
+{
+	char *msg = NULL;
+	uint64_t v;
+	int rc;
+
+	if (!b->user)
+		return bot_refuse(b, "you are not mapped to a firebreak user (identities in policy.yaml: "
+		    "\"%s\"), so you may only run help, plan, status and history",
+		    b->rq->identity ? b->rq->identity : "?");
+	if (!b->may_approve)
+		return bot_refuse(b, "approving over IRC is off: IRC nicks are not authenticated (set "
+		    "allow_approve: true on the irc chat entry to turn it on); approve in Slack or "
+		    "with `firebreak approve`");
+	if (parse_u64(&v, id, 1, 1ull << 62) != OK)
+		return bot_refuse(b, "'%s' is not a plan id (a number)", id);
+	rc = ctl_decide(&msg, b->cfg->state, approve, id, b->user);
+	if (rc == ERR_NOTFOUND)
+		rc = b->rq->decide_offline ? b->rq->decide_offline(b->cfg, approve, id, b->user,
+		    &msg) : err_set(ERR, "no controller is running on %s", b->cfg->state);
+	if (rc == OK)
+		bot_say(b, "%s\n", msg ? msg : "done");
+	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND)
+		bot_refuse(b, "%s", msg ? msg : err_last());
+	else {
+		buf_reset(&b->ans->text);
+		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
+		b->ans->code = 3;
+	}
+	free(msg);
+	return rc;
+}
+
+int
+bot_run_approve(struct bot *b, char **av, size_t ac)
+{
+	(void)ac;
+	return run_decide(b, 1, av[0]);
+}
+
+int
+bot_run_discard(struct bot *b, char **av, size_t ac)
+{
+	(void)ac;
+	return run_decide(b, 0, av[0]);
+}
