@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -422,6 +423,16 @@ branch_ref(char *ref, size_t size, const char *branch)
 	return OK;
 }
 
+#define FETCH_LOCK_TRIES 40
+
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 int
 repo_fetch(struct repo *r, const char *url, const char *branch, const struct repo_auth *auth)
 {
@@ -430,7 +441,7 @@ repo_fetch(struct repo *r, const char *url, const char *branch, const struct rep
 	git_strarray specs;
 	struct net net;
 	char ref[400], spec[820], *list[1];
-	int e, rc;
+	int e, rc, attempt;
 
 	if ((rc = branch_ref(ref, sizeof(ref), branch)) != OK)
 		return rc;
@@ -444,7 +455,15 @@ repo_fetch(struct repo *r, const char *url, const char *branch, const struct rep
 	list[0] = spec;
 	specs.strings = list;
 	specs.count = 1;
-	if ((e = git_remote_fetch(remote, &specs, &opts, "firebreak: fetch")) != 0)
+	/* Bot commands fetch into the same repository at once: a ref another
+	 * fetch holds locked is a moment's wait, not a failure. */
+	for (attempt = 0; ; attempt++) {
+		e = git_remote_fetch(remote, &specs, &opts, "firebreak: fetch");
+		if (e != GIT_ELOCKED || attempt == FETCH_LOCK_TRIES)
+			break;
+		nap_ms(5 + 5 * attempt);
+	}
+	if (e != 0)
 		rc = net_fail(net_code(e, &net), "fetching from the remote", &net);
 	git_remote_free(remote);
 	return rc;
