@@ -447,10 +447,67 @@ changed_lines() {
 	# A local change to the same file: the commit lands, the work tree is
 	# left alone, and the answer says so.
 	echo "# local note" >>"$W/services/app.yaml"
+	local before
+	before=$(short "$W")
 	run bot alice "deploy app 1.4.4"
 	assert_status 0
-	assert_contains "$output" "note: $W: updating the work tree"
+	assert_eq "${lines[1]}" "note: $W: the work tree was left at $before (main is at $(short "$W")): services/app.yaml has local changes; after setting them aside, \`git read-tree -u -m $before main\` brings it up"
 	assert_eq "$(tail -1 "$W/services/app.yaml")" "# local note"
+	assert_eq "$(git -C "$W" write-tree)" "$(git -C "$W" rev-parse "$before^{tree}")" "the index is left alone"
+	# The recipe in the note works.
+	git -C "$W" checkout -- services/app.yaml
+	git -C "$W" read-tree -u -m "$before" main
+	assert_eq "$(git -C "$W" status --porcelain)" "" "after the recipe"
+	# A local change to another file: the update goes around it, and it stays.
+	echo "# local note" >>"$W/roles/db.yaml"
+	run bot alice "deploy app 1.4.5"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$W"): deploy app 1.4.5 (production)"
+	assert_eq "$(git -C "$W" status --porcelain)" " M roles/db.yaml"
+	assert_eq "$(sed -n 1p "$W/services/app.yaml")" "version: 1.4.5"
+	git -C "$W" checkout -- roles/db.yaml
+	# Something staged: the index is at no commit of the branch; left alone.
+	before=$(short "$W")
+	echo "# staged" >>"$W/roles/db.yaml"
+	git -C "$W" add roles/db.yaml
+	run bot alice "deploy app 1.4.6"
+	assert_status 0
+	assert_eq "${lines[1]}" "note: $W: the work tree's index is not at main or any of its last 1000 commits (are changes staged there?); left alone"
+	assert_eq "$(git -C "$W" diff --cached --name-only "$before")" "roles/db.yaml"
+	assert_eq "$(sed -n 1p "$W/services/app.yaml")" "version: 1.4.5"
+}
+
+@test "bot: after bursts of concurrent commands a checked-out work tree and its index are at the branch head" {
+	# Each command syncs the work tree after its own compare-and-swap; a
+	# sync of an older commit used to land after a newer one, leaving the
+	# index a step behind HEAD (a person's next `git commit -a` would then
+	# undo the bot's commits).  Four bursts of 25, checked after each.
+	local W=$BATS_TEST_TMPDIR/work i r pids n=25 v=2
+	new_repo "$W"
+	printf 'repo: %s\nstate: %s/ws\n' "$W" "$BATS_TEST_TMPDIR" >"$C"
+	run fb apply --repo "$W" --state "$BATS_TEST_TMPDIR/ws"
+	assert_status 0
+	for r in 1 2 3 4; do
+		pids=()
+		for i in $(seq 1 $n); do
+			v=$((v + 1))
+			"$FIREBREAK" chat --config "$C" --as alice "deploy app 1.4.$v" \
+			    >"$BATS_TEST_TMPDIR/bot.$r.$i" 2>&1 &
+			pids+=($!)
+		done
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { cat "$BATS_TEST_TMPDIR/bot.$r.$((i + 1))"; false; }
+		done
+		assert_eq "$(git -C "$W" log --format=%s | grep -c '^deploy app ')" "$((r * n))" "bot commits"
+		assert_eq "$(git -C "$W" status --porcelain)" "" "git status, burst $r"
+		assert_eq "$(git -C "$W" diff HEAD)" "" "git diff HEAD, burst $r"
+		run git -C "$W" diff --cached --quiet
+		assert_status 0
+		assert_eq "$(git -C "$W" write-tree)" "$(git -C "$W" rev-parse 'HEAD^{tree}')" \
+		    "the index is HEAD's tree, burst $r"
+		# A clean work tree: no command had a reason to leave it alone.
+		assert_eq "$(cat "$BATS_TEST_TMPDIR"/bot.$r.* | grep -c '^note:')" "0" "notes, burst $r"
+	done
 }
 
 @test "bot: with a remote, commands are pushed there; racing pushes are fetched and redone, none lost" {
