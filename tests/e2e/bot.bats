@@ -95,6 +95,42 @@ changed_lines() {
 	assert_status 0
 }
 
+@test "bot: UTF-8 text around the pin: deploy, deploy to an environment and a new environment commit, every other byte kept" {
+	# libyaml counts characters, the editor splices bytes: one comment
+	# like this used to make every deploy fail ("does not read back").
+	local T=$BATS_TEST_TMPDIR
+	human_clone
+	{
+		printf '# Zuständig: Jörg — 日本 🚀\n'
+		cat "$H/services/app.yaml"
+		printf '# Änderungen über den Bot ✓\n'
+	} >"$T/app.yaml"
+	cp "$T/app.yaml" "$H/services/app.yaml"
+	commit_all "$H" "Zuständigkeit"
+	git -C "$H" push -q origin main
+	run bot alice "deploy app 1.4.3"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 1.4.3 (production)"
+	sed 's/^version: 1\.4\.2$/version: 1.4.3/' "$T/app.yaml" >"$T/want.1"
+	show HEAD:services/app.yaml >"$T/got.1"
+	cmp "$T/want.1" "$T/got.1"
+	run bot alice "deploy app 1.5.0 staging"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 1.5.0 (staging)"
+	sed 's/{staging: 1\.5\.0-rc1}/{staging: 1.5.0}/' "$T/want.1" >"$T/want.2"
+	show HEAD:services/app.yaml >"$T/got.2"
+	cmp "$T/want.2" "$T/got.2"
+	run bot alice "deploy app 2.0.0 qa"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 2.0.0 (qa)"
+	sed 's/{staging: 1\.5\.0}/{staging: 1.5.0, qa: 2.0.0}/' "$T/want.2" >"$T/want.3"
+	show HEAD:services/app.yaml >"$T/got.3"
+	cmp "$T/want.3" "$T/got.3"
+	assert_eq "$(git -C "$B" diff --name-only HEAD~3 HEAD)" "services/app.yaml"
+	run fb check --repo "$B"
+	assert_status 0
+}
+
 @test "bot: a deploy that changes nothing makes no commit" {
 	local before
 	before=$(sha "$B")
