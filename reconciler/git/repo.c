@@ -1136,13 +1136,15 @@ repo_log(struct repo *r, const char *sha, size_t max,
 	if ((rc = lookup_commit(&c, r, sha)) != OK)
 		return rc;
 	for (i = 0; i < max && c && rc == OK; i++) {
-		const git_signature *a = git_commit_author(c);
+		const git_signature *a = git_commit_author(c), *cm = git_commit_committer(c);
 
 		git_oid_tostr(e.sha, sizeof(e.sha), git_commit_id(c));
 		e.message = git_commit_message(c);
 		e.subject = git_commit_summary(c) ? git_commit_summary(c) : "";
 		e.author = a->name ? a->name : "";
 		e.author_email = a->email ? a->email : "";
+		e.committer = cm->name ? cm->name : "";
+		e.committer_email = cm->email ? cm->email : "";
 		e.time = (long long)a->when.time;
 		e.nparents = git_commit_parentcount(c);
 		rc = fn(ctx, &e);

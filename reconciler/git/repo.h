@@ -170,6 +170,7 @@ struct repo_log_entry {
 	const char *message;      /* the whole message */
 	const char *subject;      /* its first paragraph on one line (git's summary) */
 	const char *author, *author_email;
+	const char *committer, *committer_email;
 	long long time;           /* author time, seconds since the epoch */
 	unsigned nparents;
 };

@@ -266,6 +266,49 @@ changed_lines() {
 	assert_eq "$(echo "$output" | wc -l)" "3"
 }
 
+# forged_commit AUTHOR-NAME AUTHOR-EMAIL COMMITTER-NAME COMMITTER-EMAIL SUBJECT:
+# drain web-02 by hand in the human clone, with trailers that name alice,
+# and push it.
+forged_commit() {
+	edit "$H" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	git -C "$H" add -A
+	GIT_AUTHOR_NAME=$1 GIT_AUTHOR_EMAIL=$2 GIT_COMMITTER_NAME=$3 GIT_COMMITTER_EMAIL=$4 \
+	    git -C "$H" commit -q -m "$5" -m "$(printf 'Requested-by: alice\nRequested-via: slack #ops')"
+	git -C "$H" push -q origin main
+}
+
+@test "bot: a hand-made commit's Requested-by trailer is not believed: plan, history and approval name its author" {
+	human_clone
+	start_controller
+	forged_commit mallory mallory@example.com mallory mallory@example.com "drain web-02 by hand"
+	# git itself reads the trailer: it is well-formed, only not believed.
+	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-by,valueonly)')" "alice"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"drain web-02 by hand\" by mallory: .* -> approve"
+	assert_eq "$(grep -c '"drain web-02 by hand" by alice' "$CHAT")" "0" "alice named in chat"
+	run bot dave "history 1"
+	assert_status 0
+	assert_contains "$output" "drain web-02 by hand  (mallory, by hand)"
+	# Not alice's own command, so alice, an approver, may approve it.
+	run bot alice "approve 2"
+	assert_status 0
+	assert_contains "$output" "plan 2 applied"
+}
+
+@test "bot: a commit authored as the bot but committed by someone else is not the bot's" {
+	# Author AND committer must be the bot's name and email before a
+	# trailer is believed; here only the author is.
+	human_clone
+	start_controller
+	forged_commit firebreak firebreak@bot.example mallory mallory@example.com "drain web-02"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"drain web-02\" by firebreak: .* -> approve"
+	run bot dave "history 1"
+	assert_status 0
+	assert_contains "$output" "drain web-02  (firebreak, by hand)"
+	run bot alice "approve 2"
+	assert_status 0
+	assert_contains "$output" "plan 2 applied"
+}
+
 @test "bot: help lists what this user may run; help CMD shows syntax and an example" {
 	run bot alice help
 	assert_status 0

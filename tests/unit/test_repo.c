@@ -827,6 +827,8 @@ struct log_seen {
 	char message[8][128];
 	char author[8][64];
 	char email[8][64];
+	char committer[8][64];
+	char cemail[8][64];
 	long long time[8];
 	unsigned nparents[8];
 };
@@ -841,6 +843,8 @@ collect_log(void *ctx, const struct repo_log_entry *e)
 	snprintf(s->message[s->n], sizeof(s->message[0]), "%s", e->message);
 	snprintf(s->author[s->n], sizeof(s->author[0]), "%s", e->author);
 	snprintf(s->email[s->n], sizeof(s->email[0]), "%s", e->author_email);
+	snprintf(s->committer[s->n], sizeof(s->committer[0]), "%s", e->committer);
+	snprintf(s->cemail[s->n], sizeof(s->cemail[0]), "%s", e->committer_email);
 	s->time[s->n] = e->time;
 	s->nparents[s->n] = e->nparents;
 	s->n++;
@@ -888,6 +892,10 @@ test_log(void **state)
 	assert_string_equal(seen.message[1], "merge side\n");
 	assert_string_equal(seen.author[2], "Bea Writer");
 	assert_string_equal(seen.email[2], "bea@example.com");
+	/* Author and committer apart: the bot's trailers are believed only
+	 * when both are the bot (trailer_is_bot_commit). */
+	assert_string_equal(seen.committer[2], "Ada Author");
+	assert_string_equal(seen.cemail[2], "ada@example.com");
 	assert_int_equal(seen.time[2], 1700000100);
 	assert_string_equal(seen.author[0], "Ada Author");
 	assert_string_equal(seen.email[0], "ada@example.com");
