@@ -937,6 +937,7 @@ test_expand_sha(void **state)
 	char out[REPO_SHA_LEN + 1], abbrev[REPO_SHA_LEN + 1], blob[REPO_SHA_LEN + 1];
 	char c2[REPO_SHA_LEN + 1];
 	size_t i;
+	int rc;
 	static const char *const not_hex[] = {
 		"", "abc", "HEAD", "main", "g123456", "c0ffee~1", "c0ffee^", "-c0ffee",
 		"c0ffee ", " c0ffee", "c0ffee\n", "@{-1}", ":/initial",
@@ -950,10 +951,15 @@ test_expand_sha(void **state)
 	for (i = 4; i <= REPO_SHA_LEN; i += 3) {
 		snprintf(abbrev, sizeof(abbrev), "%.*s", (int)i, c2);
 		memset(out, 0, sizeof(out));
-		if (repo_expand_sha(f->r, abbrev, out) == OK)
+		rc = repo_expand_sha(f->r, abbrev, out);
+		if (rc == OK) {
 			assert_string_equal(out, c2);
-		else   /* 4 digits may be shared with another object */
-			assert_true(i < 7 && strstr(err_last(), "ambiguous"));
+		} else {   /* 4 digits may be shared with another object */
+			assert_int_equal(rc, ERR_INVALID);
+			assert_true(i < 7);
+			assert_non_null(strstr(err_last(), "ambiguous"));
+			assert_string_equal(out, "");
+		}
 	}
 	/* Either case in, lower case out. */
 	snprintf(abbrev, sizeof(abbrev), "%.10s", c2);
@@ -1440,7 +1446,7 @@ test_auth_turned_down(void **state)
 	/* A password in the URL stays out of the message too. */
 	pid = start_401(&port, &notes);
 	snprintf(url, sizeof(url), "http://bob:hunter2@127.0.0.1:%d/remote.git", port);
-	assert_true(repo_fetch(f->r, url, "main", NULL) != OK);
+	assert_int_equal(repo_fetch(f->r, url, "main", NULL), ERR_DENIED);
 	assert_null(strstr(err_last(), "hunter2"));
 	stop_401(pid, notes, seen, sizeof(seen));
 	assert_string_equal(seen, "Ua");   /* the URL's own, once */
