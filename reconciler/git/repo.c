@@ -1212,14 +1212,20 @@ static int
 sync_conflict(git_checkout_notify_t why, const char *path, const git_diff_file *baseline,
     const git_diff_file *target, const git_diff_file *workdir, void *payload)
 {
-	char **first = payload;
+	char **first = payload, *p;
 
 	(void)why;
 	(void)baseline;
 	(void)target;
 	(void)workdir;
-	if (!*first && path)
+	if (!*first && path) {
+		/* Any file name can be committed; the note goes to chat on one
+		 * line. */
 		*first = xstrdup(path);
+		for (p = *first; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
 	return 0;   /* go on: libgit2 then refuses the whole checkout */
 }
 
