@@ -37,11 +37,14 @@ load_plan_json(const char *state_dir, const char *id)
 }
 
 struct own_walk {
-	const char *base, *user, *bot_email;
+	const char *base, *user;
+	const struct repo_ident *bot;
 	size_t commits, own;
 	int reached;
 };
 
+/* A commit is the user's own only when the bot made it at their request:
+ * a hand-made commit's trailers are never believed (trailer_of_bot). */
 static int
 own_step(void *ctx, const struct repo_log_entry *e)
 {
@@ -53,8 +56,7 @@ own_step(void *ctx, const struct repo_log_entry *e)
 		return 1;
 	}
 	w->commits++;
-	by = strcmp(e->author_email, w->bot_email) == 0 ? trailer_get(e->message, "Requested-by") :
-	    NULL;
+	by = trailer_of_bot(e, w->bot, "Requested-by");
 	if (by && strcmp(by, w->user) == 0)
 		w->own++;
 	free(by);
@@ -65,7 +67,8 @@ own_step(void *ctx, const struct repo_log_entry *e)
 static int
 only_own_commits(struct ctl *c, const char *base, const char *target, const char *user)
 {
-	struct own_walk w = { base && *base ? base : NULL, user, c->cfg->bot_email, 0, 0, 0 };
+	struct repo_ident bot = { c->cfg->bot_name, c->cfg->bot_email };
+	struct own_walk w = { base && *base ? base : NULL, user, &bot, 0, 0, 0 };
 
 	repo_log(c->repo, target, 10000, own_step, &w);
 	return w.commits > 0 && w.own == w.commits;
@@ -184,7 +187,8 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 		tsnap = c->open_target;
 		c->open = NULL;
 		memset(&c->open_target, 0, sizeof(c->open_target));
-	} else if ((rc = pipeline_plan(&p, c->repo, id, &c->base, target, &tsnap)) != OK) {
+	} else if ((rc = pipeline_plan(&p, c->repo, &(struct repo_ident){ c->cfg->bot_name,
+	    c->cfg->bot_email }, id, &c->base, target, &tsnap)) != OK) {
 		*msg = xasprintf("replanning: %s", err_last());
 		goto out;
 	}

@@ -242,7 +242,8 @@ ctl_reconcile(struct ctl *c)
 		return;
 	}
 	state_next_plan_id(c->st, id);
-	if (pipeline_plan(&p, c->repo, id, &c->base, head, &target) != OK) {
+	if (pipeline_plan(&p, c->repo, &(struct repo_ident){ c->cfg->bot_name, c->cfg->bot_email },
+	    id, &c->base, head, &target) != OK) {
 		snprintf(c->last_error, sizeof(c->last_error), "planning %.7s: %s", head,
 		    err_last());
 		log_event(NULL, "planning %.7s failed: %s", head, err_last());
