@@ -32,10 +32,6 @@ setup_file() {
 	N=$BATS_FILE_TMPDIR/net
 	mkdir -p "$N"
 	start_network
-	# The accounts, registered as a person would: NickServ REGISTER logs
-	# the new account in (900), which is what ircwatch -N waits for.
-	register carol "$CAROL_PW"
-	register mallory "$MALLORY_PW"
 	export N IRC_PORT IRC2_PORT IRCD_PID IRCD2_PID ATHEME_PID
 }
 
@@ -132,8 +128,8 @@ wait_port() {
 
 # start_network: irc.test (clients on IRC_PORT, servers on LINK_PORT),
 # Atheme linked to it as services.test, and irc2.test (clients on
-# IRC2_PORT, without account-tag) linked to irc.test.  Returns once the
-# services and irc2.test have finished their bursts.
+# IRC2_PORT, without account-tag) linked to irc.test; registers the
+# accounts carol and mallory.  Returns once the whole network is linked.
 start_network() {
 	local link
 	IRC_PORT=$(free_port)
@@ -236,9 +232,18 @@ EOF
 	run_inspircd irc2.test
 	IRCD2_PID=$LAST_PID
 	wait_port "$IRC2_PORT" irc2.test
-	# The services see the whole network: their uplink, and irc2.test
-	# behind it.
 	wait_log "$N/atheme.out" "finished synching with uplink" || return 1
+	# The accounts, registered as a person would, both at once: NickServ
+	# REGISTER logs the new account in (900), which ircwatch -N waits for.
+	local carol mallory
+	register carol "$CAROL_PW" &
+	carol=$!
+	register mallory "$MALLORY_PW" &
+	mallory=$!
+	wait "$carol" || { cat "$N/register-carol.log" >&2; return 1; }
+	wait "$mallory" || { cat "$N/register-mallory.log" >&2; return 1; }
+	# irc2.test links on its own (autoconnect); the services see it once
+	# it did.
 	wait_log "$N/atheme.out" "end of burst from irc2.test" || return 1
 }
 

@@ -267,9 +267,11 @@ main(int argc, char **argv)
 	if (!server || !nick || !logpath || !(colon = strrchr(server, ':')) ||
 	    (!chan && !sasl && !nickserv) || (sasl && nickserv) || (!chan && nmsgs))
 		return 2;
-	if ((sasl && (!strchr(sasl, ':') || strlen(sasl) > 200 || strpbrk(sasl, "\r\n"))) ||
+	/* -L's 100 bytes keep the base64 answer under 400 bytes: one
+	 * AUTHENTICATE line, never the continuation lines of longer ones. */
+	if ((sasl && (!strchr(sasl, ':') || strlen(sasl) > 100 || strpbrk(sasl, "\r\n"))) ||
 	    (nickserv && (strlen(nickserv) > 400 || strpbrk(nickserv, "\r\n")))) {
-		fprintf(stderr, "ircwatch: -L ACCOUNT:PASSWORD (200 bytes at most), "
+		fprintf(stderr, "ircwatch: -L ACCOUNT:PASSWORD (100 bytes at most), "
 		    "-N TEXT (400), without CR or LF\n");
 		return 2;
 	}
@@ -370,8 +372,8 @@ main(int argc, char **argv)
 				}
 			} else if (sasl && is_command(line, "AUTHENTICATE")) {
 				/* "AUTHENTICATE +": send "account\0account\0password" */
-				unsigned char plain[420];
-				char b64[600], out[700];
+				unsigned char plain[210];
+				char b64[300], out[320];
 				size_t al = (size_t)(strchr(sasl, ':') - sasl), pl = strlen(sasl) - al - 1;
 
 				memcpy(plain, sasl, al);
