@@ -280,15 +280,17 @@ chat:
 EOF
 }
 
-# say NICK LOGIN "LINE" N [PREFIX [PORT]]: NICK, logged in as LOGIN ("-L
-# ACCOUNT:PASSWORD", "-N 'IDENTIFY ...'" or "" for none), says LINE in #ops
-# once the bot is there, and waits for N notices after it (starting with
-# PREFIX); the log is $D/NICK.log.
+# say NICK LOGIN "LINE" N [PREFIX [PORT]]: NICK, logged in as LOGIN, says
+# LINE in #ops once the bot is there, and waits for N notices after it
+# (starting with PREFIX); the log is $D/NICK.log.  LOGIN: "-L ACCOUNT:PW"
+# (SASL), "-N TEXT" (to NickServ before joining), "-J TEXT" (to NickServ
+# once in #ops with the bot), or "" (none).
 say() {
 	local login=()
 	case "$2" in
 	-L*) login=(-L "${2#-L }") ;;
 	-N*) login=(-N "${2#-N }") ;;
+	-J*) login=(-J -N "${2#-J }") ;;
 	esac
 	"$TOOLS/ircwatch" -s "127.0.0.1:${6:-$IRC_PORT}" -n "$1" -c '#ops' -o "$D/$1.log" \
 	    "${login[@]}" -j firebreak -m "$3" -w "$4" ${5:+-a "$5"} -t 20 3>&-
@@ -392,4 +394,22 @@ chat: irc:carol (unverified) via irc #ops: status"
 	assert_eq "$(notices cz | head -1)" "carol (irc #ops): committed $(short "$B"): drain web-02.example.com"
 	assert_eq "$(chat_log)" "chat: irc:carol (unverified) via irc #ops: drain web-02
 chat: irc-account:carol via irc #ops: drain web-02"
+}
+
+@test "irc accounts: without account-tag, account-notify tells the bot of a login in the channel" {
+	write_config "$IRC2_PORT"
+	start_controller
+	# carol joins #ops as a bare nick, with the bot there, then identifies:
+	# the bot hears of the login (ACCOUNT) and takes her next line as hers.
+	run say carol "-J IDENTIFY carol $CAROL_PW" "firebreak: drain web-02" 1 "" "$IRC2_PORT"
+	assert_status 0
+	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-by,valueonly)')" "carol"
+	assert_eq "$(notices carol | head -1)" "carol (irc #ops): committed $(short "$B"): drain web-02.example.com"
+	assert_eq "$(chat_log)" "chat: irc-account:carol via irc #ops: drain web-02"
+	# The login came after the join: carol's log holds the server's echo
+	# of her JOIN before its 900 ("You are now logged in as carol").
+	local joined login
+	joined=$(grep -a -n -m1 '^:carol![^ ]* JOIN ' "$D/carol.log" | cut -d: -f1)
+	login=$(grep -a -n -m1 '^:[^ ]* 900 carol ' "$D/carol.log" | cut -d: -f1)
+	[ -n "$joined" ] && [ -n "$login" ] && [ "$joined" -lt "$login" ]
 }

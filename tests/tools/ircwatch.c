@@ -6,7 +6,7 @@
  *
  *	ircwatch -s HOST:PORT -n NICK -c CHANNEL -o LOG [-r READYFILE]
  *	         [-w NOTICES] [-a PREFIX] [-t SECONDS] [-j NICK] [-m TEXT]...
- *	         [-L ACCOUNT:PASSWORD | -N TEXT]
+ *	         [-L ACCOUNT:PASSWORD | -N TEXT [-J]]
  *
  * Creates READYFILE once the server confirmed the JOIN; answers PING.
  *
@@ -18,8 +18,11 @@
  * with the server's line on stderr.  -N TEXT says TEXT to NickServ once
  * registered ("REGISTER PASSWORD EMAIL", "IDENTIFY ACCOUNT PASSWORD") and
  * waits for the server to say we are logged in (900); without it by the
- * timeout, exits 1 with NickServ's last notice on stderr.  With -L or -N,
- * -c is optional: without it, ircwatch leaves (exit 0) once logged in.
+ * timeout, exits 1 with NickServ's last notice on stderr.  -J (with -N
+ * and -c): join first, then say TEXT, so the channel sees the login
+ * happen (IRCv3 account-notify); the -m lines wait for the login.  With
+ * -L or -N, -c is optional: without it, ircwatch leaves (exit 0) once
+ * logged in.
  *
  * -m TEXT (repeatable, up to 16): once joined, say each TEXT in the
  * channel as "PRIVMSG CHANNEL :TEXT", in order, a quarter of a second
@@ -230,7 +233,7 @@ main(int argc, char **argv)
 	const char *wait_nick = NULL, *msgs[16], *prefix = NULL;
 	const char *sasl = NULL, *nickserv = NULL;
 	int want = -1, got = 0, c, joined = 0, present = 0, rc;
-	int registered = 0, logged_in = 0, join_sent = 0, failed = 0;
+	int registered = 0, logged_in = 0, join_sent = 0, failed = 0, join_first = 0, ns_sent = 0;
 	char ns_said[512] = "";
 	size_t nmsgs = 0, said = 0;
 	double deadline, timeout = 20, next_say = 0;
@@ -239,7 +242,7 @@ main(int argc, char **argv)
 	struct addrinfo hints, *res;
 	FILE *log;
 
-	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:a:L:N:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:a:L:N:J")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'n': nick = optarg; break;
@@ -252,6 +255,7 @@ main(int argc, char **argv)
 		case 'a': prefix = optarg; break;
 		case 'L': sasl = optarg; break;
 		case 'N': nickserv = optarg; break;
+		case 'J': join_first = 1; break;
 		case 'm':
 			if (nmsgs == sizeof(msgs) / sizeof(msgs[0]) || strpbrk(optarg, "\r\n") ||
 			    strlen(optarg) > 400) {
@@ -265,7 +269,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (!server || !nick || !logpath || !(colon = strrchr(server, ':')) ||
-	    (!chan && !sasl && !nickserv) || (sasl && nickserv) || (!chan && nmsgs))
+	    (!chan && !sasl && !nickserv) || (sasl && nickserv) || (!chan && nmsgs) ||
+	    (join_first && (!nickserv || !chan)))
 		return 2;
 	/* -L's 100 bytes keep the base64 answer under 400 bytes: one
 	 * AUTHENTICATE line, never the continuation lines of longer ones. */
@@ -309,8 +314,9 @@ main(int argc, char **argv)
 			break;
 		if (now() >= deadline)
 			break;
-		/* Join once registered and, with -L or -N, logged in. */
-		if (chan && registered && !join_sent && (logged_in || (!sasl && !nickserv))) {
+		/* Join once registered and, with -L or -N (without -J), logged in. */
+		if (chan && registered && !join_sent &&
+		    (logged_in || join_first || (!sasl && !nickserv))) {
 			char join[300];
 
 			snprintf(join, sizeof(join), "JOIN %s\r\n", chan);
@@ -319,7 +325,18 @@ main(int argc, char **argv)
 			continue;
 		}
 		/* Say the next line once joined and the other nick is there. */
-		if (joined && present && said < nmsgs && now() >= next_say) {
+		/* -J: log in once in the channel with -j's nick, which so sees
+		 * the login. */
+		if (join_first && joined && present && !ns_sent) {
+			char ns[512];
+
+			snprintf(ns, sizeof(ns), "PRIVMSG NickServ :%s\r\n", nickserv);
+			say(ns);
+			ns_sent = 1;
+			continue;
+		}
+		if (joined && present && said < nmsgs && now() >= next_say &&
+		    (logged_in || (!sasl && !nickserv))) {
 			char line[512];
 
 			snprintf(line, sizeof(line), "PRIVMSG %s :%s\r\n", chan, msgs[said++]);
@@ -351,11 +368,12 @@ main(int argc, char **argv)
 					return 1;
 			} else if (!registered && is_command(line, "001")) {
 				registered = 1;
-				if (nickserv) {
+				if (nickserv && !join_first) {
 					char ns[512];
 
 					snprintf(ns, sizeof(ns), "PRIVMSG NickServ :%s\r\n", nickserv);
 					say(ns);
+					ns_sent = 1;
 				}
 			} else if (is_command(line, "900")) {
 				logged_in = 1;
