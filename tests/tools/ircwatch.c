@@ -10,7 +10,7 @@
  *
  * Creates READYFILE once the server confirmed the JOIN; answers PING.
  *
- * Logging in to a services account, before joining the channel:
+ * Logging in to a services account (before joining, unless -J):
  * -L ACCOUNT:PASSWORD logs in by SASL PLAIN while registering (CAP LS 302,
  * CAP REQ :sasl, AUTHENTICATE PLAIN, the base64 of "ACCOUNT\0ACCOUNT\0
  * PASSWORD", CAP END after 903), so the nick may differ from the account;
@@ -324,9 +324,8 @@ main(int argc, char **argv)
 			join_sent = 1;
 			continue;
 		}
-		/* Say the next line once joined and the other nick is there. */
-		/* -J: log in once in the channel with -j's nick, which so sees
-		 * the login. */
+		/* -J: log in once in the channel with -j's nick, so that it
+		 * sees the login happen. */
 		if (join_first && joined && present && !ns_sent) {
 			char ns[512];
 
@@ -335,6 +334,8 @@ main(int argc, char **argv)
 			ns_sent = 1;
 			continue;
 		}
+		/* Say the next line once joined, the other nick is there and,
+		 * with -L or -N, we are logged in. */
 		if (joined && present && said < nmsgs && now() >= next_say &&
 		    (logged_in || (!sasl && !nickserv))) {
 			char line[512];
