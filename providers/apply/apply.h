@@ -26,18 +26,30 @@
 #include <stddef.h>
 
 #include "base/util.h"
+#include "model/artifact.h"
 #include "model/ydoc.h"
 #include "plan/plan.h"
 
-#define APPLY_PROVIDER_ABI 1
+#define APPLY_PROVIDER_ABI 2
 
-/* What one apply is about.  Everything borrowed, valid during start(). */
+/*
+ * What one apply is about.  Everything borrowed, valid until finish():
+ * the controller keeps the previous release's snapshot alive while the
+ * plan's providers run, so a provider may read both sides.
+ */
 struct apply_info {
 	const char *release;      /* absolute path of the release now current
 	                           * (<state>/releases/<id>) */
 	const char *plan_id;      /* "17" */
 	const char *commit;       /* the plan's target, 40 hex digits */
 	const struct plan *plan;
+	/* The artifacts of the release that was current before this one
+	 * (what the world should look like now, if nobody touched it), or
+	 * NULL when nothing was applied before: then every record the world
+	 * holds is unexpected. */
+	const struct artifacts *base_art;
+	/* The artifacts of the plan's target (the release now current). */
+	const struct artifacts *target_art;
 };
 
 struct apply_ops {

@@ -120,6 +120,7 @@ ctl_close(struct ctl *c)
 		free(reason);
 	}
 	plan_free(c->hook_plan);
+	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
 	free(c->aps);

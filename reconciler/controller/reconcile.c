@@ -128,7 +128,10 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 		return rc;
 	}
 	log_timing("release", t);
-	snapshot_dispose(&c->base);
+	/* The old base lives on until the providers end: they compare the
+	 * world with what it says (apply_info.base_art). */
+	snapshot_dispose(&c->hook_base);
+	c->hook_base = c->base;
 	c->base = *target;
 	memset(target, 0, sizeof(*target));
 	c->last_applied_at = (double)time(NULL);
@@ -153,7 +156,8 @@ hooks_continue(struct ctl *c)
 	snprintf(release, sizeof(release), "%s/releases/%s", c->cfg->state, p->id);
 	while (!c->hook_failed && c->hook_next < c->naps) {
 		size_t i = c->hook_next++;
-		struct apply_info info = { release, p->id, p->target, p };
+		struct apply_info info = { release, p->id, p->target, p,
+		    c->hook_base.sha[0] ? &c->hook_base.art : NULL, &c->base.art };
 
 		if (!c->aps[i]->ops->wants(c->apst[i], p))
 			continue;
@@ -181,6 +185,7 @@ hooks_continue(struct ctl *c)
 	log_event(NULL, "plan %s for %.7s: %s", p->id, p->target, c->hook_failed ? "failed" : "applied");
 	plan_free(p);
 	c->hook_plan = NULL;
+	snapshot_dispose(&c->hook_base);
 }
 
 /* The running provider made progress (its fd or its timeout). */
