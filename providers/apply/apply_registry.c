@@ -12,9 +12,11 @@
 #include <string.h>
 
 extern const struct apply_provider apply_exec;
+extern const struct apply_provider apply_rfc2136;
 
 static const struct apply_provider *const apply_registry[] = {
 	&apply_exec,
+	&apply_rfc2136,
 	NULL,
 };
 

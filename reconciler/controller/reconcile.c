@@ -206,6 +206,14 @@ ctl_hooks_step(struct ctl *c)
 		log_event(NULL, "%s", line);
 		ctl_notify(c, c->hook_plan, line, reason, 0);
 		free(line);
+	} else if (reason && *reason) {
+		/* The world reached: say what changed, in the plan's thread. */
+		char *line = xasprintf("plan %s: apply %s done: %.*s", c->hook_plan->id, ap->name,
+		    (int)strcspn(reason, "\n"), reason);
+
+		log_event(NULL, "%s", line);
+		ctl_notify(c, c->hook_plan, line, strchr(reason, '\n') ? reason : "", 0);
+		free(line);
 	}
 	free(reason);
 	c->hook_run = NULL;
