@@ -200,6 +200,8 @@ plan_free(struct plan *p)
 		return;
 	diff_free(p->diff);
 	diags_dispose(&p->errors);
+	for (int k = 0; k < KIND__COUNT; k++)
+		free(p->approvals[k]);
 	free(p->subject);
 	free(p->author);
 	free(p);
@@ -283,6 +285,18 @@ plan_to_json(const struct plan *p, const char *extra_json)
 		if (p->needs & (1u << k))
 			json_array_append_new(needs, json_string(kind_name((enum change_kind)k)));
 	json_object_set_new(root, "approvals_needed", needs);
+	{
+		json_t *given = json_object();
+
+		for (k = 0; k < KIND__COUNT; k++)
+			if (p->approvals[k])
+				json_object_set_new(given, kind_name((enum change_kind)k),
+				    json_string(p->approvals[k]));
+		if (json_object_size(given))
+			json_object_set_new(root, "approvals", given);
+		else
+			json_decref(given);
+	}
 	json_object_set_new(root, "blast_radius", json_pack("{s:I,s:I}",
 	    "hosts", (json_int_t)p->blast_hosts, "records", (json_int_t)p->blast_records));
 	json_object_set_new(root, "hash", json_string(p->hash));

@@ -89,9 +89,11 @@ outcome() {
 	edit "$R" hosts/web-03.example.com.yaml -e 's/^state: drained/state: active/'
 	commit_all "$R" "undrain web-03"
 	wait_for "$CHAT" 'plan 2 superseded by plan 3'
-	run fb approve --config "$C" --as alice 2
-	assert_status 0
-	assert_contains "$output" "plan 2 is already superseded"
+	# Approving the old plan is refused as stale, naming the fresh one.
+	run --separate-stderr fb approve --config "$C" --as alice 2
+	assert_status 1
+	assert_eq "$stderr" "firebreak: plan 2 is stale; the fresh plan is 3"
+	assert_eq "$(outcome 2)" "superseded" "plan 2"
 	assert_eq "$(outcome 3)" "open" "plan 3"
 }
 
@@ -105,7 +107,7 @@ outcome() {
 	commit_all "$R" "undrain web-03"
 	run --separate-stderr fb approve --config "$C" --as alice 2
 	assert_status 1
-	assert_contains "$stderr" "plan 2 is stale"
+	assert_eq "$stderr" "firebreak: plan 2 is stale; the head $(short "$R") has no plan yet (the controller plans it when it runs)"
 	assert_eq "$(outcome 2)" "open" "plan 2"
 }
 
