@@ -104,13 +104,17 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(20)
 s.connect(sys.argv[1])
-s.sendall(b"status\n")
-s.shutdown(socket.SHUT_WR)
 data = b""
+try:
+    # The controller may close before the request is written: a refusal.
+    s.sendall(b"status\n")
+    s.shutdown(socket.SHUT_WR)
+except OSError:
+    pass
 while True:
     try:
         chunk = s.recv(4096)
-    except ConnectionResetError:
+    except OSError:
         break
     if not chunk:
         break
