@@ -489,8 +489,10 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 	/*
 	 * Authorised by the policy of the applied commit.  Approving needs an
 	 * approver of at least one kind the plan touches that is not auto
-	 * (each kind is covered by its own approver, below).  Discarding
-	 * needs an approver of every such kind: it decides the whole plan.
+	 * (each kind is covered by its own approver, below).  Discarding needs
+	 * the same: a reviewer of any part of a change may reject it (as one
+	 * "request changes" blocks a pull request), and a plan whose kinds
+	 * have different approvers must not be one nobody alone can drop.
 	 */
 	needs = stored_needs(stored);
 	{
@@ -504,7 +506,7 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 			else
 				denied |= 1u << k;
 		}
-		if (approve ? (denied && !allowed) : denied != 0) {
+		if (denied && !allowed) {
 			struct buf b = BUF_INIT;
 
 			buf_printf(&b, "%s may not %s ", user, approve ? "approve" : "discard");
