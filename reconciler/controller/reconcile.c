@@ -307,6 +307,7 @@ ctl_reconcile(struct ctl *c)
 			snapshot_dispose(&target);
 			return;
 		}
+		ctl_carry_approvals(c, p);
 		ctl_save_outcome(c->st, p, "open", NULL);
 		ctl_notify_plan(c, p, p->decision == DECISION_OBSERVE ?
 		    " (observe: would apply; approve to apply)" : " (waiting for an approver)", 1);
@@ -335,8 +336,10 @@ recover_one(void *ctx, const char *file, json_t *j)
 	if (outcome && strcmp(outcome, "applying") == 0)
 		now = !target || strcmp(target, c->base.sha) != 0 ? "failed" :
 		    c->naps ? "interrupted" : "applied";
-	else if (outcome && strcmp(outcome, "open") == 0)
+	else if (outcome && strcmp(outcome, "open") == 0) {
 		now = "superseded";
+		ctl_keep_approvals(c, j);   /* for the head's new plan */
+	}
 	if (now && ctl_rewrite_outcome(file, j, now, NULL) == OK)
 		log_event(NULL, "plan %s: %s after a restart", id ? id : "?", now);
 	return 0;
