@@ -805,6 +805,41 @@ dnswire_op_size(const struct dnsop *op)
 	return ldns_rdf_size(ldns_rr_owner(op->rec->rr)) + 10 + op->rec->rdlen;
 }
 
+size_t
+dnswire_pack(size_t **cuts, const struct dnsops *o, size_t budget)
+{
+	size_t g, e, i, n = 0, cur = 0, gsize;
+
+	*cuts = xcalloc(o->n + 1, sizeof(**cuts));
+	for (g = 0; g < o->n; g = e) {
+		for (e = g + 1; e < o->n && strcmp(o->v[e].rec->owner, o->v[g].rec->owner) == 0; e++)
+			;
+		for (gsize = 0, i = g; i < e; i++)
+			gsize += dnswire_op_size(&o->v[i]);
+		if (cur > 0 && cur + gsize > budget) {
+			(*cuts)[n++] = g;
+			cur = 0;
+		}
+		if (gsize <= budget) {
+			cur += gsize;
+			continue;
+		}
+		/* A name larger than a message: its deletes go first anyway. */
+		for (i = g; i < e; i++) {
+			size_t s = dnswire_op_size(&o->v[i]);
+
+			if (cur > 0 && cur + s > budget) {
+				(*cuts)[n++] = i;
+				cur = 0;
+			}
+			cur += s;
+		}
+	}
+	if (cur > 0)
+		(*cuts)[n++] = o->n;
+	return n;
+}
+
 int
 dnswire_update(int *rcode, struct dnsconn *c, const ldns_rdf *zone, const ldns_rr *soa,
     const struct dnsop *ops, size_t n, const struct tsigkey *k)

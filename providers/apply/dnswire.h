@@ -135,6 +135,15 @@ int dnswire_soa(ldns_rr **soa, struct dnsconn *c, const ldns_rdf *zone, const st
 size_t dnswire_op_size(const struct dnsop *op);
 
 /*
+ * Cut ops into UPDATE messages of at most `budget` bytes of changes
+ * (dnswire_op_size), keeping each owner name's changes in one message
+ * when they fit (a name larger than a message is cut between records,
+ * its deletes still first).  Returns the number of messages; (*cuts)[m]
+ * (owns) is the end index in ops of message m.
+ */
+size_t dnswire_pack(size_t **cuts, const struct dnsops *o, size_t budget);
+
+/*
  * Send one UPDATE of `zone`: prerequisite "the SOA RRset is exactly
  * `soa`" (RFC 2136 2.4.2, value dependent), then the deletes of ops[0..n)
  * (class NONE) and then its adds, signed; read the signed reply.  OK with

@@ -554,43 +554,6 @@ prepare_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double dea
 	dnsdiff_dispose(&d);
 }
 
-/* Cut ops into messages below the budget, a name's group whole when it
- * fits.  *cuts (owns) gets the end index of each message. */
-static size_t
-pack_messages(size_t **cuts, const struct dnsops *o)
-{
-	size_t g, e, i, n = 0, cur = 0, gsize;
-
-	*cuts = xcalloc(o->n + 1, sizeof(**cuts));
-	for (g = 0; g < o->n; g = e) {
-		for (e = g + 1; e < o->n && strcmp(o->v[e].rec->owner, o->v[g].rec->owner) == 0; e++)
-			;
-		for (gsize = 0, i = g; i < e; i++)
-			gsize += dnswire_op_size(&o->v[i]);
-		if (cur > 0 && cur + gsize > DNSWIRE_UPDATE_BUDGET) {
-			(*cuts)[n++] = g;
-			cur = 0;
-		}
-		if (gsize <= DNSWIRE_UPDATE_BUDGET) {
-			cur += gsize;
-			continue;
-		}
-		/* A name larger than a message: its deletes go first anyway. */
-		for (i = g; i < e; i++) {
-			size_t s = dnswire_op_size(&o->v[i]);
-
-			if (cur > 0 && cur + s > DNSWIRE_UPDATE_BUDGET) {
-				(*cuts)[n++] = i;
-				cur = 0;
-			}
-			cur += s;
-		}
-	}
-	if (cur > 0)
-		(*cuts)[n++] = o->n;
-	return n;
-}
-
 /* The zone changed under us: read it again and post what differs. */
 static void
 report_race(struct report *rep, struct r2_job *j, struct r2_zone *z, size_t sent,
@@ -642,7 +605,7 @@ apply_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double deadl
 		buf_printf(&rep->text, "%s: no change (serial %u)\n", z->name, serial0);
 		goto out;
 	}
-	nmsg = pack_messages(&cuts, &ops);
+	nmsg = dnswire_pack(&cuts, &ops, DNSWIRE_UPDATE_BUDGET);
 	if (dnsconn_open(&conn, j->cfg->host, j->cfg->port, srv, deadline) != OK) {
 		msg = xasprintf("cannot connect to send the update: %s; nothing was sent", err_last());
 		goto fail;
