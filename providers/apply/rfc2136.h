@@ -45,6 +45,7 @@ struct r2_zone {
 	struct dnsrecs base_recs, target_recs, live;
 	ldns_rr *soa;
 	size_t apex_ns;
+	double t_read;                    /* seconds to read and compare it */
 };
 
 struct r2_job {

@@ -203,6 +203,7 @@ apply_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double deadl
 	ldns_rr *soa = ldns_rr_clone(z->soa), *after_soa = NULL;
 	size_t *cuts = NULL, nmsg, m, start = 0;
 	uint32_t serial0 = dnswire_soa_serial(z->soa);
+	double t_update = 0, t_verify = 0;
 	char tmp[16], *msg;
 	int rcode;
 
@@ -213,6 +214,7 @@ apply_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double deadl
 		goto out;
 	}
 	nmsg = dnswire_pack(&cuts, &ops, DNSWIRE_UPDATE_BUDGET);
+	t_update = log_now();
 	if (dnsconn_open(&conn, j->cfg->host, j->cfg->port, srv, deadline) != OK) {
 		msg = xasprintf("cannot connect to send the update: %s; nothing was sent", err_last());
 		goto fail;
@@ -247,6 +249,8 @@ apply_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double deadl
 		}
 	}
 	dnsconn_close(&conn);
+	t_verify = log_now();
+	t_update = t_verify - t_update;
 	/* Done when the zone is what the release says, not when sent. */
 	if (axfr_zone(&after, &after_soa, j, z, deadline) != OK) {
 		msg = xasprintf("the update was sent (%zu message%s) but reading the zone again "
@@ -266,9 +270,12 @@ apply_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double deadl
 		rep->failed = 1;
 		goto out;
 	}
+	t_verify = log_now() - t_verify;
 	buf_printf(&rep->text, "%s: %zu record%s changed (%zu added, %zu removed) in %zu UPDATE "
-	    "message%s, serial %u -> %u\n", z->name, ops.n, ops.n == 1 ? "" : "s", ops.nadd,
-	    ops.ndel, nmsg, nmsg == 1 ? "" : "s", serial0, dnswire_soa_serial(after_soa));
+	    "message%s, serial %u -> %u; %.2f s (read and compare %.2f, update %.2f, verify "
+	    "%.2f)\n", z->name, ops.n, ops.n == 1 ? "" : "s", ops.nadd, ops.ndel, nmsg,
+	    nmsg == 1 ? "" : "s", serial0, dnswire_soa_serial(after_soa),
+	    z->t_read + t_update + t_verify, z->t_read, t_update, t_verify);
 	goto out;
 fail:
 	report_line(rep, z->name, srv, msg);
@@ -299,7 +306,10 @@ r2_child(void *arg)
 	for (i = 0; i < j->nz; i++) {
 		j->z[i].rdf = ldns_dname_new_frm_str(j->z[i].name);
 		ASSERT(j->z[i].rdf);
+		double t0 = log_now();
+
 		prepare_zone(&rep, j, &j->z[i], deadline);
+		j->z[i].t_read = log_now() - t0;
 	}
 	if (rep.failed || rep.drift) {
 		if (j->nz > 1)
