@@ -453,3 +453,19 @@ for i in range(n):
 	assert_contains "$output" "www.example.com.	600	IN	A	10.0.1.5"
 	wait_for "$CHAT" "plan 2: apply rfc2136 done: example.com: .* in 1 UPDATE message, serial $SERIAL -> $((SERIAL + 1))"
 }
+
+@test "rfc2136: check warns about a record set BIND would refuse (more than 100 records), and still passes" {
+	ips=$(python3 -c 'print(", ".join("10.9.0.%d" % i for i in range(1, 102)))')
+	printf '  - {name: big, type: A, values: [%s]}\n' "$ips" | append "$R" dns/example.com.yaml
+	python3 -c '
+for i in range(101):
+    print("ip: 10.8.%d.%d\nrole: web\nstate: active" % (i // 200, i % 200 + 1), file=open("'"$R"'/hosts/w%03d.example.com.yaml" % i, "w"))
+'
+	commit_all "$R" "big record sets"
+	run --separate-stderr fb check --repo "$R"
+	assert_status 0
+	assert_contains "$stderr" "warning: big.example.com A would hold 101 records: BIND refuses more than 100 in one record set (max-records-per-type), and the rfc2136 provider's max_rrset (default 100) fails the apply"
+	# www: web-01 and web-02 (active) and the 101 new ones.
+	assert_contains "$stderr" "warning: www.example.com A would hold 103 records"
+	assert_contains "$output" "ok: "
+}
