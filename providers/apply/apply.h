@@ -86,6 +86,16 @@ struct apply_ops {
 	 */
 	int (*finish)(char **reason, void *run);
 	void (*close)(void *st);
+	/*
+	 * Optional (NULL: the provider cannot read the world).  Begin reading
+	 * the world and comparing it with in->target_art (the release now
+	 * current), changing nothing; in->plan and in->base_art are NULL.
+	 * The run is driven and ended like start()'s; its finish() returns OK
+	 * when the world is what the release says (the reason says what was
+	 * read), ERR_CONFLICT when it drifted (the reason lists each
+	 * difference), another negative code when it could not be read.
+	 */
+	int (*drift)(void **run, void *st, const struct apply_info *in);
 };
 
 struct apply_provider {
@@ -100,6 +110,10 @@ const struct apply_provider *apply_find(const char *name);
 /* Run one apply to the end, blocking (the one-shot `firebreak apply`).
  * Returns what start() or finish() returned; *reason as finish()'s. */
 int apply_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in);
+
+/* The same for a provider's drift() (which must not be NULL). */
+int apply_drift_run(char **reason, const struct apply_provider *ap, void *st,
     const struct apply_info *in);
 
 /* ---- for providers ---- */

@@ -430,7 +430,7 @@ job_zones(struct r2_job *j, const struct r2_cfg *c, const struct apply_info *in)
 		}
 		z = &j->z[j->nz];
 		z->target = zone_artifact(t, name);
-		z->base = zone_artifact(in->base_art, name);
+		z->base = j->drift_only ? z->target : zone_artifact(in->base_art, name);
 		if (!z->target) {
 			err_set(ERR_NOTFOUND, "%s on %s: zone %s is configured (zones:) but the release "
 			    "renders no terraform/route53/%s.tf.json (no dns/%s.yaml); nothing was sent",
@@ -441,7 +441,7 @@ job_zones(struct r2_job *j, const struct r2_cfg *c, const struct apply_info *in)
 		}
 		/* A zone the plan did not change is left alone (drift there is
 		 * found by `firebreak drift`, not by every unrelated apply). */
-		if (in->base_art && same_artifact(z->base, z->target)) {
+		if (!j->drift_only && in->base_art && same_artifact(z->base, z->target)) {
 			free(own);
 			continue;
 		}
@@ -466,9 +466,8 @@ job_free(struct r2_job *j)
 }
 
 static int
-r2_start(void **run, void *st, const struct apply_info *in)
+begin(void **run, const struct r2_cfg *c, const struct apply_info *in, int drift_only)
 {
-	const struct r2_cfg *c = st;
 	struct r2_job j;
 	struct proc_opts o = { 0 };
 	struct r2_run *r;
@@ -477,20 +476,23 @@ r2_start(void **run, void *st, const struct apply_info *in)
 	*run = NULL;
 	memset(&j, 0, sizeof(j));
 	j.cfg = c;
+	j.drift_only = drift_only;
 	if (!in->target_art)
 		return err_set(ERR_INVALID, "apply rfc2136: the caller gave no release artifacts");
 	if ((rc = job_zones(&j, c, in)) != OK)
 		goto out;
 	r = xcalloc(1, sizeof(*r));
 	if (j.nz == 0) {
-		r->note = xstrdup("rfc2136: no configured zone changed; nothing to send");
+		r->note = xstrdup(drift_only ? "rfc2136: the release renders no configured zone" :
+		    "rfc2136: no configured zone changed; nothing to send");
 		*run = r;
 		goto out;
 	}
 	j.key.name = xstrdup(c->key_name);
 	tsigkey_algorithm(&j.key, c->alg_name);
 	if ((rc = read_secret(&j.key.secret, c)) != OK) {
-		rc = err_set(rc, "%s on %s: %s; nothing was sent", j.zone_list, c->server, err_last());
+		rc = err_set(rc, "%s on %s: %s%s", j.zone_list, c->server, err_last(),
+		    drift_only ? "" : "; nothing was sent");
 		free(r);
 		goto out;
 	}
@@ -506,6 +508,18 @@ r2_start(void **run, void *st, const struct apply_info *in)
 out:
 	job_free(&j);
 	return rc;
+}
+
+static int
+r2_start(void **run, void *st, const struct apply_info *in)
+{
+	return begin(run, st, in, 0);
+}
+
+static int
+r2_drift(void **run, void *st, const struct apply_info *in)
+{
+	return begin(run, st, in, 1);
 }
 
 static int
@@ -584,6 +598,8 @@ r2_finish(char **reason, void *run)
 
 		if (wl == 2 && strncmp(what, "ok", 2) == 0 && proc_result_ok(&res))
 			rc = OK;
+		else if (wl == 5 && strncmp(what, "drift", 5) == 0)
+			rc = ERR_CONFLICT;
 		len = (size_t)(last - d);
 		while (len > 0 && d[len - 1] == '\n')
 			len--;
@@ -614,6 +630,7 @@ static const struct apply_ops r2_ops = {
 	.cancel = r2_cancel,
 	.finish = r2_finish,
 	.close = cfg_close,
+	.drift = r2_drift,
 };
 
 const struct apply_provider apply_rfc2136 = {

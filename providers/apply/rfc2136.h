@@ -54,12 +54,15 @@ struct r2_job {
 	struct r2_zone *z;
 	size_t nz;
 	char *zone_list;                  /* "example.com, example.net" */
+	int drift_only;                   /* compare the zones with the release
+	                                   * (each zone's base is its target) */
 };
 
 /*
  * The whole apply of j's zones, in the forked child (a proc_fn): writes
  * the report to stdout, its last line R2_RESULT "ok", "failed" or
- * "drift", and returns 0 only for ok.  Never returns into the loop:
+ * "drift", and returns 0 only for ok.  With j->drift_only, only the
+ * first phase: read and compare, send nothing.  Never returns into the loop:
  * proc_fork() _exits with its value.
  */
 int r2_child(void *arg);

@@ -148,10 +148,14 @@ prepare_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double dea
 		return;
 	}
 	dnsrec_diff(&d, &z->live, &z->base_recs);
+	if (d.n == 0 && j->drift_only)
+		buf_printf(&rep->text, "%s: as the release says (%zu record%s, serial %u)\n",
+		    z->name, z->live.n, z->live.n == 1 ? "" : "s", dnswire_soa_serial(z->soa));
 	if (d.n > 0) {
 		msg = xasprintf("the zone has drifted: %zu record set%s differ%s from what the "
-		    "last applied release says (serial %u); nothing was sent", d.n,
-		    d.n == 1 ? "" : "s", d.n == 1 ? "s" : "", dnswire_soa_serial(z->soa));
+		    "%s release says (serial %u)%s", d.n, d.n == 1 ? "" : "s", d.n == 1 ? "s" : "",
+		    j->drift_only ? "current" : "last applied", dnswire_soa_serial(z->soa),
+		    j->drift_only ? "" : "; nothing was sent");
 		report_line(rep, z->name, srv, msg);
 		free(msg);
 		dnsdiff_format(&rep->text, &d, &z->live, &z->base_recs, "live", "expected",
@@ -311,6 +315,8 @@ r2_child(void *arg)
 		prepare_zone(&rep, j, &j->z[i], deadline);
 		j->z[i].t_read = log_now() - t0;
 	}
+	if (j->drift_only)
+		return report_end(&rep);
 	if (rep.failed || rep.drift) {
 		if (j->nz > 1)
 			buf_printf(&rep.text, "nothing was sent to any zone (%s)\n", j->zone_list);

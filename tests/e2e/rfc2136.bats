@@ -469,3 +469,27 @@ for i in range(101):
 	assert_contains "$stderr" "warning: www.example.com A would hold 103 records"
 	assert_contains "$output" "ok: "
 }
+
+@test "rfc2136: firebreak drift compares the zones with the current release and changes nothing" {
+	bootstrap
+	write_config
+	run fb drift --config "$C"
+	assert_status 0
+	assert_contains "$output" "apply[0] rfc2136: no drift"
+	n=$(zone_records example.com | wc -l)
+	assert_contains "$output" "example.com: as the release says ($n records, serial $SERIAL)"
+	n=$(zone_records example.net | wc -l)
+	assert_contains "$output" "example.net: as the release says ($n records, serial $SERIAL)"
+	nsupd "update add stray.example.com 300 A 10.6.6.6"
+	run fb drift --config "$C"
+	assert_status 1
+	assert_contains "$output" "apply[0] rfc2136: drift"
+	assert_contains "$output" "example.com on 127.0.0.1:$DNS_PORT: the zone has drifted: 1 record set differs from what the current release says (serial $((SERIAL + 1)))"
+	assert_contains "$output" "stray.example.com. A: live 10.6.6.6 (ttl 300); expected (none)"
+	assert_eq "$(dns stray.example.com)" "10.6.6.6" "BIND untouched"
+	# An unreadable zone is exit 3, not "no drift".
+	KEY_NAME=nosuchkey write_config
+	run fb drift --config "$C"
+	assert_status 3
+	assert_contains "$output" "could not read the world"
+}
