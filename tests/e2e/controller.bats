@@ -219,6 +219,7 @@ outcome() {
 @test "controller: HTTP serves health, metrics and plans; push hooks need a valid HMAC" {
 	port=$((20000 + RANDOM % 20000))
 	printf 's3cret\n' >"$BATS_TEST_TMPDIR/hook-secret"
+	chmod 600 "$BATS_TEST_TMPDIR/hook-secret"
 	printf 'listen: 127.0.0.1:%s\nhook_secret_file: %s\n' "$port" "$BATS_TEST_TMPDIR/hook-secret" >>"$C"
 	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
@@ -295,8 +296,48 @@ outcome() {
 	assert_contains "$stderr" "firebreak.yaml:6:5: chat[1] slack: token_file: cannot read $BATS_TEST_TMPDIR/missing-token"
 }
 
+# An empty hook_secret_file crashed both (SIGSEGV, exit 139).  Exit 1: the
+# problem is in what the operator set up (the config and the files it
+# names), reported at the config's file:line like every other config
+# problem, before anything runs; 3 is for what a retry can cure.
+@test "controller: run and run -n refuse an empty, a world-readable or a missing hook_secret_file" {
+	local F=$BATS_TEST_TMPDIR/hook-secret mode want
+	printf 'hook_secret_file: %s\n' "$F" >>"$C"
+	for mode in "-n" ""; do
+		: >"$F"; chmod 600 "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		assert_eq "$stderr" "$C:6:19: hook_secret_file: $F is empty
+firebreak: 1 problem in $C" "run $mode with an empty secret file"
+
+		printf 's3cret\n' >"$F"; chmod 644 "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		want="$C:6:19: hook_secret_file: $F is readable by others (mode 0644): a secret"
+		want+=" file may be open to its owner and group only (chmod o-rwx)"
+		assert_eq "$stderr" "$want
+firebreak: 1 problem in $C" "run $mode with a world-readable secret file"
+		assert_not_contains "$stderr$output" s3cret
+
+		rm -f "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		assert_eq "$stderr" "$C:6:19: hook_secret_file: cannot read $F: No such file or directory
+firebreak: 1 problem in $C" "run $mode with a missing secret file"
+	done
+	# Nothing ran: no plan beyond the bootstrap's, no control socket.
+	assert_eq "$(ls "$S/plans")" "1.json" "plans"
+	[ ! -e "$S/run/control.sock" ]
+	# Group-readable is fine (the secret may belong to a service group).
+	printf 's3cret\n' >"$F"; chmod 640 "$F"
+	run --separate-stderr fb run --config "$C" -n
+	assert_status 0
+	assert_eq "$output" "ok: $C is a valid configuration"
+}
+
 @test "controller: everything the shell can do works while chat is unreachable" {
 	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
+	chmod 600 "$BATS_TEST_TMPDIR/token"
 	printf 'repo: %s\nstate: %s\nchat:\n  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
 	    "$R" "$S" "$BATS_TEST_TMPDIR/token" >"$C"
 	start_controller
