@@ -64,10 +64,11 @@ chat_cfg_str(const char **out, const struct ynode *cfg, const char *key, int req
 int
 chat_read_secret(char **out, const char *path, const char *key)
 {
-	int rc = secret_read(out, path, SECRET_TOKEN);
-
-	/* err_last() names the path and the reason; add the key. */
-	return rc == OK ? OK : err_set(rc, "%s: %s", key, err_last());
+	/* err_last() names the path and the reason; add the key.  Whatever
+	 * the reason, the provider's entry is what is wrong: ERR_INVALID. */
+	if (secret_read(out, path, SECRET_TOKEN) != OK)
+		return err_set(ERR_INVALID, "%s: %s", key, err_last());
+	return OK;
 }
 
 void

@@ -335,6 +335,87 @@ firebreak: 1 problem in $C" "run $mode with a missing secret file"
 	assert_eq "$output" "ok: $C is a valid configuration"
 }
 
+# modes DIR...: "mode type path" of everything under DIR (symlinks left
+# out: a link has no mode of its own), sorted.
+modes() {
+	find "$@" ! -type l -printf '%m %y %p\n' | sort -k3
+}
+
+# every_mode DIR FILEMODE DIRMODE: every file under DIR (DIR included) has
+# FILEMODE and every directory DIRMODE; and there is at least one file.
+every_mode() {
+	local bad
+	bad=$(modes "$1" | awk -v f="$2" -v d="$3" '($2 == "f" && $1 != f) || ($2 == "d" && $1 != d)')
+	assert_eq "$bad" "" "modes under $1 (want files $2, directories $3)"
+	[ -n "$(find "$1" -type f)" ] || { echo "no file under $1" >&2; return 1; }
+}
+
+# Plans, the outbox and threads are the controller's alone; releases are
+# read by Puppet's group, never by others; whatever the umask says.
+@test "controller: state files get their modes whatever the umask: private 0600/0700, releases 0640/0750" {
+	umask 022
+	rm -rf "$S"
+	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
+	chmod 600 "$BATS_TEST_TMPDIR/token"
+	# Slack unreachable: its messages stay queued in the outbox.
+	printf '  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
+	    "$BATS_TEST_TMPDIR/token" >>"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	start_controller
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 .* -> approve'
+	for _ in $(seq 200); do [ -f "$S/outbox/1.json" ] && break; sleep 0.05; done
+	stop_controller
+	assert_eq "$(stat -c %a "$S")" 750 "the state directory"
+	assert_eq "$(stat -c %a "$S/plans" "$S/plans/1.json" "$S/plans/2.json")" "700
+600
+600" "plans"
+	assert_eq "$(stat -c %a "$S/outbox" "$S/outbox/1.json" "$S/outbox/seq" "$S/outbox/dead")" "700
+600
+600
+700" "the outbox"
+	assert_eq "$(stat -c %a "$S/threads" "$S/run" "$S/lock")" "700
+700
+600" "threads, run, lock"
+	every_mode "$S/plans" 600 700
+	every_mode "$S/outbox" 600 700
+	assert_eq "$(stat -c %a "$S/applied" "$S/releases" "$S/buckets")" "640
+750
+750" "applied, releases, buckets"
+	# current/ and what Puppet reads through it, bucketed ENC documents too.
+	assert_eq "$(stat -L -c %a "$S/current" "$S/current/COMMIT" "$S/current/hiera/pins/production.yaml" \
+	    "$S/current/enc" "$(echo "$S"/current/enc/*/ | cut -d' ' -f1)")" "750
+640
+640
+750
+750" "current/"
+	every_mode "$S/releases" 640 750
+	every_mode "$S/buckets" 640 750
+	assert_eq "$(stat -L -c %a "$(enc_file web-01.example.com)")" 640 "an ENC document"
+
+	# A umask of 077 does not lock Puppet's group out of a fresh state.
+	umask 077
+	rm -rf "$S"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	assert_eq "$(stat -c %a "$S" "$S/plans" "$S/plans/1.json")" "750
+700
+600" "a state made under umask 077"
+	every_mode "$S/releases" 640 750
+	every_mode "$S/buckets" 640 750
+}
+
+# enc_file FQDN: the file `firebreak enc` reads for FQDN in the current release.
+enc_file() {
+	local f
+	for f in "$S"/current/enc/*/"$1".yaml; do
+		[ -e "$f" ] && printf '%s\n' "$f" && return 0
+	done
+	return 1
+}
+
 @test "controller: everything the shell can do works while chat is unreachable" {
 	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
 	chmod 600 "$BATS_TEST_TMPDIR/token"
