@@ -1244,7 +1244,7 @@ static void
 commit_with_n_hosts(char out[REPO_SHA_LEN + 1], struct fx *f, size_t n)
 {
 	struct buf b = BUF_INIT;
-	char name[16], hosts[REPO_SHA_LEN + 1];
+	char name[32], hosts[REPO_SHA_LEN + 1];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
