@@ -44,17 +44,14 @@
  */
 #include "providers/apply/apply.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/log.h"
 #include "base/names.h"
 #include "base/proc.h"
+#include "base/secret.h"
 #include "providers/apply/dnsrec.h"
 #include "providers/apply/dnswire.h"
 #include "providers/apply/rfc2136.h"
@@ -266,67 +263,26 @@ parse_number(unsigned *out, const struct ynode *cfg, const char *key, unsigned d
 }
 
 /*
- * The secret file: refused when missing, not a regular file, readable or
- * writable by others than its owner and group, empty or too big (DESIGN.md
- * "Security rules").  The messages name the file, never the content.
+ * The secret file, through the one reader of secret files (base/secret.h:
+ * refused when missing, not a regular file, readable or writable by
+ * others than its owner and group, empty or too big; the messages name
+ * the file, never the content), then as a TSIG key (tsigkey.h).
  */
 static int
 read_secret(char **out, const struct r2_cfg *c)
 {
-	struct stat sb;
-	struct buf b = BUF_INIT;
 	struct tsigkey k = { 0 };
-	char chunk[512];
-	int fd, rc = OK;
-	ssize_t n;
+	char *text = NULL;
+	int rc;
 
 	*out = NULL;
-	fd = open(c->secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR, "TSIG secret file %s%s%s",
-		    c->secret_file, errno == ENOENT ? " does not exist" : ": ",
-		    errno == ENOENT ? "" : strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		rc = err_set(ERR_INVALID, "TSIG secret file %s: not a regular file", c->secret_file);
-		goto out;
-	}
-	if (sb.st_mode & 0006) {
-		rc = err_set(ERR_DENIED, "TSIG secret file %s: readable or writable by others "
-		    "(mode %04o): chmod o-rwx", c->secret_file, (unsigned)(sb.st_mode & 07777));
-		goto out;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(ERR, "TSIG secret file %s: %s", c->secret_file, strerror(errno));
-			goto out;
-		}
-		if (b.len + (size_t)n > R2_SECRET_MAX) {
-			rc = err_set(ERR_TOOBIG, "TSIG secret file %s: more than %d bytes",
-			    c->secret_file, R2_SECRET_MAX);
-			goto out;
-		}
-		buf_append(&b, chunk, (size_t)n);
-	}
-	if (b.len == 0 || strspn(b.data, " \t\r\n") == b.len) {
-		rc = err_set(ERR_INVALID, "TSIG secret file %s is empty", c->secret_file);
-		goto out;
-	}
-	if (strlen(b.data) != b.len) {
-		rc = err_set(ERR_INVALID, "TSIG secret file %s holds a NUL byte", c->secret_file);
-		goto out;
-	}
+	if ((rc = secret_read(&text, c->secret_file, 0)) != OK)
+		return err_set(rc, "tsig.secret_file: %s", err_last());
 	k.name = c->key_name;
 	tsigkey_algorithm(&k, c->alg_name);
-	if ((rc = tsigkey_parse_secret(out, &k, b.data)) != OK)
-		rc = err_set(rc, "TSIG secret file %s: %s", c->secret_file, err_last());
-out:
-	explicit_bzero(chunk, sizeof(chunk));
-	if (b.data)
-		explicit_bzero(b.data, b.alloc);
-	buf_dispose(&b);
-	close(fd);
+	if ((rc = tsigkey_parse_secret(out, &k, text)) != OK)
+		rc = err_set(rc, "tsig.secret_file: %s: %s", c->secret_file, err_last());
+	secret_free(text);
 	return rc;
 }
 

@@ -19,7 +19,6 @@
 #define R2_TIMEOUT_MAX 86400
 #define R2_MAX_RRSET_DEFAULT 100
 #define R2_ZONES_MAX 1000
-#define R2_SECRET_MAX 4096
 #define R2_REPORT_MAX (48 * 1024)    /* bytes of the child's report */
 #define R2_DIFF_LINES 40             /* RRsets listed per zone */
 #define R2_RESULT "@rfc2136 "

@@ -311,13 +311,13 @@ key_failure() {
 	wait_for "$CHAT" 'plan 2 for .* -> approve'
 	approve_plan 2
 	assert_eq "$(wait_outcome 2)" "failed" "plan 2"
-	assert_contains "$(slurp "$CHAT")" "plan 2: apply rfc2136 could not start: example.com on 127.0.0.1:$DNS_PORT: TSIG secret file $SECRET does not exist; nothing was sent"
+	assert_contains "$(slurp "$CHAT")" "plan 2: apply rfc2136 could not start: example.com on 127.0.0.1:$DNS_PORT: tsig.secret_file: cannot read $SECRET: No such file or directory; nothing was sent"
 	(umask 077 && : >"$SECRET")
 	commit_edit "$R" hosts/web-02.example.com.yaml 's/^state: drained/state: active/' "undrain web-02"
 	wait_for "$CHAT" 'plan 3 for .* -> approve'
 	approve_plan 3
 	assert_eq "$(wait_outcome 3)" "failed" "plan 3"
-	assert_contains "$(slurp "$CHAT")" "plan 3: apply rfc2136 could not start: example.com on 127.0.0.1:$DNS_PORT: TSIG secret file $SECRET is empty; nothing was sent"
+	assert_contains "$(slurp "$CHAT")" "plan 3: apply rfc2136 could not start: example.com on 127.0.0.1:$DNS_PORT: tsig.secret_file: $SECRET is empty; nothing was sent"
 	assert_eq "$(dns www.example.com)" "$WWW_BEFORE" "www"
 	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
 }
@@ -330,12 +330,12 @@ key_failure() {
 	chmod 644 "$SECRET"
 	run --separate-stderr fb run --config "$C" -n
 	assert_status 1
-	assert_contains "$stderr" "apply rfc2136: TSIG secret file $SECRET: readable or writable by others (mode 0644): chmod o-rwx"
+	assert_contains "$stderr" "apply rfc2136: tsig.secret_file: $SECRET is readable by others (mode 0644): a secret file may be open to its owner and group only (chmod o-rwx)"
 	chmod 600 "$SECRET"
 	printf 'not base64!\n' >"$SECRET"
 	run --separate-stderr fb run --config "$C" -n
 	assert_status 1
-	assert_contains "$stderr" "TSIG secret file $SECRET: expected a base64 secret"
+	assert_contains "$stderr" "tsig.secret_file: $SECRET: expected a base64 secret"
 	# The block tsig-keygen writes is accepted; one for another key is not.
 	cp "$BIND_DIR/fbkey.conf" "$SECRET"
 	run fb run --config "$C" -n
@@ -347,11 +347,11 @@ key_failure() {
 	: >"$SECRET"
 	run --separate-stderr fb run --config "$C" -n
 	assert_status 1
-	assert_contains "$stderr" "TSIG secret file $SECRET is empty"
+	assert_contains "$stderr" "tsig.secret_file: $SECRET is empty"
 	rm "$SECRET"
 	run --separate-stderr fb run --config "$C" -n
 	assert_status 1
-	assert_contains "$stderr" "TSIG secret file $SECRET does not exist"
+	assert_contains "$stderr" "tsig.secret_file: cannot read $SECRET: No such file or directory"
 	cp "$BIND_DIR/fbkey.secret" "$SECRET"
 	write_config "ttl: 5"
 	run --separate-stderr fb run --config "$C" -n
