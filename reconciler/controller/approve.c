@@ -140,27 +140,13 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 		goto out;
 	}
 	if (!approve) {
+		/* Said in the plan's thread, like every other outcome. */
+		*msg = xasprintf("plan %s discarded by %s", id, user);
 		if (c->open && strcmp(c->open->id, id) == 0) {
-			ctl_save_outcome(c->st, c->open, "discarded", user);
+			rc = ctl_conclude(c, c->open, "discarded", user, *msg, NULL, 0);
 			ctl_drop_open(c);
 		} else {
-			char path[4096];
-
-			snprintf(path, sizeof(path), "%s/plans/%s.json", c->cfg->state, id);
-			rc = ctl_rewrite_outcome(path, stored, "discarded", user);
-		}
-		*msg = xasprintf("plan %s discarded by %s", id, user);
-		/* Said in the plan's thread, like every other outcome. */
-		if (rc == OK && c->ob) {
-			struct outbox_msg m;
-
-			memset(&m, 0, sizeof(m));
-			m.plan_id = id;
-			m.thread = target;
-			m.summary = *msg;
-			m.only = -1;
-			if (outbox_send(c->ob, &m) != OK)
-				snprintf(c->last_error, sizeof(c->last_error), "outbox: %s", err_last());
+			rc = ctl_conclude_json(c, stored, "discarded", user, *msg, NULL, 0);
 		}
 		goto out;
 	}
