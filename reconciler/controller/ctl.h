@@ -152,10 +152,11 @@ void ctl_hooks_step(struct ctl *c);
 void ctl_drop_open(struct ctl *c);
 /* Plan the branch head against the applied commit and act on it. */
 void ctl_reconcile(struct ctl *c);
-/* Settle plans a stopped controller left applying or open, and queue
- * every announcement a kill left unqueued.  ctl_open calls it, before
- * anything can deliver from the outbox. */
-void ctl_recover_plans(struct ctl *c);
+/* Queue every announcement a kill left unqueued (ctl_open does, before
+ * anything can deliver from the outbox); with `settle` (the controller's
+ * start), also settle the plans a stopped controller left applying or
+ * open. */
+void ctl_recover_plans(struct ctl *c, int settle);
 /* One bounded pass of retention; sets retain_more when it stopped at a
  * bound.  At start-up, after each apply, and while retain_more. */
 void ctl_retain(struct ctl *c);

@@ -90,7 +90,7 @@ ctl_open(struct ctl *c, const struct config *cfg)
 	}
 	/* Before this process's outbox delivers anything: a reserved post not
 	 * queued yet is then known to be unsent (outbox_queued()). */
-	ctl_recover_plans(c);
+	ctl_recover_plans(c, 0);
 	/* The refs: a commit or a push moves refs/heads/<branch> (a file,
 	 * replaced by rename) or rewrites packed-refs. */
 	gd = git_dir(cfg->repo);
@@ -250,6 +250,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
+	ctl_recover_plans(&c, 1);
 	ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -454,40 +454,55 @@ ctl_reconcile(struct ctl *c)
 
 /*
  * Plans a stopped (or killed) controller left in the middle; the index
- * names them all, so no closed plan is read.  One marked applying reached
- * the release if its target is the applied commit: its announcement,
- * written ahead, is queued now if the kill came before; with apply
- * providers it is "interrupted" (run them by hand), else applied.  One
- * whose target is not applied never switched: failed, and said so (the
- * first reconcile plans the head again).  One still open is superseded by
- * the plan the first reconcile makes, and said so.  Any other that the
- * index marks still has its announcement to queue.
+ * names them all, so no closed plan is read.
+ *
+ * Any process that opens the outbox first queues the announcements a
+ * kill left written ahead but unqueued, where they are true: every marked
+ * one, except an apply's whose target is not the applied commit (it never
+ * switched; what was written ahead did not happen).
+ *
+ * The controller's start (`settle`) then settles outcomes: one marked
+ * applying reached the release if its target is the applied commit -- with
+ * apply providers it is "interrupted" (run them by hand), else applied;
+ * one that did not is failed, and said so (the first reconcile plans the
+ * head again); one still open is superseded by the plan the first
+ * reconcile makes, and said so.  The shell (approve, discard on a stopped
+ * controller) leaves outcomes alone: it acts on open plans.
  */
+struct recovery {
+	struct ctl *c;
+	int settle;
+};
+
 static int
 recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 {
-	struct ctl *c = ctx;
+	struct recovery *rv = ctx;
+	struct ctl *c = rv->c;
 	const char *outcome = json_string_value(json_object_get(j, "outcome"));
 	const char *target = json_string_value(json_object_get(j, "target"));
 	const char *id = json_string_value(json_object_get(j, "id"));
 	json_t *ann = json_object_get(j, "announce");
 	uint64_t post = (uint64_t)json_integer_value(json_object_get(ann, "post"));
 	int due = pending && post == pending && c->ob;
+	int applying = strcmp(outcome ? outcome : "", "applying") == 0;
+	int released = target && strcmp(target, c->base.sha) == 0;
 	char *line = NULL;
 
 	(void)file;
 	if (!id || !outcome)
 		return 0;
-	if (strcmp(outcome, "applying") == 0 && target && strcmp(target, c->base.sha) == 0) {
+	if (due && (!applying || released))
+		announce_queue(c, id, target, ann);
+	if (!rv->settle)
+		return 0;
+	if (applying && released) {
 		const char *now = c->naps ? "interrupted" : "applied";
 
-		if (due)
-			announce_queue(c, id, target, ann);
 		json_object_set_new(j, "outcome", json_string(now));
 		if (state_save_record(c->st, j, 0) == OK)
 			log_event(NULL, "plan %s: %s after a restart", id, now);
-	} else if (strcmp(outcome, "applying") == 0) {
-		/* What was written ahead ("applied") did not happen. */
+	} else if (applying) {
 		line = xasprintf("plan %s for %.7s: the controller stopped before the release switch; "
 		    "nothing changed -> failed (the head is planned again)", id, target ? target : "");
 		if (ctl_conclude_json(c, j, "failed", NULL, line, "", 0) == OK)
@@ -497,10 +512,9 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 		    "again", id);
 		if (ctl_conclude_json(c, j, "superseded", NULL, line, "", 0) == OK)
 			log_event(NULL, "plan %s: superseded after a restart", id);
-	} else if (due) {
-		announce_queue(c, id, target, ann);
-	} else {
-		/* Closed, and said: a kill came before the index caught up. */
+	} else if (!due) {
+		/* Closed, nothing (or nowhere) to say: a kill came before the
+		 * index caught up.  (A due one left the index once queued.) */
 		state_index_drop(c->st, id);
 	}
 	free(line);
@@ -508,9 +522,11 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 }
 
 void
-ctl_recover_plans(struct ctl *c)
+ctl_recover_plans(struct ctl *c, int settle)
 {
-	if (state_each_open(c->cfg->state, recover_one, c) != OK) {
+	struct recovery rv = { c, settle };
+
+	if (state_each_open(c->cfg->state, recover_one, &rv) != OK) {
 		snprintf(c->last_error, sizeof(c->last_error), "%s", err_last());
 		log_event(NULL, "recovering plans: %s", err_last());
 	}
