@@ -42,6 +42,23 @@ fake_plans() {
 	done
 }
 
+# start_bounded: start_controller, but one that never answers (blocked on
+# a plan file, say) fails the test within about 30 s instead of hanging
+# (start_controller's status waits 10 s for an answer, 200 times).
+start_bounded() {
+	"$FIREBREAK" run --config "$C" 2>"$BATS_TEST_TMPDIR/run.log" 3>&- &
+	PID=$!
+	local end=$((SECONDS + 30))
+	while [ $SECONDS -lt $end ]; do
+		[ -S "$S/run/control.sock" ] && timeout 2 "$FIREBREAK" status --config "$C" >/dev/null 2>&1 &&
+		    return 0
+		sleep 0.05
+	done
+	echo "the controller did not answer; its log:" >&2
+	cat "$BATS_TEST_TMPDIR/run.log" >&2
+	return 1
+}
+
 # The stored plan ids, sorted numerically, on one line.
 plan_ids() {
 	local f ids=()
@@ -97,7 +114,7 @@ plan_ids() {
 	rm "$S/plans/1500.json"
 	mkfifo "$S/plans/1500.json"
 	printf '3000\n' >"$S/plan-seq"
-	start_controller
+	start_bounded
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
 	commit_all "$R" "drain web-02"
 	wait_for "$CHAT" 'plan 3001 .* -> approve (waiting for an approver)'
@@ -110,7 +127,7 @@ plan_ids() {
 	assert_status 0
 	assert_contains "$output" "open: plan 3001 for $(short "$R") (approve)"
 	# A restart: recovery supersedes the open plan and plans the head anew.
-	start_controller
+	start_bounded
 	wait_for "$CHAT" 'plan 3002 .* -> approve (waiting for an approver)'
 	assert_eq "$(jq -r .outcome "$S/plans/3001.json")" "superseded" "plan 3001"
 	grep -q '^plan 3001 superseded: the controller restarted; the head is planned again' "$CHAT"
