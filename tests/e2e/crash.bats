@@ -51,7 +51,7 @@ delivered_summaries() {
 	jq -r '.body | fromjson | .text | split("\n")[0]' "$REQ"
 }
 
-@test "crash: kill -9 at random instants, 40 times: whole releases, no plan applied twice, every ended plan announced exactly once" {
+@test "crash: kill -9 at random instants, 40 times: whole releases, no plan applied twice, no announcement lost, a second only in the documented window" {
 	local round ms
 	: >"$D/runs.log"
 	for round in $(seq 40); do
@@ -108,7 +108,7 @@ delivered_summaries() {
 			bad=$((bad + 1)); report+="plan $id ($outcome): announced $n times"$'\n'
 		fi
 	done < <(jq -r '"\(.id) \(.outcome)"' "$S"/plans/*.json)
-	echo "# $ended plans ended; $lost never announced; $twice announced twice (in the documented window); $bad wrongly" >&3
+	echo "# $ended plans ended ($(jq -r 'select(.id != "1") | .outcome' "$S"/plans/*.json | sort | uniq -c | xargs)); $lost never announced; $twice announced twice (in the documented window); $bad wrongly" >&3
 	assert_eq "$report" "" "plans not announced exactly once"
 	[ "$ended" -ge 10 ]
 }
