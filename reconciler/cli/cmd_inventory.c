@@ -301,17 +301,9 @@ cmd_plan(int argc, char **argv)
 	else if (o.state && state_read_applied(o.state, from) != OK)
 		die(EXIT_ENV, "%s", err_last());
 	resolve(r, o.to ? o.to : "HEAD", to);
-	if (o.state) {
-		struct state *s;
-
-		/* A preview: the id this plan would get if it were recorded now. */
-		if (state_open(&s, o.state, 0) == OK) {
-			state_next_plan_id(s, id);
-			state_close(s);
-		} else {
-			snprintf(id, sizeof(id), "1");
-		}
-	}
+	/* A preview: the id this plan would get if it were recorded now. */
+	if (o.state && state_peek_plan_id(o.state, id) != OK)
+		die(EXIT_ENV, "%s", err_last());
 	load_base(&base, r, from);
 	/* No configuration, so no bot identity: no commit's trailers are
 	 * believed, and each plan names its commit's author. */
@@ -360,12 +352,13 @@ cmd_apply(int argc, char **argv)
 		repo_free(r);
 		return EXIT_OK;
 	}
-	state_next_plan_id(s, id);
+	if (state_reserve_plan_id(s, id) != OK)
+		die(EXIT_ENV, "%s", err_last());
 	load_base(&base, r, from);
 	if ((rc = pipeline_plan(&p, r, NULL, id, &base, to, &target)) != OK)
 		die(exit_for(rc), "%s", err_last());
 	if (p->decision == DECISION_INVALID) {
-		if (state_save_plan(s, p, "{\"outcome\": \"invalid\"}") != OK)
+		if (state_save_plan(s, p, "invalid", NULL, 0) != OK)
 			die(EXIT_ENV, "%s", err_last());
 		print_plan(p, json);
 		fprintf(stderr, "firebreak: %.7s does not validate; %s stays applied\n", to,
@@ -384,7 +377,7 @@ cmd_apply(int argc, char **argv)
 		die(exit_for(rc) == EXIT_INPUT ? EXIT_INPUT : EXIT_ENV, "apply failed, nothing "
 		    "changed: %s", err_last());
 	snprintf(extra, sizeof(extra), "{\"outcome\": \"applied\", \"release\": \"%s\"}", p->id);
-	if (state_save_plan(s, p, extra) != OK)
+	if (state_save_plan(s, p, "applied", extra, 0) != OK)
 		die(EXIT_ENV, "%s", err_last());
 	if (json) {
 		char *j = plan_to_json(p, extra);

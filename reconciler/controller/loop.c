@@ -88,6 +88,9 @@ ctl_open(struct ctl *c, const struct config *cfg)
 			c->naps = i + 1;
 		}
 	}
+	/* Before this process's outbox delivers anything: a reserved post not
+	 * queued yet is then known to be unsent (outbox_queued()). */
+	ctl_recover_plans(c, 0);
 	/* The refs: a commit or a push moves refs/heads/<branch> (a file,
 	 * replaced by rename) or rewrites packed-refs. */
 	gd = git_dir(cfg->repo);
@@ -249,7 +252,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
-	ctl_recover_plans(&c);
+	ctl_recover_plans(&c, 1);
+	ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -356,6 +360,9 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			c.dirty = 0;
 			ctl_reconcile(&c);
 		}
+		/* Retention catching up, a bounded pass per wake-up. */
+		if (c.retain_more && !c.hook_plan)
+			ctl_retain(&c);
 		ctlsock_step(&c);
 		if (c.http)
 			http_run(c.http);
