@@ -16,6 +16,7 @@
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
 	"apply", "hook_secret_file", "remote_auth", "retention",
+	"health", "metrics",
 };
 static const char *const retention_keys[] = { "days", "plans" };
 static const char *const bot_keys[] = { "name", "email" };
@@ -252,6 +253,8 @@ config_load(struct config **out, const char *file, struct diags *d)
 	c->apply = ynode_get(c->root, "apply");
 	check_list(&x, c->chat, "chat");
 	check_list(&x, c->apply, "apply");
+	healthcfg_parse(&c->health, ynode_get(c->root, "health"), file, d);
+	metricscfg_parse(&c->metrics, ynode_get(c->root, "metrics"), file, d);
 done:
 	free(x.dir);
 	if (d->n > before) {
@@ -282,6 +285,8 @@ config_free(struct config *c)
 	free(c->remote_user);
 	free(c->remote_ssh_key);
 	free(c->remote_ssh_pubkey);
+	healthcfg_free(c->health);
+	metricscfg_free(c->metrics);
 	ynode_free(c->root);
 	free(c);
 }

@@ -7,6 +7,7 @@
 #define FIREBREAK_CONFIG_H
 
 #include "model/validate.h"
+#include "state/healthcfg.h"
 #include "model/ydoc.h"
 
 struct config {
@@ -30,6 +31,8 @@ struct config {
 	unsigned long retain_plans;
 	const struct ynode *chat;   /* borrows root: the `chat:` list, or NULL */
 	const struct ynode *apply;  /* borrows root: the `apply:` list, or NULL */
+	struct health_config *health;    /* owns: `health:`, or NULL (state/healthcfg.h) */
+	struct metrics_config *metrics;  /* owns: `metrics:`, or NULL */
 	struct ynode *root;      /* owns the parsed document */
 };
 
