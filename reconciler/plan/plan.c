@@ -439,8 +439,6 @@ plan_summary(struct buf *b, const struct plan *p)
 	} else
 		counts_line(b, p);
 	buf_printf(b, " -> %s", decision_name(p->decision));
-	if (p->action[0])
-		buf_printf(b, " (as the %s action)", p->action);
 }
 
 /* One value for a change line: short JSON, cut. */
@@ -480,6 +478,9 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 		}
 		return;
 	}
+	if (p->action[0])
+		buf_printf(b, "decided as the %s action (policy.yaml actions; limits still hold)\n",
+		    p->action);
 	if (p->blast_hosts || p->blast_records)
 		buf_printf(b, "blast radius: %zu host%s, %zu record%s\n", p->blast_hosts,
 		    p->blast_hosts == 1 ? "" : "s", p->blast_records,
