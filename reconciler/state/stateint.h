@@ -1,7 +1,7 @@
 /*
  * stateint.h - what state.c (the directory, the release store), plans.c
- * (plan ids, the index, plan records) and retain.c (retention) share.
- * Only those three include it.  Layer: state.
+ * (plan ids, the index, plan records), retain.c (retention) and trust.c
+ * (the trust ladder's log) share.  Only those include it.  Layer: state.
  */
 #ifndef FIREBREAK_STATEINT_H
 #define FIREBREAK_STATEINT_H
