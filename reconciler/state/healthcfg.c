@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/names.h"
+#include "model/model.h"
 #include "providers/health/health.h"
 
 static const char *const health_keys[] = { "source", "every", "checks", "max_drained",
@@ -569,4 +570,68 @@ metricscfg_free(struct metrics_config *m)
 	free(m->graphite);
 	free(m->prefix);
 	free(m);
+}
+
+/* ---- judging ------------------------------------------------------------------- */
+
+enum health_verdict
+health_judge(const struct health_check *c, const struct health_series *s, double *value)
+{
+	*value = 0;
+	if (!s || s->n == 0)
+		return HEALTH_NODATA;
+	*value = health_func_value(c->fail_if.func, s->n, s->sum, s->min, s->max, s->last);
+	return health_cond_holds(&c->fail_if, *value) ? HEALTH_FAIL : HEALTH_PASS;
+}
+
+/* A value for chat: one decimal below a million, else %g. */
+static void
+put_value(char *out, size_t n, double v)
+{
+	if (fabs(v) < 1e6)
+		snprintf(out, n, "%.1f", v);
+	else
+		snprintf(out, n, "%g", v);
+}
+
+void
+health_finding(char *out, size_t n, const struct health_check *c, enum health_verdict v,
+    double value)
+{
+	char val[40], thr[40];
+
+	put_value(val, sizeof(val), value);
+	snprintf(thr, sizeof(thr), "%g", c->fail_if.value);
+	if (v == HEALTH_NODATA)
+		snprintf(out, n, "%s: no data over %s", c->name, c->over_text);
+	else if (v == HEALTH_FAIL)
+		snprintf(out, n, "%s %s %s %s %s over %s", c->name, func_names[c->fail_if.func], val,
+		    op_names[c->fail_if.op], thr, c->over_text);
+	else
+		snprintf(out, n, "%s %s %s (fails if %s %s)", c->name, func_names[c->fail_if.func],
+		    val, op_names[c->fail_if.op], thr);
+}
+
+void
+health_hosts(struct strlist *hosts, struct strlist *roles, const struct health_check *c,
+    const struct model *m, int (*also)(void *ctx, const char *fqdn), void *ctx)
+{
+	size_t i, r;
+
+	for (i = 0; m && i < m->nhosts; i++) {
+		const struct host *h = &m->hosts[i];
+
+		if (!h->role)
+			continue;
+		for (r = 0; r < c->roles.n; r++)
+			if (strcmp(h->role, c->roles.v[r]) == 0)
+				break;
+		if (r == c->roles.n)
+			continue;
+		if (h->state == HOST_ACTIVE || (h->state == HOST_DRAINED && also &&
+		    also(ctx, h->fqdn))) {
+			strlist_push(hosts, h->fqdn, 0);
+			strlist_push(roles, h->role, 0);
+		}
+	}
 }

@@ -131,4 +131,32 @@ int health_expand(struct buf *out, const char *tmpl, const char *host, const cha
  */
 size_t health_max_drained(const struct health_limit *l, size_t counted);
 
+/* ---- judging a host ---- */
+
+struct health_series;
+struct model;
+
+enum health_verdict { HEALTH_PASS, HEALTH_FAIL, HEALTH_NODATA };
+
+/*
+ * A host's verdict from its series (no_data not applied: a series without
+ * points is HEALTH_NODATA); *value is the check's function over it.
+ */
+enum health_verdict health_judge(const struct health_check *c, const struct health_series *s,
+    double *value);
+/* What chat reads: "canary-data avg 0.0 < 50 over 5min" (failing) or
+ * "canary-data avg 72.0 (fails if < 50)" (passing); "canary-data: no data
+ * over 5min" for no data. */
+void health_finding(char *out, size_t n, const struct health_check *c, enum health_verdict v,
+    double value);
+
+/*
+ * The hosts a check looks at in model m: of its roles, the active hosts,
+ * and the drained ones for which `also(ctx, fqdn)` says yes (the ones a
+ * health action drained; NULL: none).  Appends fqdns to *hosts and their
+ * roles to *roles (same order).
+ */
+void health_hosts(struct strlist *hosts, struct strlist *roles, const struct health_check *c,
+    const struct model *m, int (*also)(void *ctx, const char *fqdn), void *ctx);
+
 #endif
