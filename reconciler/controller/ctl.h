@@ -15,6 +15,9 @@
  *   jobs.c       chat commands run as children
  *   chatin.c     chat commands coming in (HTTP, IRC)
  *   metrics.c    /metrics
+ *   metricsout.c the same counters to Graphite (metrics: graphite)
+ *   health.c     health checks, their actions, the trust ladder's notices,
+ *                the gate hook for rollouts
  *   http.c       the HTTP listener (knows nothing of struct ctl)
  *   hooksig.c    push hook signatures
  */
@@ -44,6 +47,8 @@ struct pollfd;
 #define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
 
 struct apply_provider;
+struct hctl;
+struct mout;
 struct http;
 struct http_request;
 struct http_reply;
@@ -56,6 +61,9 @@ struct state;
  * the loop never waits for git, and a crash stays in the child). */
 struct botjob {
 	struct proc *proc;           /* NULL while queued */
+	char *health_host;           /* owns: a health action's drain of this host
+	                              * (`chat --health-action`), or NULL */
+	char *health_reason;         /* owns: its finding, for the commit's body */
 	int backend;                 /* the chat[] entry it came through */
 	struct chat_command cmd;     /* owns */
 	int reply_only;              /* only answer cmd.text through the backend's
@@ -125,6 +133,8 @@ struct ctl {
 	double last_applied_at;
 	unsigned long lat_buckets[CTL_LAT_BUCKETS], lat_count;
 	double lat_sum;
+	struct hctl *health;           /* health.c: checks, episodes, gates */
+	struct mout *mout;             /* metricsout.c: Graphite plaintext, or NULL */
 };
 
 extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
@@ -222,5 +232,63 @@ void ctl_fetch_step(struct ctl *c);
 
 /* metrics.c */
 void ctl_metrics(void *ctx, struct buf *out);
+
+/*
+ * health.c.  ctl_health_open reads <state>/health.json and opens the
+ * source (no network); pollfds/step drive the one evaluation child and
+ * the schedule without blocking (like ctlsock's).  ctl_health_job_done:
+ * the bot's answer to a health drain (commit: 40 hex digits, or NULL and
+ * the bot's text).  ctl_ladder_planned: a new plan's commits that revert
+ * earlier ones are counted, and said when what they revert was applied
+ * without an approver.
+ */
+int ctl_health_open(struct ctl *c);
+void ctl_health_close(struct ctl *c);
+size_t ctl_health_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_health_step(struct ctl *c);
+void ctl_health_job_done(struct ctl *c, const char *host, const char *commit,
+    const char *text);
+void ctl_health_metrics(struct ctl *c, struct buf *out);
+void ctl_ladder_planned(struct ctl *c, const struct plan *p);
+
+/*
+ * The gate hook (DESIGN.md "Rollout": `rollout.gates`): evaluate the named
+ * checks for `hosts` (the canary hosts) now, ahead of the schedule, one
+ * check after another, and call done(c, ctx, result, reason) once:
+ * CTL_GATE_PASS when every check passes for every host; CTL_GATE_FAIL at
+ * the first host failing one (reason: "gate canary-data fails for
+ * web-01.example.com: canary-data avg 0.0 < 50 over 5min");
+ * CTL_GATE_INCONCLUSIVE when a host has no data (unless the check's
+ * no_data says pass or fail) or the source failed.  A gate touches no
+ * episode and acts on nothing.  Everything is copied.  ERR_NOTFOUND when
+ * health checks are not configured or a name is not a check (then done is
+ * never called).  ctl_health_gate_cancel forgets the gates of ctx (done
+ * is not called for them).
+ */
+enum ctl_gate { CTL_GATE_PASS, CTL_GATE_FAIL, CTL_GATE_INCONCLUSIVE };
+typedef void (*ctl_gate_done)(struct ctl *c, void *ctx, enum ctl_gate result,
+    const char *reason);
+int ctl_health_gate(struct ctl *c, const char *const *checks, size_t nchecks,
+    const char *const *hosts, size_t nhosts, ctl_gate_done done, void *ctx);
+void ctl_health_gate_cancel(struct ctl *c, void *ctx);
+
+/* jobs.c: queue the health action's `drain HOST` (`chat --health-action
+ * --reason FINDING`); 1 when queued, 0 when the queue is full (the next
+ * evaluation tries again).  Its end reaches ctl_health_job_done. */
+int jobs_enqueue_health(struct ctl *c, const char *host, const char *finding);
+
+/*
+ * metricsout.c: with `metrics: {graphite: HOST:PORT}`, every `interval`
+ * seconds the counters of /metrics (ctl_metrics) go to Graphite as
+ * plaintext lines "<prefix>.<name>[.<label value>...] <value> <time>" over
+ * a non-blocking TCP connection: a bounded queue that drops the oldest
+ * lines while the server is away, and reconnects with backoff (1 s
+ * doubling to 60 s).  The address is resolved once, at the start.
+ */
+int ctl_mout_open(struct ctl *c);
+void ctl_mout_close(struct ctl *c);
+size_t ctl_mout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_mout_step(struct ctl *c);
+void ctl_mout_metrics(struct ctl *c, struct buf *out);
 
 #endif

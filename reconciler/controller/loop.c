@@ -91,6 +91,8 @@ ctl_open(struct ctl *c, const struct config *cfg)
 	/* Before this process's outbox delivers anything: a reserved post not
 	 * queued yet is then known to be unsent (outbox_queued()). */
 	ctl_recover_plans(c, 0);
+	if ((rc = ctl_health_open(c)) != OK || (rc = ctl_mout_open(c)) != OK)
+		return rc;
 	/* The refs: a commit or a push moves refs/heads/<branch> (a file,
 	 * replaced by rename) or rewrites packed-refs. */
 	gd = git_dir(cfg->repo);
@@ -130,6 +132,8 @@ ctl_close(struct ctl *c)
 	free(c->aps);
 	free(c->apst);
 	http_stop(c->http);
+	ctl_health_close(c);
+	ctl_mout_close(c);
 	jobs_close(c);
 	if (c->fetch_proc) {
 		struct proc_result r;
@@ -266,7 +270,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS];
+		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + 2];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -311,6 +315,10 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		if (c.ob && (due = outbox_next_due(c.ob)) >= 0 && due * 1000 < timeout)
 			timeout = due * 1000;
 		nfd += (int)ctlsock_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
+		    &timeout);
+		nfd += (int)ctl_health_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
+		    &timeout);
+		nfd += (int)ctl_mout_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			/* Not a clean stop: systemd's Restart=on-failure must see it. */
@@ -364,6 +372,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		if (c.retain_more && !c.hook_plan)
 			ctl_retain(&c);
 		ctlsock_step(&c);
+		ctl_health_step(&c);
+		ctl_mout_step(&c);
 		if (c.http)
 			http_run(c.http);
 		if (c.ob) {
