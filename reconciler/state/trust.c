@@ -198,6 +198,13 @@ replay(struct trust_data *td, const char *dir)
 			continue;
 		if ((k = json_string_value(json_object_get(ev, "plan"))) &&
 		    json_object_get(ev, "outcome")) {
+			json_t *was = json_object_get(td->plans, k);
+
+			/* Who decided stays with the plan: "applied" after
+			 * "applying" by alice is still alice's. */
+			if (!json_string_value(json_object_get(ev, "by")) &&
+			    json_string_value(json_object_get(was, "by")))
+				json_object_set(ev, "by", json_object_get(was, "by"));
 			json_object_set(td->plans, k, ev);
 		} else if ((k = json_string_value(json_object_get(ev, "commit"))) &&
 		    json_object_get(ev, "revert")) {

@@ -201,7 +201,7 @@ metric() {
 	run jq -r '.resource[] | to_entries[] | select(.value.name == "www.example.com") | .value.records | join(" ")' \
 	    "$S/current/terraform/route53/example.com.tf.json"
 	assert_eq "$output" "10.0.1.5"
-	id=$(ls "$S"/plans | sed "s/.json//" | sort -n | tail -1)
+	id=$(ls "$S"/plans | sed -n 's/^\([0-9]*\)\.json$/\1/p' | sort -n | tail -1)
 	assert_eq "$(jq -r '.action + " " + .decision + " " + .outcome' "$S/plans/$id.json")" \
 	    "health.drain auto applied"
 	# The policy itself would have asked for an approver of dns.
@@ -225,7 +225,7 @@ metric() {
 	start_controller
 	wait_for "$CHAT" "drain web-02.example.com.*waiting for an approver"
 	assert_eq "$(git -C "$R" log -1 --format=%s)" "drain web-02.example.com"
-	id=$(ls "$S"/plans | sed 's/.json//' | sort -n | tail -1)
+	id=$(ls "$S"/plans | sed -n 's/^\([0-9]*\)\.json$/\1/p' | sort -n | tail -1)
 	assert_eq "$(jq -r '.action + " " + .decision + " " + .outcome' "$S/plans/$id.json")" \
 	    "health.drain approve open"
 	assert_eq "$(jq -r '.approvals_needed | join(" ")' "$S/plans/$id.json")" "dns"
@@ -392,7 +392,7 @@ metric() {
 	edit "$R" policy.yaml 's/^actions: {health.drain: observe}/actions: {health.drain: auto}/'
 	commit_all "$R" "health.drain: auto"
 	wait_for "$CHAT" '"health.drain: auto".*waiting for an approver'
-	id=$(ls "$S"/plans | sed 's/.json//' | sort -n | tail -1)
+	id=$(ls "$S"/plans | sed -n 's/^\([0-9]*\)\.json$/\1/p' | sort -n | tail -1)
 	run fb approve --config "$C" --as alice "$id"
 	assert_status 0
 	wait_for "$CHAT" "drain web-02.example.com.*-> auto-applied"
