@@ -57,6 +57,13 @@ struct health_request {
 	const char *const *exprs;   /* the query for each host, expanded */
 	unsigned over;              /* the window, in seconds */
 	unsigned timeout;           /* seconds for the whole evaluation; 0: the source's */
+	/* Optional (NULL: the source asks per host): the template the exprs
+	 * came from and each host's fqdn and role (validated names), so a
+	 * source may ask about many hosts with one expression where its query
+	 * language can say the same thing (graphite.c). */
+	const char *tmpl;
+	const char *const *hosts;
+	const char *const *roles;
 };
 
 /* The series a source returned for one host, reduced.  n == 0: no data. */

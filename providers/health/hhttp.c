@@ -125,9 +125,15 @@ health_http_dispose(struct health_http *rq, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		size_t k;
+
 		free(rq[i].url);
 		free(rq[i].post);
 		buf_dispose(&rq[i].body);
+		for (k = 0; rq[i].names && k < rq[i].count; k++)
+			free(rq[i].names[k]);
+		free(rq[i].names);
+		free(rq[i].idx);
 	}
 	free(rq);
 }

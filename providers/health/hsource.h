@@ -23,6 +23,23 @@
  * trusted by the caller), ERR_TOOBIG beyond HEALTH_MAX_POINTS.
  */
 int health_graphite_parse(struct health_series *out, size_t n, const char *body, size_t len);
+/* The same where series are named by `names[i]` (a host's short name: the
+ * node groupByNode and aliasByNode name a series by) instead of "fb<i>". */
+int health_graphite_parse_named(struct health_series *out, size_t n, const char *const *names,
+    const char *body, size_t len);
+
+/*
+ * Can Graphite answer `tmpl` for many hosts with one expression?  When the
+ * template is PATH or AGG(PATH) (AGG one of sumSeries, averageSeries,
+ * minSeries, maxSeries), {host_short} is one whole node of PATH and
+ * {host} is not used, returns 1 with *node the index of that node and
+ * *agg the aggregation ("" for a bare PATH, which must then have no
+ * wildcard: one series per host).  The caller then asks
+ * groupByNode(PATH', node, "AGG") or aliasByNode(PATH', node), PATH' with
+ * {host_short} as a brace list of the hosts: the same series, by host,
+ * for a hundred hosts at the cost Graphite's parser spends on one.
+ */
+int health_graphite_batchable(const char *tmpl, unsigned *node, char agg[16]);
 
 /*
  * Prometheus's /api/v1/query answer: {"status": "success", "data":
@@ -49,7 +66,9 @@ long health_ref_index(const char *name, size_t n);
 struct health_http {
 	char *url;                  /* owns */
 	char *post;                 /* owns */
-	size_t first, count;        /* the hosts it asks about */
+	size_t first, count;        /* the hosts it asks about: first..first+count */
+	size_t *idx;                /* owns: or these `count` hosts, when not NULL */
+	char **names;               /* owns: what the answer names them (NULL: fb<k>) */
 	struct buf body;
 	long status;
 	char error[HEALTH_ERROR_MAX];

@@ -86,12 +86,18 @@ cmd_health(int argc, char **argv)
 
 				hosts.v[rq.n] = hosts.v[i];
 				hosts.v[i] = t;
+				t = roles.v[rq.n];
+				roles.v[rq.n] = roles.v[i];
+				roles.v[i] = t;
 			}
 			exprs[rq.n] = bufs[rq.n].data;
 			rq.n++;
 		}
 		rq.exprs = exprs;
 		rq.over = c->over;
+		rq.tmpl = c->query;
+		rq.hosts = (const char *const *)hosts.v;
+		rq.roles = (const char *const *)roles.v;
 		t0 = log_now();
 		if (health_run(&ans, hp, src, &rq) != OK)
 			die(EXIT_ENV, "%s: %s", hp->ops->describe(src), err_last());

@@ -234,6 +234,9 @@ start_run(struct ctl *c, size_t k)
 	rq.n = n;
 	rq.exprs = exprs;
 	rq.over = chk->over;
+	rq.tmpl = chk->query;
+	rq.hosts = (const char *const *)h->run_hosts.v;
+	rq.roles = (const char *const *)h->run_roles.v;
 	h->run_check = k;
 	h->run_started = log_now();
 	rc = health_start(&h->run, h->hp, h->src, &rq);

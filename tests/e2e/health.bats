@@ -420,3 +420,18 @@ metric() {
 	assert_status 1
 	assert_contains "$output" "a health action may only run drain"
 }
+
+@test "health: a template Graphite can group (sumSeries(PATH.{host_short}...)) and one it cannot (asked per host) give the same verdicts" {
+	bootstrap
+	config 2
+	feed web-01 100
+	feed web-02 0
+	run --separate-stderr fb health --config "$C" --format json
+	grouped=$(jqc "$output" '[.[] | {host, result, value, points}]')
+	assert_contains "$stderr" "canary-data over 4 hosts"
+	sed -i "s|query: \"sumSeries($P.{host_short}.received)\"|query: \"scale(sumSeries($P.{host_short}.received),1)\"|" "$C"
+	grep -q 'scale(' "$C"
+	run --separate-stderr fb health --config "$C" --format json
+	assert_eq "$(jqc "$output" '[.[] | {host, result, value, points}]')" "$grouped" "per-host verdicts"
+	assert_eq "$(jqr "$grouped" '[.[] | .result] | join(" ")')" "pass fail no_data no_data"
+}

@@ -270,6 +270,62 @@ test_urlencode(void **state)
 	free(e);
 }
 
+/* ---- grouping hosts in one Graphite expression ---------------------------- */
+
+struct batch_case {
+	const char *name;
+	const char *tmpl;
+	int ok;
+	unsigned node;
+	const char *agg;
+};
+
+static const struct batch_case batch_cases[] = {
+	{ "sumSeries of a path", "sumSeries(canary.{host_short}.received)", 1, 1, "sumSeries" },
+	{ "a bare path", "canary.{host_short}.received", 1, 1, "" },
+	{ "first node", "{host_short}.cpu", 1, 0, "" },
+	{ "last node, with a role", "app.{role}.{host_short}", 1, 2, "" },
+	{ "a glob under an aggregation", "averageSeries(canary.{host_short}.*.ok)", 1, 1,
+	  "averageSeries" },
+	{ "a glob without one: several series per host", "canary.{host_short}.*", 0, 0, "" },
+	{ "another function", "scale(canary.{host_short}.x,2)", 0, 0, "" },
+	{ "nested", "sumSeries(scale(canary.{host_short}.x,2))", 0, 0, "" },
+	{ "the fqdn (several nodes)", "canary.{host}.x", 0, 0, "" },
+	{ "part of a node", "canary.host-{host_short}.x", 0, 0, "" },
+	{ "a brace glob", "sumSeries(canary.{a,b}.{host_short})", 0, 0, "" },
+	{ "no host", "sumSeries(canary.x)", 0, 0, "" },
+};
+
+static void
+test_batchable(void **state)
+{
+	const struct batch_case *c = *state;
+	unsigned node = 99;
+	char agg[16];
+
+	assert_int_equal(health_graphite_batchable(c->tmpl, &node, agg), c->ok);
+	if (!c->ok)
+		return;
+	assert_int_equal(node, c->node);
+	assert_string_equal(agg, c->agg);
+}
+
+static void
+test_named(void **state)
+{
+	static const char *const names[] = { "web-01", "web-02" };
+	static const char body[] = "[{\"target\":\"web-02\",\"datapoints\":[[4,1]]},"
+	    "{\"target\":\"fb0\",\"datapoints\":[[1,1]]},{\"target\":\"web-03\",\"datapoints\":[[1,1]]}]";
+	struct health_series v[2];
+
+	(void)state;
+	memset(v, 0, sizeof(v));
+	assert_int_equal(health_graphite_parse_named(v, 2, names, body, strlen(body)), OK);
+	assert_int_equal(v[0].n, 0);
+	assert_int_equal(v[1].n, 1);
+	assert_true(v[1].last == 4);
+}
+
 /* ---- max_drained ----------------------------------------------------------- */
 
 static void
@@ -323,6 +379,8 @@ main(void)
 	CASES(test_cond, cond_cases);
 	CASES(test_duration, dur_cases);
 	CASES(test_expand, expand_cases);
+	CASES(test_batchable, batch_cases);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_named);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cond_holds);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_urlencode);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_max_drained);
