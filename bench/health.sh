@@ -15,10 +15,14 @@
 #                    requests of 100 targets, 4 at a time, parse, judge), its
 #                    own timing line; best and worst of $REPEAT
 #   in the loop      the controller evaluating every second for $SECONDS_RUN
-#                    s: each evaluation's time (its log), and the longest
-#                    the loop took to answer /healthz meanwhile (a probe on
-#                    one keep-alive connection, a request every 2 ms): the
-#                    loop answers HTTP itself, so a stall shows there
+#                    s: each evaluation's time, the longest loop turn (work
+#                    between two polls) while the child asked, and the turn
+#                    that reads and judges the answer (all from its log);
+#                    and from outside, the longest the loop took to answer
+#                    /healthz meanwhile (a probe on one keep-alive
+#                    connection, a request every 2 ms: the loop answers HTTP
+#                    itself), which also counts waiting for a core while
+#                    graphite-web's workers use both
 #
 # Prints a Markdown table on stdout (progress on stderr).  Environment:
 # FIREBREAK (default build/firebreak), HOSTS (default 1000).
@@ -138,6 +142,9 @@ kill "$PID"
 wait "$PID" 2>/dev/null || true
 PID=
 loop_evals=$(sed -n "s/.*canary-data over [0-9]* hosts: \([0-9.]*\) s.*/\1/p" "$WORK/run.log")
+turn_max=$(sed -n 's/.*longest turn \([0-9.]*\) ms.*/\1/p' "$WORK/run.log" | sort -n | tail -1)
+turn_cpu=$(sed -n 's/.*longest turn [0-9.]* ms, \([0-9.]*\) ms of CPU.*/\1/p' "$WORK/run.log" | sort -n | tail -1)
+judge_max=$(sed -n 's/.*judging \([0-9.]*\) ms.*/\1/p' "$WORK/run.log" | sort -n | tail -1)
 nloop=$(printf '%s\n' "$loop_evals" | grep -c . || true)
 loop_best=$(printf '%s\n' "$loop_evals" | sort -n | head -1)
 loop_worst=$(printf '%s\n' "$loop_evals" | sort -n | tail -1)
@@ -148,5 +155,7 @@ cat <<TABLE
 |---|---|---|
 | one evaluation (\`firebreak health\`, cold process, $requests requests) | best ${best} s, worst ${worst} s of $REPEAT | < 1 s |
 | evaluations in the running controller ($nloop in ${SECONDS_RUN} s) | best ${loop_best} s, worst ${loop_worst} s | < 1 s |
-| longest /healthz answer while evaluating ($probes requests) | ${probe_ms} ms | loop never blocked > 10 ms |
+| longest loop turn while an evaluation ran (its log): wall / the controller's CPU | ${turn_max} ms / ${turn_cpu} ms | loop never blocked > 10 ms |
+| reading and judging an evaluation's answer (one loop turn) | ${judge_max} ms | (part of the above) |
+| longest /healthz answer meanwhile, from outside ($probes requests) | ${probe_ms} ms | (with graphite-web on the same 2 cores) |
 TABLE

@@ -134,6 +134,11 @@ struct ctl {
 	unsigned long lat_buckets[CTL_LAT_BUCKETS], lat_count;
 	double lat_sum;
 	struct hctl *health;           /* health.c: checks, episodes, gates */
+	double turn_max;               /* the longest loop turn (work between two
+	                                * polls) since health.c last reset it: wall
+	                                * time, and the CPU time this process spent
+	                                * in it (the difference is waiting for a core) */
+	double turn_cpu_max;
 	struct mout *mout;             /* metricsout.c: Graphite plaintext, or NULL */
 };
 

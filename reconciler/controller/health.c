@@ -239,6 +239,7 @@ start_run(struct ctl *c, size_t k)
 	rq.roles = (const char *const *)h->run_roles.v;
 	h->run_check = k;
 	h->run_started = log_now();
+	c->turn_max = c->turn_cpu_max = 0;
 	rc = health_start(&h->run, h->hp, h->src, &rq);
 	free(exprs);
 	if (rc != OK) {
@@ -628,16 +629,14 @@ finish_run(struct ctl *c)
 	const struct health_check *chk = &h->hc->checks[h->run_check];
 	struct health_answer a;
 	struct hgate *g = h->run_gate;
+	double t, turn = c->turn_max, turn_cpu = c->turn_cpu_max;
 
+	t = log_now();
 	health_finish(&a, h->run);
 	h->run = NULL;
 	h->run_gate = NULL;
 	h->last_seconds = log_now() - h->run_started;
 	h->last_hosts = h->run_hosts.n;
-	log_event("health", "%s over %zu host%s: %.3f s, %u request%s%s%s%s", chk->name,
-	    h->run_hosts.n, h->run_hosts.n == 1 ? "" : "s", h->last_seconds, a.requests,
-	    a.requests == 1 ? "" : "s", a.failed ? ", failed: " : "", a.failed ? a.error : "",
-	    g ? " (gate)" : "");
 	if (c->base.model) {
 		source_health(c, &a);
 		if (g)
@@ -651,6 +650,13 @@ finish_run(struct ctl *c)
 		g->nextq = h->gates;
 		h->gates = g;
 	}
+	/* What the loop spent: its longest turn while the child asked, and
+	 * this turn's reading and judging (the bench's "never blocked"). */
+	log_event("health", "%s over %zu host%s: %.3f s, %u request%s%s%s%s (loop: longest turn "
+	    "%.1f ms, %.1f ms of CPU; judging %.1f ms)", chk->name, h->run_hosts.n,
+	    h->run_hosts.n == 1 ? "" : "s", h->last_seconds, a.requests, a.requests == 1 ? "" : "s",
+	    a.failed ? ", failed: " : "", a.failed ? a.error : "", g ? " (gate)" : "", turn * 1000,
+	    turn_cpu * 1000, (log_now() - t) * 1000);
 	health_answer_dispose(&a);
 	run_dispose(h);
 }

@@ -229,7 +229,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
 	struct ctl c;
 	sigset_t mask;
-	double next_fetch = 0;
+	double next_fetch = 0, turn;
+	struct timespec turn_cpu;
 	int rc, running = 1;
 
 	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK ||
@@ -327,6 +328,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_close(&c);
 			return rc;
 		}
+		turn = log_now();
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &turn_cpu);
 		if (pfd[1].revents & POLLIN)
 			running = 0;
 		if (pfd[0].revents & POLLIN) {
@@ -381,6 +384,18 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_chat_irc(&c);
 			jobs_step(&c);
 			outbox_run(c.ob);
+		}
+		if (log_now() - turn > c.turn_max)
+			c.turn_max = log_now() - turn;
+		{
+			struct timespec now;
+			double cpu;
+
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+			cpu = (double)(now.tv_sec - turn_cpu.tv_sec) +
+			    (double)(now.tv_nsec - turn_cpu.tv_nsec) / 1e9;
+			if (cpu > c.turn_cpu_max)
+				c.turn_cpu_max = cpu;
 		}
 	}
 	log_event(NULL, "stopping");
