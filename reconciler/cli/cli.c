@@ -41,6 +41,8 @@ static const char usage_text[] =
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
 "         applied commit, open plans, outbox\n"
+"  rollout --config C [--as USER] [resume|abort] [ID]\n"
+"         a rollout's Puppet runs per host; resume or abort it\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "\n"
@@ -270,6 +272,7 @@ main(int argc, char **argv)
 		{ "enc", cmd_enc },
 		{ "run", cmd_run },
 		{ "approve", cmd_approve },
+		{ "rollout", cmd_rollout },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "chat", cmd_chat },

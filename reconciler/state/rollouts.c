@@ -195,6 +195,8 @@ ro_record_json(const struct ro_record *r)
 	json_object_set_new(o, "groups", json_integer(r->ngroups));
 	json_object_set_new(o, "staged", json_boolean(r->staged));
 	json_object_set_new(o, "promoted", json_boolean(r->promoted));
+	if (r->gate_passed)
+		json_object_set_new(o, "gate_passed", json_true());
 	json_object_set_new(o, "failures", json_integer((json_int_t)r->failures));
 	json_object_set_new(o, "max_failures", json_integer((json_int_t)r->max_failures));
 	json_object_set_new(o, "parallel", json_integer(r->parallel));
@@ -391,6 +393,7 @@ ro_record_load(struct ro_record **out, const char *dir, const char *id)
 	r->ngroups = (unsigned)json_integer_value(json_object_get(o, "groups"));
 	r->staged = json_is_true(json_object_get(o, "staged"));
 	r->promoted = json_is_true(json_object_get(o, "promoted"));
+	r->gate_passed = json_is_true(json_object_get(o, "gate_passed"));
 	r->failures = (unsigned long)json_integer_value(json_object_get(o, "failures"));
 	r->max_failures = (unsigned long)json_integer_value(json_object_get(o, "max_failures"));
 	r->parallel = (unsigned)json_integer_value(json_object_get(o, "parallel"));

@@ -93,6 +93,7 @@ struct ro_record {
 	unsigned ngroups;         /* canary (always group 0, maybe empty) + batches */
 	int staged;               /* the canary ran with the others held back */
 	int promoted;             /* every host gets the new release now */
+	int gate_passed;          /* a person resumed past the gates */
 	unsigned long failures;   /* failed hosts since the start or the last resume */
 	unsigned long max_failures;
 	unsigned parallel;
