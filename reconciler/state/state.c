@@ -17,7 +17,6 @@
 #include "base/fs.h"
 #include "base/names.h"
 #include "state/enc.h"
-#include "state/rollouts.h"
 #include "state/stateint.h"
 
 #define NBUCKETS 256
