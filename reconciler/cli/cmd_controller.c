@@ -125,7 +125,7 @@ cmd_rollout(int argc, char **argv)
 	int rc, act = -1;
 	uint64_t v;
 
-	parse_opts(&o, argc, argv, "config as json", 2);
+	parse_opts(&o, argc, argv, "config as format json", 2);
 	if (o.nargs >= 1 && (strcmp(o.args[0], "resume") == 0 || strcmp(o.args[0], "abort") == 0))
 		act = o.args[0][0] == 'r';
 	if (act >= 0 && (o.nargs != 2 || !o.as))
@@ -157,7 +157,7 @@ cmd_rollout(int argc, char **argv)
 	}
 	if ((rc = ro_record_load(&r, cfg->state, id)) != OK)
 		die(rc == ERR_NOTFOUND ? EXIT_INPUT : EXIT_ENV, "%s", err_last());
-	if (want_json(&o)) {
+	if (o.json || want_json(&o)) {
 		json_t *j = ro_record_json(r);
 		char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 
