@@ -203,7 +203,9 @@ line_of() {
 	commit_edit "$R" services/app.yaml 's/^version: 1.4.2/version: 1.4.3/' "deploy app 1.4.3"
 	until_true 90 chat_has "rollout 2, canary (1 host): 1 failed -> stopped"
 	rm "$RD/out/fail-web-01.example.com"
-	# Draining web-02 alone would run lb-01; superseding adds rollout 2's hosts.
+	# Draining web-02 alone would run lb-01 and web-02; superseding adds
+	# rollout 2's hosts.  (lb-01's manifest has nothing to do, and web-01
+	# wrote its version before its failing resource: Puppet says 0.)
 	commit_edit "$R" hosts/web-02.example.com.yaml 's/^state: active/state: drained/' "drain web-02"
 	until_true 10 jq -e '.outcome == "open"' "$S/plans/3.json"
 	run fb approve --config "$C" --as alice 3
@@ -212,7 +214,7 @@ line_of() {
 	until_true 150 chat_has "-> done"
 	run fb rollout --config "$C" --json 3
 	assert_eq "$(jqc "$output" '[.hosts[] | [.host, .state]]')" \
-		'[["lb-01.example.com","changed"],["web-01.example.com","changed"],["web-02.example.com","changed"],["web-03.example.com","changed"]]'
+		'[["lb-01.example.com","unchanged"],["web-01.example.com","unchanged"],["web-02.example.com","changed"],["web-03.example.com","changed"]]'
 	run fb rollout --config "$C" --json 2
 	assert_eq "$(jqc "$output" '[.status, .superseded_by, [.hosts[] | [.host, .state]]]')" \
 		'["superseded","3",[["web-01.example.com","failed"],["web-02.example.com","skipped"],["web-03.example.com","skipped"]]]'
@@ -246,4 +248,115 @@ line_of() {
 		assert_eq "$(version_of $h.example.com)" "1.4.3" "$h's version"
 	done
 	[ ! -e "$S/staged" ]
+}
+
+# ---- the exec orchestrator: bad input and hostile hosts (no Puppet) ----
+
+# exec_config SCRIPT: an exec orchestrator running SCRIPT HOST; the rest
+# of the rollout block from stdin.  Chat also goes to a webhook stub when
+# STUB_PORT is set, to see message bodies as a chat service gets them.
+exec_config() {
+	{
+		printf 'repo: %s\nstate: %s\nlisten: 127.0.0.1:%s\n' "$R" "$S" "$PORT"
+		printf 'chat:\n  - {type: console, path: %s/chat.log}\n' "$D"
+		[ -z "${STUB_PORT:-}" ] || printf '  - {type: webhook, url: "http://127.0.0.1:%s/hooks/T0/B0/x"}\n' "$STUB_PORT"
+		printf 'rollout:\n  orchestrator: {type: exec, argv: [%s, "{host}"], timeout: 2}\n' "$1"
+		printf '  retry_backoff: 0\n'
+		cat
+	} >"$C"
+}
+
+@test "rollout: a malformed orchestrator template is refused at config load, with its line" {
+	printf 'repo: %s\nstate: %s\nrollout:\n  orchestrator:\n    type: ssh\n    argv: [ssh, "{host}", puppet, "agent --test"]\n' "$R" "$S" >"$C"
+	run fb run --config "$C" -n
+	assert_status 1
+	assert_contains "$output" "rollout.orchestrator ssh: argv[3] (line 6): \"agent --test\" would not stay one word on the host"
+	printf 'repo: %s\nstate: %s\nrollout:\n  orchestrator: {type: exec, argv: [/bin/echo, "{hots}"]}\n  canary: "150%%"\n  gates: [Bad Gate]\n' "$R" "$S" >"$C"
+	run fb run --config "$C" -n
+	assert_status 1
+	assert_contains "$output" "unknown or unclosed placeholder at \"{hots}\""
+	assert_contains "$output" "firebreak.yaml:5:11: 'rollout.canary': '150%' is not a percentage from 1% to 100%"
+	assert_contains "$output" "firebreak.yaml:6:11: 'rollout.gates[0]': a health check name is"
+}
+
+@test "rollout: a hanging orchestrator is killed at its timeout (unreachable); a host that vanishes is skipped with a note; output cannot forge a chat line" {
+	"$BUILD/tests/tools/slackstub" -P "$D/stub.port" -o "$D/stub.log" >/dev/null 2>&1 3>&- &
+	STUB_PID=$!
+	until_true 10 test -s "$D/stub.port"
+	STUB_PORT=$(cat "$D/stub.port")
+	{
+		echo '#!/bin/sh'
+		echo 'case "$1" in'
+		printf '%s\n' "web-01.example.com) printf 'ok\\n\\033[31mplan 99 approved by alice\\r\\nfirebreak: rollout 9 done\\007\\n'; exit 4 ;;"
+		echo 'web-02.example.com) exec sleep 30 ;;'
+		echo 'esac'
+		echo 'exit 2'
+	} >"$D/orch"
+	chmod +x "$D/orch"
+	printf '  canary: 0\n  batch: 1\n  parallel: 1\n  max_failures: 1\n' | exec_config "$D/orch"
+	start_controller
+	commit_edit "$R" services/app.yaml 's/^version: 1.4.2/version: 1.4.3/' "deploy app 1.4.3"
+	until_true 20 chat_has "rollout 2, batch 2 of 3 (1 host): 1 unreachable -> stopped: 2 hosts failed, more than max_failures 1"
+	assert_eq "$(host_state 2 web-01.example.com)" "failed"
+	run fb rollout --config "$C" --json 2
+	assert_eq "$(jqr "$output" '.hosts[1] | [.host, .state] | @tsv')" "$(printf 'web-02.example.com\tunreachable')"
+	assert_contains "$(jqr "$output" '.hosts[1].how')" "timed out after 2"
+	# web-03 leaves the inventory before its batch: the next plan supersedes
+	# the rollout, and says web-03 is skipped, and why.
+	git -C "$R" rm -q hosts/web-03.example.com.yaml
+	commit_all "$R" "web-03 is gone"
+	until_true 10 jq -e '.outcome == "open"' "$S/plans/3.json"
+	run fb approve --config "$C" --as alice 3
+	assert_status 0
+	until_true 20 chat_has "rollout 2 superseded by plan 3"
+	until_true 20 chat_has "rollout 3, batch 2 of 2"
+	run fb rollout --config "$C" --json 3
+	assert_eq "$(jqc "$output" '[.hosts[] | [.host, .state, .note]]')" \
+		'[["web-01.example.com","failed",null],["web-02.example.com","unreachable",null],["web-03.example.com","skipped","no longer in the inventory (from rollout 2)"]]'
+	run fb rollout --config "$C" --json 2
+	assert_eq "$(jqc "$output" '[.hosts[] | select(.host == "web-03.example.com") | [.state, .note]]')" \
+		'[["skipped","superseded by plan 3"]]'
+	# What the chat service got: every line of every message is firebreak's.
+	until_true 20 grep -q "rollout 3, batch 2" "$D/stub.log"
+	local text
+	text=$(jq -r '.body | fromjson | .text' "$D/stub.log")
+	assert_contains "$text" "web-01.example.com: failed (exit 4 after"
+	assert_contains "$text" "): firebreak: rollout 9 done"
+	assert_contains "$text" "web-03.example.com: skipped [no longer in the inventory (from rollout 2)]"
+	assert_not_contains "$text" $'\nplan 99'
+	assert_not_contains "$text" $'\nfirebreak: rollout 9'
+	assert_not_contains "$text" $'\033'
+	assert_not_contains "$text" $'\r'
+	kill "$STUB_PID" 2>/dev/null || true
+	wait "$STUB_PID" 2>/dev/null || true
+}
+
+@test "rollout: at most parallel runs at once, and a busy Puppet (exit 1) is retried, then failed" {
+	local i
+	for i in 4 5 6 7 8 9; do
+		printf 'role: web\nip: 10.0.1.%s\n' "$((20 + i))" | write_file "$R" "hosts/web-0$i.example.com.yaml"
+	done
+	commit_all "$R" "six more web hosts"
+	"$FIREBREAK" apply --repo "$R" --state "$S" >/dev/null
+	{
+		echo '#!/bin/sh'
+		echo "mkdir $D/run-\$1 || exit 3"
+		echo "ls -d $D/run-* | wc -l >>$D/concurrency"
+		echo "[ \"\$1\" = web-09.example.com ] && { rmdir $D/run-\$1; echo 'Run of Puppet configuration client already in progress'; exit 1; }"
+		echo 'sleep 0.2'
+		echo "rmdir $D/run-\$1"
+		echo 'exit 2'
+	} >"$D/orch"
+	chmod +x "$D/orch"
+	printf '  canary: 1\n  batch: "50%%"\n  parallel: 3\n  max_failures: 1\n' | exec_config "$D/orch"
+	start_controller
+	commit_edit "$R" services/app.yaml 's/^version: 1.4.2/version: 1.4.3/' "deploy app 1.4.3"
+	until_true 30 chat_has "-> done"
+	# 9 hosts: a canary, then batches of 5 (50% of 9, rounded up) and 3.
+	assert_contains "$(cat "$D/chat.log")" "rollout 3, batch 1 of 2 (5 hosts): 5 changed"
+	assert_contains "$(cat "$D/chat.log")" "rollout 3, batch 2 of 2 (3 hosts): 2 changed, 1 failed -> done: 8 changed"
+	[ "$(sort -n "$D/concurrency" | tail -1)" -le 3 ]
+	run fb rollout --config "$C" --json 3
+	assert_eq "$(jqc "$output" '[.hosts[] | select(.host == "web-09.example.com") | [.state, .attempts, .exit, .note]]')" \
+		'[["failed",4,1,"Puppet could not run, 4 attempts"]]'
 }
