@@ -43,6 +43,9 @@ static const char usage_text[] =
 "         applied commit, open plans, outbox\n"
 "  rollout --config C [--as USER] [resume|abort] [ID]\n"
 "         a rollout's Puppet runs per host; resume or abort it\n"
+"  drift  --config C\n"
+"         read the world (the apply providers that can) and compare it with\n"
+"         the current release; exit 1 when it drifted\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "\n"
@@ -275,6 +278,7 @@ main(int argc, char **argv)
 		{ "rollout", cmd_rollout },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
+		{ "drift", cmd_drift },
 		{ "chat", cmd_chat },
 		{ "fetch", cmd_fetch },
 		{ "reply", cmd_reply },

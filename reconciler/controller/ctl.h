@@ -102,6 +102,8 @@ struct ctl {
 	void **apst;
 	size_t naps;
 	struct plan *hook_plan;        /* owned while its hooks run */
+	struct snapshot hook_base;     /* the release before hook_plan's, kept
+	                                * until its hooks end (apply_info) */
 	size_t hook_next;              /* the next provider to consider */
 	void *hook_run;                /* the running provider's run, or NULL */
 	size_t hook_idx;

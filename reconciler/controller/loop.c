@@ -127,6 +127,7 @@ ctl_close(struct ctl *c)
 	}
 	plan_free(c->hook_plan);
 	ctl_rollout_close(c);
+	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
 	free(c->aps);
@@ -427,7 +428,7 @@ check_entry(const struct config *cfg, const char *list, size_t i, const struct y
 
 		if (!ap)
 			return err_set(ERR_INVALID, "%s:%d:%d: apply[%zu]: no apply provider '%s' "
-			    "(exec)", cfg->path, e->line, e->col, i, t ? t->str : "");
+			    "(exec, rfc2136)", cfg->path, e->line, e->col, i, t ? t->str : "");
 		if ((rc = ap->ops->open(&st, e)) != OK)
 			return err_set(rc, "%s:%d:%d: apply[%zu] %s: %s", cfg->path, e->line,
 			    e->col, i, ap->name, err_last());

@@ -268,7 +268,10 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 		return rc;
 	}
 	log_timing("release", t);
-	snapshot_dispose(&c->base);
+	/* The old base lives on until the providers end: they compare the
+	 * world with what it says (apply_info.base_art). */
+	snapshot_dispose(&c->hook_base);
+	c->hook_base = c->base;
 	c->base = *target;
 	memset(target, 0, sizeof(*target));
 	c->last_applied_at = (double)time(NULL);
@@ -294,7 +297,8 @@ hooks_continue(struct ctl *c)
 	snprintf(release, sizeof(release), "%s/releases/%s", c->cfg->state, p->id);
 	while (!c->hook_failed && c->hook_next < c->naps) {
 		size_t i = c->hook_next++;
-		struct apply_info info = { release, p->id, p->target, p };
+		struct apply_info info = { release, p->id, p->target, p,
+		    c->hook_base.sha[0] ? &c->hook_base.art : NULL, &c->base.art };
 
 		if (!c->aps[i]->ops->wants(c->apst[i], p))
 			continue;
@@ -324,6 +328,7 @@ hooks_continue(struct ctl *c)
 	/* The world's other parts are done: Puppet's turn. */
 	ctl_rollout_begin(c, p->id, c->hook_failed);
 	plan_free(p);
+	snapshot_dispose(&c->hook_base);
 	ctl_retain(c);
 }
 
@@ -344,6 +349,14 @@ ctl_hooks_step(struct ctl *c)
 		snprintf(c->last_error, sizeof(c->last_error), "%s", line);
 		log_event(NULL, "%s", line);
 		ctl_notify(c, c->hook_plan, line, reason, 0);
+		free(line);
+	} else if (reason && *reason) {
+		/* The world reached: say what changed, in the plan's thread. */
+		char *line = xasprintf("plan %s: apply %s done: %.*s", c->hook_plan->id, ap->name,
+		    (int)strcspn(reason, "\n"), reason);
+
+		log_event(NULL, "%s", line);
+		ctl_notify(c, c->hook_plan, line, strchr(reason, '\n') ? reason : "", 0);
 		free(line);
 	}
 	free(reason);
