@@ -58,6 +58,8 @@
 #define RO_BUSY_RETRIES 3          /* exit 1 is retried this often, then failed */
 #define RO_EXCEPTIONS_MAX 20       /* exceptions listed in one chat message */
 #define RO_ACTIVE_MAX 64
+#define RO_START_BURST 8           /* runs started per wake-up: the loop stays
+                                    * responsive (HTTP, chat) while 50 start */
 
 struct ro_slot {
 	void *run;                     /* the orchestrator's run */
@@ -69,6 +71,7 @@ struct rollout {
 	struct ro_slot *slots;         /* owns; cfg parallel of them */
 	size_t nslots, running;
 	size_t ran;                    /* hosts that ended in the current group, this pass */
+	int more;                      /* hosts could start now: wake at once */
 	int hold;                      /* the CLI's cold controller: runs wait for `run` */
 };
 
@@ -157,8 +160,10 @@ ro_announce(struct ctl *c, struct ro_record *r, const char *summary, const char 
 	json_t *e;
 
 	log_event(NULL, "%s", summary);
-	if (!c->ob)
+	if (!c->ob) {
+		ro_save(c, r);
 		return;
+	}
 	if (outbox_reserve(c->ob, &post) != OK || !post) {
 		ro_save(c, r);
 		return;
@@ -679,9 +684,10 @@ advance(struct ctl *c)
 	if (!ro || ro->hold)
 		return;
 	r = ro->rec;
+	ro->more = 0;
 	while (r->status == RO_RUNNING) {
 		double now = log_now();
-		size_t i, waiting = 0;
+		size_t i, waiting = 0, started = 0;
 		int stopping = r->failures > r->max_failures;
 
 		for (i = 0; i < r->nhosts; i++) {
@@ -693,7 +699,14 @@ advance(struct ctl *c)
 				waiting++;
 				continue;
 			}
+			if (started == RO_START_BURST) {
+				/* The rest at the next wake-up, which comes at once. */
+				ro->more = 1;
+				waiting++;
+				continue;
+			}
 			host_start(c, ro, i);
+			started++;
 		}
 		stopping = r->failures > r->max_failures;
 		if (ro->running || (waiting && !stopping))
@@ -775,6 +788,8 @@ ctl_rollout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout)
 
 	if (!ro || ro->hold)
 		return 0;
+	if (ro->more)
+		*timeout = 0;
 	for (i = 0; i < ro->nslots; i++) {
 		void *run = ro->slots[i].run;
 		int due;
