@@ -642,7 +642,8 @@ release_write(struct state *s, const struct plan *p, const struct artifacts *tar
 	/* Plan ids are never reused, but should a release of this id exist,
 	 * the one readers are using is not ours to replace. */
 	if ((cur && strtoul(p->id, NULL, 10) == cur) || (staged && strtoul(p->id, NULL, 10) == staged))
-		return err_set(ERR_CONFLICT, "release %s is in use; refusing to rewrite it", p->id);
+		return err_set(ERR_CONFLICT, "release %s is the %s release; refusing to rewrite it",
+		    p->id, strtoul(p->id, NULL, 10) == cur ? "current" : "staged");
 	fs_rm_rf(tmpdir);
 	fs_rm_rf(reldir);
 	if ((rc = fs_mkdir_p(tmpdir, STATE_MODE_SHARED_DIR)) != OK)
