@@ -300,6 +300,11 @@ ctl_rollout_prepare(struct ctl *c, const struct plan *p, const struct snapshot *
 		}
 		r->nhosts++;
 	}
+	if (!r->nhosts) {
+		/* The rollout this release would supersede has nothing left. */
+		ro_record_free(r);
+		return OK;
+	}
 	xqsort(r->hosts, r->nhosts, sizeof(*r->hosts), host_cmp);
 	/* Groups over the hosts that will run: the skipped go last, in no group
 	 * that waits for them. */
