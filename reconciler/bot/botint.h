@@ -137,5 +137,8 @@ int bot_run_plan(struct bot *b, char **av, size_t ac);
 int bot_run_status(struct bot *b, char **av, size_t ac);
 int bot_run_approve(struct bot *b, char **av, size_t ac);
 int bot_run_discard(struct bot *b, char **av, size_t ac);
+int bot_run_rollout(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_resume(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_abort(struct bot *b, char **av, size_t ac);
 
 #endif
