@@ -29,10 +29,13 @@
  * release and only the canary hosts read the new one, through the overlay
  * (state/rollouts.h); when the canary and its gates pass, the staged
  * release becomes current for everyone (state_promote) and the batches
- * run.  A gate names a health check; health checks do not exist yet, so a
- * gate can never be evaluated: it holds the rollout ("waiting for gate X
- * (health checks are not configured)") until a person resumes or aborts.
- * It never passes by itself.
+ * run.  A gate names a health check (health.c evaluates it for the canary
+ * hosts when the canary ends: gates_start, gate_done): every check passing
+ * for every canary host lets the batches run; one failing, or without data,
+ * stops the rollout and says why (`rollout resume` asks again).  Without a
+ * `health:` block a gate cannot be evaluated: it holds the rollout
+ * ("waiting for gate X") until a person resumes (past it) or aborts; it
+ * never passes by itself.
  */
 #include "controller/ctl.h"
 
@@ -608,6 +611,73 @@ host_start(struct ctl *c, struct rollout *ro, size_t i)
 	ro->running++;
 }
 
+static void advance(struct ctl *c);
+
+/*
+ * The gates (rollout.gates): the named health checks for the canary hosts,
+ * evaluated by health.c (ctl_health_gate) now, ahead of their schedule.
+ * gate_done() gets the answer; it is dropped when the rollout it was for
+ * is no longer the one at its gate (aborted, superseded, restarted).
+ */
+static void
+gate_done(struct ctl *c, void *ctx, enum ctl_gate result, const char *reason)
+{
+	char *id = ctx;
+	struct ro_record *r = c->ro ? c->ro->rec : NULL;
+	char *line;
+
+	if (!r || strcmp(r->id, id) != 0 || r->status != RO_GATE) {
+		free(id);
+		return;
+	}
+	free(id);
+	free(r->why);
+	r->why = NULL;
+	if (result == CTL_GATE_PASS) {
+		r->gate_passed = 1;
+		r->status = RO_RUNNING;
+		line = xasprintf("rollout %s: %s", r->id, reason);
+		ro_announce(c, r, line, NULL);
+		free(line);
+		advance(c);
+		return;
+	}
+	/* Failing or inconclusive: the rollout stops here and says why. */
+	r->status = RO_STOPPED;
+	r->why = xstrdup(reason);
+	line = xasprintf("rollout %s -> stopped: %s", r->id, reason);
+	{
+		char *body = xasprintf("`rollout resume %s` evaluates the gates again; `rollout "
+		    "abort %s` stops here%s\n", r->id, r->id, r->staged && !r->promoted ?
+		    "; until then the hosts outside the canary keep the previous release" : "");
+
+		ro_announce(c, r, line, body);
+		free(body);
+	}
+	free(line);
+}
+
+/* Ask health.c about the canary hosts; OK when an answer will come. */
+static int
+gates_start(struct ctl *c, struct ro_record *r)
+{
+	const struct config_rollout *cr = c->cfg->rollout;
+	const char **hosts = xcalloc(r->nhosts + 1, sizeof(*hosts));
+	size_t i, n = 0;
+	char *id = xstrdup(r->id);
+	int rc;
+
+	for (i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].group == 0 && r->hosts[i].state != RH_SKIPPED)
+			hosts[n++] = r->hosts[i].fqdn;
+	rc = ctl_health_gate(c, (const char *const *)cr->gates.v, cr->gates.n, hosts, n,
+	    gate_done, id);
+	if (rc != OK)
+		free(id);
+	free(hosts);
+	return rc;
+}
+
 /* The group ended: say so, then stop, hold at a gate, or go on. */
 static int
 group_end(struct ctl *c, struct rollout *ro)
@@ -635,18 +705,26 @@ group_end(struct ctl *c, struct rollout *ro)
 		    "; until then the hosts outside the canary keep the previous release" : "");
 	} else if (g == 0 && cr->gates.n && r->hosts[0].group == 0 && r->nhosts &&
 	    r->hosts[0].state != RH_SKIPPED && !r->gate_passed) {
-		/* Health checks (issue 10) do not exist yet: a gate cannot be
-		 * evaluated, and a gate that cannot be evaluated never passes. */
 		r->status = RO_GATE;
 		free(r->why);
-		r->why = xasprintf("waiting for gate %s (health checks are not configured)",
-		    cr->gates.v[0]);
-		if (!sum.len)
-			buf_printf(&sum, "rollout %s", r->id);
-		buf_printf(&sum, " -> %s", r->why);
-		buf_printf(&body, "a gate that cannot be evaluated never passes by itself: "
-		    "`rollout resume %s` goes on without it, `rollout abort %s` stops here\n", r->id,
-		    r->id);
+		if (gates_start(c, r) == OK) {
+			/* The health checks answer later, in gate_done(). */
+			r->why = xasprintf("evaluating gate%s %s for the canary",
+			    cr->gates.n == 1 ? "" : "s", cr->gates.v[0]);
+			if (!sum.len)
+				buf_printf(&sum, "rollout %s", r->id);
+			buf_printf(&sum, " -> %s", r->why);
+		} else {
+			/* No health checks: a gate that cannot be evaluated never
+			 * passes by itself. */
+			r->why = xasprintf("waiting for gate %s (%s)", cr->gates.v[0], err_last());
+			if (!sum.len)
+				buf_printf(&sum, "rollout %s", r->id);
+			buf_printf(&sum, " -> %s", r->why);
+			buf_printf(&body, "a gate that cannot be evaluated never passes by itself: "
+			    "`rollout resume %s` goes on without it, `rollout abort %s` stops here\n",
+			    r->id, r->id);
+		}
 	} else {
 		if (g == 0)
 			promote(c, r);
@@ -935,7 +1013,10 @@ ctl_rollout_command(struct ctl *c, int resume, const char *id, const char *user,
 		*msg = xasprintf("rollout %s is %s; nothing to resume", id, ro_status_name(r->status));
 		return ERR_CONFLICT;
 	}
-	if (r->status == RO_GATE) {
+	if (r->status == RO_GATE && c->cfg->health) {
+		/* Health checks exist: resuming evaluates the gates again. */
+		line = xasprintf("rollout %s resumed by %s: the gates are evaluated again", id, user);
+	} else if (r->status == RO_GATE) {
 		line = xasprintf("rollout %s resumed by %s: gate %s not evaluated (health checks are "
 		    "not configured); going on without it", id, user, c->cfg->rollout->gates.v[0]);
 		r->gate_passed = 1;
@@ -1115,6 +1196,9 @@ ctl_rollout_resume_after_restart(struct ctl *c)
 	    ro_status_name(keep->status), keep->group + 1, keep->ngroups);
 	/* Waiting for its apply providers: when a recovery runs them again
 	 * (c->hook_plan is its plan) their end begins it, else it begins now. */
+	/* At its gates when the controller stopped: they are asked again. */
+	if (keep->status == RO_GATE && c->cfg->health)
+		keep->status = RO_RUNNING;
 	if (keep->status == RO_WAITING && !(c->hook_plan && strcmp(c->hook_plan->id, keep->id) == 0))
 		ctl_rollout_begin(c, keep->id, 0);
 	else

@@ -379,9 +379,14 @@ config_load(struct config **out, const char *file, struct diags *d)
 	c->apply = ynode_get(c->root, "apply");
 	check_list(&x, c->chat, "chat");
 	check_list(&x, c->apply, "apply");
+	rollout(&x, ynode_get(c->root, "rollout"));
 	healthcfg_parse(&c->health, ynode_get(c->root, "health"), file, d);
 	metricscfg_parse(&c->metrics, ynode_get(c->root, "metrics"), file, d);
-	rollout(&x, ynode_get(c->root, "rollout"));
+	/* With health checks, a gate must name one of them. */
+	for (size_t i = 0; c->health && c->rollout && i < c->rollout->gates.n; i++)
+		if (!healthcfg_check(c->health, c->rollout->gates.v[i]))
+			diags_add(d, file, c->rollout->gates.lines[i], 0, "'rollout.gates[%zu]': there is "
+			    "no health check '%s' (health.checks)", i, c->rollout->gates.v[i]);
 done:
 	free(x.dir);
 	if (d->n > before) {

@@ -435,3 +435,55 @@ metric() {
 	assert_eq "$(jqc "$output" '[.[] | {host, result, value, points}]')" "$grouped" "per-host verdicts"
 	assert_eq "$(jqr "$grouped" '[.[] | .result] | join(" ")')" "pass fail no_data no_data"
 }
+
+# rollout_config: the rollout block, an exec orchestrator that succeeds at
+# once, canary 1, gated by canary-data.
+rollout_config() {
+	cat >>"$C" <<-EOF
+	rollout:
+	  orchestrator: {type: exec, argv: [/bin/echo, "{host}"], timeout: 10}
+	  canary: 1
+	  batch: 2
+	  staged: false
+	  gates: [canary-data]
+	EOF
+}
+
+@test "health: rollout.gates: a failing gate stops the rollout with the reason; resume asks again, and a passing gate lets the batches run" {
+	bootstrap
+	config 2
+	rollout_config
+	feed web-01 0
+	start_controller
+	commit_edit "$R" services/app.yaml 's/^version: .*/version: 2.0.0/' "deploy app 2.0.0"
+	wait_for "$CHAT" "rollout 2 -> stopped: gate canary-data fails for web-01.example.com: canary-data avg 0.0 < 50 over 5min"
+	run fb rollout --config "$C" --json 2
+	assert_eq "$(jqr "$output" '.status')" "stopped"
+	assert_eq "$(jqr "$output" '[.hosts[] | select(.state == "pending")] | length')" 2
+	# Fixed: resume asks the gate again, which passes, and the batches run.
+	feed web-01 100
+	run fb rollout --config "$C" --as alice resume 2
+	assert_status 0
+	wait_for "$CHAT" "rollout 2: every gate passes for the 1 canary host"
+	wait_for "$CHAT" "rollout 2, batch .* -> done"
+	# The next deploy's canary passes at once.
+	commit_edit "$R" services/app.yaml 's/^version: .*/version: 2.0.1/' "deploy app 2.0.1"
+	wait_for "$CHAT" "rollout 3: every gate passes for the 1 canary host"
+	wait_for "$CHAT" "rollout 3, batch .* -> done"
+}
+
+@test "health: rollout.gates with no data for the canary is inconclusive and stops the rollout" {
+	bootstrap
+	config 2
+	rollout_config
+	start_controller
+	commit_edit "$R" services/app.yaml 's/^version: .*/version: 2.0.0/' "deploy app 2.0.0"
+	wait_for "$CHAT" "rollout 2 -> stopped: gate canary-data is inconclusive for web-01.example.com: canary-data: no data over 5min"
+	run fb check --repo "$R"
+	assert_status 0
+	# A gate must name a check.
+	sed -i 's/gates: \[canary-data\]/gates: [canary-dta]/' "$C"
+	run fb run --config "$C" -n
+	assert_status 1
+	assert_contains "$output" "'rollout.gates[0]': there is no health check 'canary-dta'"
+}
