@@ -135,6 +135,19 @@ ctl_health_open(struct ctl *c)
 		    hc->source_type ? hc->source_type : "");
 	if ((rc = h->hp->ops->open(&h->src, hc->source)) != OK)
 		return err_set(rc, "%s: health.source: %s", c->cfg->path, err_last());
+	/* Episodes of checks the config no longer has are over (unsaid). */
+	{
+		json_t *eps = json_object_get(h->store, "episodes"), *v;
+		const char *key;
+		void *tmp;
+
+		json_object_foreach_safe(eps, tmp, key, v) {
+			const char *chk = json_string_value(json_object_get(v, "check"));
+
+			if (!chk || !healthcfg_check(hc, chk))
+				json_object_del(eps, key);
+		}
+	}
 	h->due = xcalloc(hc->nchecks + 1, sizeof(*h->due));
 	h->results = xcalloc(hc->nchecks + 1, sizeof(*h->results));
 	/* The first evaluation of each check soon after the start. */
@@ -360,11 +373,21 @@ drained_now(struct ctl *c, const char *role, const char *except, int observe, si
 		drained += hh->state == HOST_DRAINED;
 	}
 	*counted = *active + drained;
+	/* Drains being committed, or committed and not applied yet. */
 	json_object_foreach(h->draining, key, v) {
 		const struct host *hh = model_host(m, key);
 
 		if (hh && hh->state == HOST_ACTIVE && hh->role && strcmp(hh->role, role) == 0 &&
 		    strcmp(key, except) != 0) {
+			drained++;
+			(*active)--;
+		}
+	}
+	json_object_foreach(json_object_get(h->store, "drained"), key, v) {
+		const struct host *hh = model_host(m, key);
+
+		if (hh && hh->state == HOST_ACTIVE && hh->role && strcmp(hh->role, role) == 0 &&
+		    strcmp(key, except) != 0 && !json_object_get(h->draining, key)) {
 			drained++;
 			(*active)--;
 		}
@@ -535,8 +558,9 @@ judge_all(struct ctl *c, const struct health_check *chk, const struct health_ans
 		json_object_set_new(ep, "finding", json_string(finding));
 		changed |= act(c, chk, host, ep, finding);
 	}
-	/* Hosts a health action drained and a person undrained (or that left
-	 * the inventory) are no longer ours to watch. */
+	/* Hosts a health action drained and a person undrained since (or that
+	 * left the inventory) are no longer ours to watch; a drain whose commit
+	 * is not applied yet is still ours. */
 	{
 		json_t *dr = json_object_get(h->store, "drained"), *v;
 		const char *host;
@@ -544,8 +568,12 @@ judge_all(struct ctl *c, const struct health_check *chk, const struct health_ans
 
 		json_object_foreach_safe(dr, tmp, host, v) {
 			const struct host *hh = model_host(c->base.model, host);
+			const char *commit = json_string_value(v);
+			int applied = commit && c->base.sha[0] &&
+			    repo_is_ancestor(c->repo, commit, c->base.sha);
 
-			if (!hh || hh->state != HOST_DRAINED) {
+			if (!hh || (applied && hh->state != HOST_DRAINED) ||
+			    (!applied && hh->state != HOST_ACTIVE)) {
 				json_object_del(dr, host);
 				changed = 1;
 			}
