@@ -120,7 +120,7 @@ test_promotion_due(void **state)
 	struct fx *f = *state;
 	struct trust_table t;
 	const struct trust_row *r;
-	char id[8], hash[8];
+	char id[16], hash[16];
 	int i;
 
 	for (i = 1; i <= 19; i++) {
