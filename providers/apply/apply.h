@@ -31,6 +31,32 @@
 
 #define APPLY_PROVIDER_ABI 1
 
+/*
+ * A run after a restart (DESIGN.md "State directory"): a controller
+ * stopped or killed while a plan's providers ran finishes the plan when
+ * it starts again.  It runs each provider of the plan that had not
+ * finished -- never one recorded as done -- with these flags in
+ * apply_info.flags, having first stopped whatever the dead controller's
+ * run of it left running (apply_ops.group):
+ *
+ *   APPLY_AFTER_RESTART  this plan's apply was cut short by a stop; the
+ *                        world may be anywhere between the base and the
+ *                        target.  A provider that saved something at plan
+ *                        time to apply now (Terraform's plan file) makes
+ *                        it anew instead: what it saved may be half
+ *                        applied.  One that checks the world against the
+ *                        base before changing it must expect parts of the
+ *                        target already there.
+ *   APPLY_RERUN          this provider itself had started for this plan
+ *                        and did not finish (its own work may be half
+ *                        done), as opposed to one that had not started.
+ *
+ * Providers converge the world to the target, so running one again is
+ * safe; these say why it is running again, for those that must act on it.
+ */
+#define APPLY_AFTER_RESTART 0x1u
+#define APPLY_RERUN 0x2u
+
 /* What one apply is about.  Everything borrowed, valid during start(). */
 struct apply_info {
 	const char *release;      /* absolute path of the release now current
@@ -38,6 +64,7 @@ struct apply_info {
 	const char *plan_id;      /* "17" */
 	const char *commit;       /* the plan's target, 40 hex digits */
 	const struct plan *plan;
+	unsigned flags;           /* APPLY_AFTER_RESTART, APPLY_RERUN, or 0 */
 };
 
 struct apply_ops {
@@ -74,6 +101,15 @@ struct apply_ops {
 	 */
 	int (*finish)(char **reason, void *run);
 	void (*close)(void *st);
+	/*
+	 * Optional (NULL: the run starts no process).  The process group the
+	 * run's work happens in (its leader's pid, > 0; proc_pid() for a
+	 * proc.h child), or 0 when there is none yet.  The controller records
+	 * it with the plan, so that after a kill -9 the next controller can
+	 * stop what this run left running (base/orphan.h) before it runs the
+	 * provider again.
+	 */
+	long (*group)(void *run);
 };
 
 struct apply_provider {

@@ -124,6 +124,8 @@ ctl_close(struct ctl *c)
 		free(reason);
 	}
 	plan_free(c->hook_plan);
+	json_decref(c->hook_rec);
+	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
 	free(c->aps);
@@ -251,8 +253,10 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
+	/* May start finishing an apply a stop cut short: the loop drives it. */
 	ctl_recover_plans(&c, 1);
-	ctl_retain(&c);
+	if (!c.hook_plan)
+		ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -261,7 +265,13 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	c.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	log_event(NULL, "running on %s (%s), state %s, applied %.7s", cfg->repo, cfg->branch,
 	    cfg->state, c.base.sha[0] ? c.base.sha : "nothing");
-	ctl_reconcile(&c);
+	/* Never two applies at once: the head waits for a finishing one. */
+	if (c.hook_plan) {
+		c.dirty = 1;
+		c.dirty_since = log_now();
+	} else {
+		ctl_reconcile(&c);
+	}
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
@@ -279,14 +289,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			if ((due = http_timeout_ms(c.http)) >= 0 && due < timeout)
 				timeout = due;
 		}
-		if (c.hook_run) {
-			const struct apply_ops *ops = c.aps[c.hook_idx]->ops;
-
-			pfd[nfd].fd = ops->fd(c.hook_run);
-			pfd[nfd++].events = POLLIN;
-			if ((due = ops->timeout_ms(c.hook_run)) >= 0 && due < timeout)
-				timeout = due;
-		}
+		nfd += (int)ctl_hooks_pollfds(&c, pfd + nfd, 1, &timeout);
 		for (i = 0; i < nob; i++) {
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
@@ -348,7 +351,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_fetch_step(&c);
 		/* Both step without blocking; calling them on every wake-up is
 		 * cheaper than telling their fds from their timeouts. */
-		if (c.hook_run)
+		if (ctl_hooks_busy(&c))
 			ctl_hooks_step(&c);
 		jobs_step(&c);
 		/* Never two reconciles at once: a commit waits for the hooks.  And
