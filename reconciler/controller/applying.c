@@ -267,9 +267,13 @@ orphan_begin(struct ctl *c, json_t *e)
 {
 	struct orphan o;
 
-	if (!entry_group(e, &o) || !orphan_alive(&o))
+	if (!entry_group(e, &o))
 		return 0;
-	if (orphan_signal(&o, SIGTERM) != OK)
+	/* Signalled already, at the start (ctl_stop_leftovers). */
+	if (c->hook_orphan.pid == o.pid && c->hook_orphan.start == o.start &&
+	    strcmp(c->hook_orphan.boot, o.boot) == 0)
+		return 1;
+	if (!orphan_alive(&o) || orphan_signal(&o, SIGTERM) != OK)
 		return 0;
 	log_event(NULL, "plan %s: stopping the run of %s (process group %ld) a stopped controller "
 	    "left running, before running it again", c->hook_plan->id,
@@ -378,7 +382,7 @@ orphan_step(struct ctl *c)
 int
 ctl_hooks_busy(const struct ctl *c)
 {
-	return c->hook_run != NULL || c->hook_orphan.pid != 0;
+	return c->hook_plan && (c->hook_run != NULL || c->hook_orphan.pid != 0);
 }
 
 size_t
@@ -386,6 +390,8 @@ ctl_hooks_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout)
 {
 	int due;
 
+	if (!c->hook_plan)
+		return 0;
 	if (c->hook_orphan.pid) {
 		if (*timeout < 0 || *timeout > ORPHAN_POLL_MS)
 			*timeout = ORPHAN_POLL_MS;
@@ -413,6 +419,8 @@ ctl_hooks_step(struct ctl *c)
 	char *reason = NULL;
 	json_t *e;
 
+	if (!c->hook_plan)
+		return;
 	if (c->hook_orphan.pid) {
 		orphan_step(c);
 		return;
@@ -614,6 +622,45 @@ ctl_resume(struct ctl *c, json_t *j)
 	journal(c);
 	hooks_continue(c);
 	return OK;
+}
+
+/* ---- stopping what a killed controller left ----------------------------------------- */
+
+static int
+stop_leftover(void *ctx, const char *file, json_t *j, uint64_t announce)
+{
+	struct ctl *c = ctx;
+	struct orphan o;
+	json_t *e;
+	size_t i;
+
+	(void)file;
+	(void)announce;
+	if (strcmp(json_string_value(json_object_get(j, "outcome")) ? json_string_value(
+	    json_object_get(j, "outcome")) : "", "applying") != 0)
+		return 0;
+	json_array_foreach(json_object_get(j, "providers"), i, e) {
+		if (strcmp(entry_state(e), "running") != 0 || !entry_group(e, &o) ||
+		    orphan_signal(&o, SIGTERM) != OK)
+			continue;
+		log_event(NULL, "plan %s: stopping the run of %s (process group %ld) a stopped "
+		    "controller left running, before running it again",
+		    json_string_value(json_object_get(j, "id")),
+		    json_string_value(json_object_get(e, "name")), o.pid);
+		if (!c->hook_orphan.pid) {
+			c->hook_orphan = o;
+			c->hook_orphan_until = log_now() + ORPHAN_GRACE_S;
+			c->hook_orphan_killed = 0;
+		}
+	}
+	return 0;
+}
+
+void
+ctl_stop_leftovers(struct ctl *c)
+{
+	if (state_each_open(c->cfg->state, stop_leftover, c) != OK)
+		log_event(NULL, "looking for runs a stopped controller left: %s", err_last());
 }
 
 /* ---- status ---------------------------------------------------------------------- */

@@ -558,7 +558,7 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 	int rc;
 
 	*msg = NULL;
-	if ((rc = ctl_open(&c, cfg)) != OK) {
+	if ((rc = ctl_open(&c, cfg, 0)) != OK) {
 		*msg = xasprintf("%s", err_last());
 		ctl_close(&c);
 		return rc;

@@ -146,8 +146,11 @@ extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
 
 /* loop.c: open everything the controller needs (repository, state lock,
  * applied commit, outbox, apply providers, inotify); ctl_close undoes
- * whatever ctl_open got to, so it is safe after a failed open. */
-int ctl_open(struct ctl *c, const struct config *cfg);
+ * whatever ctl_open got to, so it is safe after a failed open.  `start`:
+ * the controller's start, which also begins stopping (ctl_stop_leftovers)
+ * what a killed controller's apply left running, as soon as it holds the
+ * state lock and before the slow part of the start-up. */
+int ctl_open(struct ctl *c, const struct config *cfg, int start);
 void ctl_close(struct ctl *c);
 
 /* reconcile.c */
@@ -200,6 +203,10 @@ void ctl_hooks_step(struct ctl *c);
  * runs (the next is found when this one ends).
  */
 int ctl_resume(struct ctl *c, json_t *j);
+/* SIGTERM the process group of every provider run the index's applying
+ * plans say was running, if it still runs; the first becomes hook_orphan,
+ * which ctl_resume then waits for instead of signalling it again. */
+void ctl_stop_leftovers(struct ctl *c);
 /* One status line for the apply in progress (`applying:` or
  * `finishing:`), or nothing. */
 void ctl_hooks_status(struct ctl *c, struct buf *b);

@@ -47,7 +47,7 @@ git_dir(const char *repo)
 }
 
 int
-ctl_open(struct ctl *c, const struct config *cfg)
+ctl_open(struct ctl *c, const struct config *cfg, int start)
 {
 	struct diags d = { NULL, 0, 0 };
 	char applied[41], path[4096];
@@ -64,6 +64,8 @@ ctl_open(struct ctl *c, const struct config *cfg)
 		return rc;
 	if ((rc = state_open(&c->st, cfg->state, 1)) != OK)
 		return rc;
+	if (start)
+		ctl_stop_leftovers(c);
 	if ((rc = state_read_applied(cfg->state, applied)) != OK)
 		return rc;
 	rc = snapshot_load(&c->base, c->repo, applied, &d);
@@ -229,7 +231,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	double next_fetch = 0;
 	int rc, running = 1;
 
-	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK ||
+	if ((rc = ctl_open(&c, cfg, 1)) != OK || (rc = ctl_listen(&c)) != OK ||
 	    (rc = ctl_chat_open(&c)) != OK) {
 		char msg[1024];
 

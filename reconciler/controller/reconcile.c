@@ -417,6 +417,10 @@ ctl_recover_plans(struct ctl *c, int settle)
 		snprintf(c->last_error, sizeof(c->last_error), "%s", err_last());
 		log_event(NULL, "recovering plans: %s", err_last());
 	}
+	/* A left-over run ctl_stop_leftovers signalled, of no plan being
+	 * finished now: nothing waits for it. */
+	if (settle && !c->hook_plan)
+		memset(&c->hook_orphan, 0, sizeof(c->hook_orphan));
 }
 
 void

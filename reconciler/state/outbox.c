@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/crashpoint.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "providers/chat/chat.h"
@@ -971,6 +972,8 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 
 	m->attempts++;
 	rc = pv->p->ops->post(pv->st, &cm, &thread_out, &retry_after);
+	if (rc == OK)
+		crash_point("after-delivery");
 	if (rc == OK) {
 		if (key && thread_out && !thread) {
 			char *tp = thread_path(ob, key, idx);
