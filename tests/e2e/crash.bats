@@ -71,6 +71,7 @@ providers() {
 	for name in "$@"; do
 		cat >"$D/$name" <<EOF
 #!/bin/sh
+echo \$\$ >>"$D/$name.pids"
 echo "start \$FIREBREAK_PLAN \${FIREBREAK_RESTARTED:-0} \${FIREBREAK_RERUN:-0}" >>"$D/$name.log"
 while [ -e "$D/$name.hold" ]; do sleep 0.05; done
 sleep "\$(cat "$D/$name.sleep" 2>/dev/null || echo 0.2)"
@@ -81,6 +82,16 @@ EOF
 		: >"$D/$name.log"
 		printf '  - {type: exec, argv: [%s], timeout: 60}\n' "$D/$name" >>"$C"
 	done
+}
+
+# still_running NAME: the pids of provider NAME's runs that still run (a
+# zombie does not: this sandbox's init may never reap one).
+still_running() {
+	local pid st
+	while read -r pid; do
+		st=$(sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ "$st" = Z ] || echo "$pid"
+	done <"$D/$1.pids"
 }
 
 # deploy VERSION: a trusted commit (a pin change: auto-applied).
@@ -198,6 +209,7 @@ done 2" "the provider's runs"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
 	assert_contains "$(delivered_summaries)" "auto-applied (finished after a restart)"
 	grep -q "plan 2: stopping the run of exec (process group [0-9]*) a stopped controller left running" "$BATS_TEST_TMPDIR/run.log"
+	assert_eq "$(still_running a)" "" "runs of the provider still running"
 	# Two starts, one completion: the first run was stopped, not left to
 	# finish beside the second; the second knew it was a re-run.
 	assert_eq "$(cat "$D/a.log")" "start 2 0 0
@@ -306,6 +318,7 @@ done 2" "provider b"
 	assert_eq "$(jq -r .resumed "$S/plans/2.json")" 2 "plan 2's resumed count"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
 	assert_eq "$(starts a 2)/$(completed a 2)" 3/1 "provider runs"
+	assert_eq "$(still_running a)" "" "runs of the provider still running"
 }
 
 @test "a stop (SIGTERM) during a provider: the next start finishes the plan" {
