@@ -30,6 +30,8 @@
  *   after-queue        the message is queued; the index still marks it
  *   after-delivery     a chat service took a message; the outbox does not
  *                      know yet (the one window where a message is sent twice)
+ *   after-sent-mark    ... and the outbox marked it sent (not yet fsynced
+ *                      out of its post file): not sent again
  */
 #ifndef FIREBREAK_CRASHPOINT_H
 #define FIREBREAK_CRASHPOINT_H

@@ -200,7 +200,18 @@ hooks_forget(struct ctl *c)
 		ctl_resume_next(c);
 }
 
-/* Every provider ended well: the plan is applied, and said so once. */
+/*
+ * Every provider ended well: the plan is applied, and said so once.
+ *
+ * A rollout (DESIGN.md "Rollout"; controller/rollout.c) belongs here,
+ * between the last provider and the outcome: it starts instead of the
+ * conclusion while the plan stays "applying", keeps its per-host progress
+ * in c->hook_rec (journal() writes the record whole, so its fields
+ * survive every other write), and calls back into the conclusion when it
+ * ends.  A restart then reaches it through ctl_resume() ->
+ * hooks_continue() -> here with APPLY_AFTER_RESTART in c->hook_flags and
+ * the record's progress, and resumes where it stopped.
+ */
 static void
 hooks_applied(struct ctl *c)
 {
@@ -333,6 +344,11 @@ hooks_continue(struct ctl *c)
 		entry_clear_group(e);
 		journal(c);
 		c->hook_next++;
+		/* Said before it starts: whatever instant a kill comes at, a
+		 * run the log does not announce did not happen. */
+		log_event(NULL, "plan %s: apply %s starting%s", p->id, ap->name,
+		    info.flags & APPLY_RERUN ? " again (it was cut short by a stop)" :
+		    info.flags ? " (after a restart)" : "");
 		if (ap->ops->start(&c->hook_run, c->apst[i], &info) != OK) {
 			char *why = xstrdup(err_last());
 
@@ -343,9 +359,6 @@ hooks_continue(struct ctl *c)
 		}
 		c->hook_idx = i;
 		entry_set_group(c, e, c->hook_run, ap);
-		log_event(NULL, "plan %s: apply %s started%s", p->id, ap->name,
-		    info.flags & APPLY_RERUN ? " again (it was cut short by a stop)" :
-		    info.flags ? " (after a restart)" : "");
 		crash_point("during-provider");
 		return;
 	}

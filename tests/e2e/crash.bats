@@ -306,6 +306,17 @@ done 2" "provider b"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
 }
 
+@test "crash once the outbox marked the message sent, before its file says so: not sent again" {
+	providers a
+	deploy 2.0.0
+	crash_at after-sent-mark
+	assert_eq "$(announced 2)" 1 "plan 2's announcements before the restart"
+	settle
+	assert_eq "$(announced 2)" 1 "plan 2's announcements"
+	grep -q "(plan 2) to chat\[0\] webhook was delivered before a restart; not sending it again" "$BATS_TEST_TMPDIR/run.log"
+	assert_eq "$(compgen -G "$S/outbox/*.sen*" || true)" "" "markers left"
+}
+
 @test "crash during the provider, then again during its re-run: the third start finishes it" {
 	providers a
 	echo 30 >"$D/a.sleep"
@@ -460,7 +471,7 @@ done 2" "provider b"
 		elif [ "$n" -ne 1 ]; then
 			bad=$((bad + 1)); report+="plan $id ($outcome): announced $n times"$'\n'
 		fi
-		reruns=$(grep -c "plan $id: apply exec started again (it was cut short by a stop)" "$D/all.log" || true)
+		reruns=$(grep -c "plan $id: apply exec starting again (it was cut short by a stop)" "$D/all.log" || true)
 		s=$(starts a "$id")
 		done_n=$(completed a "$id")
 		if [ "$outcome" = applied ] && [ "$done_n" -lt 1 ]; then
