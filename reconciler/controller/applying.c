@@ -386,10 +386,13 @@ orphan_step(struct ctl *c)
 		orphan_kill_rest(&c->hook_orphan);
 	}
 	memset(&c->hook_orphan, 0, sizeof(c->hook_orphan));
-	entry_clear_group(entry_of(c->hook_rec, c->hook_next));
 	/* Run it now: hooks_continue sees it "running" (APPLY_RERUN) and
-	 * without a group any more. */
-	hooks_continue(c);
+	 * without a group any more.  (Unless the config dropped that
+	 * provider and the next one runs already.) */
+	if (!c->hook_run) {
+		entry_clear_group(entry_of(c->hook_rec, c->hook_next));
+		hooks_continue(c);
+	}
 }
 
 int
@@ -434,11 +437,9 @@ ctl_hooks_step(struct ctl *c)
 
 	if (!c->hook_plan)
 		return;
-	if (c->hook_orphan.pid) {
+	if (c->hook_orphan.pid)
 		orphan_step(c);
-		return;
-	}
-	if (!c->hook_run)
+	if (!c->hook_plan || !c->hook_run)
 		return;
 	ap = c->aps[c->hook_idx];
 	if (!ap->ops->step(c->hook_run))
