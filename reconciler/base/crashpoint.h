@@ -23,6 +23,9 @@
  *   before-switch      the plan is recorded applying; the release is not switched
  *   after-switch       the release is switched; no provider has started
  *   during-provider    a provider is recorded running and its process started
+ *   provider-ended     a provider's run ended; the record still says running
+ *   after-provider-note  a provider is recorded done with its report written
+ *                      ahead; the report is not queued
  *   between-providers  a provider is recorded done; the next has not started
  *   before-outcome     the last provider ended; the outcome is not written
  *   after-outcome      the outcome and its announcement are written; the

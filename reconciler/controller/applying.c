@@ -337,6 +337,8 @@ hooks_continue(struct ctl *c)
 		info.plan_id = p->id;
 		info.commit = p->target;
 		info.plan = p;
+		info.base_art = c->hook_base.sha[0] ? &c->hook_base.art : NULL;
+		info.target_art = &c->base.art;
 		info.flags = c->hook_flags | (strcmp(was, "running") == 0 ? APPLY_RERUN : 0);
 		runs = json_integer_value(json_object_get(e, "runs"));
 		json_object_set_new(e, "state", json_string("running"));
@@ -434,6 +436,7 @@ ctl_hooks_step(struct ctl *c)
 	const struct apply_provider *ap;
 	char *reason = NULL;
 	json_t *e;
+	int rc;
 
 	if (!c->hook_plan)
 		return;
@@ -445,21 +448,50 @@ ctl_hooks_step(struct ctl *c)
 	if (!ap->ops->step(c->hook_run))
 		return;
 	e = entry_of(c->hook_rec, c->hook_idx);
-	if (ap->ops->finish(&reason, c->hook_run) != OK) {
+	rc = ap->ops->finish(&reason, c->hook_run);
+	/* The provider's work is over; the journal does not say so yet: the
+	 * instant that makes a provider run twice. */
+	crash_point("provider-ended");
+	if (rc != OK) {
 		c->hook_run = NULL;
 		hooks_failed(c, e, "failed", reason);
 		free(reason);
 		return;
 	}
 	c->hook_run = NULL;
-	log_event(NULL, "plan %s: apply %s done: %s", c->hook_plan->id, ap->name,
-	    reason ? reason : "");
 	json_object_set_new(e, "state", json_string("done"));
 	if (reason)
 		json_object_set_new(e, "reason", json_string(reason));
 	entry_clear_group(e);
+	if (reason && *reason) {
+		/* The world reached: say what changed, in the plan's thread --
+		 * written ahead with the "done", so it is said exactly once
+		 * (a restart queues it: ctl_recover_plans). */
+		char *line = xasprintf("plan %s: apply %s done: %.*s", c->hook_plan->id, ap->name,
+		    (int)strcspn(reason, "\n"), reason);
+		uint64_t post;
+		json_t *ann = ctl_announce_field(c, &post, line, strchr(reason, '\n') ? reason : "",
+		    0);
+
+		log_event(NULL, "%s", line);
+		if (ann)
+			json_object_set(c->hook_rec, "announce", ann);
+		if (state_save_record(c->st, c->hook_rec, post) != OK) {
+			snprintf(c->last_error, sizeof(c->last_error), "plan %s: recording its "
+			    "progress: %s", c->hook_plan->id, err_last());
+			log_event(NULL, "%s", c->last_error);
+		}
+		if (ann) {
+			crash_point("after-provider-note");
+			ctl_announce_queue(c, c->hook_plan->id, c->hook_plan->target, ann);
+		}
+		json_decref(ann);
+		free(line);
+	} else {
+		log_event(NULL, "plan %s: apply %s done", c->hook_plan->id, ap->name);
+		journal(c);
+	}
 	free(reason);
-	journal(c);
 	hooks_continue(c);
 }
 

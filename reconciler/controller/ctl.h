@@ -110,7 +110,7 @@ struct ctl {
 	                                * (outcome "applying", its providers'
 	                                * progress), NULL when none runs */
 	struct snapshot hook_base;     /* the release before hook_plan's, kept
-	                                * until its hooks end */
+	                                * until its hooks end (apply_info) */
 	unsigned hook_flags;           /* APPLY_AFTER_RESTART: a restart is
 	                                * finishing hook_plan */
 	size_t hook_next;              /* the next provider to consider */
@@ -169,6 +169,15 @@ int ctl_conclude(struct ctl *c, const struct plan *p, const char *outcome, const
  * and announcement are set in it). */
 int ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
     const char *summary, const char *body, int actions);
+/* The write-ahead's steps for a message that is not an outcome (an apply
+ * provider's report): ctl_announce_field reserves the post and returns
+ * the record's "announce" field (owns; NULL: no chat or no summary), the
+ * caller stores it in the plan's record with state_save_*(..., post),
+ * then ctl_announce_queue queues it and clears the index's mark. */
+json_t *ctl_announce_field(struct ctl *c, uint64_t *post, const char *summary,
+    const char *body, int actions);
+void ctl_announce_queue(struct ctl *c, const char *plan_id, const char *thread,
+    const json_t *ann);
 /* Record an outcome that is not announced (an approval's progress). */
 int ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome,
     const char *by);

@@ -407,7 +407,7 @@ check_entry(const struct config *cfg, const char *list, size_t i, const struct y
 
 		if (!ap)
 			return err_set(ERR_INVALID, "%s:%d:%d: apply[%zu]: no apply provider '%s' "
-			    "(exec)", cfg->path, e->line, e->col, i, t ? t->str : "");
+			    "(exec, rfc2136)", cfg->path, e->line, e->col, i, t ? t->str : "");
 		if ((rc = ap->ops->open(&st, e)) != OK)
 			return err_set(rc, "%s:%d:%d: apply[%zu] %s: %s", cfg->path, e->line,
 			    e->col, i, ap->name, err_last());

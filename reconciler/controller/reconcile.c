@@ -83,8 +83,8 @@ plan_said(struct buf *sum, struct buf *body, const struct plan *p, const char *o
 
 /* Step 1: the record's "announce" field (owns), or NULL when there is no
  * chat (or nothing to say); *post the reserved post. */
-static json_t *
-announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *body,
+json_t *
+ctl_announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *body,
     int actions)
 {
 	*post = 0;
@@ -101,8 +101,8 @@ announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *b
 }
 
 /* Steps 3 and 4 for a recorded announcement (borrowed). */
-static void
-announce_queue(struct ctl *c, const char *plan_id, const char *thread, const json_t *ann)
+void
+ctl_announce_queue(struct ctl *c, const char *plan_id, const char *thread, const json_t *ann)
 {
 	struct outbox_msg m;
 
@@ -156,14 +156,14 @@ ctl_conclude(struct ctl *c, const struct plan *p, const char *outcome, const cha
     const char *summary, const char *body, int actions)
 {
 	uint64_t post;
-	json_t *ann = announce_field(c, &post, summary, body, actions);
+	json_t *ann = ctl_announce_field(c, &post, summary, body, actions);
 	int rc = record(c, p, outcome, by, ann, post);
 
 	if (ann)
 		crash_point("after-outcome");
 	/* Said even when the record failed: silence would be worse. */
 	if (ann)
-		announce_queue(c, p->id, p->target, ann);
+		ctl_announce_queue(c, p->id, p->target, ann);
 	json_decref(ann);
 	return rc;
 }
@@ -174,7 +174,7 @@ ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
 {
 	const char *id = json_string_value(json_object_get(j, "id"));
 	uint64_t post;
-	json_t *ann = announce_field(c, &post, summary, body, actions);
+	json_t *ann = ctl_announce_field(c, &post, summary, body, actions);
 	int rc;
 
 	json_object_set_new(j, "outcome", json_string(outcome));
@@ -189,7 +189,7 @@ ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
 	}
 	if (ann && id) {
 		crash_point("after-outcome");
-		announce_queue(c, id, json_string_value(json_object_get(j, "target")), ann);
+		ctl_announce_queue(c, id, json_string_value(json_object_get(j, "target")), ann);
 	}
 	json_decref(ann);
 	return rc;
@@ -381,7 +381,7 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 		return c->hook_plan != NULL;
 	}
 	if (due && (!applying || released))
-		announce_queue(c, id, target, ann);
+		ctl_announce_queue(c, id, target, ann);
 	if (!rv->settle)
 		return 0;
 	if (applying && released) {

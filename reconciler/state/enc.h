@@ -5,6 +5,9 @@
  * path must cost the same at 1k and 100k hosts and must not load the
  * inventory: the document is one open() away.  Releases fan the documents
  * out into 256 buckets by the FNV-1a hash of the fqdn (see state.h).
+ *
+ * Layer: state (includes plan, renderers, model, git, base and the provider
+ * interfaces); this one only base, since the libc-only front links it.
  */
 #ifndef FIREBREAK_ENC_H
 #define FIREBREAK_ENC_H

@@ -146,9 +146,16 @@ delivered_summaries() {
 	jq -r '.body | fromjson | .text | split("\n")[0]' "$REQ"
 }
 
-# announced ID: how many messages about plan ID arrived.
+# announced ID: how many announcements of plan ID's outcome arrived
+# ("plan 2 for a1b2c3d ...", "plan 2: apply exec failed: ...").
 announced() {
-	delivered_summaries | grep -c "^plan $1[ :]" || true
+	delivered_summaries | grep -Ec "^plan $1 for |^plan $1: apply [a-z0-9]+ (failed|could not start)" || true
+}
+
+# noted NAME ID: how many reports of provider NAME's success for plan ID
+# arrived ("plan 2: apply exec done: $D/a exited with status 0 ...").
+noted() {
+	delivered_summaries | grep -c "^plan $2: apply exec done: $D/$1 exited" || true
 }
 
 # starts NAME ID, completed NAME ID: runs of provider NAME for plan ID.
@@ -172,6 +179,7 @@ completed() {
 	assert_eq "$(announced 3)" 1 "plan 3's announcements"
 	assert_contains "$(delivered_summaries)" "plan 2 for $(short "$R"): the controller stopped before the release switch; nothing changed -&gt; failed (the head is planned again)"
 	assert_eq "$(starts a 2)/$(starts a 3)/$(completed a 3)" 0/1/1 "provider runs for plans 2 and 3"
+	assert_eq "$(noted a 2)/$(noted a 3)" 0/1 "the provider's reports"
 }
 
 @test "crash after the release switch: the restart runs the provider once and announces the plan once, finished after a restart" {
@@ -187,8 +195,9 @@ completed() {
 	    '[{"name":"exec","state":"done","runs":1}]' "plan 2's providers"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
 	# (The webhook escapes '>' as Slack wants it.)
-	assert_eq "$(delivered_summaries)" \
-	    "plan 2 for $(short "$R") \"deploy app 2.0.0\" by Alice Example: 1 pin.modify -&gt; auto-applied (finished after a restart)" \
+	assert_eq "$(delivered_summaries | sed 's/ after [0-9.]* s$//')" \
+	    "plan 2: apply exec done: $D/a exited with status 0
+plan 2 for $(short "$R") \"deploy app 2.0.0\" by Alice Example: 1 pin.modify -&gt; auto-applied (finished after a restart)" \
 	    "what chat heard"
 	# Told it runs after a restart, not that it had run before.
 	assert_eq "$(cat "$D/a.log")" "start 2 1 0
@@ -216,6 +225,7 @@ done 2" "the provider's runs"
 start 2 1 1
 done 2" "the provider's runs"
 	assert_eq "$(jq -r '.providers[0].runs' "$S/plans/2.json")" 2 "runs recorded"
+	assert_eq "$(noted a 2)" 1 "the provider's reports"
 }
 
 @test "crash between two providers: the first is not run again, the second runs once" {
@@ -229,6 +239,7 @@ done 2" "the provider's runs"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider a"
 	assert_eq "$(cat "$D/b.log")" "start 2 1 0
 done 2" "provider b"
+	assert_eq "$(noted a 2)/$(noted b 2)" 1/1 "the providers' reports"
 }
 
 @test "crash after the last provider ended, before the outcome: the provider is not run again; applied and announced once" {
@@ -241,6 +252,7 @@ done 2" "provider b"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
 	assert_contains "$(delivered_summaries)" "auto-applied (finished after a restart)"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
+	assert_eq "$(noted a 2)" 1 "the provider's reports"
 }
 
 @test "crash after the outcome is written, before its message is queued: announced once, as written; nothing runs again" {
@@ -248,22 +260,41 @@ done 2" "provider b"
 	deploy 2.0.0
 	crash_at after-outcome
 	assert_eq "$(outcome 2)" applied "plan 2 after the kill"
-	assert_eq "$(compgen -G "$S/outbox/*.json" || true)" "" "the outbox after the kill"
+	# Written, not queued: only the provider's report is in the outbox.
+	! grep -qs "auto-applied" "$S"/outbox/*.json
 	settle
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
-	assert_eq "$(delivered_summaries)" \
-	    "plan 2 for $(short "$R") \"deploy app 2.0.0\" by Alice Example: 1 pin.modify -&gt; auto-applied" \
+	assert_eq "$(delivered_summaries | sed 's/ after [0-9.]* s$//')" \
+	    "plan 2: apply exec done: $D/a exited with status 0
+plan 2 for $(short "$R") \"deploy app 2.0.0\" by Alice Example: 1 pin.modify -&gt; auto-applied" \
 	    "what chat heard"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
 }
 
-@test "crash after the message is queued, before the index knows: announced once" {
+@test "crash after the provider's report is written, before it is queued: said once; the provider is not run again" {
+	providers a
+	deploy 2.0.0
+	crash_at after-provider-note
+	assert_eq "$(jq -r '.providers[0].state' "$S/plans/2.json")" done "provider a after the kill"
+	settle
+	assert_eq "$(outcome 2)" applied "plan 2"
+	assert_eq "$(noted a 2)" 1 "the provider's reports"
+	assert_eq "$(announced 2)" 1 "plan 2's announcements"
+	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
+}
+
+@test "crash after a message is queued, before the index knows (the report's, then the outcome's): each said once" {
 	providers a
 	deploy 2.0.0
 	crash_at after-queue
 	settle
-	assert_eq "$(outcome 2)" applied "plan 2"
-	assert_eq "$(announced 2)" 1 "plan 2's announcements"
+	deploy 2.0.1
+	crash_at after-queue:2
+	settle
+	assert_eq "$(outcome 2)/$(outcome 3)" applied/applied "plans 2 and 3"
+	assert_eq "$(noted a 2)/$(noted a 3)" 1/1 "the provider's reports"
+	assert_eq "$(announced 2)/$(announced 3)" 1/1 "the plans' announcements"
+	assert_eq "$(starts a 2)/$(starts a 3)" 1/1 "provider runs"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
 	assert_eq "$(jq -r '.plans | length' "$S/open-plans.json")" 0 "plans left in the index"
 }
@@ -280,7 +311,7 @@ done 2" "provider b"
 	assert_contains "$(delivered_summaries)" "plan 2: apply exec failed: $D/a exited with status 3 after "
 	assert_contains "$(jq -r '.body | fromjson | .text' "$REQ")" "a exploded"
 	assert_eq "$(jq -r '.providers[0].state' "$S/plans/2.json")" failed "provider a's state"
-	assert_eq "$(starts a 2)/$(completed a 2)" 1/0 "provider runs"
+	assert_eq "$(starts a 2)/$(completed a 2)/$(noted a 2)" 1/0/0 "provider runs and reports"
 }
 
 @test "a failing provider, crash before its outcome is written: it runs again, fails again, said once" {
@@ -295,14 +326,17 @@ done 2" "provider b"
 	assert_eq "$(starts a 2)" 2 "provider starts"
 }
 
+# (The first message delivered is the provider's report, the second the
+# plan's outcome.)
 @test "crash in the one window, after the chat service took the message: it is sent again, and the log says why" {
 	providers a
 	deploy 2.0.0
-	crash_at after-delivery
+	crash_at after-delivery:2
 	assert_eq "$(announced 2)" 1 "plan 2's announcements before the restart"
 	settle
 	assert_eq "$(announced 2)" 2 "plan 2's announcements"
-	grep -q "to chat\[0\] webhook may have been delivered before a restart" "$BATS_TEST_TMPDIR/run.log"
+	assert_eq "$(noted a 2)" 1 "the provider's reports"
+	grep -q "(plan 2) to chat\[0\] webhook may have been delivered before a restart" "$BATS_TEST_TMPDIR/run.log"
 	assert_eq "$(starts a 2)/$(completed a 2)" 1/1 "provider runs"
 }
 
@@ -310,9 +344,9 @@ done 2" "provider b"
 	providers a
 	deploy 2.0.0
 	crash_at after-sent-mark
-	assert_eq "$(announced 2)" 1 "plan 2's announcements before the restart"
+	assert_eq "$(noted a 2)/$(announced 2)" 1/0 "plan 2's messages before the restart"
 	settle
-	assert_eq "$(announced 2)" 1 "plan 2's announcements"
+	assert_eq "$(noted a 2)/$(announced 2)" 1/1 "plan 2's messages"
 	grep -q "(plan 2) to chat\[0\] webhook was delivered before a restart; not sending it again" "$BATS_TEST_TMPDIR/run.log"
 	assert_eq "$(compgen -G "$S/outbox/*.sen*" || true)" "" "markers left"
 }
@@ -328,7 +362,7 @@ done 2" "provider b"
 	assert_eq "$(outcome 2)" applied "plan 2"
 	assert_eq "$(jq -r .resumed "$S/plans/2.json")" 2 "plan 2's resumed count"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
-	assert_eq "$(starts a 2)/$(completed a 2)" 3/1 "provider runs"
+	assert_eq "$(starts a 2)/$(completed a 2)/$(noted a 2)" 3/1/1 "provider runs and reports"
 	assert_eq "$(still_running a)" "" "runs of the provider still running"
 }
 
@@ -345,7 +379,7 @@ done 2" "provider b"
 	settle
 	assert_eq "$(outcome 2)" applied "plan 2"
 	assert_eq "$(announced 2)" 1 "plan 2's announcements"
-	assert_eq "$(starts a 2)/$(completed a 2)" 2/1 "provider runs"
+	assert_eq "$(starts a 2)/$(completed a 2)/$(noted a 2)" 2/1/1 "provider runs and reports"
 }
 
 @test "finishing after a restart: status, /plans/ID.json and the page /plans/ID say so" {
@@ -463,13 +497,23 @@ done 2" "provider b"
 	while IFS=' ' read -r id outcome; do
 		[ "$id" = 1 ] && continue
 		ended=$((ended + 1))
-		n=$(grep -c "^plan $id[ :]" "$D/summaries" || true)
+		n=$(grep -Ec "^plan $id for |^plan $id: apply exec failed" "$D/summaries" || true)
 		if [ "$n" -eq 0 ]; then
 			lost=$((lost + 1)); report+="plan $id ($outcome): never announced"$'\n'
 		elif [ "$n" -eq 2 ] && grep -q "(plan $id) to chat\[0\] webhook may have been delivered before a restart" "$D/all.log"; then
 			twice=$((twice + 1))
 		elif [ "$n" -ne 1 ]; then
 			bad=$((bad + 1)); report+="plan $id ($outcome): announced $n times"$'\n'
+		fi
+		# The provider's report: once for every plan whose provider was
+		# recorded done (twice only in the same window).
+		n=$(grep -c "^plan $id: apply exec done: " "$D/summaries" || true)
+		if [ "$outcome" = applied ] && [ "$n" -eq 0 ]; then
+			lost=$((lost + 1)); report+="plan $id: the provider's report never arrived"$'\n'
+		elif [ "$n" -eq 2 ] && [ "$(grep -c "(plan $id) to chat\[0\] webhook may have been delivered before a restart" "$D/all.log")" -ge 1 ]; then
+			twice=$((twice + 1))
+		elif [ "$n" -gt 1 ]; then
+			bad=$((bad + 1)); report+="plan $id: the provider's report arrived $n times"$'\n'
 		fi
 		reruns=$(grep -c "plan $id: apply exec starting again (it was cut short by a stop)" "$D/all.log" || true)
 		s=$(starts a "$id")
