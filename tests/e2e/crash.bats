@@ -228,6 +228,23 @@ done 2" "the provider's runs"
 	assert_eq "$(noted a 2)" 1 "the provider's reports"
 }
 
+@test "crash after the provider's run ended, before its record says so: it runs once more (the documented window), the plan is announced once" {
+	providers a
+	deploy 2.0.0
+	crash_at provider-ended
+	assert_eq "$(jq -r '.providers[0].state' "$S/plans/2.json")" running "the record after the kill"
+	settle
+	assert_eq "$(outcome 2)" applied "plan 2"
+	assert_eq "$(announced 2)" 1 "plan 2's announcements"
+	# The restart cannot know the first run completed: the provider
+	# converges, so it runs again, and reports once.
+	assert_eq "$(cat "$D/a.log")" "start 2 0 0
+done 2
+start 2 1 1
+done 2" "the provider's runs"
+	assert_eq "$(noted a 2)" 1 "the provider's reports"
+}
+
 @test "crash between two providers: the first is not run again, the second runs once" {
 	providers a b
 	deploy 2.0.0
