@@ -60,12 +60,14 @@ ctl_open(struct ctl *c, const struct config *cfg, int start)
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		c->conns[i].fd = -1;
 	snprintf(c->ref, sizeof(c->ref), "refs/heads/%s", cfg->branch);
-	if ((rc = repo_open(&c->repo, cfg->repo)) != OK)
-		return rc;
+	/* The state lock first: at a start, what a killed controller's apply
+	 * left running is stopped before anything slow. */
 	if ((rc = state_open(&c->st, cfg->state, 1)) != OK)
 		return rc;
 	if (start)
 		ctl_stop_leftovers(c);
+	if ((rc = repo_open(&c->repo, cfg->repo)) != OK)
+		return rc;
 	if ((rc = state_read_applied(cfg->state, applied)) != OK)
 		return rc;
 	rc = snapshot_load(&c->base, c->repo, applied, &d);
