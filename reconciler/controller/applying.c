@@ -245,20 +245,17 @@ hooks_failed(struct ctl *c, json_t *e, const char *why, const char *reason)
 	struct plan *p = c->hook_plan;
 	const char *name = json_string_value(json_object_get(e, "name"));
 	const char *r = reason && *reason ? reason : "(no reason given)";
-	size_t first = strcspn(r, "\n");
 	struct buf sum = BUF_INIT, body = BUF_INIT;
 
 	json_object_set_new(e, "state", json_string("failed"));
 	json_object_set_new(e, "reason", json_string(r));
 	entry_clear_group(e);
 	crash_point("before-outcome");
-	buf_printf(&sum, "plan %s: apply %s %s%s: %.*s", p->id, name ? name : "?", why,
-	    resumed(c) ? " (after a restart)" : "", (int)first, r);
-	while (sum.len && sum.data[sum.len - 1] == ':')
-		sum.data[--sum.len] = '\0';
-	if (r[first])
-		buf_printf(&body, "%s\n\n", r + first + 1);
-	buf_puts(&body, "The release is current; the world may be partly changed.\n\n");
+	/* The whole reason in the summary (chat makes it one line): the one
+	 * line a console or an IRC channel shows must say what differed. */
+	buf_printf(&sum, "plan %s: apply %s %s%s: %s", p->id, name ? name : "?", why,
+	    resumed(c) ? " (after a restart)" : "", r);
+	buf_printf(&body, "%s\n\nThe release is current; the world may be partly changed.\n\n", r);
 	plan_format_text(&body, p, 8000);
 	snprintf(c->last_error, sizeof(c->last_error), "%s", sum.data);
 	log_event(NULL, "%s", sum.data);
