@@ -6,8 +6,13 @@
 #                                  bench/.work/), measure, print the report
 #   make bench BENCH_SIZES="1k 10k"   a quicker run (also an environment variable)
 #   make bench-tools               only build $(BUILD)/bench/{geninv,floor,measure}
+#   make bench-rollout             only a rollout's own overhead (bench/rollout.sh:
+#                                  1,000 hosts, /bin/true, parallel 50)
 #   make bench-rfc2136             only the rfc2136 apply against a local BIND
-#                                  (bench/rfc2136.sh; `make bench` runs it last)
+#                                  (bench/rfc2136.sh; `make bench` runs it)
+#   make bench-health              only one health evaluation over 1,000 hosts
+#                                  against a local graphite-web (bench/health.sh;
+#                                  `make bench` runs it last)
 
 BENCH_BUILD := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_BUILD)/geninv $(BENCH_BUILD)/floor $(BENCH_BUILD)/measure
@@ -26,7 +31,7 @@ $(BENCH_BUILD)/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(BENCH_FLOOR_LIBS)
 
-.PHONY: bench bench-tools bench-rfc2136
+.PHONY: bench bench-tools bench-rfc2136 bench-health bench-rollout
 bench-tools: $(BENCH_TOOLS)
 
 # `all`, not just $(BIN): the firebreak front execs firebreak-core beside it.
@@ -34,6 +39,14 @@ bench: all $(BENCH_TOOLS)
 	FIREBREAK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BENCH_BUILD)) \
 	    $(if $(BENCH_SIZES),BENCH_SIZES="$(BENCH_SIZES)") ./bench/run.sh
 	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh
+	FIREBREAK=$(abspath $(BIN)) ./bench/health.sh
+	FIREBREAK=$(abspath $(BIN)) ./bench/rollout.sh
+
+bench-health: all
+	FIREBREAK=$(abspath $(BIN)) ./bench/health.sh
+
+bench-rollout: all
+	FIREBREAK=$(abspath $(BIN)) ./bench/rollout.sh
 
 bench-rfc2136: all
 	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh

@@ -32,6 +32,17 @@ struct bot_request {
 	const char *via;         /* "shell", "slack #ops", "irc #ops": Requested-via */
 	const char *text;        /* the command line: "deploy app 1.4.3" */
 	/*
+	 * The controller's health action (controller/health.c, through its
+	 * job runner): run as the reserved user firebreak-health, allowed
+	 * only `drain HOST`, authorised by policy.yaml's `actions:
+	 * {health.drain: auto}` (not by `commands:`), within max_drained at
+	 * the head.  `reason` (the check's finding, one line) goes into the
+	 * commit message's body.  No chat identity can come to this: it is
+	 * only the `--health-action` flag of the controller's own child.
+	 */
+	int health;
+	const char *reason;
+	/*
 	 * approve / discard go to the running controller through its control
 	 * socket.  When none runs, this (may be NULL: then the bot says so)
 	 * decides on the state directory instead; the CLI passes the

@@ -11,6 +11,7 @@
  *   edits.c     the mutating handlers: new file contents, never a write
  *   commit.c    an edit becomes a commit as the bot (CAS, push, redo)
  *   queries.c   history, plan, status; approve and discard
+ *   ladder.c    trust, trust promote, trust demote
  *   edit.c      the comment-preserving YAML editor (edit.h)
  */
 #ifndef FIREBREAK_BOTINT_H
@@ -117,6 +118,16 @@ int bot_edit_dns_add(struct bot *b, struct mut *mu, char **av, size_t ac);
 int bot_edit_dns_rm(struct bot *b, struct mut *mu, char **av, size_t ac);
 int bot_edit_revert(struct bot *b, struct mut *mu, char **av, size_t ac);
 
+/* ladder.c: the trust ladder's table and its policy edits. */
+int bot_run_trust(struct bot *b, char **av, size_t ac);
+int bot_edit_trust_promote(struct bot *b, struct mut *mu, char **av, size_t ac);
+int bot_edit_trust_demote(struct bot *b, struct mut *mu, char **av, size_t ac);
+/* Does command c change policy.yaml (trust promote/demote)?  The one
+ * exception to "the bot never commits policy changes": its plan needs an
+ * approver of policy; it may be run by `commands: trust` and by policy
+ * approvers. */
+int bot_edits_policy(const struct command *c);
+
 /* commit.c: run c's edit at the branch head until its commit lands. */
 int bot_commit(struct bot *b, const struct command *c, char **av, size_t ac);
 
@@ -126,5 +137,8 @@ int bot_run_plan(struct bot *b, char **av, size_t ac);
 int bot_run_status(struct bot *b, char **av, size_t ac);
 int bot_run_approve(struct bot *b, char **av, size_t ac);
 int bot_run_discard(struct bot *b, char **av, size_t ac);
+int bot_run_rollout(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_resume(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_abort(struct bot *b, char **av, size_t ac);
 
 #endif

@@ -195,7 +195,8 @@ bot_may_run(struct bot *b, const struct command *c)
 	case CMD_READ:
 		return 1;
 	case CMD_MUTATE:
-		return b->user && policy_may_run(b->policy, b->user, c->acl);
+		return b->user && (policy_may_run(b->policy, b->user, c->acl) ||
+		    (bot_edits_policy(c) && policy_may_approve(b->policy, b->user, KIND_POLICY)));
 	case CMD_DECIDE:
 		if (!b->user)
 			return 0;
@@ -309,12 +310,26 @@ static const struct command commands[] = {
 	  "approve 17", CMD_DECIDE, 1, 1, bot_run_approve, NULL },
 	{ "discard", NULL, "ID", "drop a plan that waits for approval",
 	  "discard 17", CMD_DECIDE, 1, 1, bot_run_discard, NULL },
+	{ "rollout resume", NULL, "ID", "run a stopped rollout's failed hosts again and go on "
+	  "(or past a gate)", "rollout resume 17", CMD_DECIDE, 1, 1, bot_run_rollout_resume, NULL },
+	{ "rollout abort", NULL, "ID", "skip the rest of a rollout", "rollout abort 17",
+	  CMD_DECIDE, 1, 1, bot_run_rollout_abort, NULL },
+	{ "rollout", NULL, "[ID]", "Puppet runs of a plan, per host (the newest rollout without ID)",
+	  "rollout 17", CMD_READ, 0, 1, bot_run_rollout, NULL },
 	{ "status", NULL, "", "the last applied commit, open plans, what is pending",
 	  "status", CMD_READ, 0, 0, bot_run_status, NULL },
 	{ "revert", "revert", "SHA", "a new commit that undoes an earlier one",
 	  "revert a1b2c3d", CMD_MUTATE, 1, 1, NULL, bot_edit_revert },
 	{ "history", NULL, "[N]", "recent changes and who asked for them",
 	  "history 5", CMD_READ, 0, 1, bot_run_history, NULL },
+	{ "trust promote", "trust", "TYPE", "one step up in policy.yaml (approve -> observe -> "
+	  "auto; an action off -> observe -> auto); needs an approver of policy",
+	  "trust promote dns.modify", CMD_MUTATE, 1, 1, NULL, bot_edit_trust_promote },
+	{ "trust demote", "trust", "TYPE", "one step down in policy.yaml; needs an approver of "
+	  "policy", "trust demote dns.modify", CMD_MUTATE, 1, 1, NULL, bot_edit_trust_demote },
+	{ "trust", NULL, "", "the trust ladder: per change type and action, how often what "
+	  "was observed was agreed with, and what auto-applied was reverted",
+	  "trust", CMD_READ, 0, 0, bot_run_trust, NULL },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(*commands);
 
@@ -388,6 +403,21 @@ dispatch(struct bot *b)
 		free(store);
 		return rc;
 	}
+	if (b->rq->health) {
+		/* firebreak's own health action: `drain HOST` only, allowed by
+		 * the applied policy's actions (not by commands:). */
+		enum action_level lv = policy_action_level(b->policy, POLICY_ACTION_DRAIN);
+
+		if (strcmp(c->name, "drain") != 0)
+			rc = bot_refuse(b, "a health action may only run drain");
+		else if (lv != ACTION_AUTO)
+			rc = bot_refuse(b, "health.drain is %s in the applied policy.yaml (actions); "
+			    "only auto commits a drain", action_level_name(lv));
+		else
+			rc = bot_commit(b, c, av + words, ac);
+		free(store);
+		return rc;
+	}
 	if (!bot_may_run(b, c)) {
 		if (!b->user)
 			rc = bot_refuse_unmapped(b);
@@ -427,10 +457,16 @@ bot_run(const struct config *cfg, const struct bot_request *rq, struct bot_answe
 	}
 	/* Only an identity the chat platform vouches for maps to a user: a
 	 * bare IRC nick can be taken by anyone. */
-	if (rq->user)
+	if (rq->health)
+		b.user = POLICY_HEALTH_USER;
+	else if (rq->user && policy_user_reserved(rq->user))
+		b.user = NULL;          /* only the health action acts as it */
+	else if (rq->user)
 		b.user = rq->user;
 	else if (rq->identity && !rq->unverified)
 		b.user = policy_identity(b.policy, rq->identity);
+	if (b.user && !rq->health && policy_user_reserved(b.user))
+		b.user = NULL;
 	b.may_approve = !rq->no_approve;
 	if (b.user)
 		snprintf(ans->user, sizeof(ans->user), "%s", b.user);

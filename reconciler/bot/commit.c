@@ -30,13 +30,32 @@ clean_via(char *out, size_t n, const char *via)
 		snprintf(out, n, "shell");
 }
 
+/*
+ * The subject, a body paragraph when there is one (a revert names the
+ * commit it reverts as git revert does, so the trust ladder finds it; a
+ * health action carries its finding), then the trailers.  The body is one
+ * line of printable ASCII: nothing in it can open another paragraph or
+ * pass for a trailer of the last one.
+ */
 static char *
-commit_message(struct bot *b, const char *subject)
+commit_message(struct bot *b, const char *subject, const char *revert)
 {
-	char via[100];
+	char via[100], body[300];
+	size_t i = 0;
 
 	clean_via(via, sizeof(via), b->rq->via);
-	return xasprintf("%s\n\nRequested-by: %s\nRequested-via: %s\n", subject, b->user, via);
+	body[0] = '\0';
+	if (revert && *revert)
+		snprintf(body, sizeof(body), "This reverts commit %s.", revert);
+	else if (b->rq->health && b->rq->reason) {
+		const char *p;
+
+		for (p = b->rq->reason; *p && i + 1 < sizeof(body); p++)
+			body[i++] = (*p >= ' ' && *p < 0x7f) ? *p : '?';
+		body[i] = '\0';
+	}
+	return xasprintf("%s\n\n%s%sRequested-by: %s\nRequested-via: %s\n", subject, body,
+	    body[0] ? "\n\n" : "", b->user, via);
 }
 
 /* The first problems of an inventory that does not validate, for chat. */
@@ -114,7 +133,7 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 			bot_mut_dispose(&mu);
 			return rc;
 		}
-		msg = commit_message(b, mu.subject.data);
+		msg = commit_message(b, mu.subject.data, mu.revert);
 		if (mu.revert[0]) {
 			const char *sha = mu.revert;
 
@@ -136,7 +155,7 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 			size_t i;
 
 			for (i = 0; i < mu.n; i++)
-				if (bot_touches_policy(NULL, mu.ch[i].path)) {
+				if (bot_touches_policy(NULL, mu.ch[i].path) && !bot_edits_policy(c)) {
 					free(msg);
 					bot_mut_dispose(&mu);
 					return bot_refuse(b, "the bot never commits policy changes");

@@ -295,10 +295,46 @@ edit_state(struct bot *b, struct mut *mu, const char *verb, const char *host,
 	return mut_set(b, mu, path, keys, &value, 1);
 }
 
+/*
+ * The health action's limits, checked again at the head it commits on
+ * (a person may have drained another host since the controller looked):
+ * of the role's active and drained hosts at most max_drained may be
+ * drained, and never the last active one.
+ */
+static int
+health_limits(struct bot *b, struct mut *mu, const char *name)
+{
+	const struct host *h = valid_fqdn(name) ? model_host(mu->m, name) : NULL;
+	size_t i, active = 0, drained = 0, max;
+
+	if (!b->cfg->health)
+		return bot_refuse(b, "there is no health: block in the controller's config");
+	if (!h || h->state != HOST_ACTIVE || !h->role)
+		return OK;     /* edit_state says what is wrong, or that nothing is to do */
+	for (i = 0; i < mu->m->nhosts; i++) {
+		const struct host *o = &mu->m->hosts[i];
+
+		if (!o->role || strcmp(o->role, h->role) != 0)
+			continue;
+		active += o->state == HOST_ACTIVE;
+		drained += o->state == HOST_DRAINED;
+	}
+	max = health_max_drained(&b->cfg->health->max_drained, active + drained);
+	if (drained + 1 > max)
+		return bot_refuse(b, "would drain %s, but max_drained holds it back (%zu of %zu "
+		    "drained)", h->fqdn, drained, active + drained);
+	if (active <= 1)
+		return bot_refuse(b, "would drain %s, but it is the last active host of role %s",
+		    h->fqdn, h->role);
+	return OK;
+}
+
 int
 bot_edit_drain(struct bot *b, struct mut *mu, char **av, size_t ac)
 {
 	(void)ac;
+	if (b->rq->health && health_limits(b, mu, av[0]) != OK)
+		return ERR_DENIED;
 	return edit_state(b, mu, "drain", av[0], HOST_ACTIVE, HOST_DRAINED);
 }
 

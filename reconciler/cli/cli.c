@@ -41,11 +41,17 @@ static const char usage_text[] =
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
 "         applied commit, open plans, outbox\n"
+"  rollout --config C [--as USER] [resume|abort] [ID]\n"
+"         a rollout's Puppet runs per host; resume or abort it\n"
 "  drift  --config C\n"
 "         read the world (the apply providers that can) and compare it with\n"
 "         the current release; exit 1 when it drifted\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
+"  trust  --config C [--as USER promote|demote TYPE]\n"
+"         the trust ladder's table, or a policy commit one step up or down\n"
+"  health --config C [--check NAME] [--host FQDN]\n"
+"         evaluate health checks once, now, and print each host's result\n"
 "\n"
 "Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
 
@@ -123,12 +129,16 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		{ "via", offsetof(struct opts, via) },
 		{ "reply-to", offsetof(struct opts, reply_to) },
 		{ "chat-entry", offsetof(struct opts, chat_entry) },
+		{ "reason", offsetof(struct opts, reason) },
+		{ "check", offsetof(struct opts, check) },
+		{ "host", offsetof(struct opts, host) },
 	};
 	static const struct { const char *name; size_t off; } flags[] = {
 		{ "json", offsetof(struct opts, json) },
 		{ "bootstrap-apply", offsetof(struct opts, bootstrap_apply) },
 		{ "unverified", offsetof(struct opts, unverified) },
 		{ "no-approve", offsetof(struct opts, no_approve) },
+		{ "health-action", offsetof(struct opts, health_action) },
 	};
 	int i;
 
@@ -273,10 +283,13 @@ main(int argc, char **argv)
 		{ "enc", cmd_enc },
 		{ "run", cmd_run },
 		{ "approve", cmd_approve },
+		{ "rollout", cmd_rollout },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "drift", cmd_drift },
 		{ "chat", cmd_chat },
+		{ "trust", cmd_trust },
+		{ "health", cmd_health },
 		{ "fetch", cmd_fetch },
 		{ "reply", cmd_reply },
 	};

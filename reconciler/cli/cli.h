@@ -37,8 +37,8 @@ struct repo;
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	const char *identity, *via, *reply_to, *chat_entry;
-	int check_only, bootstrap_apply, json, unverified, no_approve;
+	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host;
+	int check_only, bootstrap_apply, json, unverified, no_approve, health_action;
 	const char *args[16];
 	int nargs;
 };
@@ -78,9 +78,12 @@ int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_enc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_chat(int argc, char **argv);

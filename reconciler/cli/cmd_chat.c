@@ -12,6 +12,7 @@
 
 #include "base/names.h"
 #include "bot/bot.h"
+#include "model/policy.h"
 #include "providers/chat/chat.h"
 
 /*
@@ -75,13 +76,17 @@ cmd_chat(int argc, char **argv)
 	int i, rc;
 
 	parse_opts(&o, argc, argv, "config as identity via json unverified no-approve reply-to "
-	    "chat-entry", 16);
+	    "chat-entry health-action reason", 16);
 	if (!o.reply_to != !o.chat_entry)
 		usage_error("--reply-to and --chat-entry go together");
-	if (!o.as == !o.identity)
+	if (o.health_action ? (o.as || o.identity) : !o.as == !o.identity)
 		usage_error("chat needs --as USER (or --identity PLATFORM:ID) and a command");
+	if (o.reason && !o.health_action)
+		usage_error("--reason goes with --health-action");
 	if (o.as && !valid_user(o.as))
 		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+	if (o.as && policy_user_reserved(o.as))
+		die(EXIT_INPUT, "'%s' is reserved for firebreak's own health actions", o.as);
 	if (o.identity && (strlen(o.identity) > 200 || !strchr(o.identity, ':')))
 		usage_error("--identity is PLATFORM:ID, like slack:U024BE7LH");
 	for (i = 0; i < o.nargs; i++)
@@ -93,6 +98,8 @@ cmd_chat(int argc, char **argv)
 	rq.unverified = o.unverified;
 	rq.no_approve = o.no_approve;
 	rq.via = o.via ? o.via : "shell";
+	rq.health = o.health_action;
+	rq.reason = o.reason;
 	rq.text = text.data ? text.data : "";
 	rq.decide_offline = decide_anywhere;
 	rc = bot_run(cfg, &rq, &ans);
@@ -110,6 +117,47 @@ cmd_chat(int argc, char **argv)
 	}
 	if (o.reply_to)
 		reply_through(cfg, o.chat_entry, o.reply_to, ans.text.data ? ans.text.data : "");
+	bot_answer_dispose(&ans);
+	buf_dispose(&text);
+	config_free(cfg);
+	return rc == 0 ? EXIT_OK : rc == 1 ? EXIT_INPUT : EXIT_ENV;
+}
+
+/*
+ * `trust --config C` prints the trust ladder's table; `trust --config C
+ * --as USER promote|demote TYPE` makes the policy commit, as the chat
+ * commands do (the same handlers, through bot_run).
+ */
+int
+cmd_trust(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct bot_request rq;
+	struct bot_answer ans;
+	struct buf text = BUF_INIT;
+	int i, rc;
+
+	parse_opts(&o, argc, argv, "config as", 2);
+	if (o.nargs && !o.as)
+		usage_error("trust promote|demote TYPE needs --as USER");
+	if (o.nargs && (o.nargs != 2 || (strcmp(o.args[0], "promote") != 0 &&
+	    strcmp(o.args[0], "demote") != 0)))
+		usage_error("trust [--as USER promote|demote TYPE]");
+	if (o.as && (!valid_user(o.as) || policy_user_reserved(o.as)))
+		die(EXIT_INPUT, "'%s' is not a user name you may act as", o.as);
+	buf_puts(&text, "trust");
+	for (i = 0; i < o.nargs; i++)
+		buf_printf(&text, " %s", o.args[i]);
+	cfg = load_config(o.config);
+	memset(&rq, 0, sizeof(rq));
+	rq.user = o.as;
+	rq.via = "shell";
+	rq.text = text.data;
+	rq.decide_offline = decide_anywhere;
+	rc = bot_run(cfg, &rq, &ans);
+	if (ans.text.len)
+		fputs(ans.text.data, rc == 0 ? stdout : stderr);
 	bot_answer_dispose(&ans);
 	buf_dispose(&text);
 	config_free(cfg);

@@ -181,18 +181,23 @@ resumed(const struct ctl *c)
 	return (c->hook_flags & APPLY_AFTER_RESTART) != 0;
 }
 
-/* Forget the apply that ended; a restart may have another to finish. */
+/* Forget the apply that ended (`failed`: a provider failed); its rollout
+ * begins (Puppet's turn: rollout.c), and a restart may have another
+ * apply to finish. */
 static void
-hooks_forget(struct ctl *c)
+hooks_forget(struct ctl *c, int failed)
 {
 	int was_resumed = resumed(c);
+	struct plan *p = c->hook_plan;
 
-	plan_free(c->hook_plan);
 	c->hook_plan = NULL;
+	ctl_rollout_begin(c, p->id, failed);
+	plan_free(p);
 	json_decref(c->hook_rec);
 	c->hook_rec = NULL;
 	snapshot_dispose(&c->hook_base);
 	c->hook_flags = 0;
+	c->hook_kick = 0;
 	c->hook_run = NULL;
 	memset(&c->hook_orphan, 0, sizeof(c->hook_orphan));
 	ctl_retain(c);
@@ -201,16 +206,11 @@ hooks_forget(struct ctl *c)
 }
 
 /*
- * Every provider ended well: the plan is applied, and said so once.
- *
- * A rollout (DESIGN.md "Rollout"; controller/rollout.c) belongs here,
- * between the last provider and the outcome: it starts instead of the
- * conclusion while the plan stays "applying", keeps its per-host progress
- * in c->hook_rec (journal() writes the record whole, so its fields
- * survive every other write), and calls back into the conclusion when it
- * ends.  A restart then reaches it through ctl_resume() ->
- * hooks_continue() -> here with APPLY_AFTER_RESTART in c->hook_flags and
- * the record's progress, and resumes where it stopped.
+ * Every provider ended well: the plan is applied, and said so once; then
+ * its rollout begins (hooks_forget).  A rollout keeps its own per-host
+ * record (rollout.c); after a restart ctl_rollout_resume_after_restart
+ * goes on with it, and one still waiting for the providers a restart is
+ * running again (c->hook_plan is its plan) begins when they end, here.
  */
 static void
 hooks_applied(struct ctl *c)
@@ -230,7 +230,7 @@ hooks_applied(struct ctl *c)
 	    resumed(c) ? " (finished after a restart)" : "");
 	buf_dispose(&sum);
 	buf_dispose(&body);
-	hooks_forget(c);
+	hooks_forget(c, 0);
 }
 
 /*
@@ -263,7 +263,7 @@ hooks_failed(struct ctl *c, json_t *e, const char *why, const char *reason)
 	c->applies_failed++;
 	buf_dispose(&sum);
 	buf_dispose(&body);
-	hooks_forget(c);
+	hooks_forget(c, 1);
 }
 
 /* ---- running the providers ------------------------------------------------------ */
@@ -397,7 +397,7 @@ orphan_step(struct ctl *c)
 int
 ctl_hooks_busy(const struct ctl *c)
 {
-	return c->hook_plan && (c->hook_run != NULL || c->hook_orphan.pid != 0);
+	return c->hook_plan && (c->hook_run != NULL || c->hook_orphan.pid != 0 || c->hook_kick);
 }
 
 size_t
@@ -407,6 +407,10 @@ ctl_hooks_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout)
 
 	if (!c->hook_plan)
 		return 0;
+	if (c->hook_kick) {
+		*timeout = 0;
+		return 0;
+	}
 	if (c->hook_orphan.pid) {
 		if (*timeout < 0 || *timeout > ORPHAN_POLL_MS)
 			*timeout = ORPHAN_POLL_MS;
@@ -437,6 +441,11 @@ ctl_hooks_step(struct ctl *c)
 
 	if (!c->hook_plan)
 		return;
+	if (c->hook_kick) {
+		c->hook_kick = 0;
+		hooks_continue(c);
+		return;
+	}
 	if (c->hook_orphan.pid)
 		orphan_step(c);
 	if (!c->hook_plan || !c->hook_run)
@@ -551,7 +560,18 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 		return rc;
 	}
 	crash_point("before-switch");
-	if ((rc = state_apply(c->st, p, &target->art)) != OK) {
+	/* A rollout is written before the switch (rollout.c); with a canary
+	 * ahead of everyone, the switch is staged. */
+	{
+		struct ctl_stage stage;
+
+		ctl_rollout_prepare(c, p, target, &stage);
+		rc = stage.staged ? state_apply_staged(c->st, p, &target->art, stage.fqdns,
+		    stage.envs, stage.n) : state_apply(c->st, p, &target->art);
+		ctl_stage_dispose(&stage);
+		ctl_rollout_switched(c, p, rc == OK);
+	}
+	if (rc != OK) {
 		char *why = xstrdup(err_last());
 		struct buf sum = BUF_INIT, body = BUF_INIT;
 
@@ -631,6 +651,7 @@ ctl_resume(struct ctl *c, json_t *j)
 		log_event(NULL, "%s", line);
 		ctl_conclude_json(c, j, "failed", NULL, line, "", 0);
 		c->applies_failed++;
+		ctl_rollout_begin(c, id, 1);
 		free(line);
 		return OK;
 	}
@@ -663,7 +684,10 @@ ctl_resume(struct ctl *c, json_t *j)
 		buf_dispose(&what);
 	}
 	journal(c);
-	hooks_continue(c);
+	/* The loop's first turn starts the providers: until then the plan is
+	 * the one being finished for the rest of the start-up (a rollout
+	 * waiting for these providers waits for their end). */
+	c->hook_kick = 1;
 	return OK;
 }
 

@@ -19,6 +19,9 @@
  *   jobs.c       chat commands run as children
  *   chatin.c     chat commands coming in (HTTP, IRC)
  *   metrics.c    /metrics
+ *   metricsout.c the same counters to Graphite (metrics: graphite)
+ *   health.c     health checks, their actions, the trust ladder's notices,
+ *                the gate hook for rollouts
  *   http.c       the HTTP listener (knows nothing of struct ctl)
  *   hooksig.c    push hook signatures
  */
@@ -49,6 +52,10 @@ struct pollfd;
 #define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
 
 struct apply_provider;
+struct hctl;
+struct mout;
+struct orch_provider;
+struct rollout;
 struct http;
 struct http_request;
 struct http_reply;
@@ -61,6 +68,9 @@ struct state;
  * the loop never waits for git, and a crash stays in the child). */
 struct botjob {
 	struct proc *proc;           /* NULL while queued */
+	char *health_host;           /* owns: a health action's drain of this host
+	                              * (`chat --health-action`), or NULL */
+	char *health_reason;         /* owns: its finding, for the commit's body */
 	int backend;                 /* the chat[] entry it came through */
 	struct chat_command cmd;     /* owns */
 	int reply_only;              /* only answer cmd.text through the backend's
@@ -113,6 +123,9 @@ struct ctl {
 	                                * until its hooks end (apply_info) */
 	unsigned hook_flags;           /* APPLY_AFTER_RESTART: a restart is
 	                                * finishing hook_plan */
+	int hook_kick;                 /* hook_plan's providers are to start at
+	                                * the loop's next turn (a resume: the
+	                                * rest of the start-up sees it first) */
 	size_t hook_next;              /* the next provider to consider */
 	void *hook_run;                /* the running provider's run, or NULL */
 	size_t hook_idx;
@@ -126,6 +139,13 @@ struct ctl {
 	struct http *http;
 	int fetch_now;
 	double dirty_since;
+	/* Rollouts (config `rollout:`; rollout.c): the orchestrator, the one
+	 * rollout not over, and the one a release switch is about to start. */
+	const struct orch_provider *orch;
+	void *orch_st;
+	struct rollout *ro, *next_ro;
+	int ro_hold;                   /* a cold controller (the CLI): no runs */
+	unsigned long ro_results[8];   /* hosts by rh_state, for /metrics */
 	/* The bot. */
 	struct botjob *jobs[BOT_RUNNING + BOT_QUEUED];
 	size_t njobs;
@@ -140,6 +160,13 @@ struct ctl {
 	double last_applied_at;
 	unsigned long lat_buckets[CTL_LAT_BUCKETS], lat_count;
 	double lat_sum;
+	struct hctl *health;           /* health.c: checks, episodes, gates */
+	double turn_max;               /* the longest loop turn (work between two
+	                                * polls) since health.c last reset it: wall
+	                                * time, and the CPU time this process spent
+	                                * in it (the difference is waiting for a core) */
+	double turn_cpu_max;
+	struct mout *mout;             /* metricsout.c: Graphite plaintext, or NULL */
 };
 
 extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
@@ -233,6 +260,49 @@ void ctl_resume_next(struct ctl *c);
  * bound.  At start-up, after each apply, and while retain_more. */
 void ctl_retain(struct ctl *c);
 
+/*
+ * rollout.c: Puppet runs on the hosts a release changed (DESIGN.md
+ * "Rollout").  ctl_apply calls ctl_rollout_prepare before the release
+ * switch (the record is written; *stage says whether to switch staged,
+ * and for which canary hosts), ctl_rollout_switched after it (ok: it
+ * happened; the rollout it supersedes is cancelled), and hooks_continue
+ * calls ctl_rollout_begin when the apply providers end.  The loop polls
+ * ctl_rollout_pollfds and calls ctl_rollout_step on every wake-up.
+ */
+struct ctl_stage {
+	int staged;
+	const char **fqdns;            /* owns the array; borrows the strings */
+	const char **envs;
+	size_t n;
+};
+int ctl_rollout_open(struct ctl *c);
+void ctl_rollout_close(struct ctl *c);
+int ctl_rollout_prepare(struct ctl *c, const struct plan *p, const struct snapshot *target,
+    struct ctl_stage *stage);
+void ctl_stage_dispose(struct ctl_stage *s);
+void ctl_rollout_switched(struct ctl *c, const struct plan *p, int ok);
+void ctl_rollout_begin(struct ctl *c, const char *plan_id, int providers_failed);
+size_t ctl_rollout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_rollout_step(struct ctl *c);
+/* `rollout resume ID` (resume 1) or `rollout abort ID` as policy user
+ * `user`: *msg (owns) says what happened.  OK, ERR_DENIED (not allowed),
+ * ERR_CONFLICT (nothing to resume or abort), ERR_NOTFOUND. */
+int ctl_rollout_command(struct ctl *c, int resume, const char *id, const char *user, char **msg);
+/* A cold controller (the CLI's approve): rollouts are recorded, and the
+ * running controller runs them. */
+void ctl_rollout_hold(struct ctl *c);
+/*
+ * After a restart, before the outbox delivers: read back every rollout
+ * not over and go on with the newest (hosts that were running run again;
+ * written-ahead messages are queued; a staged canary's overlay is made
+ * again).  Idempotent.  A rollout still waiting for its apply providers
+ * begins now, unless c->hook_plan (a recovery running them again) is its
+ * plan: then the providers' end begins it.
+ */
+int ctl_rollout_resume_after_restart(struct ctl *c);
+/* The stored rollout of plan `id` as JSON (owns), or NULL. */
+json_t *ctl_rollout_json(const char *state_dir, const char *id);
+
 /* approve.c: see controller_decide(). */
 int ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, char **msg);
 /* A restart supersedes the open plan and plans its head again under a new
@@ -283,5 +353,63 @@ void ctl_fetch_step(struct ctl *c);
 
 /* metrics.c */
 void ctl_metrics(void *ctx, struct buf *out);
+
+/*
+ * health.c.  ctl_health_open reads <state>/health.json and opens the
+ * source (no network); pollfds/step drive the one evaluation child and
+ * the schedule without blocking (like ctlsock's).  ctl_health_job_done:
+ * the bot's answer to a health drain (commit: 40 hex digits, or NULL and
+ * the bot's text).  ctl_ladder_planned: a new plan's commits that revert
+ * earlier ones are counted, and said when what they revert was applied
+ * without an approver.
+ */
+int ctl_health_open(struct ctl *c);
+void ctl_health_close(struct ctl *c);
+size_t ctl_health_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_health_step(struct ctl *c);
+void ctl_health_job_done(struct ctl *c, const char *host, const char *commit,
+    const char *text);
+void ctl_health_metrics(struct ctl *c, struct buf *out);
+void ctl_ladder_planned(struct ctl *c, const struct plan *p);
+
+/*
+ * The gate hook (DESIGN.md "Rollout": `rollout.gates`): evaluate the named
+ * checks for `hosts` (the canary hosts) now, ahead of the schedule, one
+ * check after another, and call done(c, ctx, result, reason) once:
+ * CTL_GATE_PASS when every check passes for every host; CTL_GATE_FAIL at
+ * the first host failing one (reason: "gate canary-data fails for
+ * web-01.example.com: canary-data avg 0.0 < 50 over 5min");
+ * CTL_GATE_INCONCLUSIVE when a host has no data (unless the check's
+ * no_data says pass or fail) or the source failed.  A gate touches no
+ * episode and acts on nothing.  Everything is copied.  ERR_NOTFOUND when
+ * health checks are not configured or a name is not a check (then done is
+ * never called).  ctl_health_gate_cancel forgets the gates of ctx (done
+ * is not called for them).
+ */
+enum ctl_gate { CTL_GATE_PASS, CTL_GATE_FAIL, CTL_GATE_INCONCLUSIVE };
+typedef void (*ctl_gate_done)(struct ctl *c, void *ctx, enum ctl_gate result,
+    const char *reason);
+int ctl_health_gate(struct ctl *c, const char *const *checks, size_t nchecks,
+    const char *const *hosts, size_t nhosts, ctl_gate_done done, void *ctx);
+void ctl_health_gate_cancel(struct ctl *c, void *ctx);
+
+/* jobs.c: queue the health action's `drain HOST` (`chat --health-action
+ * --reason FINDING`); 1 when queued, 0 when the queue is full (the next
+ * evaluation tries again).  Its end reaches ctl_health_job_done. */
+int jobs_enqueue_health(struct ctl *c, const char *host, const char *finding);
+
+/*
+ * metricsout.c: with `metrics: {graphite: HOST:PORT}`, every `interval`
+ * seconds the counters of /metrics (ctl_metrics) go to Graphite as
+ * plaintext lines "<prefix>.<name>[.<label value>...] <value> <time>" over
+ * a non-blocking TCP connection: a bounded queue that drops the oldest
+ * lines while the server is away, and reconnects with backoff (1 s
+ * doubling to 60 s).  The address is resolved once, at the start.
+ */
+int ctl_mout_open(struct ctl *c);
+void ctl_mout_close(struct ctl *c);
+size_t ctl_mout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_mout_step(struct ctl *c);
+void ctl_mout_metrics(struct ctl *c, struct buf *out);
 
 #endif

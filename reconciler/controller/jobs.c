@@ -35,6 +35,8 @@ job_free(struct botjob *j)
 		proc_result_dispose(&r);
 	}
 	chat_command_dispose(&j->cmd);
+	free(j->health_host);
+	free(j->health_reason);
 	free(j);
 }
 
@@ -58,6 +60,25 @@ jobs_enqueue(struct ctl *c, struct chat_command *cmd, int backend)
 	c->jobs[c->njobs++] = j;
 	log_event(NULL, "chat: %s%s via %s: %s", j->cmd.identity,
 	    j->cmd.flags & CHAT_CMD_VERIFIED ? "" : " (unverified)", j->cmd.via, j->cmd.text);
+	return 1;
+}
+
+int
+jobs_enqueue_health(struct ctl *c, const char *host, const char *finding)
+{
+	struct botjob *j;
+
+	if (jobs_full(c) || !c->self[0])
+		return 0;
+	j = xcalloc(1, sizeof(*j));
+	j->health_host = xstrdup(host);
+	j->backend = -1;
+	j->cmd.text = xasprintf("drain %s", host);
+	j->cmd.via = xstrdup("health");
+	j->cmd.identity = xstrdup(POLICY_HEALTH_USER);
+	j->health_reason = xstrdup(finding);
+	c->jobs[c->njobs++] = j;
+	log_event(NULL, "health: drain %s (%s)", host, finding);
 	return 1;
 }
 
@@ -93,6 +114,18 @@ job_start(struct ctl *c, struct botjob *j)
 	argv[n++] = "chat";
 	argv[n++] = "--config";
 	argv[n++] = c->cfg->path;
+	if (j->health_host) {
+		/* firebreak's own health action: no identity, no chat entry. */
+		argv[n++] = "--health-action";
+		argv[n++] = "--reason";
+		argv[n++] = j->health_reason;
+		argv[n++] = "--via";
+		argv[n++] = j->cmd.via;
+		argv[n++] = "--json";
+		argv[n++] = "--";
+		argv[n++] = j->cmd.text;
+		goto start;
+	}
 	argv[n++] = "--identity";
 	argv[n++] = j->cmd.identity;
 	argv[n++] = "--via";
@@ -174,6 +207,13 @@ job_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 	const char *commit = json_string_value(json_object_get(ans, "commit"));
 	const char *user = json_string_value(json_object_get(ans, "user"));
 
+	if (j->health_host) {
+		if (!ans || !text)
+			log_event(NULL, "health: `%s` failed: %.*s", j->cmd.text,
+			    (int)strcspn(r->output.data ? r->output.data : "", "\n"),
+			    r->output.data ? r->output.data : "");
+		ctl_health_job_done(c, j->health_host, commit, text);
+	}
 	if (j->reply_only) {
 		if (!proc_result_ok(r))
 			log_event(NULL, "chat: answering through chat[%d] failed: %.*s", j->backend,
@@ -210,7 +250,7 @@ job_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 		if (outbox_send(c->ob, &m) != OK)
 			log_event(NULL, "chat: announcing %.7s: %s", commit, err_last());
 		free(summary);
-	} else if (j->backend >= 0 && !replies_itself(c, j)) {
+	} else if (j->backend >= 0 && !j->health_host && !replies_itself(c, j)) {
 		jobs_answer_in_chat(c, j->backend, j->cmd.reply_to, text);
 	}
 	json_decref(ans);

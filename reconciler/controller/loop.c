@@ -92,9 +92,13 @@ ctl_open(struct ctl *c, const struct config *cfg, int start)
 			c->naps = i + 1;
 		}
 	}
+	if ((rc = ctl_rollout_open(c)) != OK)
+		return rc;
 	/* Before this process's outbox delivers anything: a reserved post not
 	 * queued yet is then known to be unsent (outbox_queued()). */
 	ctl_recover_plans(c, 0);
+	if ((rc = ctl_health_open(c)) != OK || (rc = ctl_mout_open(c)) != OK)
+		return rc;
 	/* The refs: a commit or a push moves refs/heads/<branch> (a file,
 	 * replaced by rename) or rewrites packed-refs. */
 	gd = git_dir(cfg->repo);
@@ -129,12 +133,15 @@ ctl_close(struct ctl *c)
 	}
 	plan_free(c->hook_plan);
 	json_decref(c->hook_rec);
+	ctl_rollout_close(c);
 	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
 	free(c->aps);
 	free(c->apst);
 	http_stop(c->http);
+	ctl_health_close(c);
+	ctl_mout_close(c);
 	jobs_close(c);
 	if (c->fetch_proc) {
 		struct proc_result r;
@@ -206,6 +213,23 @@ http_plan(void *ctx, const char *id)
 		buf_dispose(&b);
 		return NULL;
 	}
+	/* The plan's rollout, per host, goes with it (its own record). */
+	{
+		json_t *ro = ctl_rollout_json(c->cfg->state, id), *j;
+		char *text;
+
+		if (ro && (j = json_loadb(b.data, b.len, 0, NULL))) {
+			json_object_set_new(j, "rollout", ro);
+			ro = NULL;
+			if ((text = json_dumps(j, JSON_COMPACT))) {
+				buf_dispose(&b);
+				json_decref(j);
+				return text;
+			}
+			json_decref(j);
+		}
+		json_decref(ro);
+	}
 	return buf_steal(&b);
 }
 
@@ -230,7 +254,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
 	struct ctl c;
 	sigset_t mask;
-	double next_fetch = 0;
+	double next_fetch = 0, turn;
+	struct timespec turn_cpu;
 	int rc, running = 1;
 
 	if ((rc = ctl_open(&c, cfg, 1)) != OK || (rc = ctl_listen(&c)) != OK ||
@@ -259,6 +284,11 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
 	/* May start finishing an apply a stop cut short: the loop drives it. */
 	ctl_recover_plans(&c, 1);
+	/* A rollout a stop or a kill cut short goes on (before the outbox
+	 * delivers: its written-ahead messages are queued once); one whose
+	 * apply providers that recovery is running again begins when they
+	 * end. */
+	ctl_rollout_resume_after_restart(&c);
 	if (!c.hook_plan)
 		ctl_retain(&c);
 	sigemptyset(&mask);
@@ -279,7 +309,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS];
+		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + ROLLOUT_PARALLEL_MAX + 2];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -298,6 +328,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
 		}
+		nfd += (int)ctl_rollout_pollfds(&c, pfd + nfd, ROLLOUT_PARALLEL_MAX, &timeout);
 		if (c.fetch_proc) {
 			if ((pfd[nfd].fd = proc_fd(c.fetch_proc)) >= 0)
 				pfd[nfd++].events = POLLIN;
@@ -318,6 +349,10 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			timeout = due * 1000;
 		nfd += (int)ctlsock_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
+		nfd += (int)ctl_health_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
+		    &timeout);
+		nfd += (int)ctl_mout_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
+		    &timeout);
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			/* Not a clean stop: systemd's Restart=on-failure must see it. */
 			rc = err_set(ERR, "poll: %s", strerror(errno));
@@ -325,6 +360,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_close(&c);
 			return rc;
 		}
+		turn = log_now();
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &turn_cpu);
 		if (pfd[1].revents & POLLIN)
 			running = 0;
 		if (pfd[0].revents & POLLIN) {
@@ -357,6 +394,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		 * cheaper than telling their fds from their timeouts. */
 		if (ctl_hooks_busy(&c))
 			ctl_hooks_step(&c);
+		ctl_rollout_step(&c);
 		jobs_step(&c);
 		/* Never two reconciles at once: a commit waits for the hooks.  And
 		 * while a chat command runs, its commit waits (briefly) for the
@@ -370,6 +408,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		if (c.retain_more && !c.hook_plan)
 			ctl_retain(&c);
 		ctlsock_step(&c);
+		ctl_health_step(&c);
+		ctl_mout_step(&c);
 		if (c.http)
 			http_run(c.http);
 		if (c.ob) {
@@ -377,6 +417,18 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_chat_irc(&c);
 			jobs_step(&c);
 			outbox_run(c.ob);
+		}
+		if (log_now() - turn > c.turn_max)
+			c.turn_max = log_now() - turn;
+		{
+			struct timespec now;
+			double cpu;
+
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+			cpu = (double)(now.tv_sec - turn_cpu.tv_sec) +
+			    (double)(now.tv_nsec - turn_cpu.tv_nsec) / 1e9;
+			if (cpu > c.turn_cpu_max)
+				c.turn_cpu_max = cpu;
 		}
 	}
 	log_event(NULL, "stopping");

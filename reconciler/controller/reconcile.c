@@ -19,6 +19,7 @@
 #include "plan/plan.h"
 #include "providers/apply/apply.h"
 #include "state/outbox.h"
+#include "state/rollouts.h"
 #include "state/state.h"
 
 /* Commit-to-plan latency buckets, in seconds (Prometheus histogram). */
@@ -277,6 +278,7 @@ ctl_reconcile(struct ctl *c)
 		c->lat_sum += dt;
 	}
 	log_event(NULL, "plan %s for %.7s: %s", p->id, p->target, decision_name(p->decision));
+	ctl_ladder_planned(c, p);     /* reverts, for the trust ladder (health.c) */
 	/* A newer commit supersedes a plan still waiting. */
 	if (c->open) {
 		struct buf b = BUF_INIT;

@@ -14,12 +14,15 @@ static const char *const action_names[] = { "add", "modify", "delete" };
 
 /* The mutating chat commands `commands:` may name (dns covers dns add/rm,
  * drain covers undrain, provision covers decommission). */
-static const char *const mutating_commands[] = { "deploy", "drain", "provision", "dns", "revert" };
+static const char *const mutating_commands[] = { "deploy", "drain", "provision", "dns", "revert",
+	"trust" };
 
 static const char *const policy_keys[] = {
 	"auto", "observe", "limits", "approvers", "commands", "groups", "identities",
-	"self_approve",
+	"self_approve", "actions",
 };
+static const char *const known_actions[] = { POLICY_ACTION_DRAIN };
+static const char *const level_names[] = { "off", "observe", "auto" };
 
 const char *
 decision_name(enum decision d)
@@ -73,6 +76,9 @@ policy_free(struct policy *p)
 		free(p->identities[i].user);
 	}
 	free(p->identities);
+	for (i = 0; i < p->nactions; i++)
+		free(p->actions[i].name);
+	free(p->actions);
 	free(p);
 }
 
@@ -239,7 +245,7 @@ command_key_ok(const struct ynode *k, const char *file, struct diags *d)
 			return 1;
 	hint = did_you_mean(k->str, mutating_commands, n);
 	diags_add(d, file, k->line, k->col, "'%s' is not a command that changes anything "
-	    "(deploy, drain, provision, dns, revert)%s%s%s", k->str,
+	    "(deploy, drain, provision, dns, revert, trust)%s%s%s", k->str,
 	    hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
 	return 0;
 }
@@ -300,9 +306,64 @@ parse_identities(struct policy *p, const struct ynode *root, const char *file,
 			    "name", k->str);
 			continue;
 		}
+		if (policy_user_reserved(v->str)) {
+			diags_add(d, file, v->line, v->col, "identity '%s' may not map to %s: "
+			    "only firebreak's own health actions act as it", k->str, v->str);
+			continue;
+		}
 		p->identities[p->nidentities].id = xstrdup(k->str);
 		p->identities[p->nidentities].user = xstrdup(v->str);
 		p->nidentities++;
+	}
+}
+
+/* actions: {health.drain: off|observe|auto} */
+static void
+parse_actions(struct policy *p, const struct ynode *root, const char *file, struct diags *d)
+{
+	const struct ynode *n = ynode_get(root, "actions");
+	size_t i, j, na = sizeof(known_actions) / sizeof(*known_actions);
+
+	if (!n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL))
+		return;
+	if (n->type != YNODE_MAP) {
+		diags_add(d, file, n->line, n->col, "'actions' must be a mapping of action to "
+		    "off, observe or auto, like {health.drain: observe}");
+		return;
+	}
+	p->actions = xcalloc(n->n ? n->n : 1, sizeof(*p->actions));
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->items[i];
+		const char *hint;
+		int lv = -1;
+
+		for (j = 0; j < na && strcmp(k->str, known_actions[j]) != 0; j++)
+			;
+		if (j == na) {
+			hint = did_you_mean(k->str, known_actions, na);
+			diags_add(d, file, k->line, k->col, "'%s' is not an action (health.drain)%s%s%s",
+			    k->str, hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+			continue;
+		}
+		/* YAML 1.1 reads a bare off as false: take it for "off". */
+		if (v->type == YNODE_SCALAR) {
+			for (j = 0; j < 3; j++)
+				if (strcmp(v->str, level_names[j]) == 0)
+					lv = (int)j;
+			if (lv < 0 && ynode_scalar_kind(v) == YSCALAR_BOOL && !v->quoted &&
+			    (v->str[0] == 'o' || v->str[0] == 'O' || v->str[0] == 'f' || v->str[0] == 'F' ||
+			    v->str[0] == 'n' || v->str[0] == 'N'))
+				lv = ACTION_OFF;
+		}
+		if (lv < 0) {
+			diags_add(d, file, v->line, v->col, "the level of '%s' is off, observe or auto",
+			    k->str);
+			continue;
+		}
+		p->actions[p->nactions].name = xstrdup(k->str);
+		p->actions[p->nactions].level = (enum action_level)lv;
+		p->actions[p->nactions].line = k->line;
+		p->nactions++;
 	}
 }
 
@@ -359,6 +420,7 @@ policy_parse(const struct ynode *root, const char *file, struct diags *d)
 	p->commands = parse_entries(root, "commands", file, d, &p->ncommands, command_key_ok);
 	p->groups = parse_entries(root, "groups", file, d, &p->ngroups, group_key_ok);
 	parse_identities(p, root, file, d);
+	parse_actions(p, root, file, d);
 	if ((n = ynode_get(root, "self_approve"))) {
 		if (n->type != YNODE_SCALAR || ynode_scalar_kind(n) != YSCALAR_BOOL)
 			diags_add(d, file, n->line, n->col, "'self_approve' must be true or false");
@@ -498,6 +560,30 @@ policy_identity(const struct policy *p, const char *platform_id)
 		if (strcmp(p->identities[i].id, platform_id) == 0)
 			return p->identities[i].user;
 	return NULL;
+}
+
+const char *
+action_level_name(enum action_level l)
+{
+	ASSERT(l <= ACTION_AUTO);
+	return level_names[l];
+}
+
+enum action_level
+policy_action_level(const struct policy *p, const char *action)
+{
+	size_t i;
+
+	for (i = 0; p && i < p->nactions; i++)
+		if (strcmp(p->actions[i].name, action) == 0)
+			return p->actions[i].level;
+	return ACTION_OFF;
+}
+
+int
+policy_user_reserved(const char *user)
+{
+	return user && strcmp(user, POLICY_HEALTH_USER) == 0;
 }
 
 void

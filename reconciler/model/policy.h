@@ -39,6 +39,23 @@ struct policy_identity {
 	char *user;
 };
 
+/* What an automatic action may do (policy.yaml `actions:`), like a change
+ * type's auto / observe: off (the default), observe (say "would"), auto. */
+enum action_level { ACTION_OFF, ACTION_OBSERVE, ACTION_AUTO };
+const char *action_level_name(enum action_level l);
+
+/* The actions policy.yaml may name: "health.drain". */
+#define POLICY_ACTION_DRAIN "health.drain"
+/* The policy user health actions run as.  Reserved: no chat identity may
+ * map to it, and the shell's --as cannot name it (policy_user_reserved). */
+#define POLICY_HEALTH_USER "firebreak-health"
+
+struct policy_action {
+	char *name;                /* "health.drain" */
+	enum action_level level;
+	int line;
+};
+
 struct policy {
 	struct strlist autos;              /* change types */
 	struct strlist observes;
@@ -48,6 +65,7 @@ struct policy {
 	struct policy_entry *groups;    size_t ngroups;
 	struct policy_identity *identities; size_t nidentities;
 	int self_approve;
+	struct policy_action *actions;  size_t nactions;
 };
 
 /* Parse policy.yaml's root node; problems go to `d` under `file`.  Always
@@ -76,6 +94,11 @@ void policy_approvers(struct strlist *out, const struct policy *p, enum change_k
 int policy_may_run(const struct policy *p, const char *user, const char *cmd);
 /* The policy user for a platform id ("slack:U024BE7LH"), or NULL (borrows). */
 const char *policy_identity(const struct policy *p, const char *platform_id);
+
+/* The level of an action ("health.drain"); ACTION_OFF when not listed. */
+enum action_level policy_action_level(const struct policy *p, const char *action);
+/* Is `user` a name only firebreak itself may act as (firebreak-health)? */
+int policy_user_reserved(const char *user);
 
 /* Canonical compact JSON of each top-level key, for the plan's policy
  * changes: adds objects named by key to the artifact. */

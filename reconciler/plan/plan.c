@@ -172,6 +172,33 @@ plan_build(struct plan **out, const char *id, const char *base, const char *targ
 	return OK;
 }
 
+void
+plan_decide_as_action(struct plan *p, const struct policy *pol, const char *action)
+{
+	size_t i;
+
+	if (p->decision == DECISION_INVALID || !p->diff)
+		return;
+	snprintf(p->action, sizeof(p->action), "%s", action);
+	p->decision = DECISION_NOOP;
+	p->needs = 0;
+	for (i = 0; i < p->diff->nchanges; i++) {
+		struct change *c = &p->diff->changes[i];
+		char type[32];
+		uint64_t max;
+
+		snprintf(type, sizeof(type), "%s.%s", kind_name(c->kind), action_name(c->action));
+		c->decision = DECISION_AUTO;
+		if (c->kind == KIND_POLICY || (policy_limit(pol, type, &max) &&
+		    p->counts[c->kind][c->action] > max))
+			c->decision = DECISION_APPROVE;
+		if (c->decision != DECISION_AUTO)
+			p->needs |= 1u << c->kind;
+		if (c->decision > p->decision)
+			p->decision = c->decision;
+	}
+}
+
 struct plan *
 plan_invalid(const char *id, const char *base, const char *target, struct diags *errors)
 {
@@ -300,6 +327,8 @@ plan_to_json(const struct plan *p, const char *extra_json)
 	json_object_set_new(root, "blast_radius", json_pack("{s:I,s:I}",
 	    "hosts", (json_int_t)p->blast_hosts, "records", (json_int_t)p->blast_records));
 	json_object_set_new(root, "hash", json_string(p->hash));
+	if (p->action[0])
+		json_object_set_new(root, "action", json_string(p->action));
 	if (p->subject)
 		json_object_set_new(root, "subject", json_string(p->subject));
 	if (p->author)
@@ -449,6 +478,9 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 		}
 		return;
 	}
+	if (p->action[0])
+		buf_printf(b, "decided as the %s action (policy.yaml actions; limits still hold)\n",
+		    p->action);
 	if (p->blast_hosts || p->blast_records)
 		buf_printf(b, "blast radius: %zu host%s, %zu record%s\n", p->blast_hosts,
 		    p->blast_hosts == 1 ? "" : "s", p->blast_records,

@@ -32,6 +32,9 @@ struct plan {
 	char *approvals[KIND__COUNT];   /* owns each; who approved a kind in `needs`,
 	                                 * or NULL while it waits (stored as
 	                                 * "approvals": {"dns": "bob"}) */
+	char action[32];          /* "health.drain": the plan of a health action's
+	                           * commit, decided under that action's trust
+	                           * (plan_decide_as_action); "" otherwise */
 	size_t blast_hosts;       /* hosts whose classification or pins change */
 	size_t blast_records;     /* DNS records that change */
 };
@@ -45,6 +48,17 @@ struct plan {
 int plan_build(struct plan **out, const char *id, const char *base, const char *target,
     const struct artifacts *base_art, const struct artifacts *target_art,
     const struct model *tm, const struct policy *pol);
+
+/*
+ * Decide p again under an automatic action's trust (DESIGN.md "Health
+ * checks and actions": the plan a health action's commit produces is
+ * applied under the action's level, whatever the change types' own):
+ * every change is auto, except that a change to policy.yaml always needs
+ * an approver of policy and a change type over its policy `limits` needs
+ * approval.  Sets p->action.  The hash does not change (it binds what is
+ * applied, not how it was decided).
+ */
+void plan_decide_as_action(struct plan *p, const struct policy *pol, const char *action);
 
 /* An invalid plan: target does not validate.  Steals the diags' contents. */
 struct plan *plan_invalid(const char *id, const char *base, const char *target,

@@ -24,7 +24,8 @@ unsigned enc_bucket(const char *fqdn, size_t len);
 int enc_path(char *out, size_t n, const char *state_dir, const char *fqdn);
 
 /*
- * Open the node's document in the current release of `state_dir`:
+ * Open the node's document in the current release of `state_dir` (a
+ * staged rollout's canary host: its overlay, <current>/nodes/<fqdn>.yaml):
  * *fd is an open descriptor (the caller closes it) and OK; ERR_INVALID
  * when fqdn is not a valid name; ERR_NOTFOUND when the release has no
  * such node; ERR when there is no current release or I/O failed (the

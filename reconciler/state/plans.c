@@ -17,6 +17,7 @@
 
 #include "base/fs.h"
 #include "state/stateint.h"
+#include "state/trust.h"
 
 /* ---- plan ids ------------------------------------------------------------ */
 
@@ -428,10 +429,12 @@ state_save_plan(struct state *s, const struct plan *p, const char *outcome,
 	ASSERT(json_is_object(extra));
 	json_object_set_new(extra, "outcome", json_string(outcome));
 	fields = json_dumps(extra, JSON_COMPACT);
-	json_decref(extra);
 	ASSERT(fields);
 	text = plan_to_json(p, fields);
 	rc = save_indexed(s, p->id, outcome, p->target, announce, text);
+	if (rc == OK)   /* the trust ladder's numbers (state/trust.h) */
+		trust_note_plan(s, p, outcome, json_string_value(json_object_get(extra, "decided_by")));
+	json_decref(extra);
 	free(text);
 	free(fields);
 	return rc;
@@ -453,6 +456,8 @@ state_save_record(struct state *s, json_t *plan, uint64_t announce)
 		return err_set(ERR, "cannot encode plan %s", id);
 	rc = save_indexed(s, id, outcome, json_string_value(json_object_get(plan, "target")),
 	    announce, text);
+	if (rc == OK)
+		trust_note_record(s, plan);
 	free(text);
 	return rc;
 }

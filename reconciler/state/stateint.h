@@ -1,7 +1,7 @@
 /*
  * stateint.h - what state.c (the directory, the release store), plans.c
- * (plan ids, the index, plan records) and retain.c (retention) share.
- * Only those three include it.  Layer: state.
+ * (plan ids, the index, plan records), retain.c (retention) and trust.c
+ * (the trust ladder's log) share.  Only those include it.  Layer: state.
  */
 #ifndef FIREBREAK_STATEINT_H
 #define FIREBREAK_STATEINT_H
@@ -27,6 +27,9 @@ int state_path_fmt(char *out, size_t n, const char *fmt, ...)
 
 /* The release id `current` points at, or 0 when there is none. */
 unsigned long state_current_release(const struct state *s);
+
+/* The release a staged rollout holds back (state.c), or 0. */
+unsigned long state_staged_release(const struct state *s);
 
 /* Drop the buckets no release in releases/ names. */
 void state_gc_buckets(const struct state *s);
