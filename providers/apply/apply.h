@@ -33,6 +33,32 @@
 #define APPLY_PROVIDER_ABI 2
 
 /*
+ * A run after a restart (DESIGN.md "State directory"): a controller
+ * stopped or killed while a plan's providers ran finishes the plan when
+ * it starts again.  It runs each provider of the plan that had not
+ * finished -- never one recorded as done -- with these flags in
+ * apply_info.flags, having first stopped whatever the dead controller's
+ * run of it left running (apply_ops.group):
+ *
+ *   APPLY_AFTER_RESTART  this plan's apply was cut short by a stop; the
+ *                        world may be anywhere between the base and the
+ *                        target.  A provider that saved something at plan
+ *                        time to apply now (Terraform's plan file) makes
+ *                        it anew instead: what it saved may be half
+ *                        applied.  One that checks the world against the
+ *                        base before changing it must expect parts of the
+ *                        target already there.
+ *   APPLY_RERUN          this provider itself had started for this plan
+ *                        and did not finish (its own work may be half
+ *                        done), as opposed to one that had not started.
+ *
+ * Providers converge the world to the target, so running one again is
+ * safe; these say why it is running again, for those that must act on it.
+ */
+#define APPLY_AFTER_RESTART 0x1u
+#define APPLY_RERUN 0x2u
+
+/*
  * What one apply is about.  Everything borrowed, valid until finish():
  * the controller keeps the previous release's snapshot alive while the
  * plan's providers run, so a provider may read both sides.
@@ -50,6 +76,7 @@ struct apply_info {
 	const struct artifacts *base_art;
 	/* The artifacts of the plan's target (the release now current). */
 	const struct artifacts *target_art;
+	unsigned flags;           /* APPLY_AFTER_RESTART, APPLY_RERUN, or 0 */
 };
 
 struct apply_ops {
@@ -96,6 +123,15 @@ struct apply_ops {
 	 * difference), another negative code when it could not be read.
 	 */
 	int (*drift)(void **run, void *st, const struct apply_info *in);
+	/*
+	 * Optional (NULL: the run starts no process).  The process group the
+	 * run's work happens in (its leader's pid, > 0; proc_pid() for a
+	 * proc.h child), or 0 when there is none yet.  The controller records
+	 * it with the plan, so that after a kill -9 the next controller can
+	 * stop what this run left running (base/orphan.h) before it runs the
+	 * provider again.
+	 */
+	long (*group)(void *run);
 };
 
 struct apply_provider {

@@ -519,6 +519,41 @@ dnsrec_diff(struct dnsdiff *out, const struct dnsrecs *have, const struct dnsrec
 	}
 }
 
+/* The first record of a diff item's RRset: have's, else want's. */
+static const struct dnsrec *
+item_key(const struct dnsdiff_item *it, const struct dnsrecs *have, const struct dnsrecs *want)
+{
+	return it->h0 < it->h1 ? &have->v[it->h0] : &want->v[it->w0];
+}
+
+void
+dnsrec_diff_neither(struct dnsdiff *out, const struct dnsrecs *have, const struct dnsrecs *a,
+    const struct dnsrecs *b)
+{
+	struct dnsdiff da, db;
+	size_t i = 0, j = 0;
+
+	dnsrec_diff(&da, have, a);
+	dnsrec_diff(&db, have, b);
+	memset(out, 0, sizeof(*out));
+	/* Both lists are in (owner, type) order: merge them. */
+	while (i < da.n && j < db.n) {
+		int c = set_cmp(item_key(&da.v[i], have, a), item_key(&db.v[j], have, b));
+
+		if (c < 0) {
+			i++;
+		} else if (c > 0) {
+			j++;
+		} else {
+			diff_push(out, da.v[i].h0, da.v[i].h1, da.v[i].w0, da.v[i].w1);
+			i++;
+			j++;
+		}
+	}
+	dnsdiff_dispose(&da);
+	dnsdiff_dispose(&db);
+}
+
 void
 dnsdiff_dispose(struct dnsdiff *d)
 {

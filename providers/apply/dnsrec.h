@@ -97,6 +97,12 @@ struct dnsdiff {
 /* The RRsets that differ between two sorted sets, in (owner, type) order.
  * An RRset differs when its records' rdata or TTL do. */
 void dnsrec_diff(struct dnsdiff *out, const struct dnsrecs *have, const struct dnsrecs *want);
+
+/* The RRsets where `have` matches neither `a` nor `b` (a zone an apply
+ * from a to b may have left part-way: each RRset is at one side or the
+ * other), as items of the diff have -> a. */
+void dnsrec_diff_neither(struct dnsdiff *out, const struct dnsrecs *have,
+    const struct dnsrecs *a, const struct dnsrecs *b);
 void dnsdiff_dispose(struct dnsdiff *d);
 
 /*

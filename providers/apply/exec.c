@@ -16,6 +16,11 @@
  * three values are in the environment as FIREBREAK_RELEASE, FIREBREAK_PLAN
  * and FIREBREAK_COMMIT.  A non-zero exit, a signal or the timeout fails
  * the apply, with the tail of the program's output as the reason.
+ *
+ * A run after a restart (apply.h: APPLY_AFTER_RESTART) is the same run
+ * again, with FIREBREAK_RESTARTED=1 in the environment (and
+ * FIREBREAK_RERUN=1 when this program itself had started for the plan
+ * and was cut short), for a tool that must know.
  */
 #include "providers/apply/apply.h"
 
@@ -267,12 +272,16 @@ exec_start(void **run, void *st, const struct apply_info *in)
 	argv = xcalloc(c->argc + 1, sizeof(*argv));
 	for (i = 0; i < c->argc; i++)
 		argv[i] = expand(c->argv[i], values);
-	env = xcalloc(c->nenv + 4, sizeof(*env));
+	env = xcalloc(c->nenv + 6, sizeof(*env));
 	for (i = 0; i < c->nenv; i++)
 		env[ne++] = c->env[i];
 	env[ne++] = xasprintf("FIREBREAK_RELEASE=%s", in->release);
 	env[ne++] = xasprintf("FIREBREAK_PLAN=%s", in->plan_id);
 	env[ne++] = xasprintf("FIREBREAK_COMMIT=%s", in->commit);
+	if (in->flags & APPLY_AFTER_RESTART)
+		env[ne++] = xstrdup("FIREBREAK_RESTARTED=1");
+	if (in->flags & APPLY_RERUN)
+		env[ne++] = xstrdup("FIREBREAK_RERUN=1");
 	o.env = (const char *const *)env;
 	o.timeout_ms = c->timeout_s * 1000u;
 	rc = proc_start(&p, (const char *const *)argv, &o);
@@ -383,6 +392,12 @@ exec_finish(char **reason, void *run)
 	return rc;
 }
 
+static long
+exec_group(void *run)
+{
+	return proc_pid(((struct exec_run *)run)->p);
+}
+
 static const struct apply_ops exec_ops = {
 	.open = exec_open,
 	.wants = exec_wants,
@@ -393,6 +408,7 @@ static const struct apply_ops exec_ops = {
 	.cancel = exec_cancel,
 	.finish = exec_finish,
 	.close = exec_close,
+	.group = exec_group,
 };
 
 const struct apply_provider apply_exec = {

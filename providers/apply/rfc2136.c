@@ -33,6 +33,14 @@
  *      the zone is read again and the difference posted as drift.
  *   3. per zone, AXFR again: the zone must now equal TARGET.
  *
+ * After a restart (apply.h: APPLY_AFTER_RESTART) the apply being finished
+ * may have sent some of its UPDATEs already, or all of them: in step 1 an
+ * RRset that equals TARGET's is then not drift, only one that equals
+ * neither side is; step 2 sends what is left (nothing, if the first run
+ * got through).  A run a killed controller left running is stopped by the
+ * restart first (apply_ops.group: the forked child's process group), so
+ * two runs never send at once.
+ *
  * ldns blocks, so all of it runs in a forked child (proc_fork): the
  * child has the parent's artifacts in its copy of memory, writes its
  * report on stdout with a last line "@rfc2136 ok|failed|drift", and
@@ -433,6 +441,7 @@ begin(void **run, const struct r2_cfg *c, const struct apply_info *in, int drift
 	memset(&j, 0, sizeof(j));
 	j.cfg = c;
 	j.drift_only = drift_only;
+	j.after_restart = !drift_only && (in->flags & APPLY_AFTER_RESTART);
 	if (!in->target_art)
 		return err_set(ERR_INVALID, "apply rfc2136: the caller gave no release artifacts");
 	if ((rc = job_zones(&j, c, in)) != OK)
@@ -576,6 +585,14 @@ r2_finish(char **reason, void *run)
 	return rc;
 }
 
+static long
+r2_group(void *run)
+{
+	struct r2_run *r = run;
+
+	return r->p ? proc_pid(r->p) : 0;
+}
+
 static const struct apply_ops r2_ops = {
 	.open = r2_open,
 	.wants = r2_wants,
@@ -587,6 +604,7 @@ static const struct apply_ops r2_ops = {
 	.finish = r2_finish,
 	.close = cfg_close,
 	.drift = r2_drift,
+	.group = r2_group,
 };
 
 const struct apply_provider apply_rfc2136 = {

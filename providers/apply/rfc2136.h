@@ -55,6 +55,9 @@ struct r2_job {
 	char *zone_list;                  /* "example.com, example.net" */
 	int drift_only;                   /* compare the zones with the release
 	                                   * (each zone's base is its target) */
+	int after_restart;                /* finishing an apply a stop cut
+	                                   * short (APPLY_AFTER_RESTART): an
+	                                   * RRset at the target is not drift */
 };
 
 /*

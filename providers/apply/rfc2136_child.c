@@ -149,15 +149,21 @@ prepare_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double dea
 		rep->failed = 1;
 		return;
 	}
-	dnsrec_diff(&d, &z->live, &z->base_recs);
+	/* After a restart an RRset may be at the target already: drift is
+	 * only what matches neither side. */
+	if (j->after_restart)
+		dnsrec_diff_neither(&d, &z->live, &z->base_recs, &z->target_recs);
+	else
+		dnsrec_diff(&d, &z->live, &z->base_recs);
 	if (d.n == 0 && j->drift_only)
 		buf_printf(&rep->text, "%s: as the release says (%zu record%s, serial %u)\n",
 		    z->name, z->live.n, z->live.n == 1 ? "" : "s", dnswire_soa_serial(z->soa));
 	if (d.n > 0) {
 		msg = xasprintf("the zone has drifted: %zu record set%s differ%s from what the "
-		    "%s release says (serial %u)%s", d.n, d.n == 1 ? "" : "s", d.n == 1 ? "s" : "",
-		    j->drift_only ? "current" : "last applied", dnswire_soa_serial(z->soa),
-		    j->drift_only ? "" : "; nothing was sent");
+		    "%s release says%s (serial %u)%s", d.n, d.n == 1 ? "" : "s", d.n == 1 ? "s" : "",
+		    j->drift_only ? "current" : "last applied",
+		    j->after_restart ? " and from the one being applied" : "",
+		    dnswire_soa_serial(z->soa), j->drift_only ? "" : "; nothing was sent");
 		report_line(rep, z->name, srv, msg);
 		free(msg);
 		dnsdiff_format(&rep->text, &d, &z->live, &z->base_recs, "live", "expected",

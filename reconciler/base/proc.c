@@ -588,3 +588,9 @@ proc_result_dispose(struct proc_result *r)
 {
 	buf_dispose(&r->output);
 }
+
+long
+proc_pid(const struct proc *p)
+{
+	return (long)p->pid;
+}

@@ -145,4 +145,8 @@ void proc_result_describe(struct buf *b, const struct proc_result *r);
 
 void proc_result_dispose(struct proc_result *r);
 
+/* The program's pid, which is also its process group's id (to name it
+ * durably: base/orphan.h). */
+long proc_pid(const struct proc *p);
+
 #endif

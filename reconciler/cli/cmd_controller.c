@@ -212,7 +212,8 @@ cmd_drift(int argc, char **argv)
 	for (i = 0; cfg->apply && i < cfg->apply->n; i++) {
 		const struct ynode *e = cfg->apply->items[i], *t = ynode_get(e, "type");
 		const struct apply_provider *ap = t ? apply_find(t->str) : NULL;
-		struct apply_info in = { release, "drift", sha, NULL, NULL, &snap.art };
+		struct apply_info in = { .release = release, .plan_id = "drift", .commit = sha,
+		    .target_art = &snap.art };
 		char *reason = NULL;
 		void *st;
 		int rc;

@@ -558,7 +558,7 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 	int rc;
 
 	*msg = NULL;
-	if ((rc = ctl_open(&c, cfg)) != OK) {
+	if ((rc = ctl_open(&c, cfg, 0)) != OK) {
 		*msg = xasprintf("%s", err_last());
 		ctl_close(&c);
 		return rc;
@@ -568,13 +568,12 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 	ctl_rollout_resume_after_restart(&c);
 	rc = ctl_decide_plan(&c, approve, id, user, msg);
 	/* The operator's shell waits for the apply hooks to finish. */
-	while (c.hook_run) {
+	while (ctl_hooks_busy(&c)) {
 		struct pollfd pfd;
-		const struct apply_ops *ops = c.aps[c.hook_idx]->ops;
+		int timeout = -1;
+		size_t n = ctl_hooks_pollfds(&c, &pfd, 1, &timeout);
 
-		pfd.fd = ops->fd(c.hook_run);
-		pfd.events = POLLIN;
-		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, ops->timeout_ms(c.hook_run)) < 0 && errno != EINTR)
+		if (poll(&pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			break;
 		ctl_hooks_step(&c);
 	}

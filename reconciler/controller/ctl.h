@@ -8,7 +8,11 @@
  * and provider interfaces).  One thread: nothing here is locked.
  *
  *   loop.c       controller_run: the poll loop, start-up and shutdown, fetch
- *   reconcile.c  a new head -> plan -> decision -> release -> apply providers
+ *   reconcile.c  a new head -> plan -> decision; outcomes announced once;
+ *                what a restart finds in the index
+ *   applying.c   an apply: the release switch, the apply providers and their
+ *                durable progress, the outcome; finishing one a restart
+ *                found cut short
  *   approve.c    approve / discard (one procedure, warm or cold; approvals
  *                per kind; a stale plan names the fresh one)
  *   ctlsock.c    the control socket's server
@@ -26,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "base/orphan.h"
 #include "controller/controller.h"
 #include "plan/pipeline.h"
 #include "plan/plan.h"
@@ -105,17 +110,30 @@ struct ctl {
 	int ifd, sfd, lfd;
 	struct ctlconn conns[CTL_MAX_CONNS];
 	char last_error[512];
-	/* Apply providers (config `apply:`), and the one apply running. */
+	/* Apply providers (config `apply:`), and the one apply running
+	 * (applying.c): from the release switch to the recorded outcome. */
 	const struct apply_provider **aps;
 	void **apst;
 	size_t naps;
 	struct plan *hook_plan;        /* owned while its hooks run */
+	json_t *hook_rec;              /* owns: hook_plan's record as stored
+	                                * (outcome "applying", its providers'
+	                                * progress), NULL when none runs */
 	struct snapshot hook_base;     /* the release before hook_plan's, kept
 	                                * until its hooks end (apply_info) */
+	unsigned hook_flags;           /* APPLY_AFTER_RESTART: a restart is
+	                                * finishing hook_plan */
+	int hook_kick;                 /* hook_plan's providers are to start at
+	                                * the loop's next turn (a resume: the
+	                                * rest of the start-up sees it first) */
 	size_t hook_next;              /* the next provider to consider */
 	void *hook_run;                /* the running provider's run, or NULL */
 	size_t hook_idx;
-	int hook_failed;
+	struct orphan hook_orphan;     /* a run a killed controller left, being
+	                                * stopped before its provider runs again
+	                                * (pid 0: none) */
+	double hook_orphan_until;      /* log_now() when to escalate */
+	int hook_orphan_killed;        /* SIGKILL sent */
 	int retain_more;               /* retention has more to do */
 	int dirty;                     /* a ref moved while hooks ran */
 	struct http *http;
@@ -155,8 +173,11 @@ extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
 
 /* loop.c: open everything the controller needs (repository, state lock,
  * applied commit, outbox, apply providers, inotify); ctl_close undoes
- * whatever ctl_open got to, so it is safe after a failed open. */
-int ctl_open(struct ctl *c, const struct config *cfg);
+ * whatever ctl_open got to, so it is safe after a failed open.  `start`:
+ * the controller's start, which also begins stopping (ctl_stop_leftovers)
+ * what a killed controller's apply left running, as soon as it holds the
+ * state lock and before the slow part of the start-up. */
+int ctl_open(struct ctl *c, const struct config *cfg, int start);
 void ctl_close(struct ctl *c);
 
 /* reconcile.c */
@@ -175,16 +196,56 @@ int ctl_conclude(struct ctl *c, const struct plan *p, const char *outcome, const
  * and announcement are set in it). */
 int ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
     const char *summary, const char *body, int actions);
-/* Record an outcome that is not announced (an apply's progress). */
+/* The write-ahead's steps for a message that is not an outcome (an apply
+ * provider's report): ctl_announce_field reserves the post and returns
+ * the record's "announce" field (owns; NULL: no chat or no summary), the
+ * caller stores it in the plan's record with state_save_*(..., post),
+ * then ctl_announce_queue queues it and clears the index's mark. */
+json_t *ctl_announce_field(struct ctl *c, uint64_t *post, const char *summary,
+    const char *body, int actions);
+void ctl_announce_queue(struct ctl *c, const char *plan_id, const char *thread,
+    const json_t *ann);
+/* Record an outcome that is not announced (an approval's progress). */
 int ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome,
     const char *by);
-/* Switch the release to p's target and run its apply providers; steals p
- * and the snapshot's contents.  `said`: the outcome for chat, or NULL. */
+void ctl_drop_open(struct ctl *c);
+
+/* applying.c */
+/*
+ * Switch the release to p's target and run its apply providers; steals p
+ * and the snapshot's contents.  `said`: the outcome's words for chat once
+ * the providers are done (" (bootstrap: applied)"), or NULL to say
+ * nothing (a noop).  The outcome is announced when the last provider
+ * ended, or the first failed: once, written ahead (ctl_conclude).  OK
+ * once the release is switched; the error of the switch otherwise (the
+ * plan is then failed, and said so).
+ */
 int ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
     const char *said);
-/* The running apply provider's fd or timeout fired. */
+/* Is an apply (or the stop of a run a killed controller left) in
+ * progress, so that the loop must call ctl_hooks_step? */
+int ctl_hooks_busy(const struct ctl *c);
+/* Lower *timeout (ms) and add the running provider's fd to pfd (at most
+ * max); returns how many fds were added. */
+size_t ctl_hooks_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+/* The running apply provider's fd or timeout fired; never blocks. */
 void ctl_hooks_step(struct ctl *c);
-void ctl_drop_open(struct ctl *c);
+/*
+ * Finish plan j (borrowed), which a stopped or killed controller left
+ * applying with its target released: run again the providers that had
+ * not finished (after stopping what the dead process left of a run),
+ * then conclude and announce it like any other apply.  Nothing blocks:
+ * the loop drives it.  Only one at a time: ERR_CONFLICT while an apply
+ * runs (the next is found when this one ends).
+ */
+int ctl_resume(struct ctl *c, json_t *j);
+/* SIGTERM the process group of every provider run the index's applying
+ * plans say was running, if it still runs; the first becomes hook_orphan,
+ * which ctl_resume then waits for instead of signalling it again. */
+void ctl_stop_leftovers(struct ctl *c);
+/* One status line for the apply in progress (`applying:` or
+ * `finishing:`), or nothing. */
+void ctl_hooks_status(struct ctl *c, struct buf *b);
 /* Plan the branch head against the applied commit and act on it. */
 void ctl_reconcile(struct ctl *c);
 /* Queue every announcement a kill left unqueued (ctl_open does, before
@@ -192,6 +253,9 @@ void ctl_reconcile(struct ctl *c);
  * start), also settle the plans a stopped controller left applying or
  * open. */
 void ctl_recover_plans(struct ctl *c, int settle);
+/* Resume the next plan a restart found applying with its target
+ * released, if any (after one such plan ended). */
+void ctl_resume_next(struct ctl *c);
 /* One bounded pass of retention; sets retain_more when it stopped at a
  * bound.  At start-up, after each apply, and while retain_more. */
 void ctl_retain(struct ctl *c);

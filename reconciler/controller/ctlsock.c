@@ -31,6 +31,7 @@ status_text(struct ctl *c, struct buf *b)
 		    decision_name(c->open->decision));
 	else
 		buf_puts(b, "open: none\n");
+	ctl_hooks_status(c, b);
 	buf_printf(b, "outbox: %zu\n", c->ob ? outbox_depth(c->ob) : 0);
 	if (c->ob && outbox_last_error(c->ob))
 		buf_printf(b, "chat error: %s\n", outbox_last_error(c->ob));

@@ -304,6 +304,61 @@ put_details(struct buf *b, const json_t *root)
 	buf_puts(b, "</table>\n");
 }
 
+/*
+ * The apply: whether it is still going (and whether a restart is
+ * finishing it), and each apply provider's state (applying.c's journal).
+ */
+static void
+put_apply(struct buf *b, const json_t *root)
+{
+	const char *outcome = jstr(root, "outcome");
+	const json_t *provs = json_object_get(root, "providers");
+	json_int_t resumed = json_integer_value(json_object_get(root, "resumed"));
+	const json_t *e;
+	size_t i;
+
+	if (outcome && strcmp(outcome, "applying") == 0)
+		buf_printf(b, "<p class=\"applying\">%s</p>\n", resumed > 0 ?
+		    "This plan's release is current and its apply is being finished after a restart "
+		    "(a stop cut it short): the apply providers that had not finished run again." :
+		    "This plan is being applied.");
+	else if (resumed > 0)
+		buf_puts(b, "<p class=\"note\">Its apply was finished after a restart.</p>\n");
+	if (!json_is_array(provs) || json_array_size(provs) == 0)
+		return;
+	buf_puts(b, "<h2>apply providers</h2>\n<table class=\"providers\">\n"
+	    "<tr><th>provider</th><th>state</th><th>runs</th><th>reason</th></tr>\n");
+	json_array_foreach(provs, i, e) {
+		const char *name = jstr(e, "name"), *state = jstr(e, "state");
+		const char *reason = jstr(e, "reason");
+
+		buf_puts(b, "<tr><td>");
+		esc(b, name ? name : "?");
+		buf_puts(b, "</td><td>");
+		esc(b, state ? state : "?");
+		buf_printf(b, "</td><td>%lld</td><td>", (long long)json_integer_value(json_object_get(e,
+		    "runs")));
+		if (reason) {
+			/* Line by line: the escape turns control bytes, newlines
+			 * included, into U+FFFD. */
+			buf_puts(b, "<pre>");
+			while (*reason) {
+				size_t n = strcspn(reason, "\n");
+
+				http_html_escape(b, reason, n);
+				reason += n;
+				if (*reason == '\n') {
+					buf_putc(b, '\n');
+					reason++;
+				}
+			}
+			buf_puts(b, "</pre>");
+		}
+		buf_puts(b, "</td></tr>\n");
+	}
+	buf_puts(b, "</table>\n");
+}
+
 static void
 put_changes(struct buf *b, const json_t *changes)
 {
@@ -524,6 +579,7 @@ http_plan_html(struct buf *out, const char *json)
 	put_summary(out, root);
 	buf_puts(out, "</p>\n");
 	put_details(out, root);
+	put_apply(out, root);
 	buf_puts(out, "<p><a href=\"");
 	esc(out, id);
 	buf_puts(out, ".json\">the plan as JSON</a></p>\n");

@@ -47,7 +47,7 @@ git_dir(const char *repo)
 }
 
 int
-ctl_open(struct ctl *c, const struct config *cfg)
+ctl_open(struct ctl *c, const struct config *cfg, int start)
 {
 	struct diags d = { NULL, 0, 0 };
 	char applied[41], path[4096];
@@ -60,9 +60,13 @@ ctl_open(struct ctl *c, const struct config *cfg)
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		c->conns[i].fd = -1;
 	snprintf(c->ref, sizeof(c->ref), "refs/heads/%s", cfg->branch);
-	if ((rc = repo_open(&c->repo, cfg->repo)) != OK)
-		return rc;
+	/* The state lock first: at a start, what a killed controller's apply
+	 * left running is stopped before anything slow. */
 	if ((rc = state_open(&c->st, cfg->state, 1)) != OK)
+		return rc;
+	if (start)
+		ctl_stop_leftovers(c);
+	if ((rc = repo_open(&c->repo, cfg->repo)) != OK)
 		return rc;
 	if ((rc = state_read_applied(cfg->state, applied)) != OK)
 		return rc;
@@ -128,6 +132,7 @@ ctl_close(struct ctl *c)
 		free(reason);
 	}
 	plan_free(c->hook_plan);
+	json_decref(c->hook_rec);
 	ctl_rollout_close(c);
 	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
@@ -253,7 +258,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	struct timespec turn_cpu;
 	int rc, running = 1;
 
-	if ((rc = ctl_open(&c, cfg)) != OK || (rc = ctl_listen(&c)) != OK ||
+	if ((rc = ctl_open(&c, cfg, 1)) != OK || (rc = ctl_listen(&c)) != OK ||
 	    (rc = ctl_chat_open(&c)) != OK) {
 		char msg[1024];
 
@@ -277,11 +282,15 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
+	/* May start finishing an apply a stop cut short: the loop drives it. */
 	ctl_recover_plans(&c, 1);
 	/* A rollout a stop or a kill cut short goes on (before the outbox
-	 * delivers: its written-ahead messages are queued once). */
+	 * delivers: its written-ahead messages are queued once); one whose
+	 * apply providers that recovery is running again begins when they
+	 * end. */
 	ctl_rollout_resume_after_restart(&c);
-	ctl_retain(&c);
+	if (!c.hook_plan)
+		ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -290,7 +299,13 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	c.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	log_event(NULL, "running on %s (%s), state %s, applied %.7s", cfg->repo, cfg->branch,
 	    cfg->state, c.base.sha[0] ? c.base.sha : "nothing");
-	ctl_reconcile(&c);
+	/* Never two applies at once: the head waits for a finishing one. */
+	if (c.hook_plan) {
+		c.dirty = 1;
+		c.dirty_since = log_now();
+	} else {
+		ctl_reconcile(&c);
+	}
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
@@ -308,14 +323,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			if ((due = http_timeout_ms(c.http)) >= 0 && due < timeout)
 				timeout = due;
 		}
-		if (c.hook_run) {
-			const struct apply_ops *ops = c.aps[c.hook_idx]->ops;
-
-			pfd[nfd].fd = ops->fd(c.hook_run);
-			pfd[nfd++].events = POLLIN;
-			if ((due = ops->timeout_ms(c.hook_run)) >= 0 && due < timeout)
-				timeout = due;
-		}
+		nfd += (int)ctl_hooks_pollfds(&c, pfd + nfd, 1, &timeout);
 		for (i = 0; i < nob; i++) {
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
@@ -384,7 +392,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			ctl_fetch_step(&c);
 		/* Both step without blocking; calling them on every wake-up is
 		 * cheaper than telling their fds from their timeouts. */
-		if (c.hook_run)
+		if (ctl_hooks_busy(&c))
 			ctl_hooks_step(&c);
 		ctl_rollout_step(&c);
 		jobs_step(&c);

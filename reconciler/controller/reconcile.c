@@ -1,7 +1,7 @@
 /*
- * reconcile.c - plan every new head against the applied commit, act on
- * the decision, switch the release and run the apply providers; tell chat
- * what happened.  See ctl.h.
+ * reconcile.c - plan every new head against the applied commit and act
+ * on the decision (an apply is applying.c's); announce every outcome
+ * exactly once; settle what a stopped controller left.  See ctl.h.
  */
 #include "controller/ctl.h"
 
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/crashpoint.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "git/repo.h"
@@ -77,15 +78,14 @@ plan_said(struct buf *sum, struct buf *body, const struct plan *p, const char *o
  * not queued yet and clears the marks (ctl_recover_plans).  A message
  * queued is delivered at least once: a second time only if a kill lands
  * between the chat service's answer and the outbox's rewrite (outbox.h).
- * An apply writes its announcement ahead with "applying" and queues it
- * only after the release switch: a restart that finds the switch undone
- * says so instead.
+ * An apply is announced when it ends (applying.c): with its outcome, once
+ * its providers ran, or by the restart that finishes it.
  */
 
 /* Step 1: the record's "announce" field (owns), or NULL when there is no
  * chat (or nothing to say); *post the reserved post. */
-static json_t *
-announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *body,
+json_t *
+ctl_announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *body,
     int actions)
 {
 	*post = 0;
@@ -102,8 +102,8 @@ announce_field(struct ctl *c, uint64_t *post, const char *summary, const char *b
 }
 
 /* Steps 3 and 4 for a recorded announcement (borrowed). */
-static void
-announce_queue(struct ctl *c, const char *plan_id, const char *thread, const json_t *ann)
+void
+ctl_announce_queue(struct ctl *c, const char *plan_id, const char *thread, const json_t *ann)
 {
 	struct outbox_msg m;
 
@@ -122,6 +122,7 @@ announce_queue(struct ctl *c, const char *plan_id, const char *thread, const jso
 		snprintf(c->last_error, sizeof(c->last_error), "outbox: %s", err_last());
 		return;
 	}
+	crash_point("after-queue");
 	if (state_announced(c->st, plan_id) != OK)
 		snprintf(c->last_error, sizeof(c->last_error), "%s", err_last());
 }
@@ -156,12 +157,14 @@ ctl_conclude(struct ctl *c, const struct plan *p, const char *outcome, const cha
     const char *summary, const char *body, int actions)
 {
 	uint64_t post;
-	json_t *ann = announce_field(c, &post, summary, body, actions);
+	json_t *ann = ctl_announce_field(c, &post, summary, body, actions);
 	int rc = record(c, p, outcome, by, ann, post);
 
+	if (ann)
+		crash_point("after-outcome");
 	/* Said even when the record failed: silence would be worse. */
 	if (ann)
-		announce_queue(c, p->id, p->target, ann);
+		ctl_announce_queue(c, p->id, p->target, ann);
 	json_decref(ann);
 	return rc;
 }
@@ -172,7 +175,7 @@ ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
 {
 	const char *id = json_string_value(json_object_get(j, "id"));
 	uint64_t post;
-	json_t *ann = announce_field(c, &post, summary, body, actions);
+	json_t *ann = ctl_announce_field(c, &post, summary, body, actions);
 	int rc;
 
 	json_object_set_new(j, "outcome", json_string(outcome));
@@ -185,13 +188,15 @@ ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
 		    id ? id : "?", outcome, err_last());
 		log_event(NULL, "%s", c->last_error);
 	}
-	if (ann && id)
-		announce_queue(c, id, json_string_value(json_object_get(j, "target")), ann);
+	if (ann && id) {
+		crash_point("after-outcome");
+		ctl_announce_queue(c, id, json_string_value(json_object_get(j, "target")), ann);
+	}
 	json_decref(ann);
 	return rc;
 }
 
-/* ---- applying ------------------------------------------------------------ */
+/* ---- approvals' progress ---------------------------------------------------- */
 
 int
 ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome, const char *by)
@@ -207,161 +212,6 @@ ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome, co
 	rc = state_save_plan(st, p, outcome, extra, 0);
 	free(extra);
 	return rc;
-}
-
-static void hooks_continue(struct ctl *c);
-
-/*
- * Switch the release to the plan's target and make it the new base; then
- * run the apply providers that want the plan, one after another, as child
- * processes the loop watches.  Takes the plan (owns it from here on).
- * `said` is the outcome for chat (NULL: say nothing, for a noop).
- */
-int
-ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
-    const char *said)
-{
-	double t = log_now();
-	struct buf sum = BUF_INIT, body = BUF_INIT;
-	uint64_t post = 0;
-	json_t *ann = NULL;
-	int rc;
-
-	/* Recorded before the switch, with what chat is to hear once it is
-	 * done: a crash between the two leaves a plan marked applying whose
-	 * target is or is not the applied commit, and the restart says which,
-	 * and announces it (ctl_recover_plans). */
-	if (said) {
-		plan_said(&sum, &body, p, said, 0);
-		ann = announce_field(c, &post, sum.data, body.data, 0);
-	}
-	record(c, p, "applying", by, ann, post);
-	buf_dispose(&sum);
-	buf_dispose(&body);
-	/* A rollout is written before the switch (rollout.c); with a canary
-	 * ahead of everyone, the switch is staged. */
-	{
-		struct ctl_stage stage;
-
-		ctl_rollout_prepare(c, p, target, &stage);
-		rc = stage.staged ? state_apply_staged(c->st, p, &target->art, stage.fqdns,
-		    stage.envs, stage.n) : state_apply(c->st, p, &target->art);
-		ctl_stage_dispose(&stage);
-		ctl_rollout_switched(c, p, rc == OK);
-	}
-	if (rc != OK) {
-		char *why = xstrdup(err_last());
-
-		snprintf(c->last_error, sizeof(c->last_error), "apply of plan %s: %s", p->id,
-		    err_last());
-		log_event(NULL, "plan %s for %.7s: apply failed: %s", p->id, p->target, why);
-		if (said)
-			plan_said(&sum, &body, p, " but the release switch failed", 0);
-		ctl_conclude(c, p, "failed", by, said ? sum.data : NULL, body.data, 0);
-		buf_dispose(&sum);
-		buf_dispose(&body);
-		json_decref(ann);
-		c->applies_failed++;
-		plan_free(p);
-		rc = err_set(rc, "%s", why);
-		free(why);
-		return rc;
-	}
-	log_timing("release", t);
-	/* The old base lives on until the providers end: they compare the
-	 * world with what it says (apply_info.base_art). */
-	snapshot_dispose(&c->hook_base);
-	c->hook_base = c->base;
-	c->base = *target;
-	memset(target, 0, sizeof(*target));
-	c->last_applied_at = (double)time(NULL);
-	log_event(NULL, "plan %s for %.7s: released%s%s", p->id, p->target, by ? " by " : "",
-	    by ? by : "");
-	if (ann)
-		announce_queue(c, p->id, p->target, ann);
-	json_decref(ann);
-	c->hook_plan = p;
-	c->hook_next = 0;
-	c->hook_failed = 0;
-	hooks_continue(c);
-	return OK;
-}
-
-/* Start the next apply provider that wants the plan, or finish. */
-static void
-hooks_continue(struct ctl *c)
-{
-	struct plan *p = c->hook_plan;
-	char release[4096];
-
-	snprintf(release, sizeof(release), "%s/releases/%s", c->cfg->state, p->id);
-	while (!c->hook_failed && c->hook_next < c->naps) {
-		size_t i = c->hook_next++;
-		struct apply_info info = { release, p->id, p->target, p,
-		    c->hook_base.sha[0] ? &c->hook_base.art : NULL, &c->base.art };
-
-		if (!c->aps[i]->ops->wants(c->apst[i], p))
-			continue;
-		if (c->aps[i]->ops->start(&c->hook_run, c->apst[i], &info) == OK) {
-			c->hook_idx = i;
-			log_event(NULL, "plan %s: apply %s started", p->id, c->aps[i]->name);
-			return;
-		}
-		c->hook_failed = 1;
-		snprintf(c->last_error, sizeof(c->last_error), "plan %s: apply %s: %s", p->id,
-		    c->aps[i]->name, err_last());
-		{
-			char *line = xasprintf("plan %s: apply %s could not start: %s", p->id,
-			    c->aps[i]->name, err_last());
-
-			ctl_notify(c, p, line, "", 0);
-			free(line);
-		}
-	}
-	ctl_save_outcome(c->st, p, c->hook_failed ? "failed" : "applied", NULL);
-	if (c->hook_failed)
-		c->applies_failed++;
-	else
-		c->applies_ok++;
-	log_event(NULL, "plan %s for %.7s: %s", p->id, p->target, c->hook_failed ? "failed" : "applied");
-	c->hook_plan = NULL;
-	/* The world's other parts are done: Puppet's turn. */
-	ctl_rollout_begin(c, p->id, c->hook_failed);
-	plan_free(p);
-	snapshot_dispose(&c->hook_base);
-	ctl_retain(c);
-}
-
-/* The running provider made progress (its fd or its timeout). */
-void
-ctl_hooks_step(struct ctl *c)
-{
-	const struct apply_provider *ap = c->aps[c->hook_idx];
-	char *reason = NULL;
-
-	if (!c->hook_run || !ap->ops->step(c->hook_run))
-		return;
-	if (ap->ops->finish(&reason, c->hook_run) != OK) {
-		char *line = xasprintf("plan %s: apply %s failed: %s", c->hook_plan->id, ap->name,
-		    reason ? reason : "");
-
-		c->hook_failed = 1;
-		snprintf(c->last_error, sizeof(c->last_error), "%s", line);
-		log_event(NULL, "%s", line);
-		ctl_notify(c, c->hook_plan, line, reason, 0);
-		free(line);
-	} else if (reason && *reason) {
-		/* The world reached: say what changed, in the plan's thread. */
-		char *line = xasprintf("plan %s: apply %s done: %.*s", c->hook_plan->id, ap->name,
-		    (int)strcspn(reason, "\n"), reason);
-
-		log_event(NULL, "%s", line);
-		ctl_notify(c, c->hook_plan, line, strchr(reason, '\n') ? reason : "", 0);
-		free(line);
-	}
-	free(reason);
-	c->hook_run = NULL;
-	hooks_continue(c);
 }
 
 /* ---- reconciling ----------------------------------------------------------- */
@@ -488,20 +338,24 @@ ctl_reconcile(struct ctl *c)
  *
  * Any process that opens the outbox first queues the announcements a
  * kill left written ahead but unqueued, where they are true: every marked
- * one, except an apply's whose target is not the applied commit (it never
- * switched; what was written ahead did not happen).
+ * one, except an apply's whose target is not the applied commit (a
+ * record of an older version, which wrote an apply's announcement ahead
+ * of the switch: it never switched, so what was written did not happen).
  *
- * The controller's start (`settle`) then settles outcomes: one marked
- * applying reached the release if its target is the applied commit -- with
- * apply providers it is "interrupted" (run them by hand), else applied;
- * one that did not is failed, and said so (the first reconcile plans the
- * head again); one still open is superseded by the plan the first
- * reconcile makes, and said so.  The shell (approve, discard on a stopped
- * controller) leaves outcomes alone: it acts on open plans.
+ * The controller's start (`settle`) then settles outcomes: a plan marked
+ * applying whose target is the applied commit was released, and its
+ * apply is finished (ctl_resume: its providers that had not finished run
+ * again; the outcome is announced "(finished after a restart)"); one
+ * whose target is not was stopped before the switch, and is failed, and
+ * said so (the first reconcile plans the head again); one still open is
+ * superseded by the plan the first reconcile makes, and said so.  The
+ * shell (approve, discard on a stopped controller) leaves outcomes alone:
+ * it acts on open plans.
  */
 struct recovery {
 	struct ctl *c;
 	int settle;
+	int resume_only;          /* ctl_resume_next: look for one to finish */
 };
 
 static int
@@ -522,16 +376,20 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 	(void)file;
 	if (!id || !outcome)
 		return 0;
+	if (rv->resume_only) {
+		/* One at a time: the next is looked for when this one ends. */
+		if (applying && released && !c->hook_plan)
+			ctl_resume(c, j);
+		return c->hook_plan != NULL;
+	}
 	if (due && (!applying || released))
-		announce_queue(c, id, target, ann);
+		ctl_announce_queue(c, id, target, ann);
 	if (!rv->settle)
 		return 0;
 	if (applying && released) {
-		const char *now = c->naps ? "interrupted" : "applied";
-
-		json_object_set_new(j, "outcome", json_string(now));
-		if (state_save_record(c->st, j, 0) == OK)
-			log_event(NULL, "plan %s: %s after a restart", id, now);
+		if (!c->hook_plan)
+			ctl_resume(c, j);
+		/* else: finished after the one running (ctl_resume_next). */
 	} else if (applying) {
 		line = xasprintf("plan %s for %.7s: the controller stopped before the release switch; "
 		    "nothing changed -> failed (the head is planned again)", id, target ? target : "");
@@ -555,12 +413,25 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 void
 ctl_recover_plans(struct ctl *c, int settle)
 {
-	struct recovery rv = { c, settle };
+	struct recovery rv = { c, settle, 0 };
 
 	if (state_each_open(c->cfg->state, recover_one, &rv) != OK) {
 		snprintf(c->last_error, sizeof(c->last_error), "%s", err_last());
 		log_event(NULL, "recovering plans: %s", err_last());
 	}
+	/* A left-over run ctl_stop_leftovers signalled, of no plan being
+	 * finished now: nothing waits for it. */
+	if (settle && !c->hook_plan)
+		memset(&c->hook_orphan, 0, sizeof(c->hook_orphan));
+}
+
+void
+ctl_resume_next(struct ctl *c)
+{
+	struct recovery rv = { c, 1, 1 };
+
+	if (!c->hook_plan && state_each_open(c->cfg->state, recover_one, &rv) != OK)
+		log_event(NULL, "recovering plans: %s", err_last());
 }
 
 /* One bounded pass of retention (config `retention:`). */

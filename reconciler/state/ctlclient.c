@@ -181,6 +181,26 @@ list_open(void *ctx, const char *file, json_t *j, uint64_t announce)
 		    json_string_value(json_object_get(j, "target")),
 		    json_string_value(json_object_get(j, "decision")));
 		o->n++;
+	} else if (outcome && strcmp(outcome, "applying") == 0) {
+		/* A stop cut its apply short: the next start finishes it (or, if
+		 * its release never switched, fails it). */
+		struct buf what = BUF_INIT;
+		json_t *e;
+		size_t i;
+
+		json_array_foreach(json_object_get(j, "providers"), i, e) {
+			const char *st = json_string_value(json_object_get(e, "state"));
+
+			if (st && (strcmp(st, "running") == 0 || strcmp(st, "pending") == 0))
+				buf_printf(&what, "%s%s %s", what.len ? ", " : "",
+				    json_string_value(json_object_get(e, "name")),
+				    strcmp(st, "running") == 0 ? "was running" : "had not started");
+		}
+		buf_printf(o->out, "unfinished: plan %s for %.7s (%s; the next start finishes it)\n",
+		    json_string_value(json_object_get(j, "id")),
+		    json_string_value(json_object_get(j, "target")),
+		    what.len ? what.data : "stopped while applying");
+		buf_dispose(&what);
 	}
 	return 0;
 }

@@ -41,9 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/crashpoint.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "providers/chat/chat.h"
@@ -223,6 +225,12 @@ static char *
 marker_path(const struct outbox *ob, uint64_t id)
 {
 	return xasprintf("%s/%" PRIu64 ".sending", ob->dir, id);
+}
+
+static char *
+sent_path(const struct outbox *ob, uint64_t id)
+{
+	return xasprintf("%s/%" PRIu64 ".sent", ob->dir, id);
 }
 
 /* "<digits><suffix>" -> the number; 0 when the name is not of that form. */
@@ -559,13 +567,67 @@ stale_tmp(const char *name)
 	return fs_tmp_stale(name);
 }
 
+static char *thread_path(const struct outbox *ob, const char *key, size_t idx);
+
+/*
+ * Message `id` has a .sent mark: its service took it before the last
+ * process died, which had not yet dropped it from its post file.  Drop it
+ * now (and record the thread reference the mark holds, if the thread has
+ * none), instead of sending it again.
+ */
+static void
+forget_sent(struct outbox *ob, uint64_t id)
+{
+	char *path = sent_path(ob, id);
+	struct buf ref = BUF_INIT;
+	size_t i, k;
+
+	(void)fs_read(&ref, path, 256);
+	for (i = 0; i < ob->nprov; i++)
+		for (k = 0; k < ob->prov[i].n; k++) {
+			struct oprov *pv = &ob->prov[i];
+			json_t *doc = NULL, *jt;
+			const char *plan = NULL, *key = NULL;
+
+			if (pv->q[k].id != id)
+				continue;
+			if (post_load(&doc, ob, pv->q[k].post) == OK) {
+				plan = json_string_value(json_object_get(doc, "plan_id"));
+				jt = json_object_get(doc, "thread");
+				key = jt ? json_string_value(jt) : plan;
+				if (key && plan_id_ok(key) && ref.len && !memchr(ref.data, '\n', ref.len)) {
+					char *tp = thread_path(ob, key, i);
+					struct stat sb;
+
+					if (lstat(tp, &sb) != 0)
+						(void)fs_write_atomic(tp, ref.data, ref.len);
+					free(tp);
+				}
+				if (post_forget(ob, pv->q[k].post, doc, id) != OK)
+					set_last_error(ob, "message %" PRIu64 ": delivered before a restart "
+					    "but not marked: %s", id, err_last());
+			}
+			log_event("outbox", "message %" PRIu64 " (plan %s) to chat[%zu] %s was delivered "
+			    "before a restart; not sending it again", id,
+			    plan && plan_id_ok(plan) ? plan : "-", i, pv->p->name);
+			json_decref(doc);
+			memmove(&pv->q[k], &pv->q[k + 1], (pv->n - k - 1) * sizeof(*pv->q));
+			pv->n--;
+			goto out;
+		}
+out:
+	unlink(path);
+	free(path);
+	buf_dispose(&ref);
+}
+
 static int
 load_dir(struct outbox *ob)
 {
 	DIR *d = opendir(ob->dir);
 	struct dirent *e;
-	uint64_t *posts = NULL, *markers = NULL, max_id = 0, v;
-	size_t nposts = 0, nmarkers = 0, i, j;
+	uint64_t *posts = NULL, *markers = NULL, *sent = NULL, max_id = 0, v;
+	size_t nposts = 0, nmarkers = 0, nsent = 0, i, j;
 
 	if (!d)
 		return err_set(ERR, "%s: %s", ob->dir, strerror(errno));
@@ -576,6 +638,9 @@ load_dir(struct outbox *ob)
 		} else if ((v = name_id(e->d_name, ".sending"))) {
 			markers = xrealloc(markers, (nmarkers + 1) * sizeof(*markers));
 			markers[nmarkers++] = v;
+		} else if ((v = name_id(e->d_name, ".sent"))) {
+			sent = xrealloc(sent, (nsent + 1) * sizeof(*sent));
+			sent[nsent++] = v;
 		} else if (stale_tmp(e->d_name)) {
 			/* A write that a crash interrupted: never renamed in, so
 			 * it holds nothing that was accepted. */
@@ -588,6 +653,11 @@ load_dir(struct outbox *ob)
 		load_post(ob, posts[i], &max_id);
 	for (i = 0; i < ob->nprov; i++)
 		xqsort(ob->prov[i].q, ob->prov[i].n, sizeof(*ob->prov[i].q), omsg_cmp);
+	for (j = 0; j < nsent; j++) {
+		forget_sent(ob, sent[j]);
+		if (sent[j] > max_id)
+			max_id = sent[j];
+	}
 
 	/* A marker is a message that was in flight when the last process
 	 * died: its service may have it already. */
@@ -627,6 +697,7 @@ load_dir(struct outbox *ob)
 		ob->next_id = max_id + 1;
 	free(posts);
 	free(markers);
+	free(sent);
 	return OK;
 }
 
@@ -921,6 +992,42 @@ backoff(unsigned attempts)
 	return s > OUTBOX_BACKOFF_MAX ? OUTBOX_BACKOFF_MAX : s;
 }
 
+/*
+ * Message `id` was delivered: its .sending marker becomes <id>.sent,
+ * holding the thread reference the service returned when this message
+ * starts a thread (or nothing).  Two syscalls and no fsync: what a kill
+ * -9 leaves the kernel keeps, so from here on a restart knows the
+ * service has the message and does not send it again (load_dir).  A
+ * power cut may lose it; the message is then sent again, as before.
+ */
+static void
+mark_sent(const struct outbox *ob, uint64_t id, const char *thread_ref)
+{
+	char *from = marker_path(ob, id), *to = sent_path(ob, id);
+
+	if (thread_ref) {
+		int fd = open(from, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd >= 0) {
+			size_t n = strlen(thread_ref), off = 0;
+
+			while (off < n) {
+				ssize_t w = write(fd, thread_ref + off, n - off);
+
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					break;
+				off += (size_t)w;
+			}
+			close(fd);
+		}
+	}
+	(void)rename(from, to);
+	free(from);
+	free(to);
+}
+
 static int
 try_one(struct outbox *ob, size_t idx, struct omsg *m)
 {
@@ -972,6 +1079,13 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	m->attempts++;
 	rc = pv->p->ops->post(pv->st, &cm, &thread_out, &retry_after);
 	if (rc == OK) {
+		/* The one window left: the service has it, nothing here says
+		 * so yet.  The .sent mark closes it within microseconds (no
+		 * fsync); the rest below is then only tidying up. */
+		crash_point("after-delivery");
+		if (fd >= 0)
+			mark_sent(ob, m->id, key && thread_out && !thread ? thread_out : NULL);
+		crash_point("after-sent-mark");
 		if (key && thread_out && !thread) {
 			char *tp = thread_path(ob, key, idx);
 
@@ -1020,6 +1134,12 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	}
 	unlink(marker);
 	free(marker);
+	if (result == TRY_DELIVERED) {
+		char *sent = sent_path(ob, m->id);
+
+		unlink(sent);
+		free(sent);
+	}
 	free(thread);
 	free(thread_out);
 	json_decref(doc);

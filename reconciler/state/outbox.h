@@ -19,6 +19,9 @@
  *	<state>/outbox/<post>.json      one outbox_send(): the text, and the
  *	                                backends still to deliver it to
  *	<state>/outbox/<id>.sending     marker while message <id> is in flight
+ *	<state>/outbox/<id>.sent        ... renamed so the instant its service
+ *	                                took it (holding the thread reference
+ *	                                it returned, if it starts a thread)
  *	<state>/outbox/seq              ids are reserved in blocks: never reused
  *	<state>/outbox/last-error       the last failure, for `status`
  *	<state>/outbox/dead/<id>.json   messages a backend refused for good
@@ -30,13 +33,19 @@
  * Once-only delivery: a post writes one file for all backends (so a crash
  * cannot leave some of them without it), and a delivery rewrites it
  * without that backend (unlinked when none is left) right after the
- * backend said OK.  The one window left is a crash after the service took
- * a message and before that rewrite: the message is sent again after the
- * restart.  The console backend closes even that window (it finds the
- * message's id in its file and does not write it twice); for the others
- * the outbox logs that a message "may have been delivered" (the .sending
- * marker says so) and sends it again: a duplicate rather than a loss.  A
- * power failure (not a kill) can lose the marker; the rest is fsynced.
+ * backend said OK.  That rewrite is fsynced, which takes milliseconds, so
+ * the instant the backend says OK the message's .sending marker is
+ * renamed to .sent first (no fsync: a kill -9 does not undo what the
+ * kernel has); a restart that finds a .sent mark drops the message
+ * without sending it again ("was delivered before a restart").  The one
+ * window left is a kill between the service's answer and that rename (a
+ * few microseconds): the .sending marker then says the message "may have
+ * been delivered", and it is sent again: a duplicate rather than a loss.
+ * No sender can close that window alone (the service would have to take
+ * an idempotency key); the console backend does (it finds the message's
+ * id in its file and does not write it twice).  A power failure (not a
+ * kill) can lose either marker: a .sent lost means one more duplicate,
+ * never a loss; the rest is fsynced.
  *
  * One process at a time: the controller, or a CLI holding the state lock.
  */

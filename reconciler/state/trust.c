@@ -251,6 +251,9 @@ row_get(struct trust_table *t, const char *name)
 	return &t->rows[t->n++];
 }
 
+/* ("interrupted": what firebreak before crash recovery finished applies
+ * called a released plan whose providers a stop cut short; only old
+ * records say it.) */
 static int
 is_applied(const char *outcome)
 {

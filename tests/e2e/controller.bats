@@ -221,6 +221,14 @@ outcome() {
 	assert_eq "$(head -1 "$BATS_TEST_TMPDIR/hook.log")" \
 	    "$S/releases/2/terraform/route53 2 $(sha "$R")" "the hook's arguments"
 	assert_contains "$(cat "$BATS_TEST_TMPDIR/hook.log")" "example.com.tf.json"
+	# Who approved it is still on record once its providers ran.
+	assert_eq "$(jq -r '.decided_by, .approvals.dns' "$S/plans/2.json")" "alice
+alice" "plan 2's decided_by and approvals"
+	assert_eq "$(jq -c '[.providers[] | {name, state, runs}]' "$S/plans/2.json")" \
+	    '[{"name":"exec","state":"done","runs":1}]' "plan 2's providers"
+	# Announced once, when the providers were done.
+	wait_for "$CHAT" "plan 2 .*approved by alice: applied"
+	assert_eq "$(grep -c '^plan 2 .*applied' "$CHAT")" 1 "plan 2's announcements"
 }
 
 @test "controller: a failing apply hook marks the plan failed and says so in chat" {

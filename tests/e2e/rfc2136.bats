@@ -125,7 +125,9 @@ wait_chat() {
 		grep -qF -- "$1" "$CHAT" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	wait_chat "$1" "the chat"
+	echo "timed out waiting for '$1' in the chat:" >&2
+	cat "$CHAT" "$BATS_TEST_TMPDIR/run.log" >&2 2>/dev/null
+	return 1
 }
 
 # approve_plan ID [USER]: approve through the running controller.
@@ -499,4 +501,36 @@ for i in range(101):
 	run fb drift --config "$C"
 	assert_status 3
 	assert_contains "$output" "could not read the world"
+}
+
+# Crash recovery (DESIGN.md "State directory"; tests/e2e/crash.bats has
+# the rest): the test build's controller kills itself once the provider's
+# run ended and before the controller recorded it.  The UPDATEs reached
+# BIND; the restart runs the provider again, which must take the zone at
+# the target for the apply's progress, not for drift, and send nothing.
+@test "rfc2136: a kill after the UPDATEs were sent, before the controller recorded it: the restart finishes the plan and sends nothing again" {
+	HOOKS=${BUILD:-$TOP/build}/tests/hooks/firebreak
+	[ -x "$HOOKS" ] || skip "$HOOKS is missing (make tools)"
+	bootstrap
+	write_config
+	drain_web02
+	FIREBREAK_CRASH_AT=provider-ended "$HOOKS" run --config "$C" 2>"$BATS_TEST_TMPDIR/crash.log" 3>&- &
+	PID=$!
+	wait_for "$CHAT" 'plan 2 for .* -> approve'
+	run fb approve --config "$C" --as alice 2
+	for _ in $(seq 400); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$PID" || true
+	PID=
+	grep -q "crash point provider-ended" "$BATS_TEST_TMPDIR/crash.log"
+	assert_eq "$(jq -r .outcome "$S/plans/2.json")" applying "plan 2 after the kill"
+	assert_eq "$(dns www.example.com)" "10.0.1.5" "www after the kill (the UPDATE reached BIND)"
+	serial=$(dig +short -p "$DNS_PORT" @127.0.0.1 example.com SOA | awk '{print $3}')
+	start_controller
+	assert_eq "$(wait_outcome 2)" "applied" "plan 2"
+	wait_chat "plan 2: apply rfc2136 done: example.com: no change (serial $serial)"
+	wait_chat "approved by alice: applied (finished after a restart)"
+	assert_eq "$(dns www.example.com)" "10.0.1.5" "www in BIND"
+	assert_eq "$(dig +short -p "$DNS_PORT" @127.0.0.1 example.com SOA | awk '{print $3}')" "$serial" \
+	    "the serial (nothing sent again)"
+	assert_eq "$(grep -c 'apply rfc2136 failed' "$CHAT")" 0 "failures said"
 }

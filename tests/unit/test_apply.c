@@ -17,6 +17,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/orphan.h"
 #include "providers/apply/apply.h"
 
 #define SHA "0123456789abcdef0123456789abcdef01234567"
@@ -176,12 +177,16 @@ teardown_dir(void **state)
 	return fs_rm_rf(tmpdir) == OK ? 0 : -1;
 }
 
+/* apply_info.flags for run_exec (a run after a restart). */
+static unsigned run_flags;
+
 /* Open a provider from YAML, run it against the temp dir as release. */
 static int
 run_exec(char **reason, const char *cfgtext, int nonblocking)
 {
 	const struct apply_provider *ap = apply_find("exec");
-	struct apply_info in = { tmpdir, "17", SHA, NULL, NULL, NULL };
+	struct apply_info in = { .release = tmpdir, .plan_id = "17", .commit = SHA, .plan = NULL,
+		.flags = run_flags };
 	struct ynode *cfg = yaml(cfgtext);
 	void *st, *run;
 	int rc;
@@ -238,6 +243,59 @@ test_environment(void **state)
 	assert_non_null(strstr(reason, tmpdir));
 	assert_non_null(strstr(reason, "\n17\n" SHA "\nroute53"));
 	free(reason);
+}
+
+/* A run after a restart is told so (apply.h: APPLY_AFTER_RESTART,
+ * APPLY_RERUN); an ordinary run is not. */
+static void
+test_restart_flags(void **state)
+{
+	char *reason;
+
+	(void)state;
+	run_flags = APPLY_AFTER_RESTART | APPLY_RERUN;
+	assert_int_equal(run_exec(&reason, "argv: [/usr/bin/printenv, FIREBREAK_RESTARTED, "
+	    "FIREBREAK_RERUN]\n", 0), OK);
+	run_flags = 0;
+	free(reason);
+	run_flags = APPLY_AFTER_RESTART;
+	assert_int_equal(run_exec(&reason, "argv: [/usr/bin/printenv, FIREBREAK_RESTARTED, "
+	    "FIREBREAK_RERUN]\n", 0), ERR);
+	run_flags = 0;
+	assert_non_null(strstr(reason, "exited with status 1 after "));
+	assert_non_null(strstr(reason, " s:\n1"));
+	free(reason);
+	assert_int_equal(run_exec(&reason, "argv: [/usr/bin/printenv, FIREBREAK_RESTARTED]\n", 0),
+	    ERR);
+	free(reason);
+}
+
+/* The run names its process group, so a restart can stop what a killed
+ * controller left of it. */
+static void
+test_group(void **state)
+{
+	const struct apply_provider *ap = apply_find("exec");
+	struct apply_info in = { .release = tmpdir, .plan_id = "17", .commit = SHA };
+	struct ynode *cfg = yaml("argv: [/bin/sleep, '5']\n");
+	struct orphan o;
+	void *st, *run;
+	char *reason;
+
+	(void)state;
+	assert_non_null(ap->ops->group);
+	assert_int_equal(ap->ops->open(&st, cfg), OK);
+	assert_int_equal(ap->ops->start(&run, st, &in), OK);
+	assert_int_equal(orphan_identify(&o, ap->ops->group(run)), OK);
+	assert_int_equal(orphan_alive(&o), 1);
+	ap->ops->cancel(run);
+	while (!ap->ops->step(run))
+		usleep(10000);
+	assert_int_equal(ap->ops->finish(&reason, run), ERR);
+	free(reason);
+	assert_int_equal(orphan_alive(&o), 0);
+	ap->ops->close(st);
+	ynode_free(cfg);
 }
 
 static void
@@ -325,6 +383,8 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_registry);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_placeholders_literal);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_environment);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_restart_flags);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_group);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_failure_reason_is_tail);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_program);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_timeout);

@@ -405,6 +405,50 @@ test_reopen_delivers_pending(void **state)
 	assert_int_equal(fake.ngot, 0);
 }
 
+/*
+ * A kill after the service took a message, once the outbox marked it
+ * .sent but before the post file said so: the restart drops it instead of
+ * sending it again, and keeps the thread reference the mark holds.
+ */
+static void
+test_sent_mark_not_sent_again(void **state)
+{
+	struct fixture *f = *state;
+	static const int down[] = { ERR_AGAIN };
+	char path[160], *text;
+
+	fake_reset(down, 1, 0);
+	open_with(f, FAKE_CFG);
+	assert_int_equal(outbox_post(f->ob, "3", "first", NULL, NULL, 1), OK);
+	assert_int_equal(outbox_post(f->ob, "3", "second", NULL, NULL, 0), OK);
+	assert_int_equal(outbox_run(f->ob), 0);
+	outbox_close(f->ob);
+	f->ob = NULL;
+	/* What mark_sent() leaves for message 1 (it started thread 3). */
+	snprintf(path, sizeof(path), "%s/outbox/1.sent", f->state);
+	assert_int_equal(fs_write_atomic(path, "ts-1", 4), OK);
+	fake_reset(NULL, 0, 0);
+	open_with(f, FAKE_CFG);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/outbox/1.json", f->state);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(outbox_depth(f->ob), 1);
+	assert_int_equal(outbox_run(f->ob), 1);
+	assert_int_equal(fake.ngot, 1);
+	assert_string_equal(fake.got[0].summary, "second");
+	assert_string_equal(fake.got[0].thread, "ts-1");
+	snprintf(path, sizeof(path), "%s/threads/3.0", f->state);
+	text = read_file(path);
+	assert_string_equal(text, "ts-1");
+	free(text);
+	/* A delivery in this process leaves no mark behind. */
+	assert_int_equal(outbox_post(f->ob, "4", "third", NULL, NULL, 0), OK);
+	assert_int_equal(outbox_run(f->ob), 1);
+	snprintf(path, sizeof(path), "%s/outbox", f->state);
+	assert_int_equal(count_files(path, ".sent"), 0);
+	assert_int_equal(count_files(path, ".sending"), 0);
+}
+
 static void
 test_ids_never_reused(void **state)
 {
@@ -1625,6 +1669,7 @@ main(void)
 		FIXTURE_TEST(test_console_line),
 		FIXTURE_TEST(test_console_no_duplicate_after_crash),
 		FIXTURE_TEST(test_reopen_delivers_pending),
+		FIXTURE_TEST(test_sent_mark_not_sent_again),
 		FIXTURE_TEST(test_ids_never_reused),
 		FIXTURE_TEST(test_reserved_post),
 		FIXTURE_TEST(test_threads_per_plan),
