@@ -5,6 +5,7 @@
 #   make demo       install missing packages, then run firebreak on examples/inventory
 #   make bench      the performance report (bench/RESULTS.md records the latest)
 #   make lint       banned functions and header boundaries
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/fuzz.mk)
 #   WERROR=1        warnings are errors (CI)
 #   SAN=1           ASan + UBSan build in build-san/
 
@@ -67,7 +68,8 @@ $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 # Debian packages the build, the tests and the demo need; installed only when missing.
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
-            libcmocka-dev bats puppet ngircd curl jq openssl python3
+            libcmocka-dev bats puppet ngircd curl jq openssl python3 \
+            clang-14 libclang-rt-14-dev
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 
@@ -81,4 +83,4 @@ lint:
 	@./tests/lint.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
