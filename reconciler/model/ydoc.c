@@ -692,6 +692,34 @@ enum { ESC_YAML, ESC_JSON, ESC_TERRAFORM };
  * sequences ("${" -> "$${", "%{" -> "%%{").  Runs of plain bytes are
  * copied at once: this is on the render path of every host.
  */
+/*
+ * YAML readers refuse C1 control characters (U+0080-U+009F), U+FFFE and
+ * U+FFFF as raw text, and read U+0085, U+2028 and U+2029 (line breaks to
+ * YAML 1.1) in a quoted scalar as a folded space.  Returns the length in
+ * bytes of such a character at s (its code point in *cp), else 0.  Found
+ * by fuzz_ydoc: a value "\x90" became an ENC document that libyaml, and
+ * so Puppet, could not read.
+ */
+static size_t
+yaml_unsafe_char(const char *s, const char *end, unsigned *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (u[0] == 0xc2 && end - s >= 2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+		*cp = u[1];
+		return 2;
+	}
+	if (u[0] == 0xe2 && end - s >= 3 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) {
+		*cp = 0x2028u + (u[2] - 0xa8u);
+		return 3;
+	}
+	if (u[0] == 0xef && end - s >= 3 && u[1] == 0xbf && (u[2] == 0xbe || u[2] == 0xbf)) {
+		*cp = 0xfffeu + (u[2] - 0xbeu);
+		return 3;
+	}
+	return 0;
+}
+
 static void
 emit_escaped(struct buf *b, const char *s, size_t len, int how)
 {
@@ -702,10 +730,15 @@ emit_escaped(struct buf *b, const char *s, size_t len, int how)
 	for (; s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 		const char *rep;
+		unsigned cp;
+		size_t w = 0;
 
 		if (how == ESC_TERRAFORM && (c == '$' || c == '%') && s + 1 < end && s[1] == '{')
 			rep = c == '$' ? "$$" : "%%";
-		else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		else if (how == ESC_YAML && c >= 0xc2 && (w = yaml_unsafe_char(s, end, &cp))) {
+			snprintf(esc, sizeof(esc), "\\u%04x", cp);
+			rep = esc;
+		} else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
 		else if (c == '"')
 			rep = "\\\"";
@@ -723,6 +756,8 @@ emit_escaped(struct buf *b, const char *s, size_t len, int how)
 		}
 		buf_append(b, run, (size_t)(s - run));
 		buf_puts(b, rep);
+		if (w)
+			s += w - 1;
 		run = s + 1;
 	}
 	buf_append(b, run, (size_t)(s - run));

@@ -47,6 +47,14 @@ static const struct emit_case emit_cases[] = {
 	{ "a float that overflows is a JSON string", "v: 1.0e+999\n", " 1.0e+999\n",
 	  "\"1.0e+999\"" },
 	{ "a float that underflows stays a number", "v: 1.0e-999\n", " 1.0e-999\n", "1.0e-999" },
+	/* Found by fuzz_ydoc: written raw, these made an ENC document libyaml
+	 * (and so Puppet) refuses, or folded to a space on reading
+	 * (tests/fuzz/corpus/ydoc/crash-c1-control). */
+	{ "a C1 control character is escaped", "v: \"a\\x90b\"\n", " \"a\\u0090b\"\n",
+	  "\"a\xc2\x90\x62\"" },
+	{ "NEL, LS and PS are escaped", "v: \"\\N\\L\\P\"\n", " \"\\u0085\\u2028\\u2029\"\n",
+	  "\"\xc2\x85\xe2\x80\xa8\xe2\x80\xa9\"" },
+	{ "U+FFFE is escaped", "v: \"\\uFFFE\"\n", " \"\\ufffe\"\n", "\"\xef\xbf\xbe\"" },
 	{ "utf-8 passes through", "v: \"caf\xc3\xa9\"\n", " \"caf\xc3\xa9\"\n", "\"caf\xc3\xa9\"" },
 };
 
