@@ -146,11 +146,15 @@ print_tail(FILE *out)
 	}
 }
 
+/* Global, so that LeakSanitizer in a child sees the list as reachable. */
+static char **files;
+static size_t nfiles;
+
 int
 main(int argc, char **argv)
 {
-	char **files = NULL, why[256];
-	size_t nfiles = 0, i;
+	char why[256];
+	size_t i;
 	const char *name;
 	FILE *out;
 	int a;
