@@ -151,6 +151,13 @@ static const struct error_case error_cases[] = {
 	  "policy.yaml", 1, 8,
 	  "'policy.modify' cannot be in 'auto': a change to policy.yaml always needs an "
 	  "approver of policy" },
+	/* Found by fuzz_inventory (a hand-made tree object): the first was
+	 * leaked and the second silently won
+	 * (tests/fuzz/corpus/inventory/crash-policy-twice). */
+	{ "policy.yaml twice in one tree",
+	  { { "policy.yaml", "auto: [pin.modify]\n" }, { "policy.yaml", "auto: [enc.modify]\n" } },
+	  "policy.yaml", 0, 0,
+	  "policy.yaml appears twice in the tree" },
 	{ "subdirectory in hosts",
 	  { { "hosts/eu/web-09.example.com.yaml", "role: web\n" } },
 	  "hosts/eu/web-09.example.com.yaml", 0, 0,
