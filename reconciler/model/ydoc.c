@@ -893,6 +893,40 @@ yemit_value(struct buf *b, const struct ynode *n, int indent)
 	}
 }
 
+/*
+ * libyaml (and so Psych and Puppet) reads an implicit key `k: v` only
+ * when k is at most 1024 characters; a longer one is written as an
+ * explicit key, `? k` then `: v` on the next line (found by fuzz_ydoc: a
+ * long key in a host's params made an ENC document nobody could read).
+ * An escaped byte takes at most 4, so keys shorter than this are safe.
+ */
+#define YAML_MAX_IMPLICIT_KEY 1000
+#define SHORT_KEY (YAML_MAX_IMPLICIT_KEY / 4 - 2)
+
+static void
+emit_key(struct buf *b, const struct ynode *k, int indent)
+{
+	struct buf t = BUF_INIT;
+
+	if (k->len < SHORT_KEY) {
+		emit_scalar(b, k);
+		buf_putc(b, ':');
+		return;
+	}
+	emit_scalar(&t, k);
+	if (t.len <= YAML_MAX_IMPLICIT_KEY) {
+		buf_append(b, t.data, t.len);
+		buf_putc(b, ':');
+	} else {
+		buf_puts(b, "? ");
+		buf_append(b, t.data, t.len);
+		buf_putc(b, '\n');
+		indent_to(b, indent);
+		buf_putc(b, ':');
+	}
+	buf_dispose(&t);
+}
+
 /* A non-empty collection at `indent`; when inline_first, the first line
  * continues a "- " already written. */
 static void
@@ -906,8 +940,7 @@ emit_block(struct buf *b, const struct ynode *n, int indent, int inline_first)
 		for (i = 0; i < n->n; i++) {
 			if (i > 0 || !inline_first)
 				indent_to(b, indent);
-			emit_scalar(b, n->keys[ix[i]]);
-			buf_putc(b, ':');
+			emit_key(b, n->keys[ix[i]], indent);
 			yemit_value(b, n->items[ix[i]], indent + 2);
 		}
 		free(ix);

@@ -176,6 +176,45 @@ test_alike_keys_in_a_large_map(void **state)
 	buf_dispose(&b);
 }
 
+/*
+ * Found by fuzz_ydoc: a key over 1024 characters was written as an
+ * implicit key, which libyaml (and Puppet) cannot read back
+ * (tests/fuzz/corpus/ydoc/crash-long-key).  It becomes `? key` / `: value`.
+ */
+static void
+test_long_key_is_explicit(void **state)
+{
+	struct buf doc = BUF_INIT, out = BUF_INIT, want = BUF_INIT;
+	struct ynode *root = NULL, *back = NULL;
+	char key[1101], quotes[511], escaped[1021];
+	int line, col, i;
+
+	(void)state;
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	/* 510 characters in the file, 1022 once escaped. */
+	memset(quotes, '"', sizeof(quotes) - 1);
+	quotes[sizeof(quotes) - 1] = '\0';
+	for (i = 0; i < 510; i++)
+		memcpy(escaped + 2 * i, "\\\"", 2);
+	escaped[sizeof(escaped) - 1] = '\0';
+	buf_printf(&doc, "v:\n  - ? %s\n    : {c: 1}\n  - a:\n      ? %s\n      : x\n"
+	    "  - {'%s': 1}\n", key, key, quotes);
+	assert_int_equal(ydoc_parse(&root, doc.data, doc.len, NULL, &line, &col), OK);
+	buf_puts(&out, "v:");
+	yemit_value(&out, ynode_get(root, "v"), 2);
+	buf_printf(&want, "v:\n  - ? %s\n    :\n      c: 1\n  - a:\n      ? %s\n      : x\n"
+	    "  - ? \"%s\"\n    : 1\n", key, key, escaped);
+	assert_string_equal(out.data, want.data);
+	assert_int_equal(ydoc_parse(&back, out.data, out.len, NULL, &line, &col), OK);
+	assert_true(ynode_equal(ynode_get(root, "v"), ynode_get(back, "v")));
+	ynode_free(root);
+	ynode_free(back);
+	buf_dispose(&doc);
+	buf_dispose(&out);
+	buf_dispose(&want);
+}
+
 static void
 test_size_limit(void **state)
 {
@@ -209,6 +248,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_document_is_an_empty_map);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_size_limit);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keys_that_look_alike);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_key_is_explicit);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_alike_keys_in_a_large_map);
 	return _cmocka_run_group_tests("ydoc", tests, n, NULL, NULL);
 }
