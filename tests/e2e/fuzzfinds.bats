@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# What the fuzz targets found (tests/fuzz/), as a user meets it: a host
+# file that crashed `firebreak plan`, an ENC document Puppet could not
+# read, a chat answer that was not UTF-8.  Each test failed before its fix.
+
+load helpers
+
+setup_file() {
+	require_firebreak
+	require_jq
+	template_repo
+}
+
+setup() {
+	R=$BATS_TEST_TMPDIR/repo
+	new_repo "$R"
+}
+
+# Is stdin valid UTF-8?  (iconv exits non-zero at the first bad byte.)
+is_utf8() {
+	iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1
+}
+
+@test "a NUL escape in a host param is an error with file:line, not an abort" {
+	commit_file "$R" hosts/web-01.example.com.yaml "nul" <<-'EOF'
+	role: web
+	ip: 10.0.1.5
+	params: {motd: "a\0b"}
+	EOF
+	run fb plan --repo "$R" --format json
+	assert_status 1
+	assert_eq "$(jqr "$output" '.decision')" invalid
+	assert_eq "$(jqr "$output" '.errors[0] | "\(.file):\(.line):\(.column): \(.message)"')" \
+	    'hosts/web-01.example.com.yaml:3:16: a value cannot hold a NUL character (\0)'
+}
+
+@test "a param number beyond 64 bits reaches the plan's JSON as a string" {
+	commit_file "$R" hosts/web-01.example.com.yaml "big" <<-'EOF'
+	role: web
+	ip: 10.0.1.5
+	params: {big: 22222222222222222222, huge: 1.0e+999}
+	EOF
+	run fb plan --repo "$R" --format json
+	assert_status 0
+	assert_eq "$(jqr "$output" '.changes[] | select(.object == "web-01.example.com") | .after.parameters | [.big, .huge] | @json')" \
+	    '["22222222222222222222","1.0e+999"]'
+}
+
+@test "keys that are one value to YAML are duplicates: ~ and null, 16 and 0x10" {
+	commit_file "$R" hosts/web-01.example.com.yaml "dup" <<-'EOF'
+	role: web
+	ip: 10.0.1.5
+	params:
+	  x: {~: 1, null: 2}
+	EOF
+	run fb check --repo "$R"
+	assert_status 1
+	assert_contains "$output" "hosts/web-01.example.com.yaml:4:13: duplicate key 'null'"
+}
+
+@test "the ENC document of a param with control characters and a long key is YAML Puppet reads" {
+	command -v ruby >/dev/null || skip "ruby (Puppet's YAML reader) is not installed"
+	long=$(printf 'k%.0s' $(seq 1100))
+	commit_file "$R" hosts/web-01.example.com.yaml "odd" <<-EOF
+	role: web
+	ip: 10.0.1.5
+	params:
+	  motd: "a\\x90b\\Nc\\Ld"
+	  nested:
+	    ? $long
+	    : 1
+	EOF
+	run fb render --repo "$R" --out "$BATS_TEST_TMPDIR/out"
+	assert_status 0
+	run ruby -ryaml -e 'p = YAML.load_file(ARGV[0])["parameters"]; puts p["motd"].unpack("U*").inspect; puts p["nested"].keys.first.length' \
+	    "$BATS_TEST_TMPDIR/out/enc/web-01.example.com.yaml"
+	assert_status 0
+	assert_eq "$output" "[97, 144, 98, 133, 99, 8232, 100]
+1100"
+}
+
+@test "an unknown chat command of many-byte letters is answered in whole characters" {
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
+	    "$R" "$S" >"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	run fb chat --config "$C" --as alice "unknown$(printf 'é%.0s' $(seq 30))"
+	assert_status 1
+	printf '%s' "$output" | is_utf8
+	assert_contains "$output" "unknown command 'unknownéééééééééééééééé'"
+}
