@@ -31,6 +31,8 @@ chat_provider_ok(const struct chat_provider *p)
 		return 0;
 	if ((p->caps & CHAT_CAN_RECV) && !p->ops->recv)
 		return 0;
+	if ((p->caps & CHAT_CAN_HTTP) && (!p->ops->routes || !p->ops->http || !p->ops->ack))
+		return 0;
 	return 1;
 }
 
@@ -46,12 +48,13 @@ chat_find(const char *name)
 }
 
 void
-chat_inbound_dispose(struct chat_inbound *in)
+chat_command_dispose(struct chat_command *c)
 {
-	if (!in)
+	if (!c)
 		return;
-	free(in->user);
-	free(in->where);
-	free(in->text);
-	in->user = in->where = in->text = NULL;
+	free(c->identity);
+	free(c->via);
+	free(c->text);
+	free(c->reply_to);
+	memset(c, 0, sizeof(*c));
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "base/fs.h"
+#include "providers/chat/slack_in.h"
 
 #define CHAT_SECRET_MAX 4096
 #define CHAT_HTTP_BODY_MAX (1024 * 1024)
@@ -371,4 +372,90 @@ chat_http_post(struct chat_http *h, const char *what, const char *url,
 oom:
 	curl_slist_free_all(hl);
 	return err_set(ERR, "%s: out of memory", what);
+}
+
+int
+chat_url_origin(char *out, size_t n, const char *url)
+{
+	const char *host, *end, *port = NULL;
+	size_t hl, i, k = 0;
+	int https;
+
+	if (!chat_url_ok(url))
+		return err_set(ERR_INVALID, "not an http(s) URL");
+	https = strncmp(url, "https://", 8) == 0;
+	host = url + (https ? 8 : 7);
+	end = host + strcspn(host, "/?#");
+	if (memchr(host, '@', (size_t)(end - host)))
+		return err_set(ERR_INVALID, "a URL with a user name is not accepted");
+	for (i = 0; host + i < end; i++)
+		if (host[i] == ':')
+			port = host + i;
+	hl = (size_t)((port ? port : end) - host);
+	if (!hl)
+		return err_set(ERR_INVALID, "a URL without a host");
+	if (port) {
+		size_t pl = (size_t)(end - port - 1);
+
+		if (!pl || pl > 5 || strspn(port + 1, "0123456789") < pl)
+			return err_set(ERR_INVALID, "a URL with a bad port");
+		if ((https && pl == 3 && strncmp(port + 1, "443", 3) == 0) ||
+		    (!https && pl == 2 && strncmp(port + 1, "80", 2) == 0))
+			port = NULL;
+	}
+	if (n < 9 + hl + 7)
+		return err_set(ERR_TOOBIG, "URL origin too long");
+	k = (size_t)snprintf(out, n, "%s://", https ? "https" : "http");
+	for (i = 0; i < hl; i++)
+		out[k++] = (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] + 32 : host[i]);
+	out[k] = '\0';
+	if (port)
+		snprintf(out + k, n - k, "%.*s", (int)(end - port), port);
+	return OK;
+}
+
+int
+chat_url_same_origin(const char *url, const char *origin_url)
+{
+	char a[300], b[300];
+
+	return chat_url_origin(a, sizeof(a), url) == OK &&
+	    chat_url_origin(b, sizeof(b), origin_url) == OK && strcmp(a, b) == 0;
+}
+
+int
+chat_reply_post(const char *url, const char *text)
+{
+	static const char *const headers[] = { "Content-Type: application/json", NULL };
+	struct chat_http *h = NULL;
+	struct chat_http_result res;
+	struct buf body = BUF_INIT;
+	int rc = OK;
+
+	memset(&res, 0, sizeof(res));
+	if (strchr(text, '\n') && strchr(text, '\n')[1]) {
+		char *fenced = xasprintf("```\n%s```", text);
+
+		chat_reply_json(&body, fenced, 0);
+		free(fenced);
+	} else {
+		chat_reply_json(&body, text, 0);
+	}
+	if ((rc = chat_http_open(&h, NULL)) != OK ||
+	    (rc = chat_http_post(h, "response_url", url, headers, body.data, body.len, &res)) != OK)
+		rc = err_set(rc, "answering through response_url: %s", err_last());
+	else if (res.status < 200 || res.status > 299)
+		rc = err_set(ERR, "response_url answered HTTP %ld", res.status);
+	buf_dispose(&res.body);
+	buf_dispose(&body);
+	chat_http_close(h);
+	return rc;
+}
+
+void
+chat_ack_json(struct chat_http_reply *rep, unsigned status, const char *text)
+{
+	rep->status = status;
+	rep->content_type = "application/json";
+	chat_reply_json(&rep->body, text, 0);
 }

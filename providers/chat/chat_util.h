@@ -5,6 +5,8 @@
  *
  * Only providers include this header; the core reaches backends through
  * chat.h and the registry alone.
+ *
+ * Layer: providers/chat.
  */
 #ifndef FIREBREAK_CHAT_UTIL_H
 #define FIREBREAK_CHAT_UTIL_H
@@ -13,6 +15,7 @@
 
 #include "base/util.h"
 #include "model/ydoc.h"
+#include "providers/chat/chat.h"
 
 /*
  * Refuse a config that is not a mapping of scalars-or-whatever with only
@@ -99,5 +102,30 @@ int chat_http_post(struct chat_http *h, const char *what, const char *url,
 
 /* "http://" or "https://" followed by printable ASCII without spaces. */
 int chat_url_ok(const char *url);
+
+/*
+ * The origin of an http(s) URL: "scheme://host[:port]", the scheme and
+ * host lowercased, a default port (80, 443) left out.  ERR_INVALID for a
+ * URL chat_url_ok() refuses, one with userinfo ("user@host": a classic way
+ * to make a URL read as another host), an empty host, or an origin longer
+ * than `n` - 1 bytes.
+ */
+int chat_url_origin(char *out, size_t n, const char *url);
+
+/* 1 when `url` is an http(s) URL on the same origin as `origin_url`. */
+int chat_url_same_origin(const char *url, const char *origin_url);
+
+/*
+ * Answer a Slack or Mattermost command through its response_url (they
+ * share the format: {"response_type":"ephemeral","text":...}; text of
+ * more than one line goes in a code block, which keeps columns).  Only
+ * the person who asked sees it.  OK when the server answered 2xx; ERR
+ * (err_last() says why, never the URL's path, which is a credential).
+ * Blocks up to chat_http's timeouts: run it in a child.
+ */
+int chat_reply_post(const char *url, const char *text);
+
+/* An immediate JSON answer to a slash command (chat_reply_json's format). */
+void chat_ack_json(struct chat_http_reply *rep, unsigned status, const char *text);
 
 #endif

@@ -5,13 +5,22 @@
  *	chat:
  *	  - {type: irc, server: "127.0.0.1:6667", nick: firebreak, channel: "#ops",
  *	     password_file: /etc/firebreak/irc-pass,      # optional: PASS
- *	     allow_approve: false}                        # optional, default false
+ *	     allow_approve: false,                        # optional, default false
+ *	     trust_nicks: false}                          # optional, default false
  *
- * allow_approve is not used here: IRC nicks can be taken by anyone, so the
- * core accepts `approve` from IRC only when this says true (it reads the
- * key itself, from the config or outbox_backend_cfg()).  It is checked
- * here, plain true or false only, so that a typo or another spelling fails
- * at start-up instead of silently meaning something.
+ * Who asked: an IRC nick is not an identity, since anyone can take one.
+ * firebreak asks the server (CAP LS 302) for account-tag, extended-join
+ * and account-notify; a command from someone logged in to a services
+ * account the server vouches for comes with the identity
+ * "irc-account:NAME" (from the message's account tag, or, on a server
+ * without account-tag, from what extended-join and account-notify said
+ * about members who joined after us).  Anyone else is "irc:NICK", which
+ * the core lets run read-only commands only -- unless this entry says
+ * trust_nicks: true, which is unsafe on any network without nick
+ * protection (say so where you set it).  allow_approve: true lets
+ * approve / discard come from IRC at all (off by default).  Both are
+ * plain true or false, so that a typo or another spelling fails at
+ * start-up instead of silently meaning something.
  *
  * The connection lives in tick(): a non-blocking connect (10 s), then
  * PASS/NICK/USER, the welcome (001), JOIN and the server's echo of our
@@ -67,20 +76,29 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "providers/chat/irc_line.h"
 
 #define IRC_LINE_MAX 512          /* with CRLF (RFC 1459, 2812) */
-#define IRC_IN_MAX 8192           /* IRCv3 tags may precede the 512 */
 #define IRC_OUT_MAX (64 * 1024)   /* unsent bytes before we give up */
 #define IRC_NOTICES_MAX 5
 #define IRC_NICK_MAX 30
 #define IRC_CHANNEL_MAX 50
 #define IRC_BACKOFF_MAX 60
 #define IRC_RELAY_RESERVE 80      /* "!~user@host " around the nick */
-#define IRC_PEER_NICK_MAX 32      /* others' nicks, when they address us */
 #define IRC_INBOUND_MAX 32        /* commands waiting for recv() */
-#define IRC_COMMAND_MAX 400       /* bytes of one command */
+#define IRC_ACCOUNTS_MAX 512      /* channel members whose account we track */
 
 enum irc_state { IRC_DOWN, IRC_CONNECTING, IRC_REGISTERING, IRC_JOINING, IRC_READY };
+
+/* IRCv3 capabilities we ask for: what lets the server vouch for accounts. */
+enum { CAP_ACCOUNT_TAG = 1u << 0, CAP_EXTENDED_JOIN = 1u << 1, CAP_ACCOUNT_NOTIFY = 1u << 2 };
+
+/* A channel member's services account, as extended-join and
+ * account-notify tell it (used only when account-tag is not there). */
+struct member {
+	char nick[IRC_PEER_NICK_MAX + 1];
+	char account[IRC_ACCOUNT_MAX + 1];   /* "" : logged in to none */
+};
 
 struct irc {
 	char *host, *port;
@@ -100,8 +118,16 @@ struct irc {
 	int in_skip;                  /* dropping an overlong line up to its LF */
 	struct buf out;
 	char why[256];                /* why we are not connected */
-	struct chat_inbound inq[IRC_INBOUND_MAX];   /* a ring: inq_n from inq_head */
+	struct chat_command inq[IRC_INBOUND_MAX];   /* a ring: inq_n from inq_head */
 	size_t inq_head, inq_n;
+	unsigned caps;                /* CAP_* the server acknowledged */
+	unsigned cap_offered;         /* CAP_* its CAP LS listed */
+	int cap_done;                 /* CAP END sent (or the server has no CAP) */
+	int trust_nicks;              /* config: a bare nick is an identity (unsafe) */
+	int allow_approve;            /* config: approve / discard from IRC */
+	struct member *members;       /* IRC_ACCOUNTS_MAX; only with extended-join
+	                               * and account-notify */
+	size_t nmembers;
 	unsigned long refused;        /* commands refused (bad text, bad nick) */
 	unsigned long dropped;        /* commands dropped: the queue was full */
 	double noted_at;              /* when the last refusal was logged */
@@ -109,79 +135,6 @@ struct irc {
 
 static void irc_fail(struct irc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-/* A nick of at most `max` bytes in RFC 2812's syntax. */
-static int
-nick_ok(const char *n, size_t max)
-{
-	size_t i, len = strlen(n);
-
-	if (len == 0 || len > max)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char ch = n[i];
-		int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-		int special = strchr("[]\\`_^{|}", ch) != NULL;
-		int rest = (ch >= '0' && ch <= '9') || ch == '-';
-
-		if (!(letter || special || (i > 0 && rest)))
-			return 0;
-	}
-	return 1;
-}
-
-/* RFC 1459's case mapping: []\~ are the upper case of {}|^. */
-static int
-irc_lower(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A' + 'a';
-	switch (ch) {
-	case '[': return '{';
-	case ']': return '}';
-	case '\\': return '|';
-	case '~': return '^';
-	default: return ch;
-	}
-}
-
-/* Compare the first n bytes of a and b (or up to a NUL) in that mapping:
- * 0 when equal. */
-static int
-irc_ncasecmp(const char *a, const char *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int x = irc_lower((unsigned char)a[i]), y = irc_lower((unsigned char)b[i]);
-
-		if (x != y)
-			return x - y;
-		if (!x)
-			return 0;
-	}
-	return 0;
-}
-
-static int
-irc_casecmp(const char *a, const char *b)
-{
-	return irc_ncasecmp(a, b, (size_t)-1);
-}
-
-static int
-channel_ok(const char *ch)
-{
-	size_t i, len = strlen(ch);
-
-	if (len < 2 || len > IRC_CHANNEL_MAX || (ch[0] != '#' && ch[0] != '&'))
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((unsigned char)ch[i] <= 0x20 || ch[i] == ',' || ch[i] == ':' ||
-		    ch[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 static void
 irc_close(void *st)
@@ -229,11 +182,12 @@ irc_close(void *st)
 		close(c->fd);
 	}
 	while (c->inq_n) {
-		chat_inbound_dispose(&c->inq[c->inq_head]);
+		chat_command_dispose(&c->inq[c->inq_head]);
 		c->inq_head = (c->inq_head + 1) % IRC_INBOUND_MAX;
 		c->inq_n--;
 	}
 	chat_secret_free(c->password);
+	free(c->members);
 	free(c->host);
 	free(c->port);
 	free(c->channel);
@@ -262,10 +216,18 @@ cfg_bool_ok(const struct ynode *cfg, const char *key)
 }
 
 static int
+cfg_true(const struct ynode *cfg, const char *key)
+{
+	const struct ynode *v = ynode_get(cfg, key);
+
+	return v && v->type == YNODE_SCALAR && strcmp(v->str, "true") == 0;
+}
+
+static int
 irc_open(void **out, const struct ynode *cfg)
 {
 	static const char *const keys[] = { "server", "nick", "channel", "password_file",
-		"allow_approve", NULL };
+		"allow_approve", "trust_nicks", NULL };
 	const char *server, *nick, *channel, *pwfile, *colon;
 	struct irc *c;
 	uint64_t port;
@@ -277,19 +239,23 @@ irc_open(void **out, const struct ynode *cfg)
 	    (rc = chat_cfg_str(&nick, cfg, "nick", 1)) != OK ||
 	    (rc = chat_cfg_str(&channel, cfg, "channel", 1)) != OK ||
 	    (rc = chat_cfg_str(&pwfile, cfg, "password_file", 0)) != OK ||
-	    (rc = cfg_bool_ok(cfg, "allow_approve")) != OK)
+	    (rc = cfg_bool_ok(cfg, "allow_approve")) != OK ||
+	    (rc = cfg_bool_ok(cfg, "trust_nicks")) != OK)
 		return rc;
 	if (!(colon = strrchr(server, ':')) || colon == server ||
 	    parse_u64(&port, colon + 1, 1, 65535) != OK)
 		return err_set(ERR_INVALID, "server: must be host:port, not '%s'", server);
-	if (!nick_ok(nick, IRC_NICK_MAX))
+	if (!irc_nick_ok(nick, IRC_NICK_MAX))
 		return err_set(ERR_INVALID, "nick: '%s' is not a valid IRC nick "
 		    "(letters, digits, -[]\\`_^{|}, at most %d)", nick, IRC_NICK_MAX);
-	if (!channel_ok(channel))
+	if (!irc_channel_ok(channel))
 		return err_set(ERR_INVALID, "channel: '%s' is not a valid IRC channel "
 		    "(#name, no spaces or commas, at most %d)", channel, IRC_CHANNEL_MAX);
 	c = xcalloc(1, sizeof(*c));
 	c->fd = -1;
+	c->allow_approve = cfg_true(cfg, "allow_approve");
+	c->trust_nicks = cfg_true(cfg, "trust_nicks");
+	c->members = xcalloc(IRC_ACCOUNTS_MAX, sizeof(*c->members));
 	c->state = IRC_DOWN;
 	c->backoff = 1;
 	/* "[::1]:6667" */
@@ -427,6 +393,13 @@ irc_connect(struct irc *c)
 static void
 irc_register(struct irc *c)
 {
+	/* Ask what the server offers first: a server with CAP holds the
+	 * registration until CAP END; one without answers 421 or ignores it,
+	 * and registers us as before. */
+	c->caps = c->cap_offered = 0;
+	c->cap_done = 0;
+	c->nmembers = 0;
+	irc_send(c, "CAP LS 302");
 	if (c->password)
 		irc_send(c, "PASS %s", c->password);
 	irc_send(c, "NICK %s", c->nick);
@@ -438,150 +411,111 @@ irc_register(struct irc *c)
 	irc_flush(c);
 }
 
-/* Split one line into prefix nick, command and up to 4 params (the last
- * may be the trailing one).  Modifies the line. */
-struct irc_msg {
-	const char *nick;
-	const char *cmd;
-	const char *arg[4];
-	int n;
-};
+/* ---- accounts: who the server vouches for ---- */
 
-static void
-irc_parse(char *line, struct irc_msg *m)
-{
-	char *p = line, *sp;
-
-	memset(m, 0, sizeof(*m));
-	m->nick = "";
-	if (*p == '@') {                 /* IRCv3 tags */
-		if (!(sp = strchr(p, ' ')))
-			return;
-		p = sp + 1;
-	}
-	if (*p == ':') {
-		m->nick = ++p;
-		if (!(sp = strchr(p, ' ')))
-			return;
-		*sp = '\0';
-		p[strcspn(p, "!@")] = '\0';
-		p = sp + 1;
-	}
-	while (*p == ' ')
-		p++;
-	m->cmd = p;
-	if ((sp = strchr(p, ' ')))
-		*sp = '\0', p = sp + 1;
-	else
-		return;
-	while (*p && m->n < 4) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		if (*p == ':') {
-			m->arg[m->n++] = p + 1;
-			break;
-		}
-		m->arg[m->n++] = p;
-		if (!(sp = strchr(p, ' ')))
-			break;
-		*sp = '\0';
-		p = sp + 1;
-	}
-}
-
-/* ---- inbound ---- */
-
-
-/* Up to `max` ASCII digits at s: how many. */
-static size_t
-digits(const char *s, size_t max)
+static struct member *
+member_find(struct irc *c, const char *nick)
 {
 	size_t i;
 
-	for (i = 0; i < max && s[i] >= '0' && s[i] <= '9'; i++)
-		;
-	return i;
+	for (i = 0; i < c->nmembers; i++)
+		if (irc_casecmp(c->members[i].nick, nick) == 0)
+			return &c->members[i];
+	return NULL;
 }
 
-enum { IN_IGNORE, IN_COMMAND, IN_REFUSE };
+static void
+member_forget(struct irc *c, const char *nick)
+{
+	struct member *m = member_find(c, nick);
+
+	if (m)
+		*m = c->members[--c->nmembers];
+}
+
+/* `account` is "*" or empty for none; a malformed one counts as none. */
+static void
+member_set(struct irc *c, const char *nick, const char *account)
+{
+	struct member *m = member_find(c, nick);
+
+	if (!irc_nick_ok(nick, IRC_PEER_NICK_MAX))
+		return;
+	if (!m) {
+		if (c->nmembers == IRC_ACCOUNTS_MAX)
+			return;          /* untracked: their commands count as bare nicks */
+		m = &c->members[c->nmembers++];
+		snprintf(m->nick, sizeof(m->nick), "%s", nick);
+	}
+	snprintf(m->account, sizeof(m->account), "%s",
+	    account && irc_account_ok(account) ? account : "");
+}
 
 /*
- * What a channel message's text is to us: IN_COMMAND with *out (owns) the
- * command; IN_IGNORE when it is not addressed to `nick` (or CTCP, or
- * empty once the address is off); IN_REFUSE, with *why, when it is but
- * holds what we do not take.
+ * The services account the server vouches `nick` is logged in to, or
+ * NULL.  With account-tag, the message's own tag says it (its absence
+ * means none); failing that, extended-join and account-notify together
+ * keep a map, which knows members who joined after we did.
  */
-static int
-inbound_text(char **out, const char **why, const char *raw, const char *nick)
+static const char *
+account_of(struct irc *c, const struct irc_msg *m)
 {
-	const unsigned char *p = (const unsigned char *)raw;
-	size_t n = strlen(raw), i = 0, k, nl = strlen(nick), start, end;
-	struct buf b = BUF_INIT;
-	int rc = IN_IGNORE, bad = 0;
+	const struct member *mb;
 
-	*out = NULL;
-	*why = NULL;
-	if (p[0] == 0x01)                /* CTCP: ACTION, VERSION, PING ... */
-		return IN_IGNORE;
-	while (i < n) {
-		unsigned char ch = p[i];
+	if (c->caps & CAP_ACCOUNT_TAG)
+		return m->account;
+	if ((c->caps & (CAP_EXTENDED_JOIN | CAP_ACCOUNT_NOTIFY)) !=
+	    (CAP_EXTENDED_JOIN | CAP_ACCOUNT_NOTIFY))
+		return NULL;
+	mb = member_find(c, m->nick);
+	return mb && mb->account[0] ? mb->account : NULL;
+}
 
-		switch (ch) {
-		case 0x02: case 0x0f: case 0x16: case 0x1d: case 0x1f:
-			i++;                     /* bold, reset, reverse, italic, underline */
-			continue;
-		case 0x03:                       /* colour: ^C, ^CNN, ^CNN,NN */
-			i++;
-			if ((k = digits(raw + i, 2))) {
-				i += k;
-				if (raw[i] == ',' && (k = digits(raw + i + 1, 2)))
-					i += 1 + k;
-			}
-			continue;
-		default:
-			break;
+/* CAP LS / ACK / NAK while registering: ask for what lets the server
+ * vouch for accounts, once the whole list is in (302 splits it over lines
+ * marked "*"), then end the negotiation. */
+static void
+cap_line(struct irc *c, const struct irc_msg *m)
+{
+	static const struct { const char *name; unsigned bit; } want[] = {
+		{ "account-tag", CAP_ACCOUNT_TAG },
+		{ "extended-join", CAP_EXTENDED_JOIN },
+		{ "account-notify", CAP_ACCOUNT_NOTIFY },
+	};
+	const char *sub = m->n >= 2 ? m->arg[1] : "", *list = m->n >= 3 ? m->arg[m->n - 1] : "";
+	int more = m->n >= 4 && strcmp(m->arg[2], "*") == 0;
+	size_t i;
+
+	if (strcmp(sub, "LS") == 0 && !c->cap_done) {
+		for (i = 0; i < sizeof(want) / sizeof(*want); i++)
+			if (irc_cap_has(list, want[i].name))
+				c->cap_offered |= want[i].bit;
+		if (more)
+			return;
+		if (c->cap_offered) {
+			struct buf req = BUF_INIT;
+
+			for (i = 0; i < sizeof(want) / sizeof(*want); i++)
+				if (c->cap_offered & want[i].bit)
+					buf_printf(&req, "%s%s", req.len ? " " : "", want[i].name);
+			irc_send(c, "CAP REQ :%s", req.data);
+			buf_dispose(&req);
+		} else {
+			irc_send(c, "CAP END");
+			c->cap_done = 1;
 		}
-		if (ch < 0x20 || ch == 0x7f) {
-			if (!*why)
-				*why = "a control character";
-			bad = 1;
-			i++;
-			continue;
-		}
-		if (!(k = utf8_decode(p + i, n - i, NULL))) {
-			if (!*why)
-				*why = "invalid UTF-8";
-			bad = 1;
-			i++;
-			continue;
-		}
-		buf_append(&b, raw + i, k);
-		i += k;
+	} else if (strcmp(sub, "ACK") == 0) {
+		for (i = 0; i < sizeof(want) / sizeof(*want); i++)
+			if (irc_cap_has(list, want[i].name))
+				c->caps |= want[i].bit;
+		if (!c->cap_done && !more)
+			irc_send(c, "CAP END");
+		c->cap_done |= !more;
+	} else if (strcmp(sub, "NAK") == 0 && !c->cap_done) {
+		irc_send(c, "CAP END");
+		c->cap_done = 1;
 	}
-	/* "firebreak: ..." or "firebreak, ...", the nick in any case. */
-	if (b.len <= nl || irc_ncasecmp(b.data, nick, nl) != 0 ||
-	    (b.data[nl] != ':' && b.data[nl] != ','))
-		goto out;
-	for (start = nl + 1; start < b.len && b.data[start] == ' '; start++)
-		;
-	for (end = b.len; end > start && b.data[end - 1] == ' '; end--)
-		;
-	if (bad) {
-		rc = IN_REFUSE;
-	} else if (end - start > IRC_COMMAND_MAX) {
-		*why = "more than 400 bytes";
-		rc = IN_REFUSE;
-	} else if (end > start) {
-		*out = xstrndup(b.data + start, end - start);
-		rc = IN_COMMAND;
-	}
-out:
-	buf_dispose(&b);
-	if (rc != IN_REFUSE)
-		*why = NULL;
-	return rc;
+	irc_flush(c);
 }
 
 /* Log a refused or dropped command, at most one line a second: a
@@ -598,49 +532,59 @@ inbound_note(struct irc *c, const char *nick, const char *why)
 	    "so far)", c->host, c->port, nick, c->channel, why, c->refused, c->dropped);
 }
 
-/* A PRIVMSG `text` from `nick` to `target`: queue it when it is a command
- * for us. */
+/*
+ * A PRIVMSG to `target`: queue it when it is a command for us.  Who asked
+ * is a services account when the server vouches for one
+ * ("irc-account:carol"), else the bare nick ("irc:carol"), which anyone
+ * can take: the core lets it run read-only commands only, unless this
+ * entry says trust_nicks: true.
+ */
 static void
-inbound(struct irc *c, const char *nick, const char *target, const char *text)
+inbound(struct irc *c, const struct irc_msg *m, const char *target, const char *text)
 {
-	struct chat_inbound *in;
-	const char *why;
-	char *cmd, reason[64];
+	struct chat_command *cmd;
+	const char *why, *account;
+	char *line, reason[64];
 	int r;
 
 	if (irc_casecmp(target, c->channel) != 0)
 		return;              /* a private message, or another channel */
-	r = inbound_text(&cmd, &why, text, c->nick);
-	if (r == IN_IGNORE)
+	r = irc_command_text(&line, &why, text, c->nick);
+	if (r == IRC_TEXT_IGNORE)
 		return;
-	if (!nick_ok(nick, IRC_PEER_NICK_MAX)) {
-		free(cmd);
+	if (!irc_nick_ok(m->nick, IRC_PEER_NICK_MAX)) {
+		free(line);
 		c->refused++;
 		/* Not a nick we can name in a log line either. */
 		inbound_note(c, "a malformed nick", "was refused: the nick is malformed");
 		return;
 	}
-	if (r == IN_REFUSE) {
+	if (r == IRC_TEXT_REFUSE) {
 		c->refused++;
 		snprintf(reason, sizeof(reason), "was refused: %s", why);
-		inbound_note(c, nick, reason);
+		inbound_note(c, m->nick, reason);
 		return;
 	}
 	if (c->inq_n == IRC_INBOUND_MAX) {
-		free(cmd);
+		free(line);
 		c->dropped++;
-		inbound_note(c, nick, "was dropped: 32 are waiting already");
+		inbound_note(c, m->nick, "was dropped: 32 are waiting already");
 		return;
 	}
-	in = &c->inq[(c->inq_head + c->inq_n) % IRC_INBOUND_MAX];
-	in->user = xstrdup(nick);
-	in->where = xstrdup(c->channel);
-	in->text = cmd;
+	account = account_of(c, m);
+	cmd = &c->inq[(c->inq_head + c->inq_n) % IRC_INBOUND_MAX];
+	cmd->identity = account ? xasprintf("irc-account:%s", account) :
+	    xasprintf("irc:%s", m->nick);
+	cmd->via = xasprintf("irc %s", c->channel);
+	cmd->text = line;
+	cmd->reply_to = xstrdup(m->nick);
+	cmd->flags = (account || c->trust_nicks ? CHAT_CMD_VERIFIED : 0) |
+	    (c->allow_approve ? CHAT_CMD_MAY_APPROVE : 0);
 	c->inq_n++;
 }
 
 static int
-irc_recv(void *st, struct chat_inbound *in)
+irc_recv(void *st, struct chat_command *in)
 {
 	struct irc *c = st;
 
@@ -659,7 +603,7 @@ irc_line(struct irc *c, char *line)
 {
 	struct irc_msg m;
 
-	irc_parse(line, &m);
+	irc_parse_line(line, &m);
 	if (!m.cmd)
 		return;
 	if (strcmp(m.cmd, "PING") == 0) {
@@ -687,17 +631,42 @@ irc_line(struct irc *c, char *line)
 		irc_send(c, "NICK %s", c->nick);
 	} else if (strcmp(m.cmd, "432") == 0) {
 		irc_fail(c, "the server refuses the nick %s", c->nick);
+	} else if (strcmp(m.cmd, "CAP") == 0) {
+		cap_line(c, &m);
 	} else if (strcmp(m.cmd, "PRIVMSG") == 0 && m.n >= 2) {
-		inbound(c, m.nick, m.arg[0], m.arg[1]);
+		inbound(c, &m, m.arg[0], m.arg[1]);
 	} else if (strcmp(m.cmd, "JOIN") == 0 && irc_casecmp(m.nick, c->nick) == 0 &&
 	    m.n >= 1 && irc_casecmp(m.arg[0], c->channel) == 0) {
 		if (c->state != IRC_READY)
-			log_event("irc", "%s:%s: joined %s as %s", c->host, c->port,
-			    c->channel, c->nick);
+			log_event("irc", "%s:%s: joined %s as %s%s", c->host, c->port,
+			    c->channel, c->nick, c->caps & CAP_ACCOUNT_TAG ? " (account-tag)" :
+			    (c->caps & CAP_EXTENDED_JOIN) && (c->caps & CAP_ACCOUNT_NOTIFY) ?
+			    " (extended-join, account-notify)" : " (no account support: nicks only)");
 		c->state = IRC_READY;
 		c->backoff = 1;
+		c->nmembers = 0;
+	} else if (strcmp(m.cmd, "JOIN") == 0 && m.n >= 1 &&
+	    irc_casecmp(m.arg[0], c->channel) == 0) {
+		/* extended-join: "JOIN #ops account :realname" */
+		member_set(c, m.nick, (c->caps & CAP_EXTENDED_JOIN) && m.n >= 2 ? m.arg[1] : NULL);
+	} else if (strcmp(m.cmd, "ACCOUNT") == 0 && m.n >= 1) {
+		if (member_find(c, m.nick))
+			member_set(c, m.nick, m.arg[0]);
+	} else if ((strcmp(m.cmd, "PART") == 0 || strcmp(m.cmd, "QUIT") == 0) &&
+	    irc_casecmp(m.nick, c->nick) != 0) {
+		member_forget(c, m.nick);
+	} else if (strcmp(m.cmd, "NICK") == 0 && irc_casecmp(m.nick, c->nick) != 0 && m.n >= 1) {
+		struct member *mb = member_find(c, m.nick);
+
+		if (mb && irc_nick_ok(m.arg[0], IRC_PEER_NICK_MAX))
+			snprintf(mb->nick, sizeof(mb->nick), "%s", m.arg[0]);
+		else if (mb)
+			member_forget(c, m.nick);
 	} else if (strcmp(m.cmd, "NICK") == 0 && irc_casecmp(m.nick, c->nick) == 0 && m.n >= 1) {
 		snprintf(c->nick, sizeof(c->nick), "%s", m.arg[0]);
+	} else if (strcmp(m.cmd, "KICK") == 0 && m.n >= 2 &&
+	    irc_casecmp(m.arg[0], c->channel) == 0 && irc_casecmp(m.arg[1], c->nick) != 0) {
+		member_forget(c, m.arg[1]);
 	} else if (strcmp(m.cmd, "KICK") == 0 && m.n >= 2 &&
 	    irc_casecmp(m.arg[0], c->channel) == 0 && irc_casecmp(m.arg[1], c->nick) == 0) {
 		irc_send(c, "JOIN %s", c->channel);
@@ -873,7 +842,7 @@ irc_post(void *st, const struct chat_message *m, char **thread_out, unsigned *re
 	    strlen(c->nick) - IRC_RELAY_RESERVE;
 	/* The outbox checked `to`; a name that is no nick (a Slack user id
 	 * sent here by mistake is one) is left out rather than sent. */
-	if (m->to && nick_ok(m->to, IRC_PEER_NICK_MAX)) {
+	if (m->to && irc_nick_ok(m->to, IRC_PEER_NICK_MAX)) {
 		to = m->to;
 		max -= strlen(to) + 2;
 	}

@@ -3,9 +3,23 @@
  *
  *	chat:
  *	  - {type: slack, token_file: /etc/firebreak/slack-token,
- *	     signing_secret_file: /etc/firebreak/slack-secret,   # for inbound; checked here
+ *	     signing_secret_file: /etc/firebreak/slack-secret,   # inbound: /slack/command, /slack/actions
  *	     channel: "#ops", api_url: "https://slack.com/api",  # api_url: tests, compatible servers
+ *	     response_url_origin: "https://hooks.slack.com",     # optional; see below
  *	     proxy: "http://proxy:3128"}                         # optional; default: none
+ *
+ * Inbound (with signing_secret_file): POST /slack/command (slash
+ * commands) and /slack/actions (the Approve / Discard buttons), verified
+ * with the signing secret (slack_in.c: HMAC-SHA256 over the raw body, a
+ * 5-minute window, constant time), refused when replayed (the same
+ * trigger_id, or signature, within twice the window), parsed, and handed
+ * to the core as a command by "slack:<user id>" (Slack vouches for it).
+ * Slack's certificate probe (ssl_check=1) is answered 200.  The answer
+ * goes later to the request's response_url, which must be on
+ * response_url_origin: by default https://hooks.slack.com, or api_url's
+ * origin when api_url is set (a compatible server, a test stand-in); a
+ * request naming another origin is still acted on, but its answer is not
+ * sent there (the commit is announced in the channel all the same).
  *
  * A message is POSTed to {api_url}/chat.postMessage with
  * `Authorization: Bearer <token>` and a JSON body: `channel`, `text` (the
@@ -39,6 +53,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "providers/chat/slack_in.h"
+
 #define SLACK_BUDGET 12000        /* characters across all blocks */
 #define SLACK_SECTION_MAX 3000    /* Block Kit's limit for a section's text */
 #define SLACK_SUMMARY_MAX 2900
@@ -48,6 +65,9 @@ struct slack {
 	char *channel;
 	char *endpoint;    /* {api_url}/chat.postMessage */
 	struct chat_http *http;
+	char *secret;      /* the signing secret, or NULL: no inbound */
+	char *reply_origin;   /* where response_urls may point */
+	struct replay *replay;
 };
 
 static void
@@ -58,6 +78,9 @@ slack_close(void *st)
 	if (!s)
 		return;
 	chat_secret_free(s->auth);
+	chat_secret_free(s->secret);
+	free(s->reply_origin);
+	replay_free(s->replay);
 	free(s->channel);
 	free(s->endpoint);
 	chat_http_close(s->http);
@@ -68,8 +91,9 @@ static int
 slack_open(void **out, const struct ynode *cfg)
 {
 	static const char *const keys[] = { "token_file", "signing_secret_file",
-	    "channel", "api_url", "proxy", NULL };
-	const char *token_file, *secret_file, *channel, *api, *proxy;
+	    "channel", "api_url", "proxy", "response_url_origin", NULL };
+	const char *token_file, *secret_file, *channel, *api, *proxy, *origin;
+	char reply_origin[300];
 	char *token = NULL, *secret = NULL;
 	struct slack *s;
 	size_t n;
@@ -81,27 +105,30 @@ slack_open(void **out, const struct ynode *cfg)
 	    (rc = chat_cfg_str(&secret_file, cfg, "signing_secret_file", 0)) != OK ||
 	    (rc = chat_cfg_str(&channel, cfg, "channel", 1)) != OK ||
 	    (rc = chat_cfg_str(&api, cfg, "api_url", 0)) != OK ||
-	    (rc = chat_cfg_str(&proxy, cfg, "proxy", 0)) != OK)
+	    (rc = chat_cfg_str(&proxy, cfg, "proxy", 0)) != OK ||
+	    (rc = chat_cfg_str(&origin, cfg, "response_url_origin", 0)) != OK)
 		return rc;
+	if (!origin)
+		origin = api ? api : "https://hooks.slack.com";
 	if (!api)
 		api = "https://slack.com/api";
 	if (!chat_url_ok(api))
 		return err_set(ERR_INVALID, "api_url: must be an http:// or https:// URL");
+	if (chat_url_origin(reply_origin, sizeof(reply_origin), origin) != OK)
+		return err_set(ERR_INVALID, "response_url_origin: %s", err_last());
 	if (proxy && strchr(proxy, ' '))
 		return err_set(ERR_INVALID, "proxy: must be a URL");
 	if ((rc = chat_read_secret(&token, token_file, "token_file")) != OK)
 		return rc;
-	/* The signing secret verifies inbound requests (the HTTP listener's
-	 * business); an unreadable one is a config error all the same, and
-	 * better found at start-up. */
-	if (secret_file) {
-		if ((rc = chat_read_secret(&secret, secret_file, "signing_secret_file")) != OK) {
-			chat_secret_free(token);
-			return rc;
-		}
-		chat_secret_free(secret);
+	if (secret_file &&
+	    (rc = chat_read_secret(&secret, secret_file, "signing_secret_file")) != OK) {
+		chat_secret_free(token);
+		return rc;
 	}
 	s = xcalloc(1, sizeof(*s));
+	s->secret = secret;
+	s->reply_origin = xstrdup(reply_origin);
+	s->replay = replay_new(SLACK_REPLAY_CAP);
 	s->auth = xasprintf("Authorization: Bearer %s", token);
 	chat_secret_free(token);
 	s->channel = xstrdup(channel);
@@ -436,17 +463,130 @@ out:
 	return rc;
 }
 
+/* ---- inbound ---- */
+
+static const char *const *
+slack_routes(void *st)
+{
+	static const char *const routes[] = { "/slack/command", "/slack/actions", NULL };
+	struct slack *s = st;
+
+	return s->secret ? routes : NULL;
+}
+
+static void
+answer_text(struct chat_http_reply *rep, unsigned status, const char *text)
+{
+	rep->status = status;
+	buf_puts(&rep->body, text);
+}
+
+/* Is this form body Slack's certificate probe (ssl_check=1)? */
+static int
+ssl_probe(const char *body, size_t len)
+{
+	struct form f;
+	int probe;
+
+	if (form_parse(&f, body, len) != OK)
+		return 0;
+	probe = form_get(&f, "ssl_check") && strcmp(form_get(&f, "ssl_check"), "1") == 0 &&
+	    !form_get(&f, "user_id");
+	form_dispose(&f);
+	return probe;
+}
+
+static int
+slack_http(void *st, const struct chat_http_request *rq, struct chat_command *cmd,
+    struct chat_http_reply *rep)
+{
+	struct slack *s = st;
+	const char *ts = rq->header(rq->hctx, "X-Slack-Request-Timestamp");
+	const char *sig = rq->header(rq->hctx, "X-Slack-Signature");
+	int actions = strcmp(rq->path, "/slack/actions") == 0, rc;
+	struct chat_request r;
+
+	memset(cmd, 0, sizeof(*cmd));
+	/* Slack's certificate probe: answer 200, do nothing (before the
+	 * signature check: whether Slack signs the probe is not documented). */
+	if (!actions && rq->len < 256 && ssl_probe(rq->body, rq->len)) {
+		rep->status = 200;
+		return CHAT_HTTP_ANSWERED;
+	}
+	if (slack_verify(s->secret, s->secret ? strlen(s->secret) : 0, ts, sig, rq->body, rq->len,
+	    rq->now) != OK) {
+		log_event("slack", "%s refused: %s", rq->path, err_last());
+		answer_text(rep, 401, "invalid request signature\n");
+		return CHAT_HTTP_ANSWERED;
+	}
+	rc = actions ? slack_action_parse(&r, rq->body, rq->len) :
+	    slack_command_parse(&r, rq->body, rq->len);
+	if (rc != OK) {
+		char *why = xasprintf("firebreak could not read that request: %s", err_last());
+
+		chat_ack_json(rep, 400, why);
+		free(why);
+		return CHAT_HTTP_ANSWERED;
+	}
+	/* A replay of a request we acted on (the same trigger, or the same
+	 * signature) is refused like a bad signature. */
+	if (replay_check(s->replay, r.trigger_id ? r.trigger_id : sig, rq->now)) {
+		log_event("slack", "%s refused: %s", rq->path, err_last());
+		chat_request_dispose(&r);
+		answer_text(rep, 401, "replayed request\n");
+		return CHAT_HTTP_ANSWERED;
+	}
+	if (r.response_url && !chat_url_same_origin(r.response_url, s->reply_origin)) {
+		log_event("slack", "%s: not answering through a response_url outside %s",
+		    rq->path, s->reply_origin);
+		free(r.response_url);
+		r.response_url = NULL;
+	}
+	cmd->identity = xasprintf("slack:%s", r.user_id);
+	cmd->via = xasprintf("slack #%s", r.channel_name ? r.channel_name : r.channel_id);
+	cmd->text = xstrdup(r.text);
+	cmd->reply_to = r.response_url;
+	r.response_url = NULL;
+	cmd->flags = CHAT_CMD_VERIFIED | CHAT_CMD_MAY_APPROVE | (actions ? CHAT_CMD_QUIET : 0);
+	chat_request_dispose(&r);
+	return CHAT_HTTP_COMMAND;
+}
+
+static void
+slack_ack(void *st, const struct chat_command *cmd, const char *text, struct chat_http_reply *rep)
+{
+	(void)st;
+	if (cmd->flags & CHAT_CMD_QUIET)
+		rep->status = 200;   /* a button's result comes in the plan's thread */
+	else
+		chat_ack_json(rep, 200, text);
+}
+
+static int
+slack_reply(void *st, const char *reply_to, const char *text)
+{
+	struct slack *s = st;
+
+	if (!chat_url_same_origin(reply_to, s->reply_origin))
+		return err_set(ERR_DENIED, "slack: a response_url outside %s", s->reply_origin);
+	return chat_reply_post(reply_to, text);
+}
+
 static const struct chat_ops slack_ops = {
 	.open = slack_open,
 	.post = slack_post,
 	.fd = NULL,
 	.tick = NULL,
+	.routes = slack_routes,
+	.http = slack_http,
+	.ack = slack_ack,
+	.reply = slack_reply,
 	.close = slack_close,
 };
 
 const struct chat_provider chat_slack = {
 	.abi = CHAT_PROVIDER_ABI,
 	.name = "slack",
-	.caps = CHAT_CAN_POST,
+	.caps = CHAT_CAN_POST | CHAT_CAN_HTTP,
 	.ops = &slack_ops,
 };

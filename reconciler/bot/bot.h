@@ -21,10 +21,13 @@
 /* Who asks, and from where. */
 struct bot_request {
 	const char *user;        /* a policy user (`--as`), or NULL: map `identity` */
-	const char *identity;    /* "slack:U024BE7LH", "irc:carol", or NULL (the shell) */
+	const char *identity;    /* "slack:U024BE7LH", "irc-account:carol", or NULL
+	                          * (the shell) */
+	int unverified;          /* the chat server does not vouch for `identity` (a
+	                          * bare IRC nick): read-only commands only */
+	int no_approve;          /* approve / discard may not come from where this
+	                          * came (IRC without allow_approve) */
 	const char *via;         /* "shell", "slack #ops", "irc #ops": Requested-via */
-	int chat_entry;          /* the config's chat[] entry it came through, or -1
-	                          * (IRC approval follows that entry's allow_approve) */
 	const char *text;        /* the command line: "deploy app 1.4.3" */
 	/*
 	 * approve / discard go to the running controller through its control

@@ -45,7 +45,7 @@ struct bot {
 	char applied[41];
 	char ref[300];
 	const char *user;            /* the policy user, or NULL: unmapped */
-	int may_approve;             /* not IRC, or IRC with allow_approve: true */
+	int may_approve;             /* approve / discard may come from where this did */
 };
 
 /* One attempt at a mutating command, against one head. */
@@ -78,6 +78,8 @@ struct command {
 void bot_say(struct bot *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int bot_refuse(struct bot *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int bot_fail(struct bot *b, const char *what);
+/* The refusal for someone who maps to no policy user (read-only only). */
+int bot_refuse_unmapped(struct bot *b);
 const char *bot_short_sha(const char *sha, char out[8]);
 
 /* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts). */

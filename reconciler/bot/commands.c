@@ -62,6 +62,19 @@ bot_refuse(struct bot *b, const char *fmt, ...)
 	return ERR_DENIED;
 }
 
+int
+bot_refuse_unmapped(struct bot *b)
+{
+	const char *id = b->rq->identity ? b->rq->identity : "?";
+
+	if (b->rq->unverified)
+		return bot_refuse(b, "%s is not an identity the chat server vouches for (anyone "
+		    "can take a nick), so you may only run help, plan, status and history; log in "
+		    "to your services account and map its identity in policy.yaml", id);
+	return bot_refuse(b, "you are not mapped to a firebreak user (identities in policy.yaml: "
+	    "\"%s\"), so you may only run help, plan, status and history", id);
+}
+
 /* The environment failed us (git, the state directory): exit 3. */
 int
 bot_fail(struct bot *b, const char *what)
@@ -384,9 +397,7 @@ dispatch(struct bot *b)
 	}
 	if (!bot_may_run(b, c)) {
 		if (!b->user)
-			rc = bot_refuse(b, "you are not mapped to a firebreak user (identities in "
-			    "policy.yaml: \"%s\"), so you may only run help, plan, status and history",
-			    b->rq->identity ? b->rq->identity : "?");
+			rc = bot_refuse_unmapped(b);
 		else if (c->kind == CMD_DECIDE)
 			rc = bot_refuse(b, "%s is not an approver (approvers in policy.yaml)", b->user);
 		else
@@ -399,25 +410,6 @@ dispatch(struct bot *b)
 	    c->run(b, av + words, ac);
 	free(store);
 	return rc;
-}
-
-/* Does the irc chat entry the command came through (or, not knowing, the
- * first irc entry) say allow_approve: true? */
-static int
-irc_may_approve(const struct config *cfg, int entry)
-{
-	size_t i;
-
-	for (i = 0; cfg->chat && cfg->chat->type == YNODE_SEQ && i < cfg->chat->n; i++) {
-		const struct ynode *t = ynode_get(cfg->chat->items[i], "type"),
-		    *a = ynode_get(cfg->chat->items[i], "allow_approve");
-
-		if (entry >= 0 && (size_t)entry != i)
-			continue;
-		if (t && t->type == YNODE_SCALAR && strcmp(t->str, "irc") == 0)
-			return a && a->type == YNODE_SCALAR && !a->quoted && strcmp(a->str, "true") == 0;
-	}
-	return 0;
 }
 
 int
@@ -440,14 +432,13 @@ bot_run(const struct config *cfg, const struct bot_request *rq, struct bot_answe
 		bot_fail(&b, "reading the applied policy");
 		goto out;
 	}
+	/* Only an identity the chat platform vouches for maps to a user: a
+	 * bare IRC nick can be taken by anyone. */
 	if (rq->user)
 		b.user = rq->user;
-	else if (rq->identity)
+	else if (rq->identity && !rq->unverified)
 		b.user = policy_identity(b.policy, rq->identity);
-	/* IRC nicks can be taken by anyone: approving from there is off
-	 * unless the irc chat entry says allow_approve: true. */
-	b.may_approve = !rq->identity || strncmp(rq->identity, "irc:", 4) != 0 ||
-	    irc_may_approve(cfg, rq->chat_entry);
+	b.may_approve = !rq->no_approve;
 	if (b.user)
 		snprintf(ans->user, sizeof(ans->user), "%s", b.user);
 	dispatch(&b);

@@ -148,13 +148,10 @@ run_decide(struct bot *b, int approve, const char *id)
 	int rc;
 
 	if (!b->user)
-		return bot_refuse(b, "you are not mapped to a firebreak user (identities in policy.yaml: "
-		    "\"%s\"), so you may only run help, plan, status and history",
-		    b->rq->identity ? b->rq->identity : "?");
+		return bot_refuse_unmapped(b);
 	if (!b->may_approve)
-		return bot_refuse(b, "approving over IRC is off: IRC nicks are not authenticated (set "
-		    "allow_approve: true on the irc chat entry to turn it on); approve in Slack or "
-		    "with `firebreak approve`");
+		return bot_refuse(b, "approving from %s is off (allow_approve on its chat entry "
+		    "turns it on); approve in Slack or with `firebreak approve`", b->rq->via);
 	if (parse_u64(&v, id, 1, 1ull << 62) != OK)
 		return bot_refuse(b, "'%s' is not a plan id (a number)", id);
 	rc = ctl_decide(&msg, b->cfg->state, approve, id, b->user);

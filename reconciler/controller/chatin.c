@@ -1,6 +1,10 @@
 /*
- * chatin.c - chat commands coming in: Slack's and Mattermost's HTTP
- * requests and IRC lines, verified and queued as jobs.  See ctl.h.
+ * chatin.c - chat commands coming in, through the chat provider interface
+ * (providers/chat/chat.h): HTTP requests to the routes the configured
+ * providers declare, and commands the connected ones (IRC) heard.  The
+ * controller never looks inside a platform's request: the provider
+ * verifies it and hands over a command, which is queued as a job
+ * (jobs.c).  See ctl.h.
  */
 #include "controller/ctl.h"
 
@@ -13,182 +17,111 @@
 #include "base/log.h"
 #include "controller/http.h"
 #include "providers/chat/chat.h"
-#include "providers/chat/slack_in.h"
 #include "state/outbox.h"
 
-/* Commands addressed to the bot in IRC. */
-void
-ctl_chat_irc(struct ctl *c)
-{
-	struct chat_inbound in;
-	int idx;
+#define BUSY_TEXT "busy: too many commands are waiting; try again in a minute"
 
-	while (c->ob && (idx = outbox_recv(c->ob, &in)) >= 0) {
-		char *identity = xasprintf("irc:%s", in.user), *via = xasprintf("irc %s", in.where);
-		struct botjob tmp;
-
-		if (!jobs_enqueue(c, identity, via, in.text, NULL, idx, in.user)) {
-			memset(&tmp, 0, sizeof(tmp));
-			tmp.backend = idx;
-			tmp.to = in.user;
-			jobs_answer_irc(c, &tmp, "busy: too many commands are waiting; try again");
-		}
-		free(identity);
-		free(via);
-		chat_inbound_dispose(&in);
-	}
-}
-
-/* Requested-via for Slack and Mattermost: "slack #ops".  The channel
- * name is display text (slack_in checked it has no control characters;
- * the bot keeps only safe characters of it in the trailer). */
-static char *
-via_of(const char *platform, const struct chat_request *rq)
-{
-	return xasprintf("%s #%s", platform, rq->channel_name ? rq->channel_name :
-	    rq->channel_id ? rq->channel_id : "?");
-}
-
-static void
-reply_json(struct http_reply *rep, unsigned status, const char *text)
-{
-	rep->status = status;
-	rep->content_type = "application/json";
-	chat_reply_json(&rep->body, text, 0);
-}
-
-/*
- * POST /slack/command, /slack/actions, /mattermost/command.  Verified,
- * then queued, then acknowledged at once: Slack wants an answer within 3
- * seconds, and the git work happens afterwards in a child that answers
- * through response_url.
- */
-void
-ctl_chat_http(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-	struct ctl *c = ctx;
-	struct chat_request rq;
-	const char *platform;
-	char *identity, *via, *ack;
-	int rc, slack = strncmp(req->path, "/slack/", 7) == 0;
-
-	memset(&rq, 0, sizeof(rq));
-	if (slack) {
-		const char *ts = http_request_header(req, "X-Slack-Request-Timestamp");
-		const char *sig = http_request_header(req, "X-Slack-Signature");
-
-		platform = "slack";
-		/* Slack's certificate probe: answer 200, do nothing. */
-		if (req->body_len < 256 && strstr(req->body, "ssl_check=1")) {
-			rep->status = 200;
-			return;
-		}
-		if (slack_verify(c->slack_secret, c->slack_secret ? strlen(c->slack_secret) : 0,
-		    ts, sig, req->body, req->body_len, (long long)time(NULL)) != OK) {
-			log_event(NULL, "http: %s refused: %s", req->path, err_last());
-			rep->status = 401;
-			buf_puts(&rep->body, "invalid request signature\n");
-			return;
-		}
-		rc = strcmp(req->path, "/slack/actions") == 0 ?
-		    slack_action_parse(&rq, req->body, req->body_len) :
-		    slack_command_parse(&rq, req->body, req->body_len);
-		/* A replay of a request we acted on (the same trigger, or the
-		 * same signature) is refused like a bad signature. */
-		if (rc == OK && replay_check(c->replay, rq.trigger_id ? rq.trigger_id : sig,
-		    (long long)time(NULL))) {
-			log_event(NULL, "http: %s refused: %s", req->path, err_last());
-			chat_request_dispose(&rq);
-			rep->status = 401;
-			buf_puts(&rep->body, "replayed request\n");
-			return;
-		}
-	} else {
-		platform = "mattermost";
-		rc = mattermost_command_parse(&rq, c->mm_token, c->mm_token ? strlen(c->mm_token) : 0,
-		    http_request_header(req, "Authorization"), req->body, req->body_len);
-		if (rc == ERR_DENIED) {
-			log_event(NULL, "http: %s refused: %s", req->path, err_last());
-			rep->status = 401;
-			buf_puts(&rep->body, "invalid token\n");
-			return;
-		}
-	}
-	if (rc != OK) {
-		char *why = xasprintf("firebreak could not read that request: %s", err_last());
-
-		reply_json(rep, 400, why);
-		free(why);
-		return;
-	}
-	/* Slack answers through https only (an http:// api_url is a test
-	 * stand-in, whose response_url may be http:// too). */
-	if (slack && rq.response_url && strncmp(rq.response_url, "https://", 8) != 0 &&
-	    !c->slack_http) {
-		log_event(NULL, "http: %s: ignoring a response_url that is not https", req->path);
-		free(rq.response_url);
-		rq.response_url = NULL;
-	}
-	identity = xasprintf("%s:%s", platform, rq.user_id);
-	via = via_of(platform, &rq);
-	if (!jobs_enqueue(c, identity, via, rq.text, rq.response_url, -1, NULL))
-		reply_json(rep, 200, "busy: too many commands are waiting; try again in a minute");
-	else if (strcmp(req->path, "/slack/actions") == 0)
-		rep->status = 200;   /* the button's result comes in the plan's thread */
-	else {
-		ack = xasprintf("on it: %s", rq.text[0] ? rq.text : "help");
-		reply_json(rep, 200, ack);
-		free(ack);
-	}
-	free(identity);
-	free(via);
-	chat_request_dispose(&rq);
-}
-
-/* The inbound secrets: Slack's signing secret (the slack chat entry's
- * signing_secret_file) and Mattermost's slash command token (the webhook
- * entry's command_token_file). */
 int
 ctl_chat_open(struct ctl *c)
 {
-	const struct ynode *chat = c->cfg->chat;
-	ssize_t n;
-	size_t i;
-	int rc;
+	size_t i, k, n = c->ob ? outbox_backend_count(c->ob) : 0;
+	ssize_t len;
 
-	n = readlink("/proc/self/exe", c->self, sizeof(c->self) - 1);
-	c->self[n > 0 ? n : 0] = '\0';
-	c->replay = replay_new(4096);
-	for (i = 0; chat && chat->type == YNODE_SEQ && i < chat->n; i++) {
-		const struct ynode *t = ynode_get(chat->items[i], "type");
-		const struct ynode *f = NULL;
-		char **slot = NULL;
+	len = readlink("/proc/self/exe", c->self, sizeof(c->self) - 1);
+	c->self[len > 0 ? len : 0] = '\0';
+	c->nroutes = 0;
+	for (i = 0; i < n; i++) {
+		const char *const *r = outbox_routes(c->ob, (int)i);
 
-		if (t && strcmp(t->str, "slack") == 0) {
-			const struct ynode *api = ynode_get(chat->items[i], "api_url");
-
-			c->slack_http |= api && api->type == YNODE_SCALAR &&
-			    strncmp(api->str, "http://", 7) == 0;
-			f = ynode_get(chat->items[i], "signing_secret_file"), slot = &c->slack_secret;
+		for (; r && *r; r++) {
+			for (k = 0; k < c->nroutes; k++)
+				if (strcmp(c->routes[k].path, *r) == 0)
+					return err_set(ERR_INVALID, "%s: chat[%d] and chat[%zu] both "
+					    "take %s; keep the inbound setting (signing_secret_file, "
+					    "command_token_file) on one of them", c->cfg->path,
+					    c->routes[k].backend, i, *r);
+			if (c->nroutes == CTL_MAX_ROUTES)
+				return err_set(ERR_TOOBIG, "%s: more than %d chat routes", c->cfg->path,
+				    CTL_MAX_ROUTES);
+			c->routes[c->nroutes].path = *r;
+			c->routes[c->nroutes].backend = (int)i;
+			c->route_paths[c->nroutes++] = *r;
 		}
-		else if (t && strcmp(t->str, "webhook") == 0)
-			f = ynode_get(chat->items[i], "command_token_file"), slot = &c->mm_token;
-		if (!f || f->type != YNODE_SCALAR || *slot)
-			continue;
-		if ((rc = config_read_secret(slot, f->str)) != OK)
-			return err_set(rc, "%s:%d: %s", c->cfg->path, f->line, err_last());
 	}
+	c->route_paths[c->nroutes] = NULL;
 	return OK;
 }
 
 void
 ctl_chat_close(struct ctl *c)
 {
-	replay_free(c->replay);
-	if (c->slack_secret)
-		explicit_bzero(c->slack_secret, strlen(c->slack_secret));
-	if (c->mm_token)
-		explicit_bzero(c->mm_token, strlen(c->mm_token));
-	free(c->slack_secret);
-	free(c->mm_token);
+	c->nroutes = 0;
+	c->route_paths[0] = NULL;
+}
+
+/* Commands addressed to the bot on a connected backend (IRC). */
+void
+ctl_chat_irc(struct ctl *c)
+{
+	struct chat_command cmd;
+	int idx;
+
+	while (c->ob && (idx = outbox_recv(c->ob, &cmd)) >= 0) {
+		if (!jobs_enqueue(c, &cmd, idx))
+			jobs_answer_in_chat(c, idx, cmd.reply_to, "busy: too many commands are "
+			    "waiting; try again");
+		chat_command_dispose(&cmd);
+	}
+}
+
+static const char *
+header_of(const void *hctx, const char *name)
+{
+	return http_request_header(hctx, name);
+}
+
+/*
+ * A POST to a route a provider declared: it verifies and parses, then the
+ * command is queued and acknowledged at once (Slack wants an answer
+ * within 3 seconds; the git work happens afterwards in a child).
+ */
+void
+ctl_chat_http(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+	struct ctl *c = ctx;
+	struct chat_http_request rq;
+	struct chat_http_reply out = { 0, NULL, BUF_INIT };
+	struct chat_command cmd;
+	int idx = -1;
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].path, req->path) == 0)
+			idx = c->routes[i].backend;
+	if (idx < 0 || !c->ob) {
+		rep->status = 404;
+		buf_puts(&rep->body, "not found\n");
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.path = req->path;
+	rq.body = req->body;
+	rq.len = req->body_len;
+	rq.header = header_of;
+	rq.hctx = req;
+	rq.now = (long long)time(NULL);
+	if (outbox_http(c->ob, idx, &rq, &cmd, &out) == CHAT_HTTP_COMMAND) {
+		char *ack = xasprintf("on it: %s", cmd.text[0] ? cmd.text : "help");
+		/* jobs_enqueue() takes the command; the ack needs only its flags. */
+		struct chat_command seen = { NULL, NULL, NULL, NULL, cmd.flags };
+
+		buf_dispose(&out.body);
+		memset(&out, 0, sizeof(out));
+		outbox_ack(c->ob, idx, &seen, jobs_enqueue(c, &cmd, idx) ? ack : BUSY_TEXT, &out);
+		free(ack);
+		chat_command_dispose(&cmd);
+	}
+	rep->status = out.status ? out.status : 200;
+	rep->content_type = out.content_type;
+	rep->body = out.body;
 }

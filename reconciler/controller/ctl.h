@@ -25,6 +25,7 @@
 #include "controller/controller.h"
 #include "plan/pipeline.h"
 #include "plan/plan.h"
+#include "providers/chat/chat.h"
 #include "state/ctlclient.h"
 
 struct pollfd;
@@ -36,6 +37,7 @@ struct pollfd;
 #define BOT_HOLD_SECONDS 2.0     /* a new head waits this long for a running
                                   * command to announce its commit first */
 #define CTL_LAT_BUCKETS 8
+#define CTL_MAX_ROUTES 16          /* HTTP routes of all chat providers */
 
 #define CTL_MAX_CONNS 8           /* control socket clients at once */
 #define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
@@ -46,7 +48,6 @@ struct http_request;
 struct http_reply;
 struct outbox;
 struct proc;
-struct replay;
 struct repo;
 struct state;
 
@@ -54,10 +55,16 @@ struct state;
  * the loop never waits for git, and a crash stays in the child). */
 struct botjob {
 	struct proc *proc;           /* NULL while queued */
-	int backend;                 /* IRC: the outbox backend to answer on, else -1 */
-	char *to;                    /* IRC: the nick that asked */
-	char *identity, *via, *text, *reply_url;
-	int reply_only;              /* only post `text` to reply_url (`firebreak-core reply`) */
+	int backend;                 /* the chat[] entry it came through */
+	struct chat_command cmd;     /* owns */
+	int reply_only;              /* only answer cmd.text through the backend's
+	                              * reply op (`firebreak-core reply`) */
+};
+
+/* An HTTP route a chat provider declared, and whose it is. */
+struct chat_route {
+	const char *path;            /* borrowed from the provider (static) */
+	int backend;
 };
 
 /* One control socket client. */
@@ -102,10 +109,9 @@ struct ctl {
 	struct botjob *jobs[BOT_RUNNING + BOT_QUEUED];
 	size_t njobs;
 	char self[4096];               /* this program, for the bot's children */
-	char *slack_secret, *mm_token; /* inbound secrets, or NULL */
-	int slack_http;                /* the slack entry's api_url is http:// (a test
-	                                * stand-in): its response_urls may be too */
-	struct replay *replay;
+	struct chat_route routes[CTL_MAX_ROUTES];
+	const char *route_paths[CTL_MAX_ROUTES + 1];   /* for the HTTP listener */
+	size_t nroutes;
 	struct proc *fetch_proc;       /* `firebreak-core fetch` running, or NULL */
 	/* Metrics. */
 	unsigned long by_decision[DECISION_INVALID + 1];
@@ -163,20 +169,21 @@ void ctlsock_step(struct ctl *c);
 void ctlsock_close(struct ctl *c);
 
 /* jobs.c */
-/* Queue a command; 0 when the queue is full (the caller says "busy"). */
-int jobs_enqueue(struct ctl *c, const char *identity, const char *via, const char *text,
-    const char *reply_url, int backend, const char *to);
+/* Queue a command from chat[backend]; takes *cmd (zeroes it) and returns
+ * 1, or 0 when the queue is full (*cmd untouched; the caller says "busy"). */
+int jobs_enqueue(struct ctl *c, struct chat_command *cmd, int backend);
 /* Start what may start, collect what ended.  Never blocks. */
 void jobs_step(struct ctl *c);
 /* Is a command queued or running that may yet announce a commit? */
 int jobs_may_commit(const struct ctl *c);
-/* Answer on the IRC backend the command came from. */
-void jobs_answer_irc(struct ctl *c, const struct botjob *j, const char *text);
+/* Answer `to` in chat[backend]'s channel, through the outbox (IRC). */
+void jobs_answer_in_chat(struct ctl *c, int backend, const char *to, const char *text);
 void job_free(struct botjob *j);
 /* Stop and forget every job (shutdown). */
 void jobs_close(struct ctl *c);
 
-/* chatin.c */
+/* chatin.c: the routes the chat providers declare (ERR_INVALID when two
+ * entries claim one); commands from connected backends; HTTP requests. */
 int ctl_chat_open(struct ctl *c);
 void ctl_chat_close(struct ctl *c);
 void ctl_chat_irc(struct ctl *c);

@@ -605,9 +605,6 @@ static const struct route routes[] = {
 	{ "GET",  "/metrics",    0, serve_metrics },
 	{ "GET",  "/plans/",     1, serve_plan },
 	{ "POST", "/hooks/push", 0, serve_push },
-	{ "POST", "/slack/command", 0, serve_forward },
-	{ "POST", "/slack/actions", 0, serve_forward },
-	{ "POST", "/mattermost/command", 0, serve_forward },
 };
 
 static int
@@ -641,6 +638,17 @@ dispatch(struct http *s, const struct http_request *req, struct http_reply *rep,
 		}
 		buf_printf(allow, "%s%s%s", allow->len ? ", " : "", routes[i].method,
 		    strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+	}
+	/* The chat providers' routes (POST), forwarded to the controller. */
+	for (i = 0; s->cfg.forward && s->cfg.forward[i]; i++) {
+		if (strcmp(req->path, s->cfg.forward[i]) != 0)
+			continue;
+		if (strcmp(req->method, "POST") == 0) {
+			serve_forward(s, req, rep);
+			return;
+		}
+		buf_printf(allow, "%sPOST", allow->len ? ", " : "");
+		break;
 	}
 	if (allow->len)
 		reply_text(rep, 405, "method not allowed\n");

@@ -9,8 +9,10 @@
  *   GET  /plans/<id>.json  the stored plan JSON, or 404
  *   GET  /plans/<id>       an HTML page: summary, changes, coloured diff
  *   POST /hooks/push       hooksig-verified: 202 and handlers.push, else 401
- *   POST /slack/command, /slack/actions, /mattermost/command
- *                          handlers.forward (the chat bot verifies them)
+ *   POST <forward>         the paths in http_config.forward (the chat
+ *                          providers' routes: /slack/command, ...) go to
+ *                          handlers.forward, which hands them to the
+ *                          provider that declared them
  *   anything else          404; a known path with the wrong method 405
  *
  * Plan ids are decimal digits and nothing else.  Request bodies are
@@ -58,9 +60,8 @@ struct http_handlers {
 	 * "gitea" or "gitlab". */
 	void (*push)(void *ctx, const char *source);
 	/*
-	 * Routes the controller answers itself (the router's forwarding
-	 * entries: the chat bot's /slack/... and /mattermost/command): fill
-	 * `rep`.  NULL: such routes are 404.
+	 * A POST to one of http_config.forward's paths: fill `rep`.  NULL:
+	 * such routes are 404.
 	 */
 	void (*forward)(void *ctx, const struct http_request *req, struct http_reply *rep);
 	/* One line about a notable request (refused hook, 413); may be NULL.
@@ -74,6 +75,8 @@ struct http_config {
 	const char *hook_secret;   /* borrowed; NULL or empty: every push hook is 401 */
 	size_t hook_secret_len;
 	size_t max_body;           /* 0: HTTP_MAX_BODY */
+	const char *const *forward; /* NULL-terminated POST paths for handlers.forward
+	                            * (borrowed; must outlive the listener), or NULL */
 };
 
 struct http;

@@ -3,6 +3,13 @@
  * child (`firebreak-core chat ... --json`): the loop never waits for git,
  * and a crash stays in the child.  BOT_RUNNING run at once, BOT_QUEUED
  * more wait.  See ctl.h.
+ *
+ * Who hears the answer depends on the backend the command came through:
+ * one whose provider answers by itself (Slack's and Mattermost's
+ * response_url) is answered by the child, through that provider's reply
+ * op; any other (IRC) through the outbox, in its channel, addressed to the
+ * asker.  A command that made a commit is announced to every chat, and
+ * the plan for it threads under that announcement.
  */
 #include "controller/ctl.h"
 
@@ -13,9 +20,8 @@
 
 #include "base/log.h"
 #include "base/proc.h"
+#include "providers/chat/chat.h"
 #include "state/outbox.h"
-
-/* ---- the bot's commands from chat ------------------------------------------- */
 
 void
 job_free(struct botjob *j)
@@ -28,72 +34,82 @@ job_free(struct botjob *j)
 		proc_finish(&r, j->proc);
 		proc_result_dispose(&r);
 	}
-	free(j->to);
-	free(j->identity);
-	free(j->via);
-	free(j->text);
-	free(j->reply_url);
+	chat_command_dispose(&j->cmd);
 	free(j);
 }
 
-/* Queue a command; runs when one of BOT_RUNNING slots is free.  0 when
- * the queue is full (the caller says "busy"). */
+static int
+jobs_full(const struct ctl *c)
+{
+	return c->njobs == sizeof(c->jobs) / sizeof(*c->jobs);
+}
+
 int
-jobs_enqueue(struct ctl *c, const char *identity, const char *via, const char *text,
-    const char *reply_url, int backend, const char *to)
+jobs_enqueue(struct ctl *c, struct chat_command *cmd, int backend)
 {
 	struct botjob *j;
 
-	if (c->njobs == sizeof(c->jobs) / sizeof(*c->jobs) || !c->self[0])
+	if (jobs_full(c) || !c->self[0])
 		return 0;
 	j = xcalloc(1, sizeof(*j));
-	j->identity = xstrdup(identity);
-	j->via = xstrdup(via);
-	j->text = xstrdup(text);
-	j->reply_url = reply_url ? xstrdup(reply_url) : NULL;
+	j->cmd = *cmd;
+	memset(cmd, 0, sizeof(*cmd));
 	j->backend = backend;
-	j->to = to ? xstrdup(to) : NULL;
 	c->jobs[c->njobs++] = j;
-	log_event(NULL, "chat: %s via %s: %s", identity, via, text);
+	log_event(NULL, "chat: %s%s via %s: %s", j->cmd.identity,
+	    j->cmd.flags & CHAT_CMD_VERIFIED ? "" : " (unverified)", j->cmd.via, j->cmd.text);
 	return 1;
 }
 
-static void
-bot_start(struct ctl *c, struct botjob *j)
+/* Does this job's answer go through its provider's reply op (a child)? */
+static int
+replies_itself(const struct ctl *c, const struct botjob *j)
 {
-	const char *argv[20];
+	return c->ob && outbox_replies_itself(c->ob, j->backend);
+}
+
+static void
+job_start(struct ctl *c, struct botjob *j)
+{
+	const char *argv[24];
 	struct proc_opts o;
 	char entry[16];
 	size_t n = 0;
 
+	snprintf(entry, sizeof(entry), "%d", j->backend);
 	argv[n++] = c->self;
 	if (j->reply_only) {
 		argv[n++] = "reply";
-		argv[n++] = "--url";
-		argv[n++] = j->reply_url;
+		argv[n++] = "--config";
+		argv[n++] = c->cfg->path;
+		argv[n++] = "--chat-entry";
+		argv[n++] = entry;
+		argv[n++] = "--reply-to";
+		argv[n++] = j->cmd.reply_to;
 		argv[n++] = "--";
-		argv[n++] = j->text;
+		argv[n++] = j->cmd.text;
 		goto start;
 	}
 	argv[n++] = "chat";
 	argv[n++] = "--config";
 	argv[n++] = c->cfg->path;
 	argv[n++] = "--identity";
-	argv[n++] = j->identity;
+	argv[n++] = j->cmd.identity;
 	argv[n++] = "--via";
-	argv[n++] = j->via;
+	argv[n++] = j->cmd.via;
 	argv[n++] = "--json";
-	if (j->backend >= 0) {
-		snprintf(entry, sizeof(entry), "%d", j->backend);
+	if (!(j->cmd.flags & CHAT_CMD_VERIFIED))
+		argv[n++] = "--unverified";
+	if (!(j->cmd.flags & CHAT_CMD_MAY_APPROVE))
+		argv[n++] = "--no-approve";
+	if (j->backend >= 0 && j->cmd.reply_to && replies_itself(c, j)) {
 		argv[n++] = "--chat-entry";
 		argv[n++] = entry;
-	}
-	if (j->reply_url) {
-		argv[n++] = "--reply-url";
-		argv[n++] = j->reply_url;
+		argv[n++] = "--reply-to";
+		argv[n++] = j->cmd.reply_to;
 	}
 	argv[n++] = "--";
-	argv[n++] = j->text;
+	argv[n++] = j->cmd.text;
 start:
 	argv[n] = NULL;
 	memset(&o, 0, sizeof(o));
@@ -104,29 +120,53 @@ start:
 	}
 }
 
-/* Answer on the IRC backend the command came from: "carol: ...". */
 void
-jobs_answer_irc(struct ctl *c, const struct botjob *j, const char *text)
+jobs_answer_in_chat(struct ctl *c, int backend, const char *to, const char *text)
 {
 	struct outbox_msg m;
 	size_t first = strcspn(text, "\n");
 	char *summary = xstrndup(text, first);
 
+	if (!c->ob)
+		return;
 	memset(&m, 0, sizeof(m));
 	m.summary = summary;
 	m.body = text[first] ? text + first + 1 : NULL;
-	m.only = j->backend;
-	m.to = j->to;
+	m.only = backend;
+	m.to = to;
 	if (outbox_send(c->ob, &m) != OK)
-		log_event(NULL, "chat: answering %s: %s", j->to, err_last());
+		log_event(NULL, "chat: answering %s: %s", to ? to : "?", err_last());
 	free(summary);
 }
 
-/* A command ended: announce its commit to every chat (the plan for it
- * then threads under that message), and answer IRC in its channel (the
- * child answered Slack and Mattermost through their response_url). */
+/* Tell whoever was told "on it" how a command ended that gave no answer
+ * of its own (the child died, or could not start). */
 static void
-bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
+answer_failure(struct ctl *c, struct botjob *j, const char *text)
+{
+	struct botjob *rj;
+
+	if (j->backend < 0 || !j->cmd.reply_to)
+		return;
+	if (!replies_itself(c, j)) {
+		jobs_answer_in_chat(c, j->backend, j->cmd.reply_to, text);
+		return;
+	}
+	if (jobs_full(c))
+		return;
+	rj = xcalloc(1, sizeof(*rj));
+	rj->reply_only = 1;
+	rj->backend = j->backend;
+	rj->cmd.reply_to = xstrdup(j->cmd.reply_to);
+	rj->cmd.text = xstrdup(text);
+	c->jobs[c->njobs++] = rj;
+}
+
+/* A command ended: announce its commit to every chat (the plan for it
+ * then threads under that message), or answer the asker where the child
+ * did not. */
+static void
+job_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 {
 	const char *line = r->output.data ? strstr(r->output.data, "{\"code\"") : NULL;
 	json_t *ans = line ? json_loads(line, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
@@ -136,9 +176,10 @@ bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 
 	if (j->reply_only) {
 		if (!proc_result_ok(r))
-			log_event(NULL, "chat: answering through response_url failed: %.*s",
+			log_event(NULL, "chat: answering through chat[%d] failed: %.*s", j->backend,
 			    (int)strcspn(r->output.data ? r->output.data : "", "\n"),
 			    r->output.data ? r->output.data : "");
+		json_decref(ans);
 		return;
 	}
 	if (!ans || !text) {
@@ -147,24 +188,11 @@ bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 		char *t;
 
 		proc_result_describe(&why, r);
-		log_event(NULL, "chat: `%s` from %s failed: %s: %.*s", j->text, j->identity, why.data,
-		    (int)strcspn(out, "\n"), out);
-		t = xasprintf("`%s` failed (%s); the controller's log says why", j->text,
+		log_event(NULL, "chat: `%s` from %s failed: %s: %.*s", j->cmd.text, j->cmd.identity,
+		    why.data, (int)strcspn(out, "\n"), out);
+		t = xasprintf("`%s` failed (%s); the controller's log says why", j->cmd.text,
 		    why.data);
-		/* Whoever was told "on it" hears how it ended. */
-		if (j->backend >= 0 && c->ob)
-			jobs_answer_irc(c, j, t);
-		else if (j->reply_url && c->njobs < sizeof(c->jobs) / sizeof(*c->jobs)) {
-			struct botjob *rj = xcalloc(1, sizeof(*rj));
-
-			rj->reply_only = 1;
-			rj->backend = -1;
-			rj->reply_url = xstrdup(j->reply_url);
-			rj->text = xstrdup(t);
-			rj->identity = xstrdup(j->identity);
-			rj->via = xstrdup(j->via);
-			c->jobs[c->njobs++] = rj;
-		}
+		answer_failure(c, j, t);
 		free(t);
 		buf_dispose(&why);
 		json_decref(ans);
@@ -172,8 +200,8 @@ bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 	}
 	if (commit && strlen(commit) == 40 && c->ob) {
 		struct outbox_msg m;
-		char *summary = xasprintf("%s (%s): %.*s", user && *user ? user : j->identity,
-		    j->via, (int)strcspn(text, "\n"), text);
+		char *summary = xasprintf("%s (%s): %.*s", user && *user ? user : j->cmd.identity,
+		    j->cmd.via, (int)strcspn(text, "\n"), text);
 
 		memset(&m, 0, sizeof(m));
 		m.thread = commit;
@@ -182,13 +210,20 @@ bot_finished(struct ctl *c, struct botjob *j, struct proc_result *r)
 		if (outbox_send(c->ob, &m) != OK)
 			log_event(NULL, "chat: announcing %.7s: %s", commit, err_last());
 		free(summary);
-	} else if (j->backend >= 0 && c->ob) {
-		jobs_answer_irc(c, j, text);
+	} else if (j->backend >= 0 && !replies_itself(c, j)) {
+		jobs_answer_in_chat(c, j->backend, j->cmd.reply_to, text);
 	}
 	json_decref(ans);
 }
 
-/* Start what may start, collect what ended.  Never blocks. */
+static void
+job_remove(struct ctl *c, size_t i)
+{
+	job_free(c->jobs[i]);
+	memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof(*c->jobs));
+	c->njobs--;
+}
+
 void
 jobs_step(struct ctl *c)
 {
@@ -201,39 +236,32 @@ jobs_step(struct ctl *c)
 		if (j->proc && proc_poll(j->proc)) {
 			proc_finish(&r, j->proc);
 			j->proc = NULL;
-			bot_finished(c, j, &r);
+			job_finished(c, j, &r);
 			proc_result_dispose(&r);
-			job_free(j);
-			memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof(*c->jobs));
-			c->njobs--;
+			job_remove(c, i);
 			continue;
 		}
 		i++;
 	}
 	for (i = 0; i < c->njobs; i++)
 		running += c->jobs[i]->proc != NULL;
-	for (i = 0; i < c->njobs && running < BOT_RUNNING; i++)
+	for (i = 0; i < c->njobs && running < BOT_RUNNING; i++) {
+		if (c->jobs[i]->proc)
+			continue;
+		job_start(c, c->jobs[i]);
 		if (!c->jobs[i]->proc) {
-			bot_start(c, c->jobs[i]);
-			if (!c->jobs[i]->proc) {
-				struct proc_result r;
+			struct proc_result r;
 
-				memset(&r, 0, sizeof(r));
-				bot_finished(c, c->jobs[i], &r);
-				job_free(c->jobs[i]);
-				memmove(&c->jobs[i], &c->jobs[i + 1],
-				    (c->njobs - i - 1) * sizeof(*c->jobs));
-				c->njobs--;
-				i--;
-				continue;
-			}
-			running++;
+			memset(&r, 0, sizeof(r));
+			job_finished(c, c->jobs[i], &r);
+			job_remove(c, i);
+			i--;
+			continue;
 		}
+		running++;
+	}
 }
 
-/* Is a chat command queued or running that may yet announce a commit
- * (a new head waits for it; an answer on its way to a response_url does
- * not hold anything up)? */
 int
 jobs_may_commit(const struct ctl *c)
 {

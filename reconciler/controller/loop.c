@@ -233,7 +233,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	}
 	if (cfg->listen) {
 		struct http_config hc = { cfg->listen, cfg->hook_secret,
-		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0 };
+		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0, c.route_paths };
 		struct http_handlers hh = { &c, http_plan, ctl_metrics, http_push, ctl_chat_http,
 			http_log };
 

@@ -4,12 +4,15 @@
 #include "git/repo.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 struct repo {
@@ -423,7 +426,31 @@ branch_ref(char *ref, size_t size, const char *branch)
 	return OK;
 }
 
-#define FETCH_LOCK_TRIES 40
+/*
+ * Our ref writers in one repository are serialised: bot commands and the
+ * controller's own fetch run as separate processes, and a fetch that
+ * finds a ref's lock file taken by another writer fails outright (libgit2
+ * does not wait).  An flock(2) on a file in the git directory (released
+ * when the process dies, so a killed fetch never leaves it held) makes
+ * the second writer wait instead.  People's own git commands do not take
+ * it: a fetch that meets one of theirs is retried (repo_fetch).
+ */
+static int
+writers_lock(struct repo *r)
+{
+	char *path = xasprintf("%s/firebreak-fetch.lock", git_repository_path(r->git));
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	free(path);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
 
 static void
 nap_ms(int ms)
@@ -441,7 +468,7 @@ repo_fetch(struct repo *r, const char *url, const char *branch, const struct rep
 	git_strarray specs;
 	struct net net;
 	char ref[400], spec[820], *list[1];
-	int e, rc, attempt;
+	int e, rc, lock, attempt;
 
 	if ((rc = branch_ref(ref, sizeof(ref), branch)) != OK)
 		return rc;
@@ -455,13 +482,20 @@ repo_fetch(struct repo *r, const char *url, const char *branch, const struct rep
 	list[0] = spec;
 	specs.strings = list;
 	specs.count = 1;
-	/* Bot commands fetch into the same repository at once: a ref another
-	 * fetch holds locked is a moment's wait, not a failure. */
 	for (attempt = 0; ; attempt++) {
+		const git_error *ge;
+
+		lock = writers_lock(r);
 		e = git_remote_fetch(remote, &specs, &opts, "firebreak: fetch");
-		if (e != GIT_ELOCKED || attempt == FETCH_LOCK_TRIES)
+		if (lock >= 0)
+			close(lock);
+		ge = git_error_last();
+		/* libgit2 reports another writer's lock file as a plain
+		 * failure (-1), so it is known only by its message. */
+		if (e == 0 || attempt == 20 || !ge || !ge->message ||
+		    !strstr(ge->message, "lock"))
 			break;
-		nap_ms(5 + 5 * attempt);
+		nap_ms(10 + 10 * attempt);
 	}
 	if (e != 0)
 		rc = net_fail(net_code(e, &net), "fetching from the remote", &net);
@@ -946,7 +980,7 @@ repo_update_ref(struct repo *r, const char *ref, const char *expected, const cha
 	git_reference *moved = NULL;
 	git_commit *c = NULL;
 	git_oid from;
-	int e, rc, valid = 0;
+	int e, rc, lock, valid = 0;
 
 	if (!ref || strncmp(ref, "refs/", 5) != 0 || git_reference_name_is_valid(&valid, ref) != 0 ||
 	    !valid)
@@ -958,13 +992,17 @@ repo_update_ref(struct repo *r, const char *ref, const char *expected, const cha
 	/*
 	 * Both take the ref's lock file (the one git itself takes) and compare
 	 * under it: two writers cannot both win.  A lock already held means
-	 * another writer is moving it this instant.
+	 * another writer is moving it this instant.  Our own writers also hold
+	 * the fetch lock, so a fetch never finds the ref locked by us.
 	 */
+	lock = writers_lock(r);
 	if (expected && *expected)
 		e = git_reference_create_matching(&moved, r->git, ref, git_commit_id(c), 1, &from,
 		    reflog);
 	else
 		e = git_reference_create(&moved, r->git, ref, git_commit_id(c), 0, reflog);
+	if (lock >= 0)
+		close(lock);
 	git_reference_free(moved);
 	git_commit_free(c);
 	switch (e) {

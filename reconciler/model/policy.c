@@ -274,19 +274,25 @@ parse_identities(struct policy *p, const struct ynode *root, const char *file,
 		size_t j;
 		int ok = colon && colon[1] != '\0';
 
+		/* "<platform>:<id>": the platform is whatever the chat provider
+		 * that vouches for the id calls itself (slack, mattermost,
+		 * irc-account, ...; a provider added later needs no change
+		 * here), the id anything printable without spaces. */
 		if (ok) {
 			size_t pl = (size_t)(colon - k->str);
 
-			ok = (pl == 5 && strncmp(k->str, "slack", 5) == 0) ||
-			    (pl == 10 && strncmp(k->str, "mattermost", 10) == 0) ||
-			    (pl == 3 && strncmp(k->str, "irc", 3) == 0);
+			ok = pl >= 2 && pl <= 32 && k->str[0] >= 'a' && k->str[0] <= 'z';
+			for (j = 1; ok && j < pl; j++)
+				ok = (k->str[j] >= 'a' && k->str[j] <= 'z') ||
+				    (k->str[j] >= '0' && k->str[j] <= '9') || k->str[j] == '-';
 			for (j = 1; ok && colon[j]; j++)
 				if ((unsigned char)colon[j] <= ' ' || colon[j] == 0x7f)
 					ok = 0;
 		}
 		if (!ok) {
 			diags_add(d, file, k->line, k->col, "'%s' is not a chat identity "
-			    "(slack:ID, mattermost:ID or irc:NICK)", k->str);
+			    "(platform:id, like slack:U024BE7LH, mattermost:ID, irc-account:NAME)",
+			    k->str);
 			continue;
 		}
 		if (v->type != YNODE_SCALAR || !valid_user(v->str)) {

@@ -1057,7 +1057,7 @@ outbox_tick(struct outbox *ob)
 }
 
 int
-outbox_recv(struct outbox *ob, struct chat_inbound *in)
+outbox_recv(struct outbox *ob, struct chat_command *in)
 {
 	size_t k;
 
@@ -1070,7 +1070,7 @@ outbox_recv(struct outbox *ob, struct chat_inbound *in)
 			continue;
 		if (p->ops->recv(ob->prov[i].st, in) != 1)
 			continue;
-		ASSERT(in->user && in->where && in->text);
+		ASSERT(in->identity && in->via && in->text);
 		/* Next time, the backend after this one goes first. */
 		ob->recv_next = (i + 1) % ob->nprov;
 		return (int)i;
@@ -1092,22 +1092,46 @@ outbox_backend_type(const struct outbox *ob, int idx)
 	return ob->prov[idx].p->name;
 }
 
-const struct ynode *
-outbox_backend_cfg(const struct outbox *ob, int idx)
+const char *const *
+outbox_routes(const struct outbox *ob, int idx)
 {
+	const struct chat_provider *p;
+
 	if (idx < 0 || (size_t)idx >= ob->nprov)
 		return NULL;
-	return ob->prov[idx].cfg;
+	p = ob->prov[idx].p;
+	return (p->caps & CHAT_CAN_HTTP) ? p->ops->routes(ob->prov[idx].st) : NULL;
 }
 
 int
-outbox_backend_flag(const struct outbox *ob, int idx, const char *key)
+outbox_http(struct outbox *ob, int idx, const struct chat_http_request *rq,
+    struct chat_command *cmd, struct chat_http_reply *rep)
 {
-	const struct ynode *v = ynode_get(outbox_backend_cfg(ob, idx), key);
+	const struct chat_provider *p;
+	int rc;
 
-	/* Plain true only, as irc.c accepts it: a switch that grants
-	 * something is off unless it says so in the one spelling. */
-	return v && v->type == YNODE_SCALAR && !v->quoted && strcmp(v->str, "true") == 0;
+	memset(cmd, 0, sizeof(*cmd));
+	ASSERT(idx >= 0 && (size_t)idx < ob->nprov);
+	p = ob->prov[idx].p;
+	ASSERT(p->caps & CHAT_CAN_HTTP);
+	rc = p->ops->http(ob->prov[idx].st, rq, cmd, rep);
+	if (rc == CHAT_HTTP_COMMAND)
+		ASSERT(cmd->identity && cmd->via && cmd->text);
+	return rc;
+}
+
+void
+outbox_ack(struct outbox *ob, int idx, const struct chat_command *cmd, const char *text,
+    struct chat_http_reply *rep)
+{
+	ASSERT(idx >= 0 && (size_t)idx < ob->nprov && (ob->prov[idx].p->caps & CHAT_CAN_HTTP));
+	ob->prov[idx].p->ops->ack(ob->prov[idx].st, cmd, text, rep);
+}
+
+int
+outbox_replies_itself(const struct outbox *ob, int idx)
+{
+	return idx >= 0 && (size_t)idx < ob->nprov && ob->prov[idx].p->ops->reply != NULL;
 }
 
 size_t

@@ -50,7 +50,9 @@
 
 struct outbox;
 struct chat_provider;
-struct chat_inbound;
+struct chat_command;
+struct chat_http_request;
+struct chat_http_reply;
 
 /*
  * Open the backends named by `chat_list` (borrowed: the config's `chat:`,
@@ -128,12 +130,12 @@ void outbox_tick(struct outbox *ob);
  * The next command someone addressed to the bot on any backend that can
  * receive them (taking turns, so one busy backend does not starve the
  * others): the backend's index (>= 0), with *in filled (its strings owned
- * by *in: chat_inbound_dispose() them), or -1 when none is waiting (*in
+ * by *in: chat_command_dispose() them), or -1 when none is waiting (*in
  * zeroed).  Commands are read by outbox_tick(); call this after it.
  * Answer with outbox_send() with `only` set to the index and `to` to
- * in->user.
+ * in->reply_to.
  */
-int outbox_recv(struct outbox *ob, struct chat_inbound *in);
+int outbox_recv(struct outbox *ob, struct chat_command *in);
 
 /* How many backends the `chat:` list opened. */
 size_t outbox_backend_count(const struct outbox *ob);
@@ -142,15 +144,23 @@ size_t outbox_backend_count(const struct outbox *ob);
  * there is no such backend.  Borrows (static). */
 const char *outbox_backend_type(const struct outbox *ob, int idx);
 
-/* Backend idx's entry of the `chat:` list (a copy the outbox owns; valid
- * until outbox_close()), or NULL when there is no such backend.  For keys
- * the core reads itself, such as irc's allow_approve. */
-const struct ynode *outbox_backend_cfg(const struct outbox *ob, int idx);
+/*
+ * Inbound HTTP, through the chat provider interface (chat.h): backend
+ * idx's routes (NULL-terminated, borrowed; NULL when it takes none), one
+ * request handed to it (what chat_ops.http returns: CHAT_HTTP_COMMAND
+ * with *cmd filled, or CHAT_HTTP_ANSWERED with *rep the whole answer),
+ * and the immediate answer to a command it gave (chat_ops.ack).
+ */
+const char *const *outbox_routes(const struct outbox *ob, int idx);
+int outbox_http(struct outbox *ob, int idx, const struct chat_http_request *rq,
+    struct chat_command *cmd, struct chat_http_reply *rep);
+void outbox_ack(struct outbox *ob, int idx, const struct chat_command *cmd, const char *text,
+    struct chat_http_reply *rep);
 
-/* 1 when backend idx's entry sets `key` to plain `true` (not "true"
- * quoted, not yes or on), else 0 (false, absent, or no such backend).
- * E.g. irc's "allow_approve", which irc.c accepts only as true or false. */
-int outbox_backend_flag(const struct outbox *ob, int idx, const char *key);
+/* 1 when backend idx answers a command through its own reply op (in a
+ * child: Slack's and Mattermost's response_url), 0 when answers go
+ * through outbox_send() to that backend with `to` set (IRC). */
+int outbox_replies_itself(const struct outbox *ob, int idx);
 
 /* Messages pending, counting one per backend. */
 size_t outbox_depth(const struct outbox *ob);

@@ -319,20 +319,18 @@ changed_lines() {
 	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-via,valueonly)')" "slack #ops"
 }
 
-@test "bot: IRC may approve only when the irc entry says allow_approve" {
-	local irc='  - {type: irc, server: "127.0.0.1:9", nick: firebreak, channel: "#ops"'
-	write_config "$irc}"
+@test "bot: what the chat provider vouches for decides: --unverified reads only, --no-approve cannot approve" {
+	# The controller runs chat commands with the flags the provider set:
+	# --unverified for an identity the platform does not vouch for (a bare
+	# IRC nick), --no-approve where approving may not come from (IRC
+	# without allow_approve).  The real IRC path is in bot_irc.bats.
 	start_controller
 	run fb chat --config "$C" --as carol "drain web-02"
 	assert_status 0
 	wait_for "$CHAT" "plan 2 .* -> approve"
-	# irc:carol is carol, who is no approver; alice's nick is not mapped.
-	# Map irc:alice in a policy commit to try an approver over IRC.
-	run fb chat --config "$C" --identity irc:carol "approve 2"
-	assert_status 1
 	stop_controller
 	human_clone
-	edit "$H" policy.yaml -e 's/"irc:carol": carol}/"irc:carol": carol, "irc:alice": alice}/'
+	edit "$H" policy.yaml -e 's/"irc-account:carol": carol}/"irc-account:carol": carol, "irc:alice": alice, "irc-account:alice": alice}/'
 	commit_all "$H" "map alice on irc"
 	git -C "$H" push -q origin main
 	run fb apply --repo "$B" --state "$S"
@@ -341,17 +339,24 @@ changed_lines() {
 	run fb chat --config "$C" --as carol "drain web-01"
 	assert_status 0
 	wait_for "$CHAT" "plan 4 .* -> observe"
-	run fb chat --config "$C" --identity irc:alice "approve 4"
+	# A bare nick, even one policy maps, is not an identity.
+	run fb chat --config "$C" --identity irc:alice --unverified --via "irc #ops" "approve 4"
 	assert_status 1
-	assert_contains "$output" "approving over IRC is off"
-	assert_eq "$(jq -r .outcome "$S/plans/4.json")" "open"
-	stop_controller
-	write_config "$irc, allow_approve: true}"
-	start_controller
-	wait_for "$CHAT" "plan 5 .* -> observe"
-	run fb chat --config "$C" --identity irc:alice "approve 5"
+	assert_eq "$output" "irc:alice is not an identity the chat server vouches for (anyone can take a nick), so you may only run help, plan, status and history; log in to your services account and map its identity in policy.yaml"
+	run fb chat --config "$C" --identity irc:alice --unverified --via "irc #ops" "drain web-03"
+	assert_status 1
+	assert_contains "$output" "is not an identity the chat server vouches for"
+	run fb chat --config "$C" --identity irc:alice --unverified --via "irc #ops" "status"
 	assert_status 0
-	assert_contains "$output" "plan 5 applied"
+	# A vouched-for account where approving is off.
+	run fb chat --config "$C" --identity irc-account:alice --no-approve --via "irc #ops" "approve 4"
+	assert_status 1
+	assert_eq "$output" "approving from irc #ops is off (allow_approve on its chat entry turns it on); approve in Slack or with \`firebreak approve\`"
+	assert_eq "$(jq -r .outcome "$S/plans/4.json")" "open"
+	# And where it is on.
+	run fb chat --config "$C" --identity irc-account:alice --via "irc #ops" "approve 4"
+	assert_status 0
+	assert_contains "$output" "plan 4 applied"
 }
 
 @test "bot: nothing the bot commits touches policy.yaml (a revert of a policy change is refused)" {

@@ -1,6 +1,12 @@
 #!/usr/bin/env bats
 # The chat bot over real IRC: a private ngircd, the controller in #ops as
 # "firebreak", and people (tests/tools/ircwatch) addressing it there.
+#
+# ngircd has no services accounts, so every sender is a bare nick: the
+# bot lets a nick run read-only commands only, unless the irc entry says
+# trust_nicks: true (which these tests set where they need a nick to act;
+# the example policy maps irc-account:carol, and setup adds the old-style
+# "irc:carol" mapping a team might have written before).
 
 load helpers
 
@@ -23,10 +29,15 @@ setup() {
 	CHAT=$D/chat.log
 	PID= NGIRCD_PID=
 	git clone -q --bare "$TEMPLATE" "$B"
+	git clone -q "$B" "$D/human"
+	sed -i 's/"irc-account:carol": carol}/"irc-account:carol": carol, "irc:carol": carol}/' \
+	    "$D/human/policy.yaml"
+	git -C "$D/human" -c user.name=H -c user.email=h@x commit -qam "map the nick carol"
+	git -C "$D/human" push -q origin main
 	run fb apply --repo "$B" --state "$S"
 	assert_status 0
 	start_ngircd
-	write_config
+	write_config "trust_nicks: true"
 }
 
 teardown() {
@@ -78,6 +89,23 @@ answers() {
 # The notices NICK saw in #ops, their text only.
 notices() {
 	grep -a ' NOTICE #ops :' "$D/$1.log" | sed 's/^.* NOTICE #ops ://' | tr -d '\r'
+}
+
+@test "irc: a bare nick is not an identity: whoever takes the nick carol may only read" {
+	# The policy maps "irc:carol", but the server vouches for no account:
+	# without trust_nicks, anyone who takes the nick must not deploy.
+	write_config
+	start_controller
+	local before
+	before=$(sha "$B")
+	run say carol "firebreak: deploy app 1.4.3" 1 "carol: "
+	assert_status 0
+	assert_eq "$(answers carol | head -1)" "irc:carol is not an identity the chat server vouches for (anyone can take a nick), so you may only run help, plan, status and history; log in to your services account and map its identity in policy.yaml"
+	run say carol "firebreak: status" 1 "carol: "
+	assert_status 0
+	assert_eq "$(answers carol | head -1)" "applied: $before"
+	assert_eq "$(sha "$B")" "$before" "the branch"
+	grep -q 'irc:carol (unverified) via irc #ops: deploy app 1.4.3' "$D/run.log"
 }
 
 @test "irc: a command addressed to the bot becomes a commit by the bot, announced in the channel; the plan follows" {
@@ -135,7 +163,7 @@ notices() {
 
 @test "irc: approving over IRC needs allow_approve on the irc entry" {
 	local human=$D/human
-	git clone -q "$B" "$human"
+	git -C "$human" pull -q
 	sed -i 's/"irc:carol": carol}/"irc:carol": carol, "irc:alice": alice}/' "$human/policy.yaml"
 	git -C "$human" -c user.name=H -c user.email=h@x commit -qam "map alice on irc"
 	git -C "$human" push -q origin main
@@ -147,10 +175,10 @@ notices() {
 	wait_for "$CHAT" "plan 3 .* -> approve"
 	run say alice "firebreak: approve 3" 1 "alice: "
 	assert_status 0
-	assert_contains "$(answers alice | head -1)" "approving over IRC is off"
+	assert_eq "$(answers alice | head -1)" "approving from irc #ops is off (allow_approve on its chat entry turns it on); approve in Slack or with \`firebreak approve\`"
 	assert_eq "$(jq -r .outcome "$S/plans/3.json")" "open"
 	stop_controller
-	write_config "allow_approve: true"
+	write_config "trust_nicks: true, allow_approve: true"
 	start_controller
 	wait_for "$CHAT" "plan 4 .* -> approve"
 	run say alice "firebreak: approve 4" 1 "alice: "

@@ -613,20 +613,32 @@ poll_seconds: 86400"
 	done
 }
 
-# A command whose child ends without its answer (it died: here because the
-# config file broke after the controller started; in production also when
-# it is killed after BOT_TIMEOUT_MS) is still answered through response_url.
+# A command whose child ends without its answer (it died: killed here, as
+# it would be after BOT_TIMEOUT_MS) is still answered through
+# response_url, by a `firebreak-core reply` child of the controller.
 @test "slack: a command whose child dies without answering still gets an answer through response_url" {
+	hang_server
+	EXTRA_TOP="remote: http://127.0.0.1:$HPORT/inventory.git
+poll_seconds: 86400"
 	start
-	printf 'no_such_key: 1\n' >>"$C"
+	touch "$D/armed"
 	slack_command U024BE7LH "deploy+app+1.4.3" /resp/lost
 	assert_ack "deploy app 1.4.3"
+	# The child hangs in its fetch; kill it.
+	local child=
+	for _ in $(seq 200); do
+		child=$(pgrep -f -- "firebreak-core chat --config $C" | head -1)
+		[ -n "$child" ] && break
+		sleep 0.05
+	done
+	[ -n "$child" ] || { echo "the command's child never started"; false; }
+	kill -9 "$child"
 	wait_for "$D/run.log" 'chat: `deploy app 1.4.3` from slack:U024BE7LH failed'
-	# The controller knows at this point; give it 2 s to say so.
 	wait_req /resp/lost 1 40 || {
 		echo "the asker was told \"on it\" and never heard back"
 		false
 	}
+	assert_contains "$(answer /resp/lost)" "deploy app 1.4.3\` failed (killed by SIGKILL)"
 }
 
 @test "mattermost: the right token (form field) commits as the mapped user with Requested-via mattermost #channel" {
@@ -662,6 +674,7 @@ poll_seconds: 86400"
 	before=$(sha "$B")
 	base="channel_id=fukxanjgjbnp7ng383at53k1sy&channel_name=town-square&command=%2Ffirebreak"
 	base+="&team_domain=example&team_id=ca9oi4rx7pfxbg9ou9ga8mfc3a&user_id=8x3k&user_name=bob"
+	base+="&trigger_id=T$RANDOM$RANDOM"
 	local url=http%3A%2F%2F127.0.0.1%3A$SPORT%2Fresp%2F
 
 	http_post /mattermost/command "$base&text=deploy+app+6.6.6&response_url=${url}bad1&token=${MM_TOKEN}x"
@@ -695,6 +708,56 @@ poll_seconds: 86400"
 	assert_eq "$(trailer Requested-via)" "mattermost #town-square"
 	assert_eq "$(nreqs /resp/bad)" 0 "answers to refused requests"
 	assert_not_contains "$(slurp "$CHAT")" "6.6.6"
+}
+
+# mm_form TEXT RESPONSE-URL [TRIGGER]: a Mattermost slash command's body
+# with the right token ("-" as TRIGGER leaves trigger_id out).
+mm_form() {
+	printf 'channel_id=fukxanjgjbnp7ng383at53k1sy&channel_name=town-square&command=%%2Ffirebreak'
+	printf '&response_url=%s&team_domain=example&team_id=ca9oi4rx7pfxbg9ou9ga8mfc3a' "$(uri "$2")"
+	printf '&text=%s&token=%s&user_id=8x3k&user_name=bob' "$1" "$MM_TOKEN"
+	[ "${3:-}" = - ] || printf '&trigger_id=%s' "${3:-T$RANDOM$RANDOM}"
+}
+
+@test "mattermost: a response_url off the Mattermost server is not followed; a replayed trigger_id is 401; none is 400" {
+	EXTRA_CHAT="  - {type: webhook, url: \"http://127.0.0.1:$SPORT/hook\", flavor: mattermost, command_token_file: $D/mm-token}"
+	start
+	local before
+	before=$(sha "$B")
+	# The same stand-in, named another way: a different origin.  Acted on
+	# (the commit is announced in the channel), but the answer does not go
+	# there.
+	http_post /mattermost/command "$(mm_form deploy+app+1.4.3 "http://localhost:$SPORT/resp/steal" T1)"
+	assert_ack "deploy app 1.4.3"
+	wait_for "$CHAT" "^bob (mattermost #town-square): committed"
+	sleep 1
+	assert_eq "$(nreqs /resp/steal)" 0 "requests to a response_url off the server"
+	wait_for "$D/run.log" "not answering through a response_url outside http://127.0.0.1:$SPORT"
+	assert_eq "$(git -C "$B" rev-parse HEAD~1)" "$before" "one commit"
+	# The same trigger_id again: refused, nothing runs.
+	http_post /mattermost/command "$(mm_form deploy+app+1.4.4 "http://127.0.0.1:$SPORT/resp/again" T1)"
+	assert_http 401
+	assert_eq "$ANSWER" "replayed request"
+	# No trigger_id: it could not be checked for replays.
+	http_post /mattermost/command "$(mm_form deploy+app+1.4.5 "http://127.0.0.1:$SPORT/resp/none" -)"
+	assert_http 400
+	assert_contains "$ANSWER" "trigger_id: missing"
+	sleep 1
+	assert_eq "$(git -C "$B" rev-parse HEAD~1)" "$before" "still one commit"
+	assert_eq "$(nreqs /resp/again)$(nreqs /resp/none)" "00" "answers to refused requests"
+}
+
+@test "slack: a response_url off response_url_origin is not followed" {
+	start
+	local body now
+	body=$(slack_form U024BE7LH status /resp/x | sed "s/127.0.0.1%3A$SPORT/localhost%3A$SPORT/")
+	now=$(now)
+	slack_post /slack/command "$body" "$now"
+	assert_ack status
+	# A status answer would be there within a second or two.
+	sleep 2
+	assert_eq "$(nreqs /resp/x)" 0 "requests to a response_url off the origin"
+	wait_for "$D/run.log" "not answering through a response_url outside http://127.0.0.1:$SPORT"
 }
 
 @test "slack: hostile text (CR/LF, NUL, 2000 bytes, invalid UTF-8, bidi) is 400 and commits nothing" {

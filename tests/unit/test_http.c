@@ -119,11 +119,24 @@ open_fds(void)
 	return n;
 }
 
+/* A forwarded route (what a chat provider declares) echoes its path and
+ * body, so a case sees that it arrived, whole. */
+static void
+cb_forward(void *c, const struct http_request *req, struct http_reply *rep)
+{
+	(void)c;
+	rep->status = 200;
+	buf_printf(&rep->body, "%s %.*s", req->path, (int)req->body_len, req->body);
+}
+
+static const char *const chat_routes[] = { "/chat/in", "/chat/other", NULL };
+
 static int
 setup(void **state)
 {
-	struct http_config cfg = { "127.0.0.1:0", SECRET, strlen(SECRET), 0 };
-	struct http_handlers h = { &ctx, cb_plan_json, cb_metrics, cb_push, NULL, cb_log };
+	struct http_config cfg = { .listen = "127.0.0.1:0", .hook_secret = SECRET,
+	    .hook_secret_len = strlen(SECRET), .forward = chat_routes };
+	struct http_handlers h = { &ctx, cb_plan_json, cb_metrics, cb_push, cb_forward, cb_log };
 
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -326,10 +339,17 @@ static const struct route_case route_cases[] = {
 	  "Allow: GET, HEAD", 0 },
 	{ "unknown path", GET("/nope"), 404, TEXT, "not found\n", NULL, 0 },
 	{ "root", GET("/"), 404, NULL, NULL, NULL, 0 },
-	{ "slack command is 404 for now", { "POST", "/slack/command", { NULL }, "a=b", 0, 0 }, 404,
-	  NULL, NULL, NULL, 0 },
-	{ "slack actions is 404 for now", { "POST", "/slack/actions", { NULL }, "a=b", 0, 0 }, 404,
-	  NULL, NULL, NULL, 0 },
+	{ "no provider declared /slack/command: 404", { "POST", "/slack/command", { NULL },
+	  "a=b", 0, 0 }, 404, NULL, NULL, NULL, 0 },
+	{ "a declared route is forwarded, body whole", { "POST", "/chat/in", { NULL }, "a=b&c=d",
+	  0, 0 }, 200, NULL, "/chat/in a=b&c=d", NULL, 0 },
+	{ "every declared route", { "POST", "/chat/other", { NULL }, "x", 0, 0 }, 200, NULL,
+	  "/chat/other x", NULL, 0 },
+	{ "a declared route takes POST only", GET("/chat/in"), 405, NULL, NULL, "Allow: POST", 0 },
+	{ "a prefix of a declared route is not it", { "POST", "/chat/i", { NULL }, "x", 0, 0 },
+	  404, NULL, NULL, NULL, 0 },
+	{ "a longer path is not it", { "POST", "/chat/in/x", { NULL }, "x", 0, 0 }, 404, NULL,
+	  NULL, NULL, 0 },
 	{ "push: github good signature", { "POST", "/hooks/push",
 	  { "X-Hub-Signature-256: sha256=" PUSH_MAC, "X-GitHub-Event: push" }, PUSH_BODY, 0, 0 },
 	  202, TEXT, "accepted\n", NULL, 1 },
@@ -677,7 +697,8 @@ static void
 test_port_in_use(void **state)
 {
 	char addr[64];
-	struct http_config cfg = { addr, SECRET, strlen(SECRET), 0 };
+	struct http_config cfg = { .listen = addr, .hook_secret = SECRET,
+	    .hook_secret_len = strlen(SECRET) };
 	struct http_handlers h = { NULL, NULL, NULL, NULL, NULL, NULL };
 	struct http *s2 = (struct http *)1;
 
@@ -692,7 +713,7 @@ test_port_in_use(void **state)
 static void
 test_no_secret_refuses_hooks_and_no_fd_leak(void **state)
 {
-	struct http_config cfg = { "127.0.0.1:0", NULL, 0, 0 };
+	struct http_config cfg = { .listen = "127.0.0.1:0" };
 	struct http_handlers h = { &ctx, NULL, NULL, cb_push, NULL, NULL };
 	struct http *saved = srv, *s2;
 	struct req q = { "POST", "/hooks/push", { "X-Gitlab-Token: " }, "{}", 0, 0 };

@@ -869,34 +869,28 @@ test_backend_info(void **state)
 	struct fixture *f = *state;
 
 	fake_reset(NULL, 0, 0);
-	open_with(f, "chat:\n  - {type: fake, allow_approve: true}\n"
-	    "  - {type: console, path: /dev/null}\n  - {type: fake, allow_approve: false}\n"
-	    "  - {type: fake, allow_approve: \"true\"}\n  - {type: fake, allow_approve: yes}\n");
-	assert_int_equal(outbox_backend_count(f->ob), 5);
+	open_with(f, "chat:\n  - {type: fake}\n  - {type: console, path: /dev/null}\n");
+	assert_int_equal(outbox_backend_count(f->ob), 2);
 	assert_string_equal(outbox_backend_type(f->ob, 0), "fake");
 	assert_string_equal(outbox_backend_type(f->ob, 1), "console");
-	assert_null(outbox_backend_type(f->ob, 5));
+	assert_null(outbox_backend_type(f->ob, 2));
 	assert_null(outbox_backend_type(f->ob, -1));
-	assert_string_equal(ynode_get(outbox_backend_cfg(f->ob, 1), "path")->str, "/dev/null");
-	assert_null(outbox_backend_cfg(f->ob, 5));
-	assert_int_equal(outbox_backend_flag(f->ob, 0, "allow_approve"), 1);
-	assert_int_equal(outbox_backend_flag(f->ob, 1, "allow_approve"), 0);
-	assert_int_equal(outbox_backend_flag(f->ob, 2, "allow_approve"), 0);
-	/* A quoted "true" is a string; yes is not the one spelling. */
-	assert_int_equal(outbox_backend_flag(f->ob, 3, "allow_approve"), 0);
-	assert_int_equal(outbox_backend_flag(f->ob, 4, "allow_approve"), 0);
-	assert_int_equal(outbox_backend_flag(f->ob, 9, "allow_approve"), 0);
+	/* Neither takes HTTP requests nor answers by itself. */
+	assert_null(outbox_routes(f->ob, 0));
+	assert_null(outbox_routes(f->ob, 1));
+	assert_null(outbox_routes(f->ob, 7));
+	assert_int_equal(outbox_replies_itself(f->ob, 0), 0);
+	assert_int_equal(outbox_replies_itself(f->ob, -1), 0);
 	/* The copy outlives the caller's config. */
 	ynode_free(f->cfg);
 	f->cfg = NULL;
 	assert_string_equal(outbox_backend_type(f->ob, 0), "fake");
-	assert_int_equal(outbox_backend_flag(f->ob, 0, "allow_approve"), 1);
 	/* The fake cannot receive: nothing comes in. */
 	{
-		struct chat_inbound in = { NULL, NULL, NULL };
+		struct chat_command in = { NULL, NULL, NULL, NULL, 0 };
 
 		assert_int_equal(outbox_recv(f->ob, &in), -1);
-		assert_null(in.user);
+		assert_null(in.identity);
 	}
 }
 
@@ -1092,6 +1086,20 @@ srv_expect(struct ircsrv *s, const char *prefix, char *out, size_t outsz)
 	fail_msg("the client did not send a line starting with \"%s\"", prefix);
 }
 
+/* Welcome (the client sent NICK and USER already), then the JOIN. */
+static void
+srv_welcome(struct ircsrv *s, const char *nick)
+{
+	char line[600], join[200];
+
+	snprintf(line, sizeof(line), ":irc.test 001 %s :Welcome", nick);
+	srv_say(s, line);
+	srv_expect(s, "JOIN ", line, sizeof(line));
+	assert_string_equal(line, "JOIN #ops");
+	snprintf(join, sizeof(join), ":%s!fb@127.0.0.1 JOIN #ops", nick);
+	srv_say(s, join);
+}
+
 /* Connect, register, join: the server side of the handshake. */
 static void
 srv_handshake(struct ircsrv *s, const char *nick)
@@ -1127,7 +1135,7 @@ irc_up(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra
 
 /* The next command, ticking until one comes (five seconds at most). */
 static int
-irc_next(struct ircsrv *s, struct chat_inbound *in)
+irc_next(struct ircsrv *s, struct chat_command *in)
 {
 	double deadline = log_now() + 5;
 
@@ -1203,7 +1211,7 @@ static void
 test_irc_inbound(void **state)
 {
 	const struct inbound_case *c = *state;
-	struct chat_inbound in;
+	struct chat_command in;
 	struct ynode *cfg = NULL;
 	struct ircsrv s;
 
@@ -1212,18 +1220,24 @@ test_irc_inbound(void **state)
 	srv_say(&s, ":zed!z@host PRIVMSG #ops :firebreak: sentinel");
 	assert_int_equal(irc_next(&s, &in), 1);
 	if (c->user) {
-		assert_string_equal(in.user, c->user);
-		assert_string_equal(in.where, "#ops");
+		char id[64];
+
+		snprintf(id, sizeof(id), "irc:%s", c->user);
+		assert_string_equal(in.identity, id);
+		assert_string_equal(in.reply_to, c->user);
+		assert_string_equal(in.via, "irc #ops");
 		assert_string_equal(in.text, c->text);
-		chat_inbound_dispose(&in);
-		assert_null(in.user);
+		/* A bare nick: anyone can take it. */
+		assert_int_equal(in.flags, 0);
+		chat_command_dispose(&in);
+		assert_null(in.identity);
 		assert_int_equal(irc_next(&s, &in), 1);
 	}
-	assert_string_equal(in.user, "zed");
+	assert_string_equal(in.reply_to, "zed");
 	assert_string_equal(in.text, "sentinel");
-	chat_inbound_dispose(&in);
+	chat_command_dispose(&in);
 	assert_int_equal(s.p->ops->recv(s.st, &in), 0);
-	assert_null(in.user);
+	assert_null(in.identity);
 	assert_null(in.text);
 	srv_stop(&s);
 	ynode_free(cfg);
@@ -1234,7 +1248,7 @@ test_irc_inbound(void **state)
 static void
 test_irc_inbound_nick(void **state)
 {
-	struct chat_inbound in;
+	struct chat_command in;
 	struct ynode *cfg = NULL;
 	struct ircsrv s;
 
@@ -1243,13 +1257,13 @@ test_irc_inbound_nick(void **state)
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :BOT{1}: status");
 	assert_int_equal(irc_next(&s, &in), 1);
 	assert_string_equal(in.text, "status");
-	chat_inbound_dispose(&in);
+	chat_command_dispose(&in);
 	srv_say(&s, ":bot[1]!fb@127.0.0.1 NICK :fb2");
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :bot[1]: old nick");
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :fb2, new nick");
 	assert_int_equal(irc_next(&s, &in), 1);
 	assert_string_equal(in.text, "new nick");
-	chat_inbound_dispose(&in);
+	chat_command_dispose(&in);
 	srv_stop(&s);
 	ynode_free(cfg);
 }
@@ -1258,7 +1272,7 @@ test_irc_inbound_nick(void **state)
 static void
 test_irc_inbound_queue_cap(void **state)
 {
-	struct chat_inbound in;
+	struct chat_command in;
 	struct ynode *cfg = NULL;
 	struct ircsrv s;
 	char line[128];
@@ -1278,14 +1292,14 @@ test_irc_inbound_queue_cap(void **state)
 		n++;
 		snprintf(line, sizeof(line), "status %d", n);
 		assert_string_equal(in.text, line);
-		chat_inbound_dispose(&in);
+		chat_command_dispose(&in);
 	}
 	assert_int_equal(n, 32);
 	/* Room again. */
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :firebreak: later");
 	assert_int_equal(irc_next(&s, &in), 1);
 	assert_string_equal(in.text, "later");
-	chat_inbound_dispose(&in);
+	chat_command_dispose(&in);
 	srv_stop(&s);
 	ynode_free(cfg);
 }
@@ -1340,7 +1354,7 @@ static void
 test_irc_through_outbox(void **state)
 {
 	struct fixture *f = *state;
-	struct chat_inbound in;
+	struct chat_command in;
 	struct outbox_msg m;
 	struct ircsrv s;
 	char cfg[400], log_path[160], line[600], *text;
@@ -1355,8 +1369,7 @@ test_irc_through_outbox(void **state)
 	f->cfg = yaml(cfg);
 	assert_int_equal(outbox_open(&s.ob, f->state, ynode_get(f->cfg, "chat")), OK);
 	assert_string_equal(outbox_backend_type(s.ob, 1), "irc");
-	assert_int_equal(outbox_backend_flag(s.ob, 1, "allow_approve"), 1);
-	assert_int_equal(outbox_backend_flag(s.ob, 0, "allow_approve"), 0);
+	assert_int_equal(outbox_replies_itself(s.ob, 1), 0);
 	srv_handshake(&s, "firebreak");
 	srv_say(&s, ":carol!c@host PRIVMSG #ops :firebreak: status");
 	deadline = log_now() + 5;
@@ -1365,13 +1378,16 @@ test_irc_through_outbox(void **state)
 		idx = outbox_recv(s.ob, &in);
 	}
 	assert_int_equal(idx, 1);
-	assert_string_equal(in.user, "carol");
-	assert_string_equal(in.where, "#ops");
+	assert_string_equal(in.identity, "irc:carol");
+	assert_string_equal(in.reply_to, "carol");
+	assert_string_equal(in.via, "irc #ops");
 	assert_string_equal(in.text, "status");
-	chat_inbound_dispose(&in);
+	/* allow_approve: true on the entry; the nick is still not vouched for. */
+	assert_int_equal(in.flags, CHAT_CMD_MAY_APPROVE);
+	chat_command_dispose(&in);
 	/* Nothing more: -1, and *in zeroed. */
 	assert_int_equal(outbox_recv(s.ob, &in), -1);
-	assert_null(in.user);
+	assert_null(in.identity);
 	m = msg(NULL, "cmd-1", "last applied a1b2c3d; no open plans", idx, "carol");
 	assert_int_equal(outbox_send(s.ob, &m), OK);
 	assert_int_equal(outbox_depth(s.ob), 1);
@@ -1394,6 +1410,169 @@ test_irc_through_outbox(void **state)
 	assert_string_equal(text, "to all [msg 2]\n");
 	free(text);
 	srv_stop(&s);
+}
+
+/*
+ * Identity over IRC (issue: a nick is not an identity).  The server
+ * vouches for a services account through the capabilities the client
+ * asks for; the handshake: CAP LS 302 -> the server's list -> CAP REQ for
+ * what it has of account-tag, extended-join, account-notify -> ACK ->
+ * CAP END, then the usual registration.
+ */
+static void
+irc_up_caps(struct ircsrv *s, struct ynode **cfg, const char *extra, const char *offered,
+    const char *want_req, int ack)
+{
+	char text[300], line[600];
+
+	srv_start(s);
+	snprintf(text, sizeof(text), "{type: irc, server: \"127.0.0.1:%d\", nick: firebreak, "
+	    "channel: \"#ops\"%s}\n", s->port, extra ? extra : "");
+	*cfg = yaml(text);
+	s->p = chat_find("irc");
+	assert_int_equal(s->p->ops->open(&s->st, *cfg), OK);
+	srv_expect(s, "CAP ", line, sizeof(line));
+	assert_string_equal(line, "CAP LS 302");
+	snprintf(line, sizeof(line), ":irc.test CAP * LS :%s", offered);
+	srv_say(s, line);
+	if (want_req) {
+		srv_expect(s, "CAP ", line, sizeof(line));
+		assert_string_equal(line, want_req);
+		snprintf(line, sizeof(line), ":irc.test CAP * %s :%s", ack ? "ACK" : "NAK",
+		    want_req + strlen("CAP REQ :"));
+		srv_say(s, line);
+	}
+	srv_expect(s, "CAP ", line, sizeof(line));
+	assert_string_equal(line, "CAP END");
+	srv_welcome(s, "firebreak");
+}
+
+struct who_case {
+	const char *name;
+	const char *extra;        /* config keys */
+	const char *offered;      /* CAP LS */
+	const char *req;          /* the CAP REQ expected, or NULL */
+	int ack;
+	const char *before[3];    /* lines the server sends first */
+	const char *line;         /* the command */
+	const char *identity;     /* what recv() says */
+	unsigned flags;
+};
+
+static const struct who_case who_cases[] = {
+	{ "account-tag: the server vouches for carol", NULL,
+	  "multi-prefix account-tag sasl=PLAIN", "CAP REQ :account-tag", 1, { NULL },
+	  "@time=2026-01-01T00:00:00Z;account=carol :carol!c@h PRIVMSG #ops :firebreak: status",
+	  "irc-account:carol", CHAT_CMD_VERIFIED },
+	{ "account-tag: no tag is no account", NULL, "account-tag", "CAP REQ :account-tag", 1,
+	  { NULL }, ":carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "account-tag: the account, not the nick, names the person", NULL, "account-tag",
+	  "CAP REQ :account-tag", 1, { NULL },
+	  "@account=alice :carol!c@h PRIVMSG #ops :firebreak: status", "irc-account:alice",
+	  CHAT_CMD_VERIFIED },
+	{ "a client-only +account tag is not the server's", NULL, "account-tag message-tags",
+	  "CAP REQ :account-tag", 1, { NULL },
+	  "@+account=alice :carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "a vendor tag is not it either", NULL, "account-tag", "CAP REQ :account-tag", 1, { NULL },
+	  "@example.com/account=alice :carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "a malformed account counts as none", NULL, "account-tag", "CAP REQ :account-tag", 1,
+	  { NULL }, "@account=al\\sice :carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "an escaped tag value is unescaped first", NULL, "account-tag", "CAP REQ :account-tag",
+	  1, { NULL }, "@account=c\\arol :carol!c@h PRIVMSG #ops :firebreak: status",
+	  "irc-account:carol", CHAT_CMD_VERIFIED },
+	{ "a tag the server never agreed to send is ignored", NULL, "multi-prefix", NULL, 0,
+	  { NULL }, "@account=alice :carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "a NAK'd account-tag is ignored", NULL, "account-tag", "CAP REQ :account-tag", 0,
+	  { NULL }, "@account=alice :carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "extended-join and account-notify: the join says the account", NULL,
+	  "extended-join account-notify", "CAP REQ :extended-join account-notify", 1,
+	  { ":carol!c@h JOIN #ops carol :Carol C", NULL },
+	  ":carol!c@h PRIVMSG #ops :firebreak: status", "irc-account:carol", CHAT_CMD_VERIFIED },
+	{ "extended-join: joined logged out", NULL, "extended-join account-notify",
+	  "CAP REQ :extended-join account-notify", 1, { ":carol!c@h JOIN #ops * :Carol", NULL },
+	  ":carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "account-notify: logged out since", NULL, "extended-join account-notify",
+	  "CAP REQ :extended-join account-notify", 1,
+	  { ":carol!c@h JOIN #ops carol :Carol", ":carol!c@h ACCOUNT *", NULL },
+	  ":carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "a nick change keeps the account; the old nick is someone else", NULL,
+	  "extended-join account-notify", "CAP REQ :extended-join account-notify", 1,
+	  { ":carol!c@h JOIN #ops carol :Carol", ":carol!c@h NICK :caz", NULL },
+	  ":carol!x@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "someone who left and came back without a join record", NULL,
+	  "extended-join account-notify", "CAP REQ :extended-join account-notify", 1,
+	  { ":carol!c@h JOIN #ops carol :Carol", ":carol!c@h QUIT :bye", NULL },
+	  ":carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "extended-join without account-notify cannot follow logouts", NULL, "extended-join",
+	  "CAP REQ :extended-join", 1, { ":carol!c@h JOIN #ops carol :Carol", NULL },
+	  ":carol!c@h PRIVMSG #ops :firebreak: status", "irc:carol", 0 },
+	{ "trust_nicks: true makes the nick an identity (unsafe)", ", trust_nicks: true",
+	  "multi-prefix", NULL, 0, { NULL }, ":carol!c@h PRIVMSG #ops :firebreak: status",
+	  "irc:carol", CHAT_CMD_VERIFIED },
+	{ "allow_approve: true lets approvals come", ", allow_approve: true", "account-tag",
+	  "CAP REQ :account-tag", 1, { NULL },
+	  "@account=carol :carol!c@h PRIVMSG #ops :firebreak: approve 3", "irc-account:carol",
+	  CHAT_CMD_VERIFIED | CHAT_CMD_MAY_APPROVE },
+};
+
+static void
+test_irc_who(void **state)
+{
+	const struct who_case *c = *state;
+	struct chat_command in;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+	size_t i;
+
+	irc_up_caps(&s, &cfg, c->extra, c->offered, c->req, c->ack);
+	for (i = 0; c->before[i]; i++)
+		srv_say(&s, c->before[i]);
+	srv_say(&s, c->line);
+	assert_int_equal(irc_next(&s, &in), 1);
+	assert_string_equal(in.identity, c->identity);
+	assert_int_equal(in.flags, c->flags);
+	/* The answer is addressed to the nick that asked. */
+	assert_string_equal(in.reply_to, "carol");
+	chat_command_dispose(&in);
+	srv_stop(&s);
+	ynode_free(cfg);
+}
+
+/* CAP LS 302 over several lines: the request waits for the last one. */
+static void
+test_irc_cap_multiline(void **state)
+{
+	struct chat_command in;
+	struct ynode *cfg = NULL;
+	struct ircsrv s;
+	char line[600];
+
+	(void)state;
+	srv_start(&s);
+	{
+		char text[300];
+
+		snprintf(text, sizeof(text), "{type: irc, server: \"127.0.0.1:%d\", nick: firebreak, "
+		    "channel: \"#ops\"}\n", s.port);
+		cfg = yaml(text);
+	}
+	s.p = chat_find("irc");
+	assert_int_equal(s.p->ops->open(&s.st, cfg), OK);
+	srv_expect(&s, "CAP ", line, sizeof(line));
+	srv_say(&s, ":irc.test CAP * LS * :multi-prefix extended-join");
+	srv_say(&s, ":irc.test CAP * LS :account-notify account-tag");
+	srv_expect(&s, "CAP ", line, sizeof(line));
+	assert_string_equal(line, "CAP REQ :account-tag extended-join account-notify");
+	srv_say(&s, ":irc.test CAP * ACK :account-tag extended-join account-notify");
+	srv_expect(&s, "CAP ", line, sizeof(line));
+	assert_string_equal(line, "CAP END");
+	srv_welcome(&s, "firebreak");
+	srv_say(&s, "@account=dave :dave!d@h PRIVMSG #ops :firebreak: status");
+	assert_int_equal(irc_next(&s, &in), 1);
+	assert_string_equal(in.identity, "irc-account:dave");
+	chat_command_dispose(&in);
+	srv_stop(&s);
+	ynode_free(cfg);
 }
 
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1423,12 +1602,14 @@ main(void)
 		cmocka_unit_test(test_irc_inbound_nick),
 		cmocka_unit_test(test_irc_inbound_queue_cap),
 		cmocka_unit_test(test_irc_post_to),
+		cmocka_unit_test(test_irc_cap_multiline),
 		cmocka_unit_test(test_registry),
 	};
 	struct CMUnitTest tests[sizeof(fixed) / sizeof(fixed[0]) + sizeof(retry_cases) /
 	    sizeof(retry_cases[0]) + sizeof(bad_posts) / sizeof(bad_posts[0]) +
 	    sizeof(bad_configs) / sizeof(bad_configs[0]) + sizeof(bad_sends) /
-	    sizeof(bad_sends[0]) + sizeof(inbound_cases) / sizeof(inbound_cases[0])];
+	    sizeof(bad_sends[0]) + sizeof(inbound_cases) / sizeof(inbound_cases[0]) +
+	    sizeof(who_cases) / sizeof(who_cases[0])];
 	size_t n = 0, i;
 
 	CASES(test_retry, retry_cases);
@@ -1436,6 +1617,7 @@ main(void)
 	CASES(test_bad_config, bad_configs);
 	CASES(test_bad_send, bad_sends);
 	CASES(test_irc_inbound, inbound_cases);
+	CASES(test_irc_who, who_cases);
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		tests[n++] = fixed[i];
 	/* The outbox logs one line per retry or dead letter on stderr; the
