@@ -74,7 +74,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&rq, 0, sizeof(rq));
 	rq.identity = c && c->kind == CMD_MUTATE ? "slack:UNOBODY" : "slack:UALICE";
 	rq.via = "slack #fuzz";
-	rq.chat_entry = -1;
 	rq.text = text;
 	rc = bot_run(&cfg, &rq, &ans);
 	FUZZ_CHECK(rc == 0 || rc == 1 || rc == 3, "code %d", rc);

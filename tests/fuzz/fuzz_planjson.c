@@ -106,7 +106,7 @@ check_answer(struct bot_answer *ans, const char *what)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct bot_request rq = { "alice", NULL, "fuzz", -1, "plan", NULL };
+	static const struct bot_request rq = { .user = "alice", .via = "fuzz", .text = "plan" };
 	char seven[] = "7", *av[1] = { seven };
 	struct buf page = BUF_INIT;
 	struct bot_answer ans;
