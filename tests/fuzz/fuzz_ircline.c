@@ -14,13 +14,39 @@
  *     account_bad says when a tag was refused;
  *   - a command for the bot is valid UTF-8 without control characters,
  *     trimmed, at most IRC_COMMAND_MAX bytes, and was addressed to our
- *     nick; a refusal says why; ignoring leaves nothing;
+ *     nick (formatting codes aside); a refusal says why; ignoring leaves nothing;
  *   - the case mapping is an equivalence: irc_casecmp(x, x) == 0 and
  *     symmetric.
  */
 #include "fuzz.h"
 
 #include "providers/chat/irc_line.h"
+
+/* The text without IRC's formatting codes (bold, reset, reverse, italic,
+ * underline; colour ^C with up to two digits, a comma and two more): a
+ * client may format the nick it addresses. */
+static char *
+unformatted(const char *s)
+{
+	char *o = xmalloc(strlen(s) + 1), *d = o;
+
+	while (*s) {
+		if (strchr("\x02\x0f\x16\x1d\x1f", *s)) {
+			s++;
+		} else if (*s == 0x03) {
+			s++;
+			if (*s >= '0' && *s <= '9') {
+				s += 1 + (s[1] >= '0' && s[1] <= '9');
+				if (s[0] == ',' && s[1] >= '0' && s[1] <= '9')
+					s += 2 + (s[2] >= '0' && s[2] <= '9');
+			}
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+	return o;
+}
 
 static int
 inside(const char *p, const char *line, size_t len)
@@ -96,8 +122,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(k && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0),
 				    "command holds U+%04X", cp);
 			}
-			FUZZ_CHECK(irc_ncasecmp(text, me, strlen(me)) == 0,
+			char *plain = unformatted(text);
+
+			FUZZ_CHECK(irc_ncasecmp(plain, me, strlen(me)) == 0,
 			    "a command not addressed to %s: %s", me, text);
+			free(plain);
 		} else if (rc == IRC_TEXT_REFUSE) {
 			FUZZ_CHECK(why && why[0] && !out, "a refusal without a reason");
 		} else {
