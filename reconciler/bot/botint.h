@@ -82,7 +82,8 @@ int bot_fail(struct bot *b, const char *what);
 int bot_refuse_unmapped(struct bot *b);
 const char *bot_short_sha(const char *sha, char out[8]);
 
-/* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts). */
+/* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts),
+ * U+2028, U+2029 or bidi controls (U+202A-U+202E, U+2066-U+2069). */
 int bot_text_ok(const char *s, size_t len);
 
 /*

@@ -91,3 +91,20 @@ is_utf8() {
 	printf '%s' "$output" | is_utf8
 	assert_contains "$output" "unknown command 'unknownéééééééééééééééé'"
 }
+
+@test "a command with a bidi override or a disguised line break is refused from every channel" {
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
+	    "$R" "$S" >"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	before=$(sha "$R")
+	# U+202E, U+2066, U+2028 as UTF-8 (the tests run in the C locale)
+	for c in $'\xe2\x80\xae' $'\xe2\x81\xa6' $'\xe2\x80\xa8'; do
+		run fb chat --config "$C" --as alice "deploy app 1.4.3${c}1"
+		assert_status 1
+		assert_eq "$output" "a command is one line of UTF-8 text without control characters or bidirectional overrides"
+	done
+	assert_eq "$(sha "$R")" "$before" "the branch"
+}
