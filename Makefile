@@ -21,9 +21,16 @@ ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     := -O1 -g
+HARDEN  :=
+HARDEN_LD :=
 else
 BUILD   ?= build
 SANFLAGS :=
+# Release builds are hardened: checked libc calls, stack canaries, a
+# position-independent executable and full RELRO (the GOT read-only
+# after start-up).  tests/e2e/hardening.bats checks the binaries.
+HARDEN  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -31,8 +38,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Includes name their folder from these roots: "base/util.h" (a layer of
 # reconciler/), "providers/chat/chat.h", "renderers/renderer.h".
 INCLUDES   := -Ireconciler -I.
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(INCLUDES) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) -pthread -Wl,--as-needed $(LDFLAGS)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(HARDEN) $(INCLUDES) \
+              $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(HARDEN_LD) -pthread -Wl,--as-needed $(LDFLAGS)
 
 CORE_SRC := $(sort $(shell find reconciler renderers providers -name '*.c'))
 CLI_SRC  := $(wildcard reconciler/cli/*.c)
