@@ -14,9 +14,10 @@
  *   - ERR_INVALID comes with problems, each naming a file and saying
  *     something, and OK with none; nothing else is returned;
  *   - a valid inventory renders (the renderers' only failures are limits);
- *   - every plan, valid or not, becomes JSON that the state directory's
- *     readers can load (JSON_REJECT_DUPLICATES), with the fields
- *     DESIGN.md "Plans" names, and its text forms are built without fault.
+ *   - every plan against the base, valid or not, becomes JSON that the
+ *     state directory's readers can load (JSON_REJECT_DUPLICATES), with
+ *     the fields DESIGN.md "Plans" names, and its text forms are built
+ *     without fault; the plan back is built and summed up.
  */
 #include "fuzz.h"
 
@@ -166,9 +167,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "plan_build: %s", err_last());
 	check_plan(p);
 	plan_free(p);
+	/* Back: the input's policy deciding (its JSON is built the same way
+	 * as forward's, so only the decision and the summary are new). */
 	FUZZ_CHECK(plan_build(&p, "8", SHA_B, SHA_A, &s.art, &base.art, base.m, s.m->policy) == OK,
 	    "plan_build back: %s", err_last());
-	check_plan(p);
+	{
+		struct buf t = BUF_INIT;
+
+		plan_summary(&t, p);
+		buf_dispose(&t);
+	}
 	plan_free(p);
 	snap_dispose(&s);
 	return 0;
