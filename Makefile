@@ -76,8 +76,8 @@ $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 # Debian packages the build, the tests and the demo need; installed only when missing.
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
-            libcmocka-dev bats puppet ngircd curl jq openssl python3 \
-            clang-14 libclang-rt-14-dev systemd
+            libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
+            python3 clang-14 libclang-rt-14-dev systemd
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 

@@ -64,7 +64,7 @@ def main():
     files = subprocess.check_output(
         ["git", "ls-files", "reconciler/*.[ch]", "renderers/*.[ch]", "providers/*.[ch]"],
         text=True).split()
-    files = [f for f in files if os.path.exists(f)]
+    files = sorted(set(f for f in files if os.path.exists(f)))
     problems = []
     edges = {}
     seen = {}

@@ -175,10 +175,8 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 			snprintf(b->ans->commit, sizeof(b->ans->commit), "%s", mu.commit);
 			bot_say(b, "committed %s: %s\n", bot_short_sha(mu.commit, s7), mu.subject.data);
 			/* A checked-out branch: its work tree follows, or says why not. */
-			if (!b->cfg->remote && repo_sync_worktree(b->repo, b->cfg->branch, head,
-			    mu.commit) != OK)
-				bot_say(b, "note: %s: %s; `git -C %s reset --keep %.7s` brings it up to "
-				    "date\n", b->cfg->repo, err_last(), b->cfg->repo, mu.commit);
+			if (!b->cfg->remote && repo_sync_worktree(b->repo, b->cfg->branch) != OK)
+				bot_say(b, "note: %s: %s\n", b->cfg->repo, err_last());
 			bot_mut_dispose(&mu);
 			return OK;
 		}

@@ -426,7 +426,8 @@ verify:
 	/* What we wrote must read back as exactly that value, and as a
 	 * string or the number it was written as, never null or a boolean. */
 	if (ydoc_parse(&check, res.data, res.len, NULL, &line, &col) != OK) {
-		rc = err_set(ERR, "the edit does not parse (%d:%d: %s)", line, col, err_last());
+		rc = err_set(ERR_INVALID, "the edit does not parse (%d:%d: %s)", line, col,
+		    err_last());
 		goto done;
 	}
 	node = check;
@@ -435,7 +436,7 @@ verify:
 	if (!node || node->type != YNODE_SCALAR || strcmp(node->str, value) != 0 ||
 	    node->len != strlen(value) || ynode_scalar_kind(node) == YSCALAR_NULL ||
 	    ynode_scalar_kind(node) == YSCALAR_BOOL) {
-		rc = err_set(ERR, "the edit does not read back as the value");
+		rc = err_set(ERR_INVALID, "the edit does not read back as the value");
 		goto done;
 	}
 	if (!same_but_path(root, check, path, depth)) {

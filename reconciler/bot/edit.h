@@ -30,8 +30,14 @@
  * double-quoted with escapes).  On success *out (owns, NUL-terminated) and
  * *outlen hold the new document, which parses to the old one with that one
  * value changed.  ERR_INVALID (err_last() says why) when the document does
- * not parse, or the path runs through something that is not a mapping;
- * ERR when the edit does not read back as the value.
+ * not parse, the path runs through something that is not a mapping, or
+ * the check fails (the edit does not parse or read back as the value: a
+ * shape this editor cannot edit in place, such as an empty value inside a
+ * flow mapping), as for edit_seq_append.
+ *
+ * All three functions work on byte offsets (ydoc converts libyaml's
+ * character marks), so any UTF-8 text before or after the edit point is
+ * copied through unchanged.
  */
 int edit_set_scalar(char **out, size_t *outlen, const char *doc, size_t len,
     const char *const *path, size_t depth, const char *value);

@@ -18,12 +18,20 @@
 
 /* ---- reading commands ------------------------------------------------------ */
 
+struct history {
+	struct buf *out;
+	struct repo_ident bot;
+};
+
+/* A commit the bot made names who asked and how; any other, its author
+ * "by hand", whatever trailers its message carries (trailer_of_bot). */
 static int
 history_line(void *ctx, const struct repo_log_entry *e)
 {
-	struct buf *out = ctx;
-	char when[32], *by = trailer_get(e->message, "Requested-by"),
-	    *via = trailer_get(e->message, "Requested-via");
+	struct history *h = ctx;
+	struct buf *out = h->out;
+	char when[32], *by = trailer_of_bot(e, &h->bot, "Requested-by"),
+	    *via = trailer_of_bot(e, &h->bot, "Requested-via");
 	time_t t = (time_t)e->time;
 	struct tm tm;
 
@@ -42,6 +50,7 @@ history_line(void *ctx, const struct repo_log_entry *e)
 int
 bot_run_history(struct bot *b, char **av, size_t ac)
 {
+	struct history h = { &b->ans->text, { b->cfg->bot_name, b->cfg->bot_email } };
 	uint64_t n = BOT_HISTORY_DEFAULT;
 	char head[41];
 
@@ -50,7 +59,7 @@ bot_run_history(struct bot *b, char **av, size_t ac)
 		    av[0]);
 	if (repo_resolve(b->repo, b->ref, head) != OK)
 		return bot_fail(b, "reading the branch");
-	if (repo_log(b->repo, head, (size_t)n, history_line, &b->ans->text) < 0)
+	if (repo_log(b->repo, head, (size_t)n, history_line, &h) < 0)
 		return bot_fail(b, "reading the history");
 	return OK;
 }

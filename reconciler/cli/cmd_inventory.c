@@ -237,7 +237,9 @@ cmd_plan(int argc, char **argv)
 		}
 	}
 	load_base(&base, r, from);
-	rc = pipeline_plan(&p, r, id, &base, to, &target);
+	/* No configuration, so no bot identity: no commit's trailers are
+	 * believed, and each plan names its commit's author. */
+	rc = pipeline_plan(&p, r, NULL, id, &base, to, &target);
 	if (rc != OK)
 		die(exit_for(rc), "%s", err_last());
 	print_plan(p, want_json(&o));
@@ -284,7 +286,7 @@ cmd_apply(int argc, char **argv)
 	}
 	state_next_plan_id(s, id);
 	load_base(&base, r, from);
-	if ((rc = pipeline_plan(&p, r, id, &base, to, &target)) != OK)
+	if ((rc = pipeline_plan(&p, r, NULL, id, &base, to, &target)) != OK)
 		die(exit_for(rc), "%s", err_last());
 	if (p->decision == DECISION_INVALID) {
 		if (state_save_plan(s, p, "{\"outcome\": \"invalid\"}") != OK)

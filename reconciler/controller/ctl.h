@@ -9,7 +9,8 @@
  *
  *   loop.c       controller_run: the poll loop, start-up and shutdown, fetch
  *   reconcile.c  a new head -> plan -> decision -> release -> apply providers
- *   approve.c    approve / discard (one procedure, warm or cold)
+ *   approve.c    approve / discard (one procedure, warm or cold; approvals
+ *                per kind; a stale plan names the fresh one)
  *   ctlsock.c    the control socket's server
  *   jobs.c       chat commands run as children
  *   chatin.c     chat commands coming in (HTTP, IRC)
@@ -88,6 +89,8 @@ struct ctl {
 	char ref[300];                 /* refs/heads/<branch> */
 	struct plan *open;             /* awaiting an approver, or NULL */
 	struct snapshot open_target;
+	json_t *carried;               /* owns; approvals of plans a restart
+	                                * superseded, by plan hash, or NULL */
 	int bootstrap_apply;
 	int ifd, sfd, lfd;
 	struct ctlconn conns[CTL_MAX_CONNS];
@@ -153,6 +156,12 @@ void ctl_recover_plans(struct ctl *c);
 
 /* approve.c: see controller_decide(). */
 int ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, char **msg);
+/* A restart supersedes the open plan and plans its head again under a new
+ * id, with the same hash: ctl_keep_approvals remembers a superseded
+ * record's approvals (borrows j), ctl_carry_approvals gives them to the
+ * new plan of the same hash. */
+void ctl_keep_approvals(struct ctl *c, json_t *j);
+void ctl_carry_approvals(struct ctl *c, struct plan *p);
 
 /*
  * ctlsock.c: listen on <state>/run/control.sock (its directory 0700, the

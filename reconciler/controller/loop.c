@@ -112,6 +112,7 @@ ctl_close(struct ctl *c)
 	if (c->sfd >= 0)
 		close(c->sfd);
 	ctl_drop_open(c);
+	json_decref(c->carried);
 	if (c->hook_run) {
 		char *reason = NULL;
 

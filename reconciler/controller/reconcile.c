@@ -242,7 +242,8 @@ ctl_reconcile(struct ctl *c)
 		return;
 	}
 	state_next_plan_id(c->st, id);
-	if (pipeline_plan(&p, c->repo, id, &c->base, head, &target) != OK) {
+	if (pipeline_plan(&p, c->repo, &(struct repo_ident){ c->cfg->bot_name, c->cfg->bot_email },
+	    id, &c->base, head, &target) != OK) {
 		snprintf(c->last_error, sizeof(c->last_error), "planning %.7s: %s", head,
 		    err_last());
 		log_event(NULL, "planning %.7s failed: %s", head, err_last());
@@ -293,6 +294,7 @@ ctl_reconcile(struct ctl *c)
 			snapshot_dispose(&target);
 			return;
 		}
+		ctl_carry_approvals(c, p);
 		ctl_save_outcome(c->st, p, "open", NULL);
 		ctl_notify_plan(c, p, p->decision == DECISION_OBSERVE ?
 		    " (observe: would apply; approve to apply)" : " (waiting for an approver)", 1);
@@ -321,8 +323,10 @@ recover_one(void *ctx, const char *file, json_t *j)
 	if (outcome && strcmp(outcome, "applying") == 0)
 		now = !target || strcmp(target, c->base.sha) != 0 ? "failed" :
 		    c->naps ? "interrupted" : "applied";
-	else if (outcome && strcmp(outcome, "open") == 0)
+	else if (outcome && strcmp(outcome, "open") == 0) {
 		now = "superseded";
+		ctl_keep_approvals(c, j);   /* for the head's new plan */
+	}
 	if (now && ctl_rewrite_outcome(file, j, now, NULL) == OK)
 		log_event(NULL, "plan %s: %s after a restart", id ? id : "?", now);
 	return 0;

@@ -1171,13 +1171,15 @@ repo_log(struct repo *r, const char *sha, size_t max,
 	if ((rc = lookup_commit(&c, r, sha)) != OK)
 		return rc;
 	for (i = 0; i < max && c && rc == OK; i++) {
-		const git_signature *a = git_commit_author(c);
+		const git_signature *a = git_commit_author(c), *cm = git_commit_committer(c);
 
 		git_oid_tostr(e.sha, sizeof(e.sha), git_commit_id(c));
 		e.message = git_commit_message(c);
 		e.subject = git_commit_summary(c) ? git_commit_summary(c) : "";
 		e.author = a->name ? a->name : "";
 		e.author_email = a->email ? a->email : "";
+		e.committer = cm->name ? cm->name : "";
+		e.committer_email = cm->email ? cm->email : "";
 		e.time = (long long)a->when.time;
 		e.nparents = git_commit_parentcount(c);
 		rc = fn(ctx, &e);
@@ -1237,46 +1239,164 @@ repo_is_ancestor(struct repo *r, const char *ancestor, const char *sha)
 	return yes;
 }
 
-int
-repo_sync_worktree(struct repo *r, const char *branch, const char *old, const char *new)
+/* How far behind the branch a work tree may be found and brought along. */
+#define SYNC_MAX_BEHIND 1000
+
+/* The first path a safe checkout will not overwrite (owns), for the note. */
+static int
+sync_conflict(git_checkout_notify_t why, const char *path, const git_diff_file *baseline,
+    const git_diff_file *target, const git_diff_file *workdir, void *payload)
 {
-	git_reference *head = NULL;
-	git_commit *oc = NULL, *nc = NULL;
-	git_tree *ot = NULL;
+	char **first = payload, *p;
+
+	(void)why;
+	(void)baseline;
+	(void)target;
+	(void)workdir;
+	if (!*first && path) {
+		/* Any file name can be committed; the note goes to chat on one
+		 * line. */
+		*first = xstrdup(path);
+		for (p = *first; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
+	return 0;   /* go on: libgit2 then refuses the whole checkout */
+}
+
+/*
+ * Under the lock: the branch head `head`; the commit among its first
+ * SYNC_MAX_BEHIND first-parent ancestors whose tree the index holds (the
+ * work tree's base) into *base; ERR_CONFLICT when there is none.
+ */
+static int
+sync_find_base(git_commit **base, git_index *idx, git_commit *head,
+    const char *branch)
+{
+	git_commit *c = NULL, *next = NULL;
+	git_oid itree;
+	size_t i;
+	int rc = OK;
+
+	*base = NULL;
+	if (git_index_read(idx, 1) != 0)
+		return git_fail(ERR, "reading the work tree's index");
+	if (git_index_has_conflicts(idx))
+		return err_set(ERR_CONFLICT, "the work tree is in the middle of a merge; left alone");
+	/* With the index's cached tree ids this writes nothing new unless
+	 * something is staged (then only loose trees, which gc drops). */
+	if (git_index_write_tree(&itree, idx) != 0)
+		return git_fail(ERR, "reading the work tree's index");
+	if (git_commit_dup(&c, head) != 0)
+		return git_fail(ERR, "reading the branch head");
+	for (i = 0; i < SYNC_MAX_BEHIND && c; i++) {
+		if (git_oid_equal(git_commit_tree_id(c), &itree)) {
+			*base = c;
+			return OK;
+		}
+		next = NULL;
+		if (git_commit_parentcount(c) > 0 && git_commit_parent(&next, c, 0) != 0)
+			rc = git_fail(ERR, "reading a parent commit");
+		git_commit_free(c);
+		c = next;
+		if (rc != OK)
+			return rc;
+	}
+	git_commit_free(c);
+	return err_set(ERR_CONFLICT, "the work tree's index is not at %s or any of its last %d "
+	    "commits (are changes staged there?); left alone", branch, SYNC_MAX_BEHIND);
+}
+
+int
+repo_sync_worktree(struct repo *r, const char *branch)
+{
+	git_reference *headref = NULL;
+	git_commit *hc = NULL, *bc = NULL;
+	git_tree *bt = NULL;
+	git_index *idx = NULL;
 	git_checkout_options opts;
-	char want[300];
-	int rc = OK, e;
+	git_oid hid;
+	char want[300], lockpath[4096], *first = NULL;
+	int rc = OK, e, fd;
 
 	if (git_repository_is_bare(r->git))
 		return OK;
-	snprintf(want, sizeof(want), "refs/heads/%s", branch);
+	if (snprintf(want, sizeof(want), "refs/heads/%s", branch) >= (int)sizeof(want))
+		return err_set(ERR_INVALID, "branch name too long");
 	/* HEAD names the branch (attached), or this is someone else's branch. */
-	if (git_reference_lookup(&head, r->git, "HEAD") != 0 ||
-	    git_reference_type(head) != GIT_REFERENCE_SYMBOLIC ||
-	    strcmp(git_reference_symbolic_target(head), want) != 0) {
-		git_reference_free(head);
+	if (git_reference_lookup(&headref, r->git, "HEAD") != 0 ||
+	    git_reference_type(headref) != GIT_REFERENCE_SYMBOLIC ||
+	    strcmp(git_reference_symbolic_target(headref), want) != 0) {
+		git_reference_free(headref);
 		return OK;
 	}
-	git_reference_free(head);
-	if ((rc = lookup_commit(&oc, r, old)) != OK || (rc = lookup_commit(&nc, r, new)) != OK)
+	git_reference_free(headref);
+	/*
+	 * Several bot processes commit at once, and each syncs after its own
+	 * compare-and-swap.  Syncing each to its own commit lets an older
+	 * sync land after a newer one (the index ends a step behind HEAD), so
+	 * every sync takes this lock and brings the work tree to whatever the
+	 * branch holds NOW, from whatever commit its index is at: the last
+	 * sync to run follows the last move of the branch.  A flock() is
+	 * released by the kernel however its holder dies.
+	 */
+	if (snprintf(lockpath, sizeof(lockpath), "%sfirebreak-worktree.lock",
+	    git_repository_path(r->git)) >= (int)sizeof(lockpath))
+		return err_set(ERR, "repository path too long");
+	if ((fd = open(lockpath, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return err_set(ERR, "%s: %s", lockpath, strerror(errno));
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			rc = err_set(ERR, "%s: %s", lockpath, strerror(errno));
+			goto out;
+		}
+	if (git_reference_name_to_id(&hid, r->git, want) != 0 ||
+	    git_commit_lookup(&hc, r->git, &hid) != 0) {
+		rc = git_fail(ERR, "reading the branch");
 		goto out;
-	if (git_commit_tree(&ot, oc) != 0) {
-		rc = git_fail(ERR, "reading the old tree");
+	}
+	if (git_repository_index(&idx, r->git) != 0) {
+		rc = git_fail(ERR, "opening the work tree's index");
+		goto out;
+	}
+	if ((rc = sync_find_base(&bc, idx, hc, branch)) != OK)
+		goto out;
+	if (git_oid_equal(git_commit_id(bc), git_commit_id(hc)) ||
+	    git_oid_equal(git_commit_tree_id(bc), git_commit_tree_id(hc)))
+		goto out;   /* there already */
+	if (git_commit_tree(&bt, bc) != 0) {
+		rc = git_fail(ERR, "reading the work tree's tree");
 		goto out;
 	}
 	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
-	/* Safe: a file changed in the work tree (or the index) since `old`
-	 * is never overwritten; then nothing is touched at all. */
+	/* Safe: a file changed in the work tree since its base commit is
+	 * never overwritten; if the update must change one, nothing at all is
+	 * touched (libgit2 checks every path before it writes any). */
 	opts.checkout_strategy = GIT_CHECKOUT_SAFE;
-	opts.baseline = ot;
-	e = git_checkout_tree(r->git, (const git_object *)nc, &opts);
-	if (e == GIT_ECONFLICT || e == GIT_EMERGECONFLICT || e == GIT_ELOCKED)
-		rc = git_fail(ERR_CONFLICT, "updating the work tree");
-	else if (e != 0)
+	opts.baseline = bt;
+	opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
+	opts.notify_cb = sync_conflict;
+	opts.notify_payload = &first;
+	e = git_checkout_tree(r->git, (const git_object *)hc, &opts);
+	if (e == GIT_ECONFLICT || e == GIT_EMERGECONFLICT || (e != 0 && first)) {
+		char b7[8], h7[8];
+
+		git_oid_tostr(b7, sizeof(b7), git_commit_id(bc));
+		git_oid_tostr(h7, sizeof(h7), git_commit_id(hc));
+		rc = err_set(ERR_CONFLICT, "the work tree was left at %s (%s is at %s): %s has "
+		    "local changes; after setting them aside, `git read-tree -u -m %s %s` brings "
+		    "it up", b7, branch, h7, first ? first : "a file", b7, branch);
+	} else if (e == GIT_ELOCKED) {
+		rc = git_fail(ERR_CONFLICT, "updating the work tree (is git running there?)");
+	} else if (e != 0) {
 		rc = git_fail(ERR, "updating the work tree");
+	}
 out:
-	git_tree_free(ot);
-	git_commit_free(nc);
-	git_commit_free(oc);
+	free(first);
+	git_tree_free(bt);
+	git_index_free(idx);
+	git_commit_free(bc);
+	git_commit_free(hc);
+	close(fd);   /* releases the lock */
 	return rc;
 }

@@ -170,6 +170,7 @@ struct repo_log_entry {
 	const char *message;      /* the whole message */
 	const char *subject;      /* its first paragraph on one line (git's summary) */
 	const char *author, *author_email;
+	const char *committer, *committer_email;
 	long long time;           /* author time, seconds since the epoch */
 	unsigned nparents;
 };
@@ -212,14 +213,23 @@ int repo_push(struct repo *r, const char *url, const char *sha, const char *bran
     const struct repo_auth *auth);
 
 /*
- * After the bot moved `branch` from `old` to `new`: when the repository is
- * not bare and has `branch` checked out, bring its index and work tree
- * along, as git's receive.denyCurrentBranch=updateInstead does, so a
- * person committing there next does not undo the bot's commit.  Safe: if
- * a file was changed locally since `old`, nothing is touched and
- * ERR_CONFLICT says so.  OK, doing nothing, for a bare repository or
- * another branch.
+ * After the bot moved `branch`: when the repository is not bare and has
+ * `branch` checked out, bring its index and work tree to the commit the
+ * branch holds now, as git's receive.denyCurrentBranch=updateInstead
+ * does, so a person committing there next does not undo the bot's
+ * commits.  The work tree's base is the commit whose tree its index holds
+ * (the branch head or one of its last 1000 first-parent ancestors).
+ * Concurrent calls (several bot processes) are serialised by a flock()
+ * on <gitdir>/firebreak-worktree.lock, and each goes to the head it reads
+ * under that lock, so the last one leaves the work tree at the last head.
+ * Safe: a file changed locally is never overwritten; when the update must
+ * change one, nothing is touched.  OK when the work tree is at the head
+ * (already or now), and, doing nothing, for a bare repository or another
+ * branch checked out.  ERR_CONFLICT when it was left alone: err_last()
+ * says why (local changes to a path the update changes, with a command
+ * that brings it up; a merge in progress; an index at none of those
+ * commits; git holding the index lock); ERR on a failure to read.
  */
-int repo_sync_worktree(struct repo *r, const char *branch, const char *old, const char *new);
+int repo_sync_worktree(struct repo *r, const char *branch);
 
 #endif

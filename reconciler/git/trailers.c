@@ -36,3 +36,18 @@ trailer_get(const char *message, const char *key)
 	found += klen + 2;
 	return xstrndup(found, strcspn(found, "\n"));
 }
+
+int
+trailer_is_bot_commit(const struct repo_log_entry *e, const struct repo_ident *bot)
+{
+	return bot && bot->name && bot->email && e->author && e->author_email &&
+	    e->committer && e->committer_email &&
+	    strcmp(e->author, bot->name) == 0 && strcmp(e->author_email, bot->email) == 0 &&
+	    strcmp(e->committer, bot->name) == 0 && strcmp(e->committer_email, bot->email) == 0;
+}
+
+char *
+trailer_of_bot(const struct repo_log_entry *e, const struct repo_ident *bot, const char *key)
+{
+	return trailer_is_bot_commit(e, bot) ? trailer_get(e->message, key) : NULL;
+}

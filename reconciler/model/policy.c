@@ -452,6 +452,37 @@ policy_may_approve(const struct policy *p, const char *user, enum change_kind ki
 	    entry_allows(p, entry_find(p->approvers, p->napprovers, "*"), user);
 }
 
+static void
+push_once(struct strlist *out, const char *name)
+{
+	if (!list_has(out, name))
+		strlist_push(out, name, 0);
+}
+
+void
+policy_approvers(struct strlist *out, const struct policy *p, enum change_kind kind)
+{
+	const struct policy_entry *es[2] = {
+		entry_find(p->approvers, p->napprovers, kind_name(kind)),
+		entry_find(p->approvers, p->napprovers, "*"),
+	};
+	size_t e, i, j;
+
+	for (e = 0; e < 2; e++)
+		for (i = 0; es[e] && i < es[e]->names.n; i++) {
+			const char *name = es[e]->names.v[i];
+			const struct policy_entry *g = strcmp(name, "*") == 0 ? NULL :
+			    entry_find(p->groups, p->ngroups, name);
+
+			if (!g) {
+				push_once(out, name);
+				continue;
+			}
+			for (j = 0; j < g->names.n; j++)
+				push_once(out, g->names.v[j]);
+		}
+}
+
 int
 policy_may_run(const struct policy *p, const char *user, const char *cmd)
 {

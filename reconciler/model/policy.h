@@ -67,6 +67,11 @@ int policy_limit(const struct policy *p, const char *type, uint64_t *max);
 int policy_user_in(const struct policy *p, const char *user, const char *name);
 /* May `user` approve changes of `kind` (approvers[kind] or approvers["*"])? */
 int policy_may_approve(const struct policy *p, const char *user, enum change_kind kind);
+/* Who may approve changes of `kind`: the names in approvers[kind] then
+ * approvers["*"], groups expanded (one level, as policy_user_in), each
+ * once, in that order; "*" (any identified user) stays "*".  Appends to
+ * *out (owns its strings). */
+void policy_approvers(struct strlist *out, const struct policy *p, enum change_kind kind);
 /* May `user` run the mutating chat command `cmd` (commands[cmd])? */
 int policy_may_run(const struct policy *p, const char *user, const char *cmd);
 /* The policy user for a platform id ("slack:U024BE7LH"), or NULL (borrows). */

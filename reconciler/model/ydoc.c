@@ -19,11 +19,17 @@ const struct ydoc_limits YDOC_DEFAULT_LIMITS = { 1u << 20, 32, 100000 };
  * characters that have no business in an inventory.
  */
 static int
-check_utf8(const unsigned char *s, size_t len, int *line, int *col)
+check_utf8(const unsigned char *s, size_t len, int *line, int *col, int *ascii)
 {
 	size_t i = 0;
 	int l = 1, c = 1;
 
+	*ascii = 1;
+	/* libyaml skips a byte order mark without counting it. */
+	if (len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) {
+		i = 3;
+		*ascii = 0;
+	}
 	while (i < len) {
 		unsigned char ch = s[i];
 		size_t need = 0, k;
@@ -44,6 +50,7 @@ check_utf8(const unsigned char *s, size_t len, int *line, int *col)
 			c++;
 			continue;
 		}
+		*ascii = 0;
 		if (ch >= 0xc2 && ch <= 0xdf) {
 			need = 1;
 			cp = ch & 0x1f;
@@ -77,15 +84,61 @@ bad_ctl:
 	return err_set(ERR_INVALID, "control character 0x%02x is not allowed", s[i]);
 }
 
+/*
+ * libyaml's marks count characters: `index` is the number of code points
+ * before the mark (a BOM not counted), `column` the code points since the
+ * line's start.  The editor needs byte offsets.  Marks arrive in nearly
+ * ascending order, so one cursor that walks forward (or, rarely, back)
+ * from the last mark converts them all in O(n) over the document; an
+ * ASCII document (the common case) needs no walk at all.
+ */
+struct bytemap {
+	const unsigned char *s;
+	size_t len;
+	int ascii;
+	size_t ci, bi;            /* the cursor: code point ci starts at byte bi */
+};
+
+static void
+bytemap_init(struct bytemap *m, const char *data, size_t len, int ascii)
+{
+	m->s = (const unsigned char *)data;
+	m->len = len;
+	m->ascii = ascii;
+	m->ci = 0;
+	m->bi = len >= 3 && m->s[0] == 0xef && m->s[1] == 0xbb && m->s[2] == 0xbf ? 3 : 0;
+}
+
+/* The byte offset of code point `index` (the input is valid UTF-8). */
+static size_t
+bytemap_at(struct bytemap *m, size_t index)
+{
+	if (m->ascii)
+		return index <= m->len ? index : m->len;
+	while (m->ci < index && m->bi < m->len) {
+		m->bi++;
+		while (m->bi < m->len && (m->s[m->bi] & 0xc0) == 0x80)
+			m->bi++;
+		m->ci++;
+	}
+	while (m->ci > index) {
+		m->bi--;
+		while ((m->s[m->bi] & 0xc0) == 0x80)
+			m->bi--;
+		m->ci--;
+	}
+	return m->bi;
+}
+
 static struct ynode *
-node_new(enum ynode_type type, const yaml_mark_t *m)
+node_new(enum ynode_type type, const yaml_mark_t *m, struct bytemap *bm)
 {
 	struct ynode *n = xcalloc(1, sizeof(*n));
 
 	n->type = type;
 	n->line = (int)m->line + 1;
 	n->col = (int)m->column + 1;
-	n->start = m->index;
+	n->start = bm ? bytemap_at(bm, m->index) : 0;
 	return n;
 }
 
@@ -285,7 +338,8 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 	yaml_event_t ev;
 	struct parse_ctx cx;
 	struct ynode *root = NULL, *node;
-	int rc = OK, done = 0, docs = 0;
+	struct bytemap bm;
+	int rc = OK, done = 0, docs = 0, ascii;
 	unsigned i;
 
 	*out = NULL;
@@ -298,8 +352,9 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 		return err_set(ERR_TOOBIG, "file is %zu bytes, over the limit of %zu",
 		    len, lim->max_bytes);
 	}
-	if ((rc = check_utf8((const unsigned char *)data, len, line, col)) != OK)
+	if ((rc = check_utf8((const unsigned char *)data, len, line, col, &ascii)) != OK)
 		return rc;
+	bytemap_init(&bm, data, len, ascii);
 	memset(&cx, 0, sizeof(cx));
 	if (!yaml_parser_initialize(&parser))
 		return err_set(ERR, "cannot initialise the YAML parser");
@@ -353,13 +408,13 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 				rc = err_set(ERR_INVALID, "a value cannot hold a NUL character (\\0)");
 				goto fail_ev;
 			}
-			node = node_new(YNODE_SCALAR, &ev.start_mark);
+			node = node_new(YNODE_SCALAR, &ev.start_mark, &bm);
 			node->str = xstrndup((const char *)ev.data.scalar.value,
 			    ev.data.scalar.length);
 			node->len = ev.data.scalar.length;
 			node->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
 			    ev.data.scalar.style != YAML_ANY_SCALAR_STYLE;
-			node->end = ev.end_mark.index;
+			node->end = bytemap_at(&bm, ev.end_mark.index);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT: {
@@ -376,7 +431,7 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 				goto fail_ev;
 			}
 			node = node_new(ev.type == YAML_SEQUENCE_START_EVENT ?
-			    YNODE_SEQ : YNODE_MAP, &ev.start_mark);
+			    YNODE_SEQ : YNODE_MAP, &ev.start_mark, &bm);
 			break;
 		}
 		case YAML_SEQUENCE_END_EVENT:
@@ -386,7 +441,7 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 
 			ASSERT(cx.depth > 0);
 			top = cx.stack[--cx.depth];
-			top->end = ev.end_mark.index;
+			top->end = bytemap_at(&bm, ev.end_mark.index);
 			if (top->type == YNODE_MAP && (dup = find_duplicate_key(top))) {
 				*line = dup->line;
 				*col = dup->col;
@@ -455,7 +510,7 @@ attach:
 		yaml_mark_t m = { 0, 0, 0 };
 
 		ynode_free(root);
-		root = node_new(YNODE_MAP, &m);
+		root = node_new(YNODE_MAP, &m, NULL);
 	}
 	*out = root;
 	return OK;

@@ -8,6 +8,11 @@
  * duplicate keys, UTF-8 only.  Scalars keep their source text and whether
  * they were plain or quoted: a plain `8` is an integer to Puppet, a quoted
  * "8" a string, and re-emitting the same style keeps that meaning.
+ *
+ * Positions: every line:col this module gives (in nodes and in errors)
+ * counts lines from 1 and columns in characters (UTF-8 code points) from
+ * 1, as editors show them; a leading byte order mark is not a column.
+ * Byte offsets (ynode.start/end) are bytes into the input, BOM included.
  */
 #ifndef FIREBREAK_YDOC_H
 #define FIREBREAK_YDOC_H
@@ -23,8 +28,11 @@ enum yscalar_kind { YSCALAR_STR, YSCALAR_NULL, YSCALAR_BOOL, YSCALAR_INT, YSCALA
 
 struct ynode {
 	enum ynode_type type;
-	int line, col;            /* of the node's first character, 1-based */
-	size_t start, end;        /* byte range of the node in the source */
+	int line, col;            /* of the node's first character, 1-based; col
+	                           * counts characters (code points), as an
+	                           * editor shows them, not bytes */
+	size_t start, end;        /* byte range of the node in the source: bytes,
+	                           * not libyaml's character index */
 	/* scalar */
 	char *str;                /* owns; decoded value */
 	size_t len;

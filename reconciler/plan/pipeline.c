@@ -67,22 +67,29 @@ snapshot_dispose(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+struct set_commit {
+	struct plan *plan;
+	const struct repo_ident *bot;
+};
+
 /* The plan names its commit's subject, and who made it: the author, or
- * for a bot commit the person who asked for it. */
+ * for a commit the bot made the person who asked for it. */
 static int
 set_commit(void *ctx, const struct repo_log_entry *e)
 {
-	char *asked = trailer_get(e->message, "Requested-by");
+	struct set_commit *sc = ctx;
+	char *asked = trailer_of_bot(e, sc->bot, "Requested-by");
 
-	plan_set_commit(ctx, e->subject, asked ? asked : e->author);
+	plan_set_commit(sc->plan, e->subject, asked ? asked : e->author);
 	free(asked);
 	return 1;
 }
 
 int
-pipeline_plan(struct plan **out, struct repo *r, const char *id,
-    struct snapshot *base, const char *target_sha, struct snapshot *target)
+pipeline_plan(struct plan **out, struct repo *r, const struct repo_ident *bot,
+    const char *id, struct snapshot *base, const char *target_sha, struct snapshot *target)
 {
+	struct set_commit sc;
 	struct diags d = { NULL, 0, 0 };
 	struct policy *empty = NULL;
 	const struct policy *pol;
@@ -102,8 +109,11 @@ pipeline_plan(struct plan **out, struct repo *r, const char *id,
 		    target->model, pol);
 		log_timing("plan", t);
 	}
-	if (rc == OK)
-		repo_log(r, target_sha, 1, set_commit, *out);
+	if (rc == OK) {
+		sc.plan = *out;
+		sc.bot = bot;
+		repo_log(r, target_sha, 1, set_commit, &sc);
+	}
 	policy_free(empty);
 	diags_dispose(&d);
 	return rc;

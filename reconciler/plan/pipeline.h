@@ -13,6 +13,7 @@
 #include "plan/plan.h"
 
 struct repo;
+struct repo_ident;
 
 struct snapshot {
 	char sha[41];             /* "" for the empty tree */
@@ -38,9 +39,12 @@ void snapshot_dispose(struct snapshot *s);
  * The plan of `target_sha` against `base` (already loaded), decided by
  * the base's policy.  An invalid target gives an invalid plan (OK is
  * returned; the plan says why); *target is filled when it is valid.
- * The plan carries the target commit's subject and author.
+ * The plan carries the target commit's subject and who made it: for a
+ * commit the bot made (`bot`, borrowed; NULL when unknown: no commit is
+ * the bot's) the person in its Requested-by trailer, for any other its
+ * author (trailer_of_bot).
  */
-int pipeline_plan(struct plan **out, struct repo *r, const char *id,
-    struct snapshot *base, const char *target_sha, struct snapshot *target);
+int pipeline_plan(struct plan **out, struct repo *r, const struct repo_ident *bot,
+    const char *id, struct snapshot *base, const char *target_sha, struct snapshot *target);
 
 #endif

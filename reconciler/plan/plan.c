@@ -200,6 +200,8 @@ plan_free(struct plan *p)
 		return;
 	diff_free(p->diff);
 	diags_dispose(&p->errors);
+	for (int k = 0; k < KIND__COUNT; k++)
+		free(p->approvals[k]);
 	free(p->subject);
 	free(p->author);
 	free(p);
@@ -283,6 +285,18 @@ plan_to_json(const struct plan *p, const char *extra_json)
 		if (p->needs & (1u << k))
 			json_array_append_new(needs, json_string(kind_name((enum change_kind)k)));
 	json_object_set_new(root, "approvals_needed", needs);
+	{
+		json_t *given = json_object();
+
+		for (k = 0; k < KIND__COUNT; k++)
+			if (p->approvals[k])
+				json_object_set_new(given, kind_name((enum change_kind)k),
+				    json_string(p->approvals[k]));
+		if (json_object_size(given))
+			json_object_set_new(root, "approvals", given);
+		else
+			json_decref(given);
+	}
 	json_object_set_new(root, "blast_radius", json_pack("{s:I,s:I}",
 	    "hosts", (json_int_t)p->blast_hosts, "records", (json_int_t)p->blast_records));
 	json_object_set_new(root, "hash", json_string(p->hash));
@@ -331,6 +345,47 @@ put_oneline(struct buf *b, const char *s, size_t max)
 		buf_puts(b, "...");
 }
 
+/*
+ * Text from the repository (a file name, an error quoting a value) on one
+ * line: CR, LF and other control bytes escaped as \n, \r, \xNN, cut after
+ * `max` bytes at a character boundary.  A file named "a\nb" must not end
+ * a chat line early or forge the next one.
+ */
+static void
+put_escaped(struct buf *b, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= max && (c & 0xC0) != 0x80) {
+			buf_puts(b, "...");
+			return;
+		}
+		if (c == '\n')
+			buf_puts(b, "\\n");
+		else if (c == '\r')
+			buf_puts(b, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\x%02x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+}
+
+/* "file:line:col: message" as `firebreak check` prints it (no line: the
+ * whole file), each part escaped. */
+static void
+put_diag(struct buf *b, const struct diag *g, size_t max_message)
+{
+	put_escaped(b, g->file ? g->file : "", 256);
+	if (g->line > 0)
+		buf_printf(b, ":%d:%d", g->line, g->col > 0 ? g->col : 1);
+	buf_puts(b, ": ");
+	put_escaped(b, g->message ? g->message : "", max_message);
+}
+
 void
 plan_summary(struct buf *b, const struct plan *p)
 {
@@ -345,9 +400,14 @@ plan_summary(struct buf *b, const struct plan *p)
 		put_oneline(b, p->author, 40);
 	}
 	buf_puts(b, ": ");
-	if (p->decision == DECISION_INVALID)
+	if (p->decision == DECISION_INVALID) {
+		/* Where, at a glance: the first error (they are sorted). */
 		buf_printf(b, "%zu error%s", p->errors.n, p->errors.n == 1 ? "" : "s");
-	else
+		if (p->errors.n) {
+			buf_puts(b, p->errors.n == 1 ? ": " : ", first ");
+			put_diag(b, &p->errors.v[0], 200);
+		}
+	} else
 		counts_line(b, p);
 	buf_printf(b, " -> %s", decision_name(p->decision));
 }
@@ -383,9 +443,9 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 	buf_printf(b, "base %s, target %s\n", p->base[0] ? p->base : "(empty tree)", p->target);
 	if (p->decision == DECISION_INVALID) {
 		for (i = 0; i < p->errors.n; i++) {
-			const struct diag *g = &p->errors.v[i];
-
-			buf_printf(b, "  %s:%d:%d: %s\n", g->file, g->line, g->col, g->message);
+			buf_puts(b, "  ");
+			put_diag(b, &p->errors.v[i], 1000);
+			buf_putc(b, '\n');
 		}
 		return;
 	}

@@ -29,6 +29,9 @@ struct plan {
 	char hash[PLAN_HASH_LEN + 1];
 	size_t counts[KIND__COUNT][3];   /* changes by kind and action */
 	unsigned needs;           /* bit per kind that needs an approver */
+	char *approvals[KIND__COUNT];   /* owns each; who approved a kind in `needs`,
+	                                 * or NULL while it waits (stored as
+	                                 * "approvals": {"dns": "bob"}) */
 	size_t blast_hosts;       /* hosts whose classification or pins change */
 	size_t blast_records;     /* DNS records that change */
 };
@@ -54,7 +57,8 @@ void plan_set_commit(struct plan *p, const char *subject, const char *author);
 
 /*
  * The plan as JSON, DESIGN.md "Plans" field for field (id, base, target,
- * decision, changes, artifacts, errors) plus summary fields.  `extra`
+ * decision, changes, artifacts, errors) plus summary fields and the
+ * approvals given so far ("approvals", when there are any).  `extra`
  * (borrowed, may be NULL) is a JSON object whose fields are appended,
  * e.g. the outcome when stored.  Returns an owned string.
  */

@@ -95,6 +95,42 @@ changed_lines() {
 	assert_status 0
 }
 
+@test "bot: UTF-8 text around the pin: deploy, deploy to an environment and a new environment commit, every other byte kept" {
+	# libyaml counts characters, the editor splices bytes: one comment
+	# like this used to make every deploy fail ("does not read back").
+	local T=$BATS_TEST_TMPDIR
+	human_clone
+	{
+		printf '# Zuständig: Jörg — 日本 🚀\n'
+		cat "$H/services/app.yaml"
+		printf '# Änderungen über den Bot ✓\n'
+	} >"$T/app.yaml"
+	cp "$T/app.yaml" "$H/services/app.yaml"
+	commit_all "$H" "Zuständigkeit"
+	git -C "$H" push -q origin main
+	run bot alice "deploy app 1.4.3"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 1.4.3 (production)"
+	sed 's/^version: 1\.4\.2$/version: 1.4.3/' "$T/app.yaml" >"$T/want.1"
+	show HEAD:services/app.yaml >"$T/got.1"
+	cmp "$T/want.1" "$T/got.1"
+	run bot alice "deploy app 1.5.0 staging"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 1.5.0 (staging)"
+	sed 's/{staging: 1\.5\.0-rc1}/{staging: 1.5.0}/' "$T/want.1" >"$T/want.2"
+	show HEAD:services/app.yaml >"$T/got.2"
+	cmp "$T/want.2" "$T/got.2"
+	run bot alice "deploy app 2.0.0 qa"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$B"): deploy app 2.0.0 (qa)"
+	sed 's/{staging: 1\.5\.0}/{staging: 1.5.0, qa: 2.0.0}/' "$T/want.2" >"$T/want.3"
+	show HEAD:services/app.yaml >"$T/got.3"
+	cmp "$T/want.3" "$T/got.3"
+	assert_eq "$(git -C "$B" diff --name-only HEAD~3 HEAD)" "services/app.yaml"
+	run fb check --repo "$B"
+	assert_status 0
+}
+
 @test "bot: a deploy that changes nothing makes no commit" {
 	local before
 	before=$(sha "$B")
@@ -228,6 +264,49 @@ changed_lines() {
 	assert_contains "$(echo "$output" | sed -n 2p)" "deploy app 1.4.3 (production)  (alice via shell)"
 	assert_contains "$(echo "$output" | sed -n 3p)" "initial inventory  (Alice Example, by hand)"
 	assert_eq "$(echo "$output" | wc -l)" "3"
+}
+
+# forged_commit AUTHOR-NAME AUTHOR-EMAIL COMMITTER-NAME COMMITTER-EMAIL SUBJECT:
+# drain web-02 by hand in the human clone, with trailers that name alice,
+# and push it.
+forged_commit() {
+	edit "$H" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	git -C "$H" add -A
+	GIT_AUTHOR_NAME=$1 GIT_AUTHOR_EMAIL=$2 GIT_COMMITTER_NAME=$3 GIT_COMMITTER_EMAIL=$4 \
+	    git -C "$H" commit -q -m "$5" -m "$(printf 'Requested-by: alice\nRequested-via: slack #ops')"
+	git -C "$H" push -q origin main
+}
+
+@test "bot: a hand-made commit's Requested-by trailer is not believed: plan, history and approval name its author" {
+	human_clone
+	start_controller
+	forged_commit mallory mallory@example.com mallory mallory@example.com "drain web-02 by hand"
+	# git itself reads the trailer: it is well-formed, only not believed.
+	assert_eq "$(git -C "$B" log -1 --format='%(trailers:key=Requested-by,valueonly)')" "alice"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"drain web-02 by hand\" by mallory: .* -> approve"
+	assert_eq "$(grep -c '"drain web-02 by hand" by alice' "$CHAT")" "0" "alice named in chat"
+	run bot dave "history 1"
+	assert_status 0
+	assert_contains "$output" "drain web-02 by hand  (mallory, by hand)"
+	# Not alice's own command, so alice, an approver, may approve it.
+	run bot alice "approve 2"
+	assert_status 0
+	assert_contains "$output" "plan 2 applied"
+}
+
+@test "bot: a commit authored as the bot but committed by someone else is not the bot's" {
+	# Author AND committer must be the bot's name and email before a
+	# trailer is believed; here only the author is.
+	human_clone
+	start_controller
+	forged_commit firebreak firebreak@bot.example mallory mallory@example.com "drain web-02"
+	wait_for "$CHAT" "plan 2 for $(short "$B") \"drain web-02\" by firebreak: .* -> approve"
+	run bot dave "history 1"
+	assert_status 0
+	assert_contains "$output" "drain web-02  (firebreak, by hand)"
+	run bot alice "approve 2"
+	assert_status 0
+	assert_contains "$output" "plan 2 applied"
 }
 
 @test "bot: help lists what this user may run; help CMD shows syntax and an example" {
@@ -452,10 +531,67 @@ changed_lines() {
 	# A local change to the same file: the commit lands, the work tree is
 	# left alone, and the answer says so.
 	echo "# local note" >>"$W/services/app.yaml"
+	local before
+	before=$(short "$W")
 	run bot alice "deploy app 1.4.4"
 	assert_status 0
-	assert_contains "$output" "note: $W: updating the work tree"
+	assert_eq "${lines[1]}" "note: $W: the work tree was left at $before (main is at $(short "$W")): services/app.yaml has local changes; after setting them aside, \`git read-tree -u -m $before main\` brings it up"
 	assert_eq "$(tail -1 "$W/services/app.yaml")" "# local note"
+	assert_eq "$(git -C "$W" write-tree)" "$(git -C "$W" rev-parse "$before^{tree}")" "the index is left alone"
+	# The recipe in the note works.
+	git -C "$W" checkout -- services/app.yaml
+	git -C "$W" read-tree -u -m "$before" main
+	assert_eq "$(git -C "$W" status --porcelain)" "" "after the recipe"
+	# A local change to another file: the update goes around it, and it stays.
+	echo "# local note" >>"$W/roles/db.yaml"
+	run bot alice "deploy app 1.4.5"
+	assert_status 0
+	assert_eq "$output" "committed $(short "$W"): deploy app 1.4.5 (production)"
+	assert_eq "$(git -C "$W" status --porcelain)" " M roles/db.yaml"
+	assert_eq "$(sed -n 1p "$W/services/app.yaml")" "version: 1.4.5"
+	git -C "$W" checkout -- roles/db.yaml
+	# Something staged: the index is at no commit of the branch; left alone.
+	before=$(short "$W")
+	echo "# staged" >>"$W/roles/db.yaml"
+	git -C "$W" add roles/db.yaml
+	run bot alice "deploy app 1.4.6"
+	assert_status 0
+	assert_eq "${lines[1]}" "note: $W: the work tree's index is not at main or any of its last 1000 commits (are changes staged there?); left alone"
+	assert_eq "$(git -C "$W" diff --cached --name-only "$before")" "roles/db.yaml"
+	assert_eq "$(sed -n 1p "$W/services/app.yaml")" "version: 1.4.5"
+}
+
+@test "bot: after bursts of concurrent commands a checked-out work tree and its index are at the branch head" {
+	# Each command syncs the work tree after its own compare-and-swap; a
+	# sync of an older commit used to land after a newer one, leaving the
+	# index a step behind HEAD (a person's next `git commit -a` would then
+	# undo the bot's commits).  Four bursts of 25, checked after each.
+	local W=$BATS_TEST_TMPDIR/work i r pids n=25 v=2
+	new_repo "$W"
+	printf 'repo: %s\nstate: %s/ws\n' "$W" "$BATS_TEST_TMPDIR" >"$C"
+	run fb apply --repo "$W" --state "$BATS_TEST_TMPDIR/ws"
+	assert_status 0
+	for r in 1 2 3 4; do
+		pids=()
+		for i in $(seq 1 $n); do
+			v=$((v + 1))
+			"$FIREBREAK" chat --config "$C" --as alice "deploy app 1.4.$v" \
+			    >"$BATS_TEST_TMPDIR/bot.$r.$i" 2>&1 &
+			pids+=($!)
+		done
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { cat "$BATS_TEST_TMPDIR/bot.$r.$((i + 1))"; false; }
+		done
+		assert_eq "$(git -C "$W" log --format=%s | grep -c '^deploy app ')" "$((r * n))" "bot commits"
+		assert_eq "$(git -C "$W" status --porcelain)" "" "git status, burst $r"
+		assert_eq "$(git -C "$W" diff HEAD)" "" "git diff HEAD, burst $r"
+		run git -C "$W" diff --cached --quiet
+		assert_status 0
+		assert_eq "$(git -C "$W" write-tree)" "$(git -C "$W" rev-parse 'HEAD^{tree}')" \
+		    "the index is HEAD's tree, burst $r"
+		# A clean work tree: no command had a reason to leave it alone.
+		assert_eq "$(cat "$BATS_TEST_TMPDIR"/bot.$r.* | grep -c '^note:')" "0" "notes, burst $r"
+	done
 }
 
 @test "bot: with a remote, commands are pushed there; racing pushes are fetched and redone, none lost" {

@@ -417,7 +417,7 @@ firebreak: 1 problem in $(short "$R"); nothing rendered"
 		'[{"column":1,"file":"hosts/web-04.example.com.yaml","line":3,"message":"unknown key '"'stat'"' in a host (did you mean '"'state'"'?)"}]'
 	run --separate-stderr fb plan --repo "$R" --from HEAD~1 --to HEAD
 	assert_status 1
-	[[ "${lines[0]}" == "plan "*" for $(short "$R") \"add web-04 (typo)\" by Alice Example: 1 error -> invalid" ]] ||
+	[[ "${lines[0]}" == "plan "*" for $(short "$R") \"add web-04 (typo)\" by Alice Example: 1 error: hosts/web-04.example.com.yaml:3:1: unknown key 'stat' in a host (did you mean 'state'?) -> invalid" ]] ||
 		{ echo "first line: ${lines[0]}" >&2; false; }
 	assert_contains "$output" "hosts/web-04.example.com.yaml:3:1: unknown key 'stat' in a host (did you mean 'state'?)"
 }
@@ -513,7 +513,7 @@ parameters:
 	run --separate-stderr fb apply --repo "$R" --state "$S"
 	assert_status 1
 	assert_eq "$stderr" "firebreak: ${C1:0:7} does not validate; $C0 stays applied"
-	assert_contains "${lines[0]}" "\"add web-04 (typo)\" by Alice Example: 1 error -> invalid"
+	assert_contains "${lines[0]}" "\"add web-04 (typo)\" by Alice Example: 1 error: hosts/web-04.example.com.yaml:3:1: unknown key 'stat' in a host (did you mean 'state'?) -> invalid"
 	assert_eq "$(state_fingerprint "$S")" "$before"
 	assert_eq "$(cat "$S/applied")" "$C0"
 	assert_eq "$(plan_files "$S")" "1.json

@@ -89,9 +89,11 @@ outcome() {
 	edit "$R" hosts/web-03.example.com.yaml -e 's/^state: drained/state: active/'
 	commit_all "$R" "undrain web-03"
 	wait_for "$CHAT" 'plan 2 superseded by plan 3'
-	run fb approve --config "$C" --as alice 2
-	assert_status 0
-	assert_contains "$output" "plan 2 is already superseded"
+	# Approving the old plan is refused as stale, naming the fresh one.
+	run --separate-stderr fb approve --config "$C" --as alice 2
+	assert_status 1
+	assert_eq "$stderr" "firebreak: plan 2 is stale; the fresh plan is 3"
+	assert_eq "$(outcome 2)" "superseded" "plan 2"
 	assert_eq "$(outcome 3)" "open" "plan 3"
 }
 
@@ -105,7 +107,7 @@ outcome() {
 	commit_all "$R" "undrain web-03"
 	run --separate-stderr fb approve --config "$C" --as alice 2
 	assert_status 1
-	assert_contains "$stderr" "plan 2 is stale"
+	assert_eq "$stderr" "firebreak: plan 2 is stale; the head $(short "$R") has no plan yet (the controller plans it when it runs)"
 	assert_eq "$(outcome 2)" "open" "plan 2"
 }
 
@@ -114,12 +116,29 @@ outcome() {
 	before=$(cat "$S/applied")
 	printf 'role: nope\nip: 10.0.1.77\n' | write_file "$R" hosts/bad-01.example.com.yaml
 	commit_all "$R" "a host with no role file"
-	wait_for "$CHAT" 'plan 2 .* 1 error -> invalid'
+	wait_for "$CHAT" 'plan 2 .* -> invalid'
+	# The one chat line says where (issue 12, defect 14).
+	assert_eq "$(grep -o '^plan 2 .* -> invalid (the last good release stays current)' "$CHAT")" \
+	    "plan 2 for $(short "$R") \"a host with no role file\" by Alice Example: 1 error: hosts/bad-01.example.com.yaml:1:1: role 'nope' has no file roles/nope.yaml -> invalid (the last good release stays current)" \
+	    "plan 2's chat line"
 	assert_eq "$(outcome 2)" "invalid" "plan 2"
 	assert_eq "$(jq -r '.errors[0].file' "$S/plans/2.json")" "hosts/bad-01.example.com.yaml" "the error's file"
 	assert_eq "$(cat "$S/applied")" "$before" "the applied commit"
 	run fb enc --state "$S" web-01.example.com
 	assert_status 0
+}
+
+@test "controller: an invalid plan's chat line names its first error, escaped, on one line" {
+	start_controller
+	# A file name with a newline (git allows it) and a role that is a typo.
+	printf 'role: web\n' | write_file "$R" "hosts/a"$'\n'"forged.yaml"
+	printf 'role: wbe\nip: 10.0.1.77\n' | write_file "$R" hosts/web-09.example.com.yaml
+	commit_all "$R" "two bad hosts"
+	wait_for "$CHAT" 'plan 2 .* -> invalid'
+	assert_eq "$(grep -c '' "$CHAT")" "1" "lines in the chat log"
+	assert_eq "$(grep -o '^plan 2 .* -> invalid (the last good release stays current)' "$CHAT")" \
+	    "plan 2 for $(short "$R") \"two bad hosts\" by Alice Example: 2 errors, first hosts/a\\nforged.yaml: 'a\\nforged' is not a valid host name -> invalid (the last good release stays current)" \
+	    "plan 2's chat line"
 }
 
 @test "controller: approve and status work from the shell when the controller is stopped" {

@@ -6,8 +6,23 @@
  *
  *	ircwatch -s HOST:PORT -n NICK -c CHANNEL -o LOG [-r READYFILE]
  *	         [-w NOTICES] [-a PREFIX] [-t SECONDS] [-j NICK] [-m TEXT]...
+ *	         [-L ACCOUNT:PASSWORD | -N TEXT [-J]]
  *
  * Creates READYFILE once the server confirmed the JOIN; answers PING.
+ *
+ * Logging in to a services account (before joining, unless -J):
+ * -L ACCOUNT:PASSWORD logs in by SASL PLAIN while registering (CAP LS 302,
+ * CAP REQ :sasl, AUTHENTICATE PLAIN, the base64 of "ACCOUNT\0ACCOUNT\0
+ * PASSWORD", CAP END after 903), so the nick may differ from the account;
+ * a server without SASL, or a refusal (902, 904-908, CAP NAK), exits 1
+ * with the server's line on stderr.  -N TEXT says TEXT to NickServ once
+ * registered ("REGISTER PASSWORD EMAIL", "IDENTIFY ACCOUNT PASSWORD") and
+ * waits for the server to say we are logged in (900); without it by the
+ * timeout, exits 1 with NickServ's last notice on stderr.  -J (with -N
+ * and -c): join first, then say TEXT, so the channel sees the login
+ * happen (IRCv3 account-notify); the -m lines wait for the login.  With
+ * -L or -N, -c is optional: without it, ircwatch leaves (exit 0) once
+ * logged in.
  *
  * -m TEXT (repeatable, up to 16): once joined, say each TEXT in the
  * channel as "PRIVMSG CHANNEL :TEXT", in order, a quarter of a second
@@ -120,6 +135,88 @@ is_join(const char *line, const char *nick, const char *chan)
 	return strncasecmp(j, chan, cl) == 0 && strchr(" \r\n", j[cl]) != NULL;
 }
 
+/* Standard base64 (RFC 4648, padded) of `n` bytes into `out`, which
+ * holds 4 * ((n + 2) / 3) + 1 bytes. */
+static void
+base64(char *out, const unsigned char *in, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		*out++ = tab[in[i] >> 2];
+		*out++ = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		*out++ = tab[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+		*out++ = tab[in[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		*out++ = tab[in[i] >> 2];
+		*out++ = tab[(in[i] & 3) << 4];
+		*out++ = '=';
+		*out++ = '=';
+	} else if (n - i == 2) {
+		*out++ = tab[in[i] >> 2];
+		*out++ = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		*out++ = tab[(in[i + 1] & 15) << 2];
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+/* The IRC command of `line` (past its tags and prefix), and its length. */
+static const char *
+command_of(const char *line, size_t *len)
+{
+	const char *p = line;
+
+	if (*p == '@')
+		p = strchr(p, ' ') ? strchr(p, ' ') + 1 : p + strlen(p);
+	if (*p == ':')
+		p = strchr(p, ' ') ? strchr(p, ' ') + 1 : p + strlen(p);
+	*len = strcspn(p, " \r\n");
+	return p;
+}
+
+static int
+is_command(const char *line, const char *cmd)
+{
+	size_t n;
+	const char *c = command_of(line, &n);
+
+	return n == strlen(cmd) && strncmp(c, cmd, n) == 0;
+}
+
+/* Does the CAP list at the end of `line` (past " :") name `cap`, alone or
+ * as "cap=values"? */
+static int
+cap_listed(const char *line, const char *cap)
+{
+	const char *p = strstr(line, " :"), *e;
+	size_t n = strlen(cap);
+
+	if (!p)
+		return 0;
+	for (p += 2; *p; p = e) {
+		while (*p == ' ')
+			p++;
+		e = p + strcspn(p, " \r\n");
+		if ((size_t)(e - p) >= n && strncmp(p, cap, n) == 0 &&
+		    ((size_t)(e - p) == n || p[n] == '='))
+			return 1;
+		if (!*e || *e == '\r' || *e == '\n')
+			break;
+	}
+	return 0;
+}
+
+/* Give up on logging in: what the server said, on stderr. */
+static void
+login_failed(const char *what, const char *line)
+{
+	fprintf(stderr, "ircwatch: %s: %.*s\n", what, (int)strcspn(line, "\r\n"), line);
+}
+
 static double
 now(void)
 {
@@ -134,7 +231,10 @@ main(int argc, char **argv)
 {
 	const char *server = NULL, *nick = NULL, *chan = NULL, *logpath = NULL, *ready = NULL;
 	const char *wait_nick = NULL, *msgs[16], *prefix = NULL;
+	const char *sasl = NULL, *nickserv = NULL;
 	int want = -1, got = 0, c, joined = 0, present = 0, rc;
+	int registered = 0, logged_in = 0, join_sent = 0, failed = 0, join_first = 0, ns_sent = 0;
+	char ns_said[512] = "";
 	size_t nmsgs = 0, said = 0;
 	double deadline, timeout = 20, next_say = 0;
 	char host[256], *colon, buf[16384], mark[300];
@@ -142,7 +242,7 @@ main(int argc, char **argv)
 	struct addrinfo hints, *res;
 	FILE *log;
 
-	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:a:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:c:o:r:w:t:j:m:a:L:N:J")) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'n': nick = optarg; break;
@@ -153,6 +253,9 @@ main(int argc, char **argv)
 		case 't': timeout = strtod(optarg, NULL); break;
 		case 'j': wait_nick = optarg; break;
 		case 'a': prefix = optarg; break;
+		case 'L': sasl = optarg; break;
+		case 'N': nickserv = optarg; break;
+		case 'J': join_first = 1; break;
 		case 'm':
 			if (nmsgs == sizeof(msgs) / sizeof(msgs[0]) || strpbrk(optarg, "\r\n") ||
 			    strlen(optarg) > 400) {
@@ -165,8 +268,18 @@ main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!server || !nick || !chan || !logpath || !(colon = strrchr(server, ':')))
+	if (!server || !nick || !logpath || !(colon = strrchr(server, ':')) ||
+	    (!chan && !sasl && !nickserv) || (sasl && nickserv) || (!chan && nmsgs) ||
+	    (join_first && (!nickserv || !chan)))
 		return 2;
+	/* -L's 100 bytes keep the base64 answer under 400 bytes: one
+	 * AUTHENTICATE line, never the continuation lines of longer ones. */
+	if ((sasl && (!strchr(sasl, ':') || strlen(sasl) > 100 || strpbrk(sasl, "\r\n"))) ||
+	    (nickserv && (strlen(nickserv) > 400 || strpbrk(nickserv, "\r\n")))) {
+		fprintf(stderr, "ircwatch: -L ACCOUNT:PASSWORD (100 bytes at most), "
+		    "-N TEXT (400), without CR or LF\n");
+		return 2;
+	}
 	present = wait_nick == NULL;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - server), server);
 	memset(&hints, 0, sizeof(hints));
@@ -181,21 +294,50 @@ main(int argc, char **argv)
 	freeaddrinfo(res);
 	if (!(log = fopen(logpath, "w")))
 		return 1;
-	snprintf(mark, sizeof(mark), "NICK %s\r\nUSER watch 0 * :watcher\r\n", nick);
+	/* With -L, CAP LS first: the server holds the registration until
+	 * CAP END, which we send once SASL succeeded. */
+	snprintf(mark, sizeof(mark), "%sNICK %s\r\nUSER watch 0 * :watcher\r\n",
+	    sasl ? "CAP LS 302\r\n" : "", nick);
 	say(mark);
-	snprintf(mark, sizeof(mark), " NOTICE %s :", chan);
+	snprintf(mark, sizeof(mark), " NOTICE %s :", chan ? chan : "");
 	deadline = now() + timeout;
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		char *nl;
 		ssize_t r;
 
+		if (failed)
+			break;
+		if (!chan && logged_in && registered)
+			break;      /* only logging in: done */
 		if (said == nmsgs && ((want >= 0 && got >= want) || (want < 0 && nmsgs)))
 			break;
 		if (now() >= deadline)
 			break;
-		/* Say the next line once joined and the other nick is there. */
-		if (joined && present && said < nmsgs && now() >= next_say) {
+		/* Join once registered and, with -L or -N (without -J), logged in. */
+		if (chan && registered && !join_sent &&
+		    (logged_in || join_first || (!sasl && !nickserv))) {
+			char join[300];
+
+			snprintf(join, sizeof(join), "JOIN %s\r\n", chan);
+			say(join);
+			join_sent = 1;
+			continue;
+		}
+		/* -J: log in once in the channel with -j's nick, so that it
+		 * sees the login happen. */
+		if (join_first && joined && present && !ns_sent) {
+			char ns[512];
+
+			snprintf(ns, sizeof(ns), "PRIVMSG NickServ :%s\r\n", nickserv);
+			say(ns);
+			ns_sent = 1;
+			continue;
+		}
+		/* Say the next line once joined, the other nick is there and,
+		 * with -L or -N, we are logged in. */
+		if (joined && present && said < nmsgs && now() >= next_say &&
+		    (logged_in || (!sasl && !nickserv))) {
 			char line[512];
 
 			snprintf(line, sizeof(line), "PRIVMSG %s :%s\r\n", chan, msgs[said++]);
@@ -225,11 +367,52 @@ main(int argc, char **argv)
 				line[1] = 'O';
 				if (write(fd, line, len) < 0)
 					return 1;
-			} else if (!joined && strstr(line, " 001 ")) {
-				char join[300];
+			} else if (!registered && is_command(line, "001")) {
+				registered = 1;
+				if (nickserv && !join_first) {
+					char ns[512];
 
-				snprintf(join, sizeof(join), "JOIN %s\r\n", chan);
-				say(join);
+					snprintf(ns, sizeof(ns), "PRIVMSG NickServ :%s\r\n", nickserv);
+					say(ns);
+					ns_sent = 1;
+				}
+			} else if (is_command(line, "900")) {
+				logged_in = 1;
+			} else if (sasl && !logged_in && is_command(line, "CAP")) {
+				if (strstr(line, " LS * :")) {
+					/* more of the list to come */
+				} else if (strstr(line, " LS ") && cap_listed(line, "sasl")) {
+					say("CAP REQ :sasl\r\n");
+				} else if (strstr(line, " ACK ") && cap_listed(line, "sasl")) {
+					say("AUTHENTICATE PLAIN\r\n");
+				} else if (strstr(line, " LS ") || strstr(line, " NAK ")) {
+					login_failed("the server offers no SASL", line);
+					failed = 1;
+				}
+			} else if (sasl && is_command(line, "AUTHENTICATE")) {
+				/* "AUTHENTICATE +": send "account\0account\0password" */
+				unsigned char plain[210];
+				char b64[300], out[320];
+				size_t al = (size_t)(strchr(sasl, ':') - sasl), pl = strlen(sasl) - al - 1;
+
+				memcpy(plain, sasl, al);
+				plain[al] = '\0';
+				memcpy(plain + al + 1, sasl, al);
+				plain[2 * al + 1] = '\0';
+				memcpy(plain + 2 * al + 2, sasl + al + 1, pl);
+				base64(b64, plain, 2 * al + 2 + pl);
+				snprintf(out, sizeof(out), "AUTHENTICATE %s\r\n", b64);
+				say(out);
+			} else if (sasl && is_command(line, "903")) {
+				say("CAP END\r\n");
+			} else if (sasl && (is_command(line, "902") || is_command(line, "904") ||
+			    is_command(line, "905") || is_command(line, "906") ||
+			    is_command(line, "907") || is_command(line, "908"))) {
+				login_failed("SASL login refused", line);
+				failed = 1;
+			} else if (nickserv && !logged_in && strncasecmp(line, ":NickServ!", 10) == 0 &&
+			    is_command(line, "NOTICE")) {
+				snprintf(ns_said, sizeof(ns_said), "%.500s", line);
 			} else if (!present && strstr(line, " 353 ") && in_names(line, wait_nick)) {
 				present = 1;
 			} else if (!present && is_join(line, wait_nick, chan)) {
@@ -252,7 +435,13 @@ main(int argc, char **argv)
 		if (have == sizeof(buf))
 			have = 0;
 	}
-	if (said < nmsgs)
+	if (failed)
+		rc = 1;                  /* the login was refused */
+	else if ((sasl || nickserv) && !logged_in) {
+		rc = 1;
+		login_failed(nickserv ? "NickServ did not log us in; it said" :
+		    "no login by the timeout", ns_said[0] ? ns_said : "(nothing)");
+	} else if (said < nmsgs)
 		rc = 1;                  /* never joined, or the nick never came */
 	else if (want >= 0)
 		rc = got >= want ? 0 : 1;

@@ -1117,9 +1117,9 @@ srv_handshake(struct ircsrv *s, const char *nick)
 	srv_say(s, join);
 }
 
-/* Open the irc provider itself on the fake server. */
+/* Start the fake server and open the irc provider itself on it. */
 static void
-irc_up(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra)
+irc_open_on(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra)
 {
 	char text[300];
 
@@ -1130,6 +1130,13 @@ irc_up(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra
 	s->p = chat_find("irc");
 	assert_non_null(s->p);
 	assert_int_equal(s->p->ops->open(&s->st, *cfg), OK);
+}
+
+/* ... and go through the handshake of a server without CAP. */
+static void
+irc_up(struct ircsrv *s, struct ynode **cfg, const char *nick, const char *extra)
+{
+	irc_open_on(s, cfg, nick, extra);
 	srv_handshake(s, nick);
 }
 
@@ -1423,14 +1430,9 @@ static void
 irc_up_caps(struct ircsrv *s, struct ynode **cfg, const char *extra, const char *offered,
     const char *want_req, int ack)
 {
-	char text[300], line[600];
+	char line[600];
 
-	srv_start(s);
-	snprintf(text, sizeof(text), "{type: irc, server: \"127.0.0.1:%d\", nick: firebreak, "
-	    "channel: \"#ops\"%s}\n", s->port, extra ? extra : "");
-	*cfg = yaml(text);
-	s->p = chat_find("irc");
-	assert_int_equal(s->p->ops->open(&s->st, *cfg), OK);
+	irc_open_on(s, cfg, "firebreak", extra);
 	srv_expect(s, "CAP ", line, sizeof(line));
 	assert_string_equal(line, "CAP LS 302");
 	snprintf(line, sizeof(line), ":irc.test CAP * LS :%s", offered);
@@ -1548,16 +1550,7 @@ test_irc_cap_multiline(void **state)
 	char line[600];
 
 	(void)state;
-	srv_start(&s);
-	{
-		char text[300];
-
-		snprintf(text, sizeof(text), "{type: irc, server: \"127.0.0.1:%d\", nick: firebreak, "
-		    "channel: \"#ops\"}\n", s.port);
-		cfg = yaml(text);
-	}
-	s.p = chat_find("irc");
-	assert_int_equal(s.p->ops->open(&s.st, cfg), OK);
+	irc_open_on(&s, &cfg, "firebreak", NULL);
 	srv_expect(&s, "CAP ", line, sizeof(line));
 	srv_say(&s, ":irc.test CAP * LS * :multi-prefix extended-join");
 	srv_say(&s, ":irc.test CAP * LS :account-notify account-tag");

@@ -259,6 +259,22 @@ test_policy_acl(void **state)
 	assert_string_equal(policy_identity(p, "slack:U1"), "alice");
 	assert_null(policy_identity(p, "slack:U2"));
 	assert_false(p->self_approve);
+	{
+		/* Who may approve a kind: the kind's names (groups expanded), then
+		 * "*"'s, each once. */
+		struct strlist who = { NULL, NULL, 0 };
+
+		policy_approvers(&who, p, KIND_DNS);
+		assert_int_equal(who.n, 3);
+		assert_string_equal(who.v[0], "alice");
+		assert_string_equal(who.v[1], "carol");
+		assert_string_equal(who.v[2], "root");
+		strlist_dispose(&who);
+		policy_approvers(&who, p, KIND_PIN);
+		assert_int_equal(who.n, 1);
+		assert_string_equal(who.v[0], "root");
+		strlist_dispose(&who);
+	}
 	model_free(m);
 }
 

@@ -827,6 +827,8 @@ struct log_seen {
 	char message[8][128];
 	char author[8][64];
 	char email[8][64];
+	char committer[8][64];
+	char cemail[8][64];
 	long long time[8];
 	unsigned nparents[8];
 };
@@ -841,6 +843,8 @@ collect_log(void *ctx, const struct repo_log_entry *e)
 	snprintf(s->message[s->n], sizeof(s->message[0]), "%s", e->message);
 	snprintf(s->author[s->n], sizeof(s->author[0]), "%s", e->author);
 	snprintf(s->email[s->n], sizeof(s->email[0]), "%s", e->author_email);
+	snprintf(s->committer[s->n], sizeof(s->committer[0]), "%s", e->committer);
+	snprintf(s->cemail[s->n], sizeof(s->cemail[0]), "%s", e->committer_email);
 	s->time[s->n] = e->time;
 	s->nparents[s->n] = e->nparents;
 	s->n++;
@@ -888,6 +892,10 @@ test_log(void **state)
 	assert_string_equal(seen.message[1], "merge side\n");
 	assert_string_equal(seen.author[2], "Bea Writer");
 	assert_string_equal(seen.email[2], "bea@example.com");
+	/* Author and committer apart: the bot's trailers are believed only
+	 * when both are the bot (trailer_is_bot_commit). */
+	assert_string_equal(seen.committer[2], "Ada Author");
+	assert_string_equal(seen.cemail[2], "ada@example.com");
 	assert_int_equal(seen.time[2], 1700000100);
 	assert_string_equal(seen.author[0], "Ada Author");
 	assert_string_equal(seen.email[0], "ada@example.com");
@@ -929,6 +937,7 @@ test_expand_sha(void **state)
 	char out[REPO_SHA_LEN + 1], abbrev[REPO_SHA_LEN + 1], blob[REPO_SHA_LEN + 1];
 	char c2[REPO_SHA_LEN + 1];
 	size_t i;
+	int rc;
 	static const char *const not_hex[] = {
 		"", "abc", "HEAD", "main", "g123456", "c0ffee~1", "c0ffee^", "-c0ffee",
 		"c0ffee ", " c0ffee", "c0ffee\n", "@{-1}", ":/initial",
@@ -942,10 +951,15 @@ test_expand_sha(void **state)
 	for (i = 4; i <= REPO_SHA_LEN; i += 3) {
 		snprintf(abbrev, sizeof(abbrev), "%.*s", (int)i, c2);
 		memset(out, 0, sizeof(out));
-		if (repo_expand_sha(f->r, abbrev, out) == OK)
+		rc = repo_expand_sha(f->r, abbrev, out);
+		if (rc == OK) {
 			assert_string_equal(out, c2);
-		else   /* 4 digits may be shared with another object */
-			assert_true(i < 7 && strstr(err_last(), "ambiguous"));
+		} else {   /* 4 digits may be shared with another object */
+			assert_int_equal(rc, ERR_INVALID);
+			assert_true(i < 7);
+			assert_non_null(strstr(err_last(), "ambiguous"));
+			assert_string_equal(out, "");
+		}
 	}
 	/* Either case in, lower case out. */
 	snprintf(abbrev, sizeof(abbrev), "%.10s", c2);
@@ -1432,7 +1446,7 @@ test_auth_turned_down(void **state)
 	/* A password in the URL stays out of the message too. */
 	pid = start_401(&port, &notes);
 	snprintf(url, sizeof(url), "http://bob:hunter2@127.0.0.1:%d/remote.git", port);
-	assert_true(repo_fetch(f->r, url, "main", NULL) != OK);
+	assert_int_equal(repo_fetch(f->r, url, "main", NULL), ERR_DENIED);
 	assert_null(strstr(err_last(), "hunter2"));
 	stop_401(pid, notes, seen, sizeof(seen));
 	assert_string_equal(seen, "Ua");   /* the URL's own, once */

@@ -109,6 +109,11 @@ static const struct parse_case parse_cases[] = {
 	{ "overlong utf-8", "a: \xc0\xaf\n", ERR_INVALID, 1, 4, "not valid UTF-8 (byte 0xc0)" },
 	{ "complex key", "? [a]\n: 1\n", ERR_INVALID, 1, 3,
 	  "a mapping key must be a plain value, not a list" },
+	/* Columns count characters, as editors show them, not bytes. */
+	{ "a column after multi-byte text", "# 🚀\nä: [日本, !!python/object 𝄞]\n", ERR_INVALID, 2, 9,
+	  "YAML tags (tag:yaml.org,2002:python/object) are not allowed" },
+	{ "bad utf-8 after multi-byte text", "ä: 日本 \xff\n", ERR_INVALID, 1, 7,
+	  "not valid UTF-8 (byte 0xff)" },
 };
 
 static void
@@ -215,6 +220,54 @@ test_long_key_is_explicit(void **state)
 	buf_dispose(&want);
 }
 
+/* The source bytes of node `n`, for comparing with what it was written as. */
+static void
+assert_bytes(const char *doc, const struct ynode *n, const char *text, int line, int col)
+{
+	size_t len = strlen(text);
+
+	if (n->end - n->start != len || memcmp(doc + n->start, text, len) != 0)
+		fail_msg("bytes [%zu, %zu) are '%.*s', wanted '%s'", n->start, n->end,
+		    (int)(n->end - n->start), doc + n->start, text);
+	assert_int_equal(n->line, line);
+	assert_int_equal(n->col, col);
+}
+
+/*
+ * libyaml's marks count characters; a node's start and end are bytes
+ * (the editor splices by them), its column characters.  2-, 3- and
+ * 4-byte sequences before each node, and a byte order mark.
+ */
+static void
+test_marks_are_bytes(void **state)
+{
+	static const char *const docs[] = {
+		"# Jörg 🚀\nkey: 日本  # x\nnum: \"€5\"\nlist: [ä, 𝄞]\nblock: |\n  ö\nz: 1\n",
+		"\xef\xbb\xbf# Jörg 🚀\nkey: 日本  # x\nnum: \"€5\"\nlist: [ä, 𝄞]\nblock: |\n  ö\nz: 1\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(docs) / sizeof(*docs); i++) {
+		const char *d = docs[i];
+		struct ynode *root = NULL, *list;
+		int line, col;
+
+		assert_int_equal(ydoc_parse(&root, d, strlen(d), NULL, &line, &col), OK);
+		assert_bytes(d, root->keys[0], "key", 2, 1);
+		assert_bytes(d, ynode_get(root, "key"), "日本", 2, 6);
+		assert_bytes(d, ynode_get(root, "num"), "\"€5\"", 3, 6);
+		list = ynode_get(root, "list");
+		assert_bytes(d, list, "[ä, 𝄞]", 4, 7);
+		assert_bytes(d, list->items[0], "ä", 4, 8);
+		assert_bytes(d, list->items[1], "𝄞", 4, 11);
+		/* A block scalar's range runs to the next line's start. */
+		assert_bytes(d, ynode_get(root, "block"), "|\n  ö\n", 5, 8);
+		assert_bytes(d, ynode_get(root, "z"), "1", 7, 4);
+		ynode_free(root);
+	}
+}
+
 static void
 test_size_limit(void **state)
 {
@@ -250,5 +303,6 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keys_that_look_alike);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_key_is_explicit);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_alike_keys_in_a_large_map);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_marks_are_bytes);
 	return _cmocka_run_group_tests("ydoc", tests, n, NULL, NULL);
 }
