@@ -9,7 +9,8 @@
  *     renderer does with a host's params), parses back to the same values
  *     of the same kinds: what Puppet reads is what the file said;
  *   - yemit_json() of it is JSON that jansson reads;
- *   - ynode_dup() is ynode_equal() to the original.
+ *   - ynode_dup() is ynode_equal() to the original;
+ *   - every node's byte range lies in the input, inside its parent's.
  */
 #include "fuzz.h"
 
@@ -58,6 +59,23 @@ same(const struct ynode *a, const struct ynode *b)
 	return 1;
 }
 
+/* Every node's byte range lies in the input, its children's in its own
+ * (the editor splices by them). */
+static void
+check_marks(const struct ynode *n, size_t lo, size_t hi)
+{
+	size_t i;
+
+	FUZZ_CHECK(n->start <= n->end && n->start >= lo && n->end <= hi,
+	    "bytes [%zu, %zu) outside [%zu, %zu)", n->start, n->end, lo, hi);
+	FUZZ_CHECK(n->line >= 1 && n->col >= 1, "position %d:%d", n->line, n->col);
+	for (i = 0; i < n->n; i++) {
+		if (n->keys)
+			check_marks(n->keys[i], n->start, n->end);
+		check_marks(n->items[i], n->start, n->end);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -75,6 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(root != NULL, "OK without a tree");
+	if (root->n || root->type == YNODE_SCALAR)
+		check_marks(root, 0, size);
 
 	dup = ynode_dup(root);
 	FUZZ_CHECK(ynode_equal(root, dup), "a copy differs");
