@@ -111,6 +111,20 @@ get_scalar(const struct fctx *c, const struct ynode *map, const char *key)
 	return n;
 }
 
+/*
+ * Is a required key missing: absent, or there with nothing (`key:`,
+ * `key: ~`)?  get_scalar() gives NULL for both, so a check for absence
+ * alone let `zone_id: ~` pass and the renderers crash on the NULL (found
+ * by fuzz_inventory).
+ */
+static int
+missing(const struct ynode *map, const char *key)
+{
+	const struct ynode *n = ynode_get(map, key);
+
+	return !n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL);
+}
+
 /* A string field that must match `valid`; `what` names the pattern. */
 static char *
 get_name(const struct fctx *c, const struct ynode *map, const char *key,
@@ -258,7 +272,7 @@ load_host(struct loader *l, const struct fctx *c, char *fqdn, struct ynode *root
 			    "decommissioned", st->str);
 	}
 	h.role = get_name(c, root, "role", valid_role, "role name", &h.role_line);
-	if (!h.role && !ynode_get(root, "role") && (h.state == HOST_ACTIVE ||
+	if (!h.role && missing(root, "role") && (h.state == HOST_ACTIVE ||
 	    h.state == HOST_DRAINED))
 		problem(c, root, "an %s host needs a 'role'",
 		    h.state == HOST_ACTIVE ? "active" : "drained");
@@ -321,11 +335,11 @@ load_service(struct loader *l, const struct fctx *c, char *name, struct ynode *r
 	check_keys(c, root, service_keys, sizeof(service_keys) / sizeof(*service_keys),
 	    "a service");
 	s.version = get_name(c, root, "version", valid_version, "version", NULL);
-	if (!s.version && !ynode_get(root, "version"))
+	if (!s.version && missing(root, "version"))
 		problem(c, root, "a service needs a 'version'");
 	s.hiera_key = get_name(c, root, "hiera_key", valid_hiera_key, "Hiera key",
 	    &s.hiera_line);
-	if (!s.hiera_key && !ynode_get(root, "hiera_key"))
+	if (!s.hiera_key && missing(root, "hiera_key"))
 		s.hiera_key = xasprintf("%s::version", name);
 	envs = ynode_get(root, "environments");
 	if (envs && envs->type != YNODE_MAP &&
@@ -401,9 +415,9 @@ load_record(const struct fctx *c, struct zone *z, const struct ynode *it)
 	name = get_name(c, it, "name", valid_record_name, "record name", &line);
 	type = get_name(c, it, "type", valid_record_type,
 	    "record type (A AAAA CAA CNAME MX NS PTR SRV TXT)", NULL);
-	if (!ynode_get(it, "name"))
+	if (missing(it, "name"))
 		problem(c, it, "a record needs a 'name' ('@' for the zone apex)");
-	if (!ynode_get(it, "type"))
+	if (missing(it, "type"))
 		problem(c, it, "a record needs a 'type'");
 	get_uint(c, it, "ttl", 1, 2147483647ul, &rec.ttl);
 	v = ynode_get(it, "value");
@@ -465,7 +479,7 @@ load_zone(struct loader *l, const struct fctx *c, char *name, struct ynode *root
 	z.ttl = 300;
 	check_keys(c, root, zone_keys, sizeof(zone_keys) / sizeof(*zone_keys), "a zone");
 	z.zone_id = get_name(c, root, "zone_id", valid_zone_id, "Route53 zone id", NULL);
-	if (!ynode_get(root, "zone_id"))
+	if (missing(root, "zone_id"))
 		problem(c, root, "a zone needs a 'zone_id' (the Route53 hosted zone id)");
 	get_uint(c, root, "ttl", 1, 2147483647ul, &z.ttl);
 	recs = ynode_get(root, "records");

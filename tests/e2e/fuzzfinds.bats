@@ -109,3 +109,32 @@ is_utf8() {
 	done
 	assert_eq "$(sha "$R")" "$before" "the branch"
 }
+
+@test "a required field written as null is a problem with file:line, not a crash" {
+	check_null() {   # FILE CONTENT EXPECTED-FIRST-LINE
+		git -C "$R" checkout -q -- .
+		printf '%b' "$2" >"$R/$1"
+		commit_all "$R" "null in $1"
+		run fb check --repo "$R"
+		assert_status 1
+		assert_eq "${lines[0]}" "$3"
+		run fb plan --repo "$R" --format json
+		assert_status 1
+		assert_eq "$(jqr "$output" .decision)" invalid
+		git -C "$R" reset -q --hard HEAD~1
+	}
+	check_null services/app.yaml 'version: ~\n' \
+	    "services/app.yaml:1:1: a service needs a 'version'"
+	check_null dns/example.com.yaml 'zone_id:\nrecords: []\n' \
+	    "dns/example.com.yaml:1:1: a zone needs a 'zone_id' (the Route53 hosted zone id)"
+	check_null dns/example.com.yaml 'zone_id: Z1\nrecords:\n  - {name: ~, type: A, value: 10.0.0.1}\n' \
+	    "dns/example.com.yaml:3:5: a record needs a 'name' ('@' for the zone apex)"
+	check_null hosts/web-01.example.com.yaml 'role: null\nip: 10.0.1.5\n' \
+	    "hosts/web-01.example.com.yaml:1:1: an active host needs a 'role'"
+	# A null hiera_key is the default one.
+	printf 'version: 1.4.2\nhiera_key:\n' >"$R/services/app.yaml"
+	commit_all "$R" "null hiera_key"
+	run fb render --repo "$R" --out "$BATS_TEST_TMPDIR/out"
+	assert_status 0
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/out/hiera/pins/production.yaml")" '"app::version": "1.4.2"'
+}
