@@ -4,6 +4,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,16 @@ util_threads(void)
 		n = env && parse_u64(&v, env, 1, 64) == OK ? (int)v : 2;
 	}
 	return n;
+}
+
+int
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 size_t

@@ -369,9 +369,7 @@ dispatch(struct bot *b)
 	}
 	if (!(c = bot_find_command(av, ac, &words))) {
 		const char *names[sizeof(commands) / sizeof(*commands) + 1], *dym;
-		size_t i, k;
-		uint32_t cp;
-		int shown;
+		size_t i;
 
 		for (i = 0; i < ncommands; i++)
 			names[i] = commands[i].name;
@@ -379,14 +377,11 @@ dispatch(struct bot *b)
 		    did_you_mean(av[0], names, ncommands) : NULL;
 		/* At most 40 bytes of the word, cut between characters (found by
 		 * fuzz_botcmd: "%.40s" cut one in two, and the answer was not UTF-8). */
-		for (i = 0, shown = 0; av[0][i] && (k = utf8_decode((const unsigned char *)av[0] + i,
-		    strlen(av[0] + i), &cp)) && i + k <= 40; i += k)
-			shown = (int)(i + k);
 		if (strcmp(av[0], "dns") == 0)
 			rc = bot_refuse(b, "usage: dns add NAME TYPE VALUE [ZONE] | dns rm NAME TYPE [ZONE]");
 		else
 			rc = bot_refuse(b, "unknown command '%.*s'%s%s%s; `help` lists what you may run",
-			    shown, av[0], dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			    utf8_prefix(av[0], 40), av[0], dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 		free(store);
 		return rc;
 	}

@@ -153,15 +153,10 @@ put_summary(struct buf *b, const json_t *root)
 	buf_puts(b, "plan ");
 	esc(b, id);
 	buf_puts(b, " for ");
-	if (target) {
-		size_t n = strnlen(target, 7);
-
-		/* A short sha; a stored plan is untrusted, so cut between
-		 * characters (found by fuzz_planjson: the page was not UTF-8). */
-		while (n > 0 && ((unsigned char)target[n] & 0xC0) == 0x80)
-			n--;
-		http_html_escape(b, target, n);
-	}
+	/* A short sha; a stored plan is untrusted, so cut between characters
+	 * (found by fuzz_planjson: the page was not UTF-8). */
+	if (target)
+		http_html_escape(b, target, (size_t)utf8_prefix(target, 7));
 	if (subject) {
 		buf_puts(b, " &quot;");
 		esc_oneline(b, subject, 72);

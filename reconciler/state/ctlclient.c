@@ -150,8 +150,9 @@ list_open(void *ctx, const char *file, json_t *j)
 	/* A field that is missing or not a string is "?": printf's %s of
 	 * NULL is undefined (found by fuzz_planjson: "(null)" in status). */
 	if (outcome && strcmp(outcome, "open") == 0) {
-		buf_printf(o->out, "open: plan %s for %.7s (%s)\n", id ? id : "?",
-		    target ? target : "?", decision ? decision : "?");
+		buf_printf(o->out, "open: plan %s for %.*s (%s)\n", id ? id : "?",
+		    target ? utf8_prefix(target, 7) : 1, target ? target : "?",
+		    decision ? decision : "?");
 		o->n++;
 	}
 	return 0;

@@ -138,3 +138,20 @@ is_utf8() {
 	assert_status 0
 	assert_contains "$(cat "$BATS_TEST_TMPDIR/out/hiera/pins/production.yaml")" '"app::version": "1.4.2"'
 }
+
+@test "history quotes a long subject in whole characters" {
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
+	    "$R" "$S" >"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	# 71 bytes, then a 2-byte letter across the 72-byte cut.
+	subject="$(printf 'a%.0s' $(seq 71))$(printf '\xc3\xa9')tc"
+	edit "$R" services/app.yaml -e 's/1.4.2/1.4.3/'
+	commit_all "$R" "$subject"
+	run fb chat --config "$C" --as alice "history 1"
+	assert_status 0
+	printf '%s' "$output" | is_utf8
+	assert_contains "$output" "$(printf 'a%.0s' $(seq 71))  (Alice Example, by hand)"
+}
