@@ -15,7 +15,8 @@
  * change: the value at the key path (set), one more item equal to the
  * pairs (append), one item fewer (remove), every other value unchanged;
  * and every comment line of the input (a line whose first non-blank is
- * '#') is still in the output, except inside the item a remove takes out.
+ * '#') is still in the output, except on the lines a remove takes out
+ * (from the item's `-` to its last byte).
  */
 #include "fuzz.h"
 
@@ -201,6 +202,37 @@ check_comments(const struct comments *in, const struct comments *out, int skip_f
 	free(used);
 }
 
+/*
+ * Where an item's own lines begin: its `-` (or, in a flow sequence, the
+ * '[' or ',' before it), found by going back from the item over blanks
+ * and own-line comments.  A remove takes the lines from there (comments
+ * between the dash and the item's first key go with it, as edit.h says).
+ */
+static size_t
+dash_before(const char *doc, size_t at)
+{
+	size_t p = at, ls, fb;
+
+	while (p > 0) {
+		char c = doc[p - 1];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			p--;
+			continue;
+		}
+		for (ls = p - 1; ls > 0 && doc[ls - 1] != '\n'; ls--)
+			;
+		for (fb = ls; fb < p - 1 && (doc[fb] == ' ' || doc[fb] == '\t'); fb++)
+			;
+		if (doc[fb] == '#') {
+			p = ls;
+			continue;
+		}
+		return p - 1;
+	}
+	return 0;
+}
+
 /* The line of byte offset `off` in doc. */
 static int
 line_at(const char *doc, size_t len, size_t off)
@@ -350,7 +382,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The item's own lines may take comments with them. */
 		walk(root, path, depth, &s);
 		old = (*s)->items[index];
-		skip_from = old->line;
+		skip_from = line_at(doc, len, dash_before(doc, old->start));
 		skip_to = line_at(doc, len, old->end);
 		walk(want, path, depth, &s);
 		ynode_free((*s)->items[index]);
