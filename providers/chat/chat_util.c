@@ -10,9 +10,9 @@
 #include <strings.h>
 
 #include "base/fs.h"
+#include "base/secret.h"
 #include "providers/chat/slack_in.h"
 
-#define CHAT_SECRET_MAX 4096
 #define CHAT_HTTP_BODY_MAX (1024 * 1024)
 
 int
@@ -64,46 +64,17 @@ chat_cfg_str(const char **out, const struct ynode *cfg, const char *key, int req
 int
 chat_read_secret(char **out, const char *path, const char *key)
 {
-	struct buf b = BUF_INIT;
-	size_t i;
-	int rc;
-
-	*out = NULL;
-	rc = fs_read(&b, path, CHAT_SECRET_MAX);
-	if (rc != OK) {
-		/* err_last() names the path and the reason; add the key. */
-		rc = err_set(ERR_INVALID, "%s: cannot read %s (%s)", key, path,
-		    rc == ERR_TOOBIG ? "more than 4 KiB" : err_last());
-		goto out;
-	}
-	while (b.len && strchr(" \t\r\n", b.data[b.len - 1]))
-		b.data[--b.len] = '\0';
-	if (b.len == 0) {
-		rc = err_set(ERR_INVALID, "%s: %s is empty", key, path);
-		goto out;
-	}
-	for (i = 0; i < b.len; i++)
-		if ((unsigned char)b.data[i] <= 0x20 || (unsigned char)b.data[i] >= 0x7f) {
-			rc = err_set(ERR_INVALID, "%s: %s holds a character that is not "
-			    "printable ASCII (a secret is one line of printable ASCII)", key, path);
-			goto out;
-		}
-	*out = buf_steal(&b);
+	/* err_last() names the path and the reason; add the key.  Whatever
+	 * the reason, the provider's entry is what is wrong: ERR_INVALID. */
+	if (secret_read(out, path, SECRET_TOKEN) != OK)
+		return err_set(ERR_INVALID, "%s: %s", key, err_last());
 	return OK;
-out:
-	if (b.data)
-		explicit_bzero(b.data, b.alloc);
-	buf_dispose(&b);
-	return rc;
 }
 
 void
 chat_secret_free(char *secret)
 {
-	if (!secret)
-		return;
-	explicit_bzero(secret, strlen(secret));
-	free(secret);
+	secret_free(secret);
 }
 
 size_t

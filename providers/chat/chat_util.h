@@ -34,10 +34,13 @@ int chat_cfg_str(const char **out, const struct ynode *cfg, const char *key,
 
 /*
  * Read a secret from the file named by config key `key` (a token, a
- * password): at most 4 KiB, trailing whitespace trimmed, non-empty,
- * printable ASCII without spaces (so it cannot inject a header or an IRC
- * command).  *out owns the secret; free it with chat_secret_free(), which
- * wipes it.  The secret itself never appears in an error message.
+ * password) through the one reader, secret_read() with SECRET_TOKEN: at
+ * most SECRET_MAX bytes, trailing whitespace trimmed, non-empty, mode
+ * open to owner and group only, printable ASCII without spaces (so it
+ * cannot inject a header or an IRC command).  Any refusal is ERR_INVALID
+ * (the provider's entry is wrong) with secret_read()'s message prefixed
+ * with the key.  *out owns the secret; free it with chat_secret_free(),
+ * which wipes it.
  */
 int chat_read_secret(char **out, const char *path, const char *key);
 void chat_secret_free(char *secret);

@@ -6,6 +6,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,39 +49,58 @@ fs_fsync_dir(const char *path)
 	return rc;
 }
 
+/* Temporaries of one process differ by this counter (threads included). */
+static _Atomic unsigned long tmp_seq;
+
 int
 fs_write_atomic(const char *path, const void *data, size_t len)
 {
+	return fs_write_atomic_mode(path, data, len, 0600);
+}
+
+int
+fs_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode)
+{
 	char tmp[4096], dir[4096];
 	const char *slash = strrchr(path, '/');
-	int fd, n;
+	int fd, n, tries = 0, e;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return err_set(ERR_TOOBIG, "path too long: %s", path);
-	if (slash)
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	else
+	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
-	if (slash == path)
+	else if (slash == path)
 		snprintf(dir, sizeof(dir), "/");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return err_set(ERR, "%s: %s", tmp, strerror(errno));
-	if (fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		int e = errno;
-
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return err_set(ERR_TOOBIG, "path too long: %.200s", path);
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	/* A unique name, created exclusively: a file or a symlink someone
+	 * left at that name is never written through.  EEXIST can only be a
+	 * leftover of a dead process that had our pid: take the next name. */
+	for (;;) {
+		n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lu", path, (long)getpid(),
+		    atomic_fetch_add(&tmp_seq, 1));
+		if (n < 0 || (size_t)n >= sizeof(tmp))
+			return err_set(ERR_TOOBIG, "path too long: %.200s", path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || ++tries >= 100)
+			return err_set(ERR, "%s: %s", tmp, strerror(errno));
+	}
+	/* The umask took bits away; give back exactly `mode`. */
+	if (fchmod(fd, (mode_t)mode) != 0 || fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		e = errno;
 		close(fd);
 		unlink(tmp);
 		return err_set(ERR, "writing %s: %s", tmp, strerror(e));
 	}
 	if (close(fd) != 0) {
+		e = errno;
 		unlink(tmp);
-		return err_set(ERR, "writing %s: %s", tmp, strerror(errno));
+		return err_set(ERR, "writing %s: %s", tmp, strerror(e));
 	}
 	if (rename(tmp, path) != 0) {
-		int e = errno;
-
+		e = errno;
 		unlink(tmp);
 		return err_set(ERR, "rename %s: %s", path, strerror(e));
 	}
@@ -85,20 +108,50 @@ fs_write_atomic(const char *path, const void *data, size_t len)
 }
 
 int
-fs_write_new(const char *path, const void *data, size_t len)
+fs_tmp_stale(const char *name)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	const char *t = NULL, *p, *dot;
+	char num[24];
+	size_t len;
+	uint64_t pid, seq;
+
+	for (p = name; (p = strstr(p, ".tmp.")); p++)
+		t = p;
+	if (!t)
+		return 0;
+	t += 5;
+	/* "<pid>.<n>", or "<pid>" as older versions named them. */
+	dot = strchr(t, '.');
+	len = dot ? (size_t)(dot - t) : strlen(t);
+	if (len >= sizeof(num))
+		return 0;
+	memcpy(num, t, len);
+	num[len] = '\0';
+	if (parse_u64(&pid, num, 1, INT_MAX) != OK ||
+	    (dot && parse_u64(&seq, dot + 1, 0, UINT64_MAX) != OK))
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int
+fs_write_new(const char *path, const void *data, size_t len, unsigned mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+	int e;
 
 	if (fd < 0)
 		return err_set(ERR, "%s: %s", path, strerror(errno));
-	if (fs_write_all(fd, data, len) != 0) {
-		int e = errno;
-
+	if (fchmod(fd, (mode_t)mode) != 0 || fs_write_all(fd, data, len) != 0) {
+		e = errno;
 		close(fd);
+		unlink(path);
 		return err_set(ERR, "writing %s: %s", path, strerror(e));
 	}
-	if (close(fd) != 0)
-		return err_set(ERR, "writing %s: %s", path, strerror(errno));
+	if (close(fd) != 0) {
+		e = errno;
+		unlink(path);
+		return err_set(ERR, "writing %s: %s", path, strerror(e));
+	}
 	return OK;
 }
 
@@ -136,6 +189,24 @@ fs_read(struct buf *out, const char *path, size_t cap)
 }
 
 int
+fs_chmod_dir(const char *path, unsigned mode)
+{
+	struct stat st;
+	mode_t want;
+
+	if (stat(path, &st) != 0)
+		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR, "%s: %s", path,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(ERR, "%s is not a directory", path);
+	want = (mode_t)mode | (st.st_mode & S_ISGID);
+	if ((st.st_mode & 07777) != want && chmod(path, want) != 0)
+		return err_set(errno == EPERM ? ERR_DENIED : ERR, "chmod %04o %s: %s",
+		    (unsigned)want, path, strerror(errno));
+	return OK;
+}
+
+int
 fs_mkdir_p(const char *path, unsigned mode)
 {
 	char tmp[4096];
@@ -148,8 +219,14 @@ fs_mkdir_p(const char *path, unsigned mode)
 		if (tmp[i] != '/' && tmp[i] != '\0')
 			continue;
 		tmp[i] = '\0';
-		if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+		if (mkdir(tmp, (mode_t)mode) == 0) {
+			int rc = fs_chmod_dir(tmp, mode);
+
+			if (rc != OK)
+				return rc;
+		} else if (errno != EEXIST) {
 			return err_set(ERR, "mkdir %s: %s", tmp, strerror(errno));
+		}
 		if (i < n)
 			tmp[i] = '/';
 	}
@@ -208,7 +285,7 @@ fs_path_safe(const char *p)
 }
 
 int
-fs_write_under(const char *dir, const char *rel, const void *data, size_t len)
+fs_write_under(const char *dir, const char *rel, const void *data, size_t len, unsigned mode)
 {
 	char path[4096];
 	char *slash;
@@ -221,7 +298,8 @@ fs_write_under(const char *dir, const char *rel, const void *data, size_t len)
 		return err_set(ERR_TOOBIG, "path too long: %s/%s", dir, rel);
 	slash = strrchr(path, '/');
 	*slash = '\0';
-	rc = fs_mkdir_p(path, 0755);
+	/* Directories open to whom the file is: x where the file has r. */
+	rc = fs_mkdir_p(path, mode | ((mode & 0444) >> 2));
 	*slash = '/';
-	return rc == OK ? fs_write_new(path, data, len) : rc;
+	return rc == OK ? fs_write_new(path, data, len, mode) : rc;
 }

@@ -143,13 +143,13 @@ cmd_render(int argc, char **argv)
 	for (i = 0; i < snap.art.n && rc == OK; i++) {
 		const struct artifact *a = &snap.art.v[i];
 
-		rc = fs_write_under(tmp, a->path, a->data, a->len);
+		rc = fs_write_under(tmp, a->path, a->data, a->len, 0644);
 	}
 	if (rc == OK) {
 		char line[64];
 
 		snprintf(line, sizeof(line), "%s\n", sha);
-		rc = fs_write_under(tmp, RENDER_MARK, line, strlen(line));
+		rc = fs_write_under(tmp, RENDER_MARK, line, strlen(line), 0644);
 	}
 	if (rc != OK) {
 		fs_rm_rf(tmp);

@@ -17,6 +17,7 @@
 
 struct repo {
 	git_repository *git;
+	git_odb *odb;            /* for object headers: size and type, not inflated */
 	char *path;
 };
 
@@ -61,6 +62,148 @@ lookup_commit(git_commit **out, struct repo *r, const char *sha)
 	return OK;
 }
 
+/* ---- reading objects: sizes are checked before work ---- */
+
+/*
+ * A folder is read whole (libgit2 parses a tree at once), so its size is
+ * checked from the object header before it is read: at most
+ * REPO_TREE_MAX_BYTES, room for REPO_TREE_MAX_ENTRIES entries of 64 bytes
+ * (a 36-byte name on average; the 100k-host bench's hosts/ entries have
+ * 25-byte names).  A tree bigger than that is no inventory, and parsing
+ * it would cost its size in memory and more.
+ */
+#define REPO_TREE_MAX_BYTES ((size_t)REPO_TREE_MAX_ENTRIES * 64)
+
+/* How a folder is named in messages: "hosts/", or "/" for the top. */
+static const char *
+folder_name(char *buf, size_t size, const char *dir)
+{
+	size_t n = dir ? strlen(dir) : 0;
+
+	while (n && dir[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return "/";
+	snprintf(buf, size, "%.*s/", (int)(n > 200 ? 200 : n), dir);
+	return buf;
+}
+
+/*
+ * The tree `id` (owned by *out), read only once its header says it is a
+ * tree of at most REPO_TREE_MAX_BYTES and kept only when it holds at
+ * most REPO_TREE_MAX_ENTRIES entries.  `dir` names it in messages, which
+ * read "<folder>: <reason>" ("hosts/: ...", "/: ..." for the top).
+ * ERR_TOOBIG for either limit, ERR_INVALID when the object is no tree.
+ */
+static int
+tree_lookup(git_tree **out, struct repo *r, const git_oid *id, const char *dir)
+{
+	char name[256];
+	size_t size, n;
+	git_object_t type;
+
+	*out = NULL;
+	if (git_odb_read_header(&size, &type, r->odb, id) != 0)
+		return git_fail(ERR, folder_name(name, sizeof(name), dir));
+	if (type != GIT_OBJECT_TREE)
+		return err_set(ERR_INVALID, "%s: not a folder in git",
+		    folder_name(name, sizeof(name), dir));
+	if (size > REPO_TREE_MAX_BYTES)
+		return err_set(ERR_TOOBIG, "%s: a git tree of %zu bytes, more than the %zu "
+		    "a folder may take (%u entries)", folder_name(name, sizeof(name), dir), size,
+		    REPO_TREE_MAX_BYTES, REPO_TREE_MAX_ENTRIES);
+	if (git_tree_lookup(out, r->git, id) != 0)
+		return git_fail(ERR, folder_name(name, sizeof(name), dir));
+	if ((n = git_tree_entrycount(*out)) > REPO_TREE_MAX_ENTRIES) {
+		git_tree_free(*out);
+		*out = NULL;
+		return err_set(ERR_TOOBIG, "%s: %zu entries, more than the %u a folder may "
+		    "hold", folder_name(name, sizeof(name), dir), n, REPO_TREE_MAX_ENTRIES);
+	}
+	return OK;
+}
+
+/*
+ * The blob `id` (owned by *out) when the object header says it is at
+ * most `max` bytes (0: no limit); *size is its size either way.  A blob
+ * over `max` is not read, let alone inflated: *out stays NULL and the
+ * result is OK, so the caller can report it from the size alone.
+ */
+static int
+blob_lookup(git_blob **out, size_t *size, struct repo *r, const git_oid *id, size_t max,
+    const char *what)
+{
+	git_object_t type;
+
+	*out = NULL;
+	if (git_odb_read_header(size, &type, r->odb, id) != 0)
+		return git_fail(ERR, what);
+	if (type != GIT_OBJECT_BLOB)
+		return err_set(ERR_INVALID, "%.200s is not a file in git", what);
+	if (max && *size > max)
+		return OK;
+	if (git_blob_lookup(out, r->git, id) != 0)
+		return git_fail(ERR, what);
+	return OK;
+}
+
+/* The tree of commit `c` (owned by *out), through tree_lookup(). */
+static int
+commit_root(git_tree **out, struct repo *r, const git_commit *c)
+{
+	return tree_lookup(out, r, git_commit_tree_id(c), "");
+}
+
+/*
+ * The entry at `path` ("hosts/web-01.yaml", "hosts") under `root`, a copy
+ * owned by *out.  Each folder on the way is read through tree_lookup(),
+ * so its size is checked before it is parsed (git_tree_entry_bypath()
+ * would parse it whatever its size).  ERR_NOTFOUND when a component is
+ * missing or the one before it is not a folder.
+ */
+static int
+entry_bypath(git_tree_entry **out, struct repo *r, git_tree *root, const char *path)
+{
+	char buf[4096];
+	git_tree *cur = root, *next = NULL;
+	const git_tree_entry *e = NULL;
+	char *comp, *slash;
+	int rc = OK;
+
+	*out = NULL;
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return err_set(ERR_TOOBIG, "path too long: %.200s", path);
+	for (comp = buf; rc == OK; comp = slash + 1) {
+		while (*comp == '/')
+			comp++;
+		if ((slash = strchr(comp, '/')))
+			*slash = '\0';
+		if (!*comp || !(e = git_tree_entry_byname(cur, comp))) {
+			rc = err_set(ERR_NOTFOUND, "no %.200s", path);
+			break;
+		}
+		/* The last component (a trailing '/' is none). */
+		if (!slash || !slash[1 + strspn(slash + 1, "/")])
+			break;
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+			rc = err_set(ERR_NOTFOUND, "no %.200s", path);
+			break;
+		}
+		if ((rc = tree_lookup(&next, r, git_tree_entry_id(e), buf)) != OK)
+			break;
+		*slash = '/';
+		if (cur != root)
+			git_tree_free(cur);
+		cur = next;
+		next = NULL;
+	}
+	if (rc == OK && git_tree_entry_dup(out, e) != 0)
+		rc = git_fail(ERR, path);
+	if (cur != root)
+		git_tree_free(cur);
+	return rc;
+}
+
 int
 repo_open(struct repo **out, const char *path)
 {
@@ -87,6 +230,12 @@ repo_open(struct repo **out, const char *path)
 	r = xcalloc(1, sizeof(*r));
 	r->git = g;
 	r->path = xstrdup(path);
+	if (git_repository_odb(&r->odb, g) != 0) {
+		int rc = git_fail(ERR, path);
+
+		repo_free(r);
+		return rc;
+	}
 	*out = r;
 	return OK;
 }
@@ -102,6 +251,7 @@ repo_free(struct repo *r)
 {
 	if (!r)
 		return;
+	git_odb_free(r->odb);
 	git_repository_free(r->git);
 	free(r->path);
 	free(r);
@@ -139,7 +289,7 @@ commit_tree(git_tree **out, struct repo *r, const char *sha)
 		return err_set(ERR_INVALID, "'%s' is not a commit id", sha);
 	if (git_commit_lookup(&c, r->git, &oid) != 0)
 		return git_fail(ERR_NOTFOUND, sha);
-	rc = git_commit_tree(out, c) == 0 ? OK : git_fail(ERR, "reading the commit's tree");
+	rc = commit_root(out, r, c);
 	git_commit_free(c);
 	return rc;
 }
@@ -173,12 +323,10 @@ dir_tree(const git_tree **out, git_tree **root, git_tree **sub, struct repo *r,
 		*out = *root;
 		return OK;
 	}
-	if (git_tree_entry_bypath(&te, *root, dir) != 0)
-		return OK;
+	if ((rc = entry_bypath(&te, r, *root, dir)) != OK)
+		return rc == ERR_NOTFOUND ? OK : rc;
 	if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
-		if (git_tree_lookup(sub, r->git, git_tree_entry_id(te)) != 0)
-			rc = git_fail(ERR, dir);
-		else
+		if ((rc = tree_lookup(sub, r, git_tree_entry_id(te), dir)) == OK)
 			*out = *sub;
 	} else if (is_other) {
 		*is_other = 1;
@@ -224,7 +372,7 @@ repo_each_file_range(struct repo *r, const char *sha, const char *dir, size_t ma
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(e);
 		git_blob *blob = NULL;
-		git_object_size_t size;
+		size_t size;
 
 		/* Symlinks are blobs to git; to us they are not files. */
 		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
@@ -234,17 +382,15 @@ repo_each_file_range(struct repo *r, const char *sha, const char *dir, size_t ma
 		}
 		if (want && !want(ctx, name, git_tree_entry_id(e)->id))
 			continue;
-		if (git_blob_lookup(&blob, r->git, git_tree_entry_id(e)) != 0) {
-			rc = git_fail(ERR, name);
+		if ((rc = blob_lookup(&blob, &size, r, git_tree_entry_id(e), max_blob, name)) != OK)
 			break;
-		}
-		size = git_blob_rawsize(blob);
-		if (max_blob && size > max_blob)
-			/* Too big to look at: the caller reports it from len alone. */
-			rc = fn(ctx, name, git_tree_entry_id(e)->id, 1, NULL, (size_t)size);
+		if (!blob)
+			/* Too big to look at (and not read): the caller reports it
+			 * from len alone. */
+			rc = fn(ctx, name, git_tree_entry_id(e)->id, 1, NULL, size);
 		else
 			rc = fn(ctx, name, git_tree_entry_id(e)->id, 1,
-			    (const char *)git_blob_rawcontent(blob), (size_t)size);
+			    (const char *)git_blob_rawcontent(blob), size);
 		git_blob_free(blob);
 	}
 out:
@@ -771,12 +917,11 @@ commit_and_tree(git_commit **c, git_tree **tree, struct repo *r, const char *sha
 	*tree = NULL;
 	if ((rc = lookup_commit(c, r, sha)) != OK)
 		return rc;
-	if (git_commit_tree(tree, *c) != 0) {
+	if ((rc = commit_root(tree, r, *c)) != OK) {
 		git_commit_free(*c);
 		*c = NULL;
-		return git_fail(ERR, "reading the commit's tree");
 	}
-	return OK;
+	return rc;
 }
 
 int
@@ -786,13 +931,14 @@ repo_read_file(struct buf *out, struct repo *r, const char *sha, const char *pat
 	git_tree *tree = NULL;
 	git_tree_entry *te = NULL;
 	git_blob *blob = NULL;
-	git_object_size_t size;
+	size_t size;
 	int rc;
 
 	if ((rc = check_path(path)) != OK || (rc = commit_and_tree(&c, &tree, r, sha)) != OK)
 		return rc;
-	if (git_tree_entry_bypath(&te, tree, path) != 0) {
-		rc = err_set(ERR_NOTFOUND, "no file %.200s at %.12s", path, sha);
+	if ((rc = entry_bypath(&te, r, tree, path)) != OK) {
+		if (rc == ERR_NOTFOUND)
+			rc = err_set(ERR_NOTFOUND, "no file %.200s at %.12s", path, sha);
 		goto out;
 	}
 	/* Symlinks are blobs to git; to the inventory they are not files. */
@@ -801,16 +947,13 @@ repo_read_file(struct buf *out, struct repo *r, const char *sha, const char *pat
 		rc = err_set(ERR_INVALID, "%.200s is not a regular file", path);
 		goto out;
 	}
-	if (git_blob_lookup(&blob, r->git, git_tree_entry_id(te)) != 0) {
-		rc = git_fail(ERR, path);
+	if ((rc = blob_lookup(&blob, &size, r, git_tree_entry_id(te), max, path)) != OK)
 		goto out;
-	}
-	size = git_blob_rawsize(blob);
-	if (max && size > max)
-		rc = err_set(ERR_TOOBIG, "%.200s is %llu bytes, over the limit of %zu", path,
-		    (unsigned long long)size, max);
+	if (!blob)
+		rc = err_set(ERR_TOOBIG, "%.200s is %zu bytes, over the limit of %zu", path,
+		    size, max);
 	else
-		rc = buf_append(out, git_blob_rawcontent(blob), (size_t)size);
+		rc = buf_append(out, git_blob_rawcontent(blob), size);
 out:
 	git_blob_free(blob);
 	git_tree_entry_free(te);

@@ -26,6 +26,16 @@ void repo_free(struct repo *r);
 int repo_resolve(struct repo *r, const char *rev, char out[REPO_SHA_LEN + 1]);
 
 /*
+ * Sizes are checked before work (DESIGN.md "Security rules"): a blob's
+ * size comes from its object header, and a blob over the caller's cap is
+ * never inflated; a folder (a git tree) is read only when its header says
+ * it is of a sane size, and refused with ERR_TOOBIG, naming the folder,
+ * when it holds more than REPO_TREE_MAX_ENTRIES entries.  The 100k-host
+ * bench inventory's hosts/ has 100,000.
+ */
+#define REPO_TREE_MAX_ENTRIES 1000000u
+
+/*
  * Call `fn` for each blob in the commit's tree directly under `dir` (""
  * is the root), in git's order (sorted by name).  `name` is the entry
  * name; `data` is borrowed for the call only; `oid` is the 20-byte blob

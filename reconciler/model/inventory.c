@@ -1015,6 +1015,18 @@ inventory_load_from(struct model **out, struct diags *d, struct repo *r, const c
 		if (*dir)
 			dir[strlen(dir) - 1] = '\0';
 		rc = walk_dir(&w, r, sha, dir);
+		if (rc == ERR_TOOBIG) {
+			/* A folder too big to read (repo.h: REPO_TREE_MAX_ENTRIES)
+			 * is the commit's problem, not the machine's: the commit is
+			 * invalid, and says where.  repo's message reads
+			 * "<folder>: <reason>". */
+			const char *msg = err_last(), *sep = strstr(msg, ": ");
+
+			diags_add(&w.l->d, *dir ? walk_dirs[i] : "/", 0, 0, "%s", sep ? sep + 2 : msg);
+			if (!*dir)
+				break;    /* nothing below the top can be read */
+			continue;
+		}
 		if (rc != OK) {
 			struct model *junk = NULL;
 			struct diags none = { NULL, 0, 0 };

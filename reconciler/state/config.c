@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/secret.h"
 
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
@@ -90,27 +91,6 @@ path(struct cctx *x, const struct ynode *map, const char *key)
 	return abs;
 }
 
-int
-config_read_secret(char **out, const char *file)
-{
-	struct buf b = BUF_INIT;
-	int rc;
-
-	*out = NULL;
-	if ((rc = fs_read(&b, file, 64 * 1024)) != OK) {
-		buf_dispose(&b);
-		return rc;
-	}
-	b.len = strcspn(b.data, "\r\n");
-	b.data[b.len] = '\0';
-	if (b.len == 0) {
-		buf_dispose(&b);
-		return err_set(ERR_INVALID, "%s is empty", file);
-	}
-	*out = buf_steal(&b);
-	return OK;
-}
-
 /* A secret from the file named at `key` of map `m`, into *out. */
 static void
 secret(struct cctx *x, const struct ynode *m, const char *key, char **out)
@@ -119,19 +99,10 @@ secret(struct cctx *x, const struct ynode *m, const char *key, char **out)
 
 	if (!file)
 		return;
-	if (config_read_secret(out, file) != OK)
-		bad(x, ynode_get(m, key), "cannot read %s %s: %s", key, file, err_last());
+	/* err_last() names the file and why; never the secret. */
+	if (secret_read(out, file, SECRET_LINE) != OK)
+		bad(x, ynode_get(m, key), "%s: %s", key, err_last());
 	free(file);
-}
-
-static void
-wipe(char *s)
-{
-	if (s) {
-		/* Do not leave a secret in freed memory. */
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
 }
 
 /* Each `chat:` and `apply:` entry is a mapping with a `type`; the
@@ -273,9 +244,9 @@ config_free(struct config *c)
 	free(c->bot_name);
 	free(c->bot_email);
 	free(c->listen);
-	wipe(c->hook_secret);
-	wipe(c->remote_password);
-	wipe(c->remote_passphrase);
+	secret_free(c->hook_secret);
+	secret_free(c->remote_password);
+	secret_free(c->remote_passphrase);
 	free(c->remote_user);
 	free(c->remote_ssh_key);
 	free(c->remote_ssh_pubkey);

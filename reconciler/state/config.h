@@ -42,8 +42,4 @@ void config_free(struct config *c);
 struct repo_auth;
 void config_repo_auth(const struct config *c, struct repo_auth *out);
 
-/* Read a secret file: its first line, without the newline (owns).  The
- * content never reaches a log or an error message. */
-int config_read_secret(char **out, const char *path);
-
 #endif

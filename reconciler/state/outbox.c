@@ -45,6 +45,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "providers/chat/chat.h"
+#include "state/state.h"
 
 #define OUTBOX_FILE_MAX (1024 * 1024)
 #define OUTBOX_BODY_MAX (64 * 1024)
@@ -548,17 +549,12 @@ load_post(struct outbox *ob, uint64_t post, uint64_t *max_id)
 	json_decref(doc);
 }
 
-/* fs_write_atomic()'s "<name>.tmp.<pid>" left by a process that is gone
- * (a live one may be about to rename it in). */
+/* fs_write_atomic()'s temporary left by a process that is gone (a live
+ * one may be about to rename it in). */
 static int
 stale_tmp(const char *name)
 {
-	const char *t = strstr(name, ".tmp.");
-	uint64_t pid;
-
-	if (!t || parse_u64(&pid, t + 5, 1, INT_MAX) != OK)
-		return 0;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	return fs_tmp_stale(name);
 }
 
 static int
@@ -687,7 +683,9 @@ outbox_open_with(struct outbox **out, const char *state_dir, const struct ynode 
 	ob->threads = xasprintf("%s/threads", state_dir);
 	if ((rc = open_providers(ob, chat_list, providers)) != OK)
 		goto fail;
-	if ((rc = fs_mkdir_p(ob->dead, 0750)) != OK || (rc = fs_mkdir_p(ob->threads, 0750)) != OK)
+	/* Private (state.c's table): messages and threads are nobody else's. */
+	if ((rc = fs_mkdir_p(ob->dead, STATE_MODE_PRIVATE_DIR)) != OK ||
+	    (rc = fs_mkdir_p(ob->threads, STATE_MODE_PRIVATE_DIR)) != OK)
 		goto fail;
 	if ((rc = read_seq(ob)) != OK || (rc = load_dir(ob)) != OK)
 		goto fail;
@@ -922,7 +920,7 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	/* In flight: if we die before the outcome is recorded, the next
 	 * start knows this one may have arrived. */
 	marker = marker_path(ob, m->id);
-	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, STATE_MODE_PRIVATE);
 	if (fd >= 0)
 		close(fd);
 

@@ -19,6 +19,44 @@
 
 #define NBUCKETS 256
 
+/*
+ * Who may read what in the state directory, in one place.  Every mode is
+ * set exactly, never left to the umask: a shell user's 022 would make
+ * plans world-readable, a unit's 077 would lock Puppet out of the
+ * releases.  state_open() gives each directory below its mode (those
+ * already there too, so an older state directory is closed up); the
+ * writers use the same constants (state.h) for what they create.
+ *
+ *   <state>/           0750        Puppet's group passes through to current
+ *   releases/ buckets/ 0750, 0640  what `firebreak enc` and Hiera read: the
+ *                                  group Puppet runs in reads, others never
+ *   current            a symlink   (a link has no mode of its own)
+ *   applied            0640        a commit id
+ *   lock               0600
+ *   plans/             0700, 0600  every plan: the diffs, who asked
+ *   outbox/ (dead/)    0700, 0600  chat messages not yet delivered
+ *   threads/           0700, 0600  chat thread references
+ *   run/               0700        the control socket (controller/ctlsock.c)
+ *
+ * outbox/ and threads/ are made by the outbox (state/outbox.c) when a
+ * controller first runs, run/ by the controller; here they are only
+ * closed up when they exist.
+ */
+static const struct {
+	const char *name;        /* "" is the state directory itself */
+	unsigned mode;
+	int make;                /* made by state_open() */
+} state_dirs[] = {
+	{ "", STATE_MODE_SHARED_DIR, 1 },
+	{ "releases", STATE_MODE_SHARED_DIR, 1 },
+	{ "buckets", STATE_MODE_SHARED_DIR, 1 },
+	{ "plans", STATE_MODE_PRIVATE_DIR, 1 },
+	{ "outbox", STATE_MODE_PRIVATE_DIR, 0 },
+	{ "outbox/dead", STATE_MODE_PRIVATE_DIR, 0 },
+	{ "threads", STATE_MODE_PRIVATE_DIR, 0 },
+	{ "run", STATE_MODE_PRIVATE_DIR, 0 },
+};
+
 struct state {
 	char *dir;
 	int lockfd;
@@ -135,7 +173,7 @@ recover(struct state *s)
 		if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
 			return rc;
 		snprintf(line, sizeof(line), "%s\n", cur);
-		return fs_write_atomic(path, line, 41);
+		return fs_write_atomic_mode(path, line, 41, STATE_MODE_SHARED);
 	}
 	return OK;
 }
@@ -145,11 +183,12 @@ state_open(struct state **out, const char *dir, int create)
 {
 	struct state *s;
 	char path[4096];
+	size_t i;
 	int rc;
 
 	*out = NULL;
 	if (create) {
-		if ((rc = fs_mkdir_p(dir, 0755)) != OK)
+		if ((rc = fs_mkdir_p(dir, STATE_MODE_SHARED_DIR)) != OK)
 			return rc;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -161,17 +200,18 @@ state_open(struct state **out, const char *dir, int create)
 		    dir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = path_fmt(path, sizeof(path), "%s/plans", dir)) != OK ||
-	    (rc = fs_mkdir_p(path, 0755)) != OK)
-		goto fail;
-	if ((rc = path_fmt(path, sizeof(path), "%s/releases", dir)) != OK ||
-	    (rc = fs_mkdir_p(path, 0755)) != OK)
-		goto fail;
-	if ((rc = path_fmt(path, sizeof(path), "%s/buckets", dir)) != OK ||
-	    (rc = fs_mkdir_p(path, 0755)) != OK)
-		goto fail;
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX) != 0) {
+	for (i = 0; i < sizeof(state_dirs) / sizeof(*state_dirs); i++) {
+		if ((rc = path_fmt(path, sizeof(path), "%s/%s", dir, state_dirs[i].name)) != OK ||
+		    (state_dirs[i].make && (rc = fs_mkdir_p(path, state_dirs[i].mode)) != OK))
+			goto fail;
+		/* Another user's (an operator's shell on a shared directory)
+		 * is its owner's to set. */
+		rc = fs_chmod_dir(path, state_dirs[i].mode);
+		if (rc != OK && rc != ERR_NOTFOUND && rc != ERR_DENIED)
+			goto fail;
+	}
+	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lockfd < 0 || fchmod(s->lockfd, 0600) != 0 || flock(s->lockfd, LOCK_EX) != 0) {
 		rc = err_set(ERR, "locking %s/lock: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -287,7 +327,7 @@ link_from(const char *from, const char *to, const char *rel)
 		return ERR_INVALID;
 	slash = strrchr(dst, '/');
 	*slash = '\0';
-	rc = fs_mkdir_p(dst, 0755);
+	rc = fs_mkdir_p(dst, STATE_MODE_SHARED_DIR);
 	*slash = '/';
 	if (rc != OK)
 		return rc;
@@ -326,7 +366,7 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 			present[bucket_of[i]] = 1;
 		}
 	if ((rc = path_fmt(path, sizeof(path), "%s/enc", reldir)) != OK ||
-	    (rc = fs_mkdir_p(path, 0755)) != OK)
+	    (rc = fs_mkdir_p(path, STATE_MODE_SHARED_DIR)) != OK)
 		goto out;
 	for (b = 0; b < NBUCKETS && rc == OK; b++) {
 		char bucketdir[4096];
@@ -361,10 +401,12 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 			break;
 		/* A bucket left by an apply that crashed under the same id. */
 		fs_rm_rf(bucketdir);
-		if (mkdir(bucketdir, 0755) != 0) {
+		if (mkdir(bucketdir, STATE_MODE_SHARED_DIR) != 0) {
 			rc = err_set(ERR, "mkdir %s: %s", bucketdir, strerror(errno));
 			break;
 		}
+		if ((rc = fs_chmod_dir(bucketdir, STATE_MODE_SHARED_DIR)) != OK)
+			break;
 		for (i = 0; i < target->n && rc == OK; i++) {
 			const struct artifact *a = &target->v[i];
 			char dst[4096], src[4096];
@@ -381,7 +423,7 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 			    path_fmt(src, sizeof(src), "%s/%s", prevbucket, a->path + 4) == OK &&
 			    link(src, dst) == 0)
 				continue;
-			rc = fs_write_new(dst, a->data, a->len);
+			rc = fs_write_new(dst, a->data, a->len, STATE_MODE_SHARED);
 		}
 		if (rc != OK)
 			break;
@@ -500,7 +542,7 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 	}
 	fs_rm_rf(tmpdir);
 	fs_rm_rf(reldir);
-	if ((rc = fs_mkdir_p(tmpdir, 0755)) != OK)
+	if ((rc = fs_mkdir_p(tmpdir, STATE_MODE_SHARED_DIR)) != OK)
 		goto fail;
 	for (i = 0; i < target->n; i++) {
 		const struct artifact *a = &target->v[i];
@@ -510,16 +552,16 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 		/* Zone files are megabytes at 100k hosts: link what did not change. */
 		if (prevp && !path_changed(p, a->path) && link_from(prevp, tmpdir, a->path) == OK)
 			continue;
-		if ((rc = fs_write_under(tmpdir, a->path, a->data, a->len)) != OK)
+		if ((rc = fs_write_under(tmpdir, a->path, a->data, a->len, STATE_MODE_SHARED)) != OK)
 			goto fail;
 	}
 	if ((rc = write_enc(s, p, target, tmpdir, prevp)) != OK)
 		goto fail;
 	snprintf(line, sizeof(line), "%s\n", p->target);
-	if ((rc = fs_write_under(tmpdir, "COMMIT", line, strlen(line))) != OK)
+	if ((rc = fs_write_under(tmpdir, "COMMIT", line, strlen(line), STATE_MODE_SHARED)) != OK)
 		goto fail;
 	snprintf(line, sizeof(line), "%s\n", p->id);
-	if ((rc = fs_write_under(tmpdir, "PLAN", line, strlen(line))) != OK)
+	if ((rc = fs_write_under(tmpdir, "PLAN", line, strlen(line), STATE_MODE_SHARED)) != OK)
 		goto fail;
 	/* One sync for the whole release instead of one per file: nothing
 	 * refers to it until the swap below. */
@@ -546,7 +588,7 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 	if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
 		return rc;
 	snprintf(line, sizeof(line), "%s\n", p->target);
-	if ((rc = fs_write_atomic(path, line, strlen(line))) != OK)
+	if ((rc = fs_write_atomic_mode(path, line, strlen(line), STATE_MODE_SHARED)) != OK)
 		return rc;
 	gc(s, strtoul(p->id, NULL, 10));
 	return OK;

@@ -11,6 +11,9 @@
  *   <state>/plans/<id>.json    every plan, with its outcome
  *   <state>/lock               flock()ed by every writer
  *
+ * File modes are set exactly (see the table in state.c), never left to
+ * the umask.
+ *
  * A release shares every bucket it did not change with the one before it,
  * so a one-host change writes one bucket (hard links to the unchanged
  * documents plus the new one) and 256 symlinks, not 100k files; `firebreak
@@ -26,6 +29,18 @@
 #include "plan/plan.h"
 
 #define STATE_KEEP_RELEASES 5
+
+/*
+ * Who may read what (DESIGN.md "Security rules"; the table in state.c
+ * says which directory is which).  Private: the controller's user only
+ * (plans, outbox, threads).  Shared: also the group Puppet runs in
+ * (releases and buckets, which `firebreak enc` and Hiera read), never
+ * others.
+ */
+#define STATE_MODE_PRIVATE      0600
+#define STATE_MODE_PRIVATE_DIR  0700
+#define STATE_MODE_SHARED       0640
+#define STATE_MODE_SHARED_DIR   0750
 
 struct state;
 

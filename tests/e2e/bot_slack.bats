@@ -45,6 +45,7 @@ setup() {
 	printf '%s\n' "$SECRET" >"$D/signing-secret"
 	printf 'xoxb-test-token\n' >"$D/slack-token"
 	printf '%s\n' "$MM_TOKEN" >"$D/mm-token"
+	chmod 600 "$D/signing-secret" "$D/slack-token" "$D/mm-token"
 	git clone -q --bare "$TEMPLATE" "$B"
 	run fb apply --repo "$B" --state "$S"
 	assert_status 0

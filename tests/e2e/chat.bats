@@ -26,6 +26,7 @@ setup() {
 	D=$BATS_TEST_TMPDIR
 	STUB_PID= NGIRCD_PID= WATCH_PID=
 	printf 'xoxb-secret-token\n' >"$D/token"
+	chmod 600 "$D/token"
 	# A plan's body: the changes by kind, then the diff.
 	cat >"$D/body" <<'EOF'
 dns (1 change), needs an approver

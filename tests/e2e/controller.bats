@@ -238,6 +238,7 @@ outcome() {
 @test "controller: HTTP serves health, metrics and plans; push hooks need a valid HMAC" {
 	port=$((20000 + RANDOM % 20000))
 	printf 's3cret\n' >"$BATS_TEST_TMPDIR/hook-secret"
+	chmod 600 "$BATS_TEST_TMPDIR/hook-secret"
 	printf 'listen: 127.0.0.1:%s\nhook_secret_file: %s\n' "$port" "$BATS_TEST_TMPDIR/hook-secret" >>"$C"
 	start_controller
 	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
@@ -314,8 +315,129 @@ outcome() {
 	assert_contains "$stderr" "firebreak.yaml:6:5: chat[1] slack: token_file: cannot read $BATS_TEST_TMPDIR/missing-token"
 }
 
+# An empty hook_secret_file crashed both (SIGSEGV, exit 139).  Exit 1: the
+# problem is in what the operator set up (the config and the files it
+# names), reported at the config's file:line like every other config
+# problem, before anything runs; 3 is for what a retry can cure.
+@test "controller: run and run -n refuse an empty, a world-readable or a missing hook_secret_file" {
+	local F=$BATS_TEST_TMPDIR/hook-secret mode want
+	printf 'hook_secret_file: %s\n' "$F" >>"$C"
+	for mode in "-n" ""; do
+		: >"$F"; chmod 600 "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		assert_eq "$stderr" "$C:6:19: hook_secret_file: $F is empty
+firebreak: 1 problem in $C" "run $mode with an empty secret file"
+
+		printf 's3cret\n' >"$F"; chmod 644 "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		want="$C:6:19: hook_secret_file: $F is readable by others (mode 0644): a secret"
+		want+=" file may be open to its owner and group only (chmod o-rwx)"
+		assert_eq "$stderr" "$want
+firebreak: 1 problem in $C" "run $mode with a world-readable secret file"
+		assert_not_contains "$stderr$output" s3cret
+
+		rm -f "$F"
+		run --separate-stderr timeout 30 "$FIREBREAK" run --config "$C" $mode
+		assert_status 1
+		assert_eq "$stderr" "$C:6:19: hook_secret_file: cannot read $F: No such file or directory
+firebreak: 1 problem in $C" "run $mode with a missing secret file"
+	done
+	# Nothing ran: no plan beyond the bootstrap's, no control socket.
+	assert_eq "$(ls "$S/plans")" "1.json" "plans"
+	[ ! -e "$S/run/control.sock" ]
+	# Group-readable is fine (the secret may belong to a service group).
+	printf 's3cret\n' >"$F"; chmod 640 "$F"
+	run --separate-stderr fb run --config "$C" -n
+	assert_status 0
+	assert_eq "$output" "ok: $C is a valid configuration"
+}
+
+# modes DIR...: "mode type path" of everything under DIR (symlinks left
+# out: a link has no mode of its own), sorted.
+modes() {
+	find "$@" ! -type l -printf '%m %y %p\n' | sort -k3
+}
+
+# every_mode DIR FILEMODE DIRMODE: every file under DIR (DIR included) has
+# FILEMODE and every directory DIRMODE; and there is at least one file.
+every_mode() {
+	local bad
+	bad=$(modes "$1" | awk -v f="$2" -v d="$3" '($2 == "f" && $1 != f) || ($2 == "d" && $1 != d)')
+	assert_eq "$bad" "" "modes under $1 (want files $2, directories $3)"
+	[ -n "$(find "$1" -type f)" ] || { echo "no file under $1" >&2; return 1; }
+}
+
+# Plans, the outbox and threads are the controller's alone; releases are
+# read by Puppet's group, never by others; whatever the umask says.
+@test "controller: state files get their modes whatever the umask: private 0600/0700, releases 0640/0750" {
+	umask 022
+	rm -rf "$S"
+	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
+	chmod 600 "$BATS_TEST_TMPDIR/token"
+	# Slack unreachable: its messages stay queued in the outbox.
+	printf '  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
+	    "$BATS_TEST_TMPDIR/token" >>"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	start_controller
+	edit "$R" hosts/web-02.example.com.yaml -e 's/^state: active/state: drained/'
+	commit_all "$R" "drain web-02"
+	wait_for "$CHAT" 'plan 2 .* -> approve'
+	for _ in $(seq 200); do [ -f "$S/outbox/1.json" ] && break; sleep 0.05; done
+	stop_controller
+	assert_eq "$(stat -c %a "$S")" 750 "the state directory"
+	assert_eq "$(stat -c %a "$S/plans" "$S/plans/1.json" "$S/plans/2.json")" "700
+600
+600" "plans"
+	assert_eq "$(stat -c %a "$S/outbox" "$S/outbox/1.json" "$S/outbox/seq" "$S/outbox/dead")" "700
+600
+600
+700" "the outbox"
+	assert_eq "$(stat -c %a "$S/threads" "$S/run" "$S/lock")" "700
+700
+600" "threads, run, lock"
+	every_mode "$S/plans" 600 700
+	every_mode "$S/outbox" 600 700
+	assert_eq "$(stat -c %a "$S/applied" "$S/releases" "$S/buckets")" "640
+750
+750" "applied, releases, buckets"
+	# current/ and what Puppet reads through it, bucketed ENC documents too.
+	assert_eq "$(stat -L -c %a "$S/current" "$S/current/COMMIT" "$S/current/hiera/pins/production.yaml" \
+	    "$S/current/enc" "$(echo "$S"/current/enc/*/ | cut -d' ' -f1)")" "750
+640
+640
+750
+750" "current/"
+	every_mode "$S/releases" 640 750
+	every_mode "$S/buckets" 640 750
+	assert_eq "$(stat -L -c %a "$(enc_file web-01.example.com)")" 640 "an ENC document"
+
+	# A umask of 077 does not lock Puppet's group out of a fresh state.
+	umask 077
+	rm -rf "$S"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	assert_eq "$(stat -c %a "$S" "$S/plans" "$S/plans/1.json")" "750
+700
+600" "a state made under umask 077"
+	every_mode "$S/releases" 640 750
+	every_mode "$S/buckets" 640 750
+}
+
+# enc_file FQDN: the file `firebreak enc` reads for FQDN in the current release.
+enc_file() {
+	local f
+	for f in "$S"/current/enc/*/"$1".yaml; do
+		[ -e "$f" ] && printf '%s\n' "$f" && return 0
+	done
+	return 1
+}
+
 @test "controller: everything the shell can do works while chat is unreachable" {
 	printf 'xoxb-test\n' >"$BATS_TEST_TMPDIR/token"
+	chmod 600 "$BATS_TEST_TMPDIR/token"
 	printf 'repo: %s\nstate: %s\nchat:\n  - {type: slack, token_file: %s, channel: "#ops", api_url: "http://127.0.0.1:1/api"}\n' \
 	    "$R" "$S" "$BATS_TEST_TMPDIR/token" >"$C"
 	start_controller

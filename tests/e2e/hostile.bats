@@ -293,6 +293,49 @@ host_file() {
 	hostile_case -p "hosts/web-09.example.com.yaml: "
 }
 
+# ---- sizes are checked before work (issue 12, defect 6) ------------------------
+
+# peak_kb CMD...: CMD's peak resident memory in KiB (its exit status is not
+# the point here).  An oracle that works in the ASan build too, where a
+# `ulimit -v` would stop the sanitizer itself.
+peak_kb() {
+	python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}
+
+@test "hostile: a 64 MiB host file is refused from its size, without being inflated" {
+	# Zeros: a few KiB as a git object, 64 MiB once inflated.
+	truncate -s 64M "$R/hosts/big.example.com.yaml"
+	commit_all "$R" "a 64 MiB host file"
+	rm "$R/hosts/big.example.com.yaml"
+	hostile_case "hosts/big.example.com.yaml: file is 67108864 bytes, over the limit of 1048576"
+	# Checking it costs what checking the inventory without it costs, not
+	# 64 MiB more.
+	local with without
+	with=$(peak_kb "$FIREBREAK" check --repo "$R")
+	without=$(peak_kb "$FIREBREAK" check --repo "$TEMPLATE")
+	if [ "$with" -ge $((without + 32 * 1024)) ]; then
+		echo "check peaked at $with KiB with the big file, $without KiB without" >&2
+		return 1
+	fi
+}
+
+@test "hostile: a hosts/ folder too big for a tree is refused from its header, not parsed" {
+	# 64 MB of zeros stored as a tree object: libgit2 would inflate it,
+	# then fail to parse it; its header alone says it is too big.
+	head -c 64000001 /dev/zero >"$W/zeros"
+	local z root c
+	z=$(git -C "$R" hash-object -t tree -w --literally "$W/zeros")
+	rm "$W/zeros"
+	root=$(git -C "$R" ls-tree HEAD | sed "s/^040000 tree [0-9a-f]*\thosts\$/040000 tree $z\thosts/" |
+		git -C "$R" mktree --missing)
+	c=$(git -C "$R" commit-tree "$root" -p HEAD -m "a hosts/ tree of 64 MB")
+	git -C "$R" update-ref refs/heads/main "$c"
+	git -C "$R" reset -q --soft main
+	hostile_case "hosts/: a git tree of 64000001 bytes, more than the 64000000 a folder may take (1000000 entries)"
+}
+
 # ---- one problem per line ------------------------------------------------------
 
 @test "hostile: a value with newlines cannot forge diagnostic lines" {

@@ -525,16 +525,20 @@ static void
 test_stale_tmp_removed(void **state)
 {
 	struct fixture *f = *state;
-	char dead[160], live[160];
+	char dead[160], dead_old[160], live[160];
 
 	fake_reset(NULL, 0, 0);
 	open_with(f, FAKE_CFG);
-	snprintf(dead, sizeof(dead), "%s/outbox/3.json.tmp.2147483646", f->state);
-	snprintf(live, sizeof(live), "%s/outbox/4.json.tmp.%ld", f->state, (long)getpid());
-	assert_int_equal(fs_write_new(dead, "{", 1), OK);
-	assert_int_equal(fs_write_new(live, "{", 1), OK);
+	/* fs_write_atomic's "<name>.tmp.<pid>.<n>", and the older "<name>.tmp.<pid>". */
+	snprintf(dead, sizeof(dead), "%s/outbox/3.json.tmp.2147483646.0", f->state);
+	snprintf(dead_old, sizeof(dead_old), "%s/outbox/5.json.tmp.2147483646", f->state);
+	snprintf(live, sizeof(live), "%s/outbox/4.json.tmp.%ld.7", f->state, (long)getpid());
+	assert_int_equal(fs_write_new(dead, "{", 1, 0600), OK);
+	assert_int_equal(fs_write_new(dead_old, "{", 1, 0600), OK);
+	assert_int_equal(fs_write_new(live, "{", 1, 0600), OK);
 	open_with(f, FAKE_CFG);
 	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(dead_old, F_OK), -1);
 	assert_int_equal(access(live, F_OK), 0);
 	assert_int_equal(outbox_depth(f->ob), 0);
 }

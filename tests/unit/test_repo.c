@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1102,6 +1103,227 @@ test_read_file(void **state)
 	buf_dispose(&capped);
 }
 
+/* ---- sizes are checked before work (issue 12, defect 6) ---- */
+
+/* This process's resident memory now, in KiB (/proc/self/statm). */
+static long
+rss_now_kb(void)
+{
+	struct buf b = BUF_INIT;
+	unsigned long size = 0, resident = 0;
+
+	assert_int_equal(fs_read(&b, "/proc/self/statm", 4096), OK);
+	assert_int_equal(sscanf(b.data, "%lu %lu", &size, &resident), 2);
+	buf_dispose(&b);
+	return (long)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#define BIG_BLOB (64u << 20)
+
+static int
+expect_big(void *ctx, const char *name, const unsigned char *oid, int is_blob,
+    const char *data, size_t len)
+{
+	int *seen = ctx;
+
+	(void)oid;
+	if (strcmp(name, "big.example.com.yaml") != 0)
+		return 0;
+	/* Passed by its size alone, with no data: it was not read. */
+	*seen = is_blob && !data && len == BIG_BLOB;
+	return 0;
+}
+
+/*
+ * In a child (so its peak memory is its own): refuse the 64 MiB blob at
+ * `sha` both ways.  Exits 0 when each refusal was exact.
+ */
+static void
+refuse_big_blob(struct fx *f, const char *sha)
+{
+	struct buf b = BUF_INIT;
+	int seen = 0, ok;
+
+	ok = repo_read_file(&b, f->r, sha, "hosts/big.example.com.yaml", 1u << 20) ==
+	    ERR_TOOBIG && b.len == 0 &&
+	    strstr(err_last(), "hosts/big.example.com.yaml is 67108864 bytes, over the "
+	    "limit of 1048576") != NULL;
+	ok = ok && repo_each_file(f->r, sha, "hosts", 1u << 20, NULL, expect_big, &seen) == OK &&
+	    seen;
+	_exit(ok ? 0 : 1);
+}
+
+/*
+ * A 64 MiB host file (of zeros: a few KiB in git) is refused from its
+ * object header, before it is inflated: the child that refuses it never
+ * grows by anything near 64 MiB.  Loose, and again packed.
+ */
+static void
+test_big_blob_not_inflated(void **state)
+{
+	struct fx *f = *state;
+	char path[256], sha[REPO_SHA_LEN + 1];
+	int fd, round;
+
+	snprintf(path, sizeof(path), "%s/hosts/big.example.com.yaml", f->work);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, BIG_BLOB), 0);
+	close(fd);
+	cli_commit(sha, f->work, "a big host file");
+	assert_int_equal(unlink(path), 0);
+	for (round = 0; round < 2; round++) {
+		struct rusage ru;
+		long before;
+		int status;
+		pid_t pid;
+
+		if (round == 1)
+			GIT_DO(f->work, "repack", "-a", "-d", "-q");
+		before = rss_now_kb();
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			refuse_big_blob(f, sha);
+		assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* Inflating it would take 64 MiB; reading a header, nothing. */
+		assert_true(ru.ru_maxrss < before + (32 << 10));
+	}
+}
+
+/* Write `len` bytes to dir/name and store them as a git tree object,
+ * whatever they hold (--literally); its id into out. */
+static void
+raw_tree(char out[REPO_SHA_LEN + 1], struct fx *f, const char *name, const void *data,
+    size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	assert_int_equal(fs_write_atomic(path, data, len), OK);
+	git_line(out, REPO_SHA_LEN + 1, f->work, (const char *const[]){ "hash-object", "-t",
+	    "tree", "-w", "--literally", path, NULL });
+	unlink(path);
+}
+
+/* One tree entry "<mode> <name>\0<20-byte id>" appended to b. */
+static void
+tree_entry(struct buf *b, const char *mode, const char *name, const char *hex)
+{
+	size_t i;
+
+	assert_int_equal(buf_printf(b, "%s %s", mode, name), OK);
+	assert_int_equal(buf_putc(b, '\0'), OK);
+	for (i = 0; i < 40; i += 2)
+		assert_int_equal(buf_putc(b, (char)(hex_digit(hex[i]) * 16 + hex_digit(hex[i + 1]))),
+		    OK);
+}
+
+/* A commit whose root holds README and `hosts` -> the tree `hosts_id`. */
+static void
+commit_with_hosts(char out[REPO_SHA_LEN + 1], struct fx *f, const char *hosts_id)
+{
+	struct buf b = BUF_INIT;
+	char readme[REPO_SHA_LEN + 1], root[REPO_SHA_LEN + 1];
+
+	GIT_LINE(readme, f->work, "rev-parse", "HEAD:README");
+	tree_entry(&b, "100644", "README", readme);
+	tree_entry(&b, "40000", "hosts", hosts_id);
+	raw_tree(root, f, "root", b.data, b.len);
+	buf_dispose(&b);
+	git_line(out, REPO_SHA_LEN + 1, f->work, (const char *const[]){ "commit-tree", root,
+	    "-m", "hosts", NULL });
+}
+
+#define EMPTY_BLOB "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+
+/* A hosts/ of `n` entries f0000000.. (all the empty blob). */
+static void
+commit_with_n_hosts(char out[REPO_SHA_LEN + 1], struct fx *f, size_t n)
+{
+	struct buf b = BUF_INIT;
+	char name[32], hosts[REPO_SHA_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%07zu", i);
+		tree_entry(&b, "100644", name, EMPTY_BLOB);
+	}
+	raw_tree(hosts, f, "hosts", b.data, b.len);
+	buf_dispose(&b);
+	commit_with_hosts(out, f, hosts);
+}
+
+/* A folder of more than REPO_TREE_MAX_ENTRIES entries is refused, named;
+ * one of exactly that many is read. */
+static void
+test_tree_too_many_entries(void **state)
+{
+	struct fx *f = *state;
+	struct buf b = BUF_INIT;
+	char sha[REPO_SHA_LEN + 1];
+	size_t n = 0;
+
+	GIT_DO(f->work, "hash-object", "-w", "--stdin");   /* the empty blob */
+	commit_with_n_hosts(sha, f, REPO_TREE_MAX_ENTRIES + 1);
+	assert_int_equal(repo_each_file(f->r, sha, "hosts", 0, NULL, collect_file, &b),
+	    ERR_TOOBIG);
+	assert_string_equal(err_last(), "hosts/: 1000001 entries, more than the 1000000 "
+	    "a folder may hold");
+	assert_int_equal(b.len, 0);
+	assert_int_equal(repo_count_entries(f->r, sha, "hosts", &n), ERR_TOOBIG);
+	assert_int_equal(repo_read_file(&b, f->r, sha, "hosts/f0000001", 0), ERR_TOOBIG);
+	assert_string_equal(err_last(), "hosts/: 1000001 entries, more than the 1000000 "
+	    "a folder may hold");
+	/* The root is fine: README reads. */
+	assert_int_equal(repo_read_file(&b, f->r, sha, "README", 0), OK);
+	assert_string_equal(b.data, "hello\n");
+
+	commit_with_n_hosts(sha, f, REPO_TREE_MAX_ENTRIES);
+	assert_int_equal(repo_count_entries(f->r, sha, "hosts", &n), OK);
+	assert_int_equal(n, REPO_TREE_MAX_ENTRIES);
+	buf_reset(&b);
+	assert_int_equal(repo_read_file(&b, f->r, sha, "hosts/f0999999", 0), OK);
+	assert_int_equal(b.len, 0);
+	buf_dispose(&b);
+}
+
+/*
+ * A folder whose tree object is bigger than any tree of that many entries
+ * needs is refused from its header, before libgit2 parses it: 64 MB of
+ * zeros is no tree, and parsing it would fail differently (ERR).
+ */
+static void
+test_tree_too_big_to_parse(void **state)
+{
+	struct fx *f = *state;
+	struct buf b = BUF_INIT;
+	size_t len = (size_t)REPO_TREE_MAX_ENTRIES * 64 + 1;
+	char *zeros = xcalloc(1, len);
+	char hosts[REPO_SHA_LEN + 1], sha[REPO_SHA_LEN + 1], msg[160];
+
+	raw_tree(hosts, f, "zeros", zeros, len);
+	free(zeros);
+	commit_with_hosts(sha, f, hosts);
+	snprintf(msg, sizeof(msg), "hosts/: a git tree of %zu bytes, more than the %zu a "
+	    "folder may take (1000000 entries)", len, len - 1);
+	assert_int_equal(repo_each_file(f->r, sha, "hosts", 0, NULL, collect_file, &b),
+	    ERR_TOOBIG);
+	assert_string_equal(err_last(), msg);
+	assert_int_equal(repo_read_file(&b, f->r, sha, "hosts/x.yaml", 0), ERR_TOOBIG);
+	assert_string_equal(err_last(), msg);
+	/* The same tree as a commit's root. */
+	GIT_LINE(sha, f->work, "commit-tree", hosts, "-m", "zeros");
+	assert_int_equal(repo_each_file(f->r, sha, "", 0, NULL, collect_file, &b), ERR_TOOBIG);
+	snprintf(msg, sizeof(msg), "/: a git tree of %zu bytes, more than the "
+	    "%zu a folder may take (1000000 entries)", len, len - 1);
+	assert_string_equal(err_last(), msg);
+	assert_int_equal(b.len, 0);
+	buf_dispose(&b);
+}
+
 /* ---- pushing ---- */
 
 static void
@@ -1487,6 +1709,9 @@ main(void)
 		FIXTURE_TEST(test_expand_sha_ambiguous),
 		FIXTURE_TEST(test_is_ancestor),
 		FIXTURE_TEST(test_read_file),
+		FIXTURE_TEST(test_big_blob_not_inflated),
+		FIXTURE_TEST(test_tree_too_many_entries),
+		FIXTURE_TEST(test_tree_too_big_to_parse),
 		FIXTURE_TEST(test_push_local),
 		FIXTURE_TEST(test_push_race),
 		FIXTURE_TEST(test_push_daemon),
