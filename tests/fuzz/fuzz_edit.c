@@ -15,8 +15,8 @@
  * change: the value at the key path (set), one more item equal to the
  * pairs (append), one item fewer (remove), every other value unchanged;
  * and every comment line of the input (a line whose first non-blank is
- * '#') is still in the output, except on the lines a remove takes out
- * (from the item's `-` to its last byte).
+ * '#', outside any scalar's text) is still in the output, except on the
+ * lines a remove takes out (from the item's `-` to its last byte).
  */
 #include "fuzz.h"
 
@@ -141,8 +141,25 @@ struct comments {
 	size_t n;
 };
 
+/* Is byte `off` inside a scalar's source (a block scalar's "# x" line is
+ * its text, not a comment)? */
+static int
+in_scalar(const struct ynode *n, size_t off)
+{
+	size_t i;
+
+	if (off < n->start || off >= n->end)
+		return 0;
+	if (n->type == YNODE_SCALAR)
+		return 1;
+	for (i = 0; i < n->n; i++)
+		if ((n->keys && in_scalar(n->keys[i], off)) || in_scalar(n->items[i], off))
+			return 1;
+	return 0;
+}
+
 static void
-comments_of(struct comments *c, const char *doc, size_t len)
+comments_of(struct comments *c, const char *doc, size_t len, const struct ynode *tree)
 {
 	size_t i = 0;
 	int line = 1;
@@ -155,7 +172,7 @@ comments_of(struct comments *c, const char *doc, size_t len)
 			e++;
 		while (b < e && (doc[b] == ' ' || doc[b] == '\t'))
 			b++;
-		if (b < e && doc[b] == '#') {
+		if (b < e && doc[b] == '#' && !in_scalar(tree, b)) {
 			size_t n = e - b;
 
 			if (n && doc[b + n - 1] == '\r')
@@ -396,8 +413,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == OK, "the output does not parse: %d:%d %s\n%s", line, col, err_last(), out);
 	FUZZ_CHECK(same(want, got), "the output does not read as the intended change:\n%s", out);
 
-	comments_of(&cin, doc, len);
-	comments_of(&cout, out, outlen);
+	comments_of(&cin, doc, len, root);
+	comments_of(&cout, out, outlen, got);
 	check_comments(&cin, &cout, skip_from, skip_to);
 	comments_dispose(&cin);
 	comments_dispose(&cout);
