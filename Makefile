@@ -10,7 +10,7 @@
 #   SAN=1           ASan + UBSan build in build-san/
 
 CC      ?= cc
-PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl
+PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 ifeq ($(WERROR),1)
@@ -77,7 +77,7 @@ $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
-            python3 clang-14 libclang-rt-14-dev systemd
+            python3 bind9 bind9-dnsutils libldns-dev clang-14 libclang-rt-14-dev systemd
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 

@@ -6,6 +6,8 @@
 #                                  bench/.work/), measure, print the report
 #   make bench BENCH_SIZES="1k 10k"   a quicker run (also an environment variable)
 #   make bench-tools               only build $(BUILD)/bench/{geninv,floor,measure}
+#   make bench-rfc2136             only the rfc2136 apply against a local BIND
+#                                  (bench/rfc2136.sh; `make bench` runs it last)
 
 BENCH_BUILD := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_BUILD)/geninv $(BENCH_BUILD)/floor $(BENCH_BUILD)/measure
@@ -24,10 +26,14 @@ $(BENCH_BUILD)/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(BENCH_FLOOR_LIBS)
 
-.PHONY: bench bench-tools
+.PHONY: bench bench-tools bench-rfc2136
 bench-tools: $(BENCH_TOOLS)
 
 # `all`, not just $(BIN): the firebreak front execs firebreak-core beside it.
 bench: all $(BENCH_TOOLS)
 	FIREBREAK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BENCH_BUILD)) \
 	    $(if $(BENCH_SIZES),BENCH_SIZES="$(BENCH_SIZES)") ./bench/run.sh
+	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh
+
+bench-rfc2136: all
+	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh

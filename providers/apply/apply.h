@@ -26,18 +26,30 @@
 #include <stddef.h>
 
 #include "base/util.h"
+#include "model/artifact.h"
 #include "model/ydoc.h"
 #include "plan/plan.h"
 
-#define APPLY_PROVIDER_ABI 1
+#define APPLY_PROVIDER_ABI 2
 
-/* What one apply is about.  Everything borrowed, valid during start(). */
+/*
+ * What one apply is about.  Everything borrowed, valid until finish():
+ * the controller keeps the previous release's snapshot alive while the
+ * plan's providers run, so a provider may read both sides.
+ */
 struct apply_info {
 	const char *release;      /* absolute path of the release now current
 	                           * (<state>/releases/<id>) */
 	const char *plan_id;      /* "17" */
 	const char *commit;       /* the plan's target, 40 hex digits */
 	const struct plan *plan;
+	/* The artifacts of the release that was current before this one
+	 * (what the world should look like now, if nobody touched it), or
+	 * NULL when nothing was applied before: then every record the world
+	 * holds is unexpected. */
+	const struct artifacts *base_art;
+	/* The artifacts of the plan's target (the release now current). */
+	const struct artifacts *target_art;
 };
 
 struct apply_ops {
@@ -74,6 +86,16 @@ struct apply_ops {
 	 */
 	int (*finish)(char **reason, void *run);
 	void (*close)(void *st);
+	/*
+	 * Optional (NULL: the provider cannot read the world).  Begin reading
+	 * the world and comparing it with in->target_art (the release now
+	 * current), changing nothing; in->plan and in->base_art are NULL.
+	 * The run is driven and ended like start()'s; its finish() returns OK
+	 * when the world is what the release says (the reason says what was
+	 * read), ERR_CONFLICT when it drifted (the reason lists each
+	 * difference), another negative code when it could not be read.
+	 */
+	int (*drift)(void **run, void *st, const struct apply_info *in);
 };
 
 struct apply_provider {
@@ -88,6 +110,10 @@ const struct apply_provider *apply_find(const char *name);
 /* Run one apply to the end, blocking (the one-shot `firebreak apply`).
  * Returns what start() or finish() returned; *reason as finish()'s. */
 int apply_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in);
+
+/* The same for a provider's drift() (which must not be NULL). */
+int apply_drift_run(char **reason, const struct apply_provider *ap, void *st,
     const struct apply_info *in);
 
 /* ---- for providers ---- */

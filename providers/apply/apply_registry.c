@@ -12,9 +12,11 @@
 #include <string.h>
 
 extern const struct apply_provider apply_exec;
+extern const struct apply_provider apply_rfc2136;
 
 static const struct apply_provider *const apply_registry[] = {
 	&apply_exec,
+	&apply_rfc2136,
 	NULL,
 };
 
@@ -41,16 +43,16 @@ apply_find(const char *name)
 	return NULL;
 }
 
-int
-apply_run(char **reason, const struct apply_provider *ap, void *st,
-    const struct apply_info *in)
+static int
+drive(char **reason, const struct apply_provider *ap, void *st, const struct apply_info *in,
+    int (*begin)(void **, void *, const struct apply_info *))
 {
 	struct pollfd pfd;
 	void *run;
 	int rc;
 
 	*reason = NULL;
-	if ((rc = ap->ops->start(&run, st, in)) != OK) {
+	if ((rc = begin(&run, st, in)) != OK) {
 		*reason = xstrdup(err_last());
 		return rc;
 	}
@@ -61,6 +63,21 @@ apply_run(char **reason, const struct apply_provider *ap, void *st,
 		poll(&pfd, pfd.fd >= 0 ? 1 : 0, ap->ops->timeout_ms(run));
 	}
 	return ap->ops->finish(reason, run);
+}
+
+int
+apply_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in)
+{
+	return drive(reason, ap, st, in, ap->ops->start);
+}
+
+int
+apply_drift_run(char **reason, const struct apply_provider *ap, void *st,
+    const struct apply_info *in)
+{
+	ASSERT(ap->ops->drift);
+	return drive(reason, ap, st, in, ap->ops->drift);
 }
 
 int

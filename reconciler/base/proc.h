@@ -17,6 +17,12 @@
  * proc_fd() for reading, wakes at least every proc_timeout_ms(), calls
  * proc_poll() each time, and collects the result with proc_finish().
  *
+ * proc_fork() runs a function of this program in a forked child instead
+ * of another program, under the same contract (captured output with its
+ * cap, timeout, process group, the same handle): blocking work, such as
+ * a DNS library's network calls, then never stops the loop, and the child
+ * reads the parent's memory (a release's artifacts) without copying it.
+ *
  * The calling process must leave reaping to proc: SIGCHLD not set to
  * SIG_IGN, and no waitpid(-1) elsewhere (either would take the status
  * proc_poll() waits for; the result then says "exit status unknown").  A
@@ -66,6 +72,31 @@ struct proc;
  * for any other failure to start (err_last() says which).
  */
 int proc_start(struct proc **out, const char *const argv[], const struct proc_opts *o);
+
+/* What a forked child runs: its return value is the exit status (a
+ * negative value exits 1, one above 255 exits 255).  Borrows `arg`. */
+typedef int (*proc_fn)(void *arg);
+
+/*
+ * Run fn(arg) in a forked child: no exec, so the child has a copy of the
+ * parent's memory.  Safe only in a single-threaded process (the
+ * controller is one): a lock another thread held at fork() stays held in
+ * the child.  The child is set up as proc_start() sets up a program: its
+ * own process group, stdin from /dev/null, stdout and stderr into the
+ * captured pipe, every other descriptor closed (the parent's sockets,
+ * listeners and files are not the child's to use: it cannot write to
+ * them by mistake), default dispositions and an empty mask for the
+ * signals a daemon changes (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE,
+ * SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2), and o->cwd.  stdio's buffers of
+ * stdout and stderr are discarded in the child (what the parent had not
+ * flushed is the parent's), so fn may use printf() as long as it flushes.
+ * fn never returns into the caller: the child _exit()s with its value,
+ * without atexit handlers or stdio flushing beyond what fn did.
+ * o->env must be NULL (there is no new environment without an exec).
+ * *out owns the handle until proc_finish().  ERR_INVALID for an env;
+ * ERR when fork or the pipe fails.
+ */
+int proc_fork(struct proc **out, proc_fn fn, void *arg, const struct proc_opts *o);
 
 /* The descriptor to poll for reading, or -1 once the output ended (then
  * only the timeout matters).  Borrowed: never close it. */

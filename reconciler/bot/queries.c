@@ -104,12 +104,13 @@ struct open_plans {
 };
 
 static int
-brief_open(void *ctx, const char *file, json_t *j)
+brief_open(void *ctx, const char *file, json_t *j, uint64_t announce)
 {
 	struct open_plans *o = ctx;
 	const char *outcome = json_string_value(json_object_get(j, "outcome"));
 
 	(void)file;
+	(void)announce;
 	if (outcome && strcmp(outcome, "open") == 0) {
 		plan_brief(o->out, j, 1);
 		o->n++;
@@ -121,22 +122,25 @@ int
 bot_run_plan(struct bot *b, char **av, size_t ac)
 {
 	struct open_plans ob = { &b->ans->text, 0 };
-	char path[4096];
 	uint64_t v;
 
 	if (ac) {
 		json_t *j;
+		int rc;
 
 		if (parse_u64(&v, av[0], 1, 1ull << 62) != OK)
 			return bot_refuse(b, "'%s' is not a plan id (a number)", av[0]);
-		snprintf(path, sizeof(path), "%s/plans/%s.json", b->cfg->state, av[0]);
-		if (!(j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL)))
+		if ((rc = state_load_plan(&j, b->cfg->state, av[0])) == ERR_NOTFOUND)
 			return bot_refuse(b, "there is no plan %s", av[0]);
+		if (rc != OK)
+			return bot_fail(b, "plan");
 		plan_brief(&b->ans->text, j, 1);
 		json_decref(j);
 		return OK;
 	}
-	state_each_plan(b->cfg->state, brief_open, &ob);
+	/* The index names the open plans: the closed ones are never read. */
+	if (state_each_open(b->cfg->state, brief_open, &ob) != OK)
+		return bot_fail(b, "plan");
 	if (!ob.n)
 		bot_say(b, "no plan is waiting for approval\n");
 	return OK;

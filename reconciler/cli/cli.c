@@ -41,6 +41,9 @@ static const char usage_text[] =
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
 "         applied commit, open plans, outbox\n"
+"  drift  --config C\n"
+"         read the world (the apply providers that can) and compare it with\n"
+"         the current release; exit 1 when it drifted\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "\n"
@@ -272,6 +275,7 @@ main(int argc, char **argv)
 		{ "approve", cmd_approve },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
+		{ "drift", cmd_drift },
 		{ "chat", cmd_chat },
 		{ "fetch", cmd_fetch },
 		{ "reply", cmd_reply },

@@ -81,6 +81,7 @@ int cmd_run(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_reply(int argc, char **argv);

@@ -13,7 +13,10 @@
 #include "base/names.h"
 #include "controller/controller.h"
 #include "git/repo.h"
+#include "plan/pipeline.h"
+#include "providers/apply/apply.h"
 #include "state/ctlclient.h"
+#include "state/state.h"
 
 int
 cmd_run(int argc, char **argv)
@@ -106,6 +109,73 @@ cmd_status(int argc, char **argv)
 		die(EXIT_ENV, "%s", err_last());
 	config_free(cfg);
 	return EXIT_OK;
+}
+
+/*
+ * `drift --config C`: every apply provider that can read the world
+ * compares it with the release now current (the applied commit, loaded
+ * from the repository), and changes nothing.  Works beside a running
+ * controller (it takes no lock).  Exit 0 when nothing drifted, 1 when
+ * something did (each difference printed), 3 when a provider could not
+ * read the world.
+ */
+int
+cmd_drift(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct repo *r;
+	struct snapshot snap;
+	struct diags d = { NULL, 0, 0 };
+	char sha[41], release[4096];
+	size_t i, readers = 0;
+	int code = EXIT_OK;
+
+	parse_opts(&o, argc, argv, "config as", 0);
+	cfg = load_config(o.config);
+	if (state_read_applied(cfg->state, sha) != OK)
+		die(EXIT_ENV, "%s", err_last());
+	if (!sha[0])
+		die(EXIT_INPUT, "nothing is applied yet in %s: no release to compare with", cfg->state);
+	r = open_repo(cfg->repo);
+	if (snapshot_load(&snap, r, sha, &d) != OK)
+		die(EXIT_ENV, "loading the applied commit %.7s: %s", sha, err_last());
+	snprintf(release, sizeof(release), "%s/current", cfg->state);
+	for (i = 0; cfg->apply && i < cfg->apply->n; i++) {
+		const struct ynode *e = cfg->apply->items[i], *t = ynode_get(e, "type");
+		const struct apply_provider *ap = t ? apply_find(t->str) : NULL;
+		struct apply_info in = { release, "drift", sha, NULL, NULL, &snap.art };
+		char *reason = NULL;
+		void *st;
+		int rc;
+
+		if (!ap)
+			die(EXIT_INPUT, "%s:%d: apply[%zu]: no apply provider '%s'", cfg->path, e->line,
+			    i, t ? t->str : "");
+		if (!ap->ops->drift)
+			continue;
+		readers++;
+		if (ap->ops->open(&st, e) != OK)
+			die(EXIT_INPUT, "%s: apply[%zu] %s: %s", cfg->path, i, ap->name, err_last());
+		rc = apply_drift_run(&reason, ap, st, &in);
+		printf("apply[%zu] %s: %s\n", i, ap->name, rc == OK ? "no drift" :
+		    rc == ERR_CONFLICT ? "drift" : "could not read the world");
+		if (reason && *reason)
+			printf("%s\n", reason);
+		if (rc == ERR_CONFLICT && code == EXIT_OK)
+			code = EXIT_INPUT;
+		else if (rc != OK && rc != ERR_CONFLICT)
+			code = EXIT_ENV;
+		free(reason);
+		ap->ops->close(st);
+	}
+	if (readers == 0)
+		printf("no apply provider of %s can read the world (rfc2136 can)\n", o.config);
+	snapshot_dispose(&snap);
+	diags_dispose(&d);
+	repo_free(r);
+	config_free(cfg);
+	return code;
 }
 
 /*

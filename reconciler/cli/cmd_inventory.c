@@ -25,6 +25,81 @@
 
 /* ---- check ------------------------------------------------------------ */
 
+/*
+ * BIND 9.18 refuses an RRset of more than 100 records (max-records-per-type)
+ * and the rfc2136 provider's max_rrset (default 100) fails such an apply
+ * before sending anything: say so when the inventory is checked.  Counts
+ * what the route53 renderer merges into one record set: a role's
+ * round-robin name in a zone (its active hosts there with an ip) and the
+ * zone file's own records of that name and type.
+ */
+#define CHECK_RRSET_MAX 100
+
+static size_t
+zone_values(const struct zone *z, const char *name, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < z->nrecords; i++)
+		if (strcmp(z->records[i].name, name) == 0 && strcmp(z->records[i].type, type) == 0)
+			n += z->records[i].values.n;
+	return n;
+}
+
+static void
+warn_rrset(const char *name, const struct zone *z, const char *type, size_t n)
+{
+	fprintf(stderr, "warning: %s%s%s %s would hold %zu records: BIND refuses more than %d "
+	    "in one record set (max-records-per-type), and the rfc2136 provider's max_rrset "
+	    "(default %d) fails the apply\n", strcmp(name, "@") ? name : "",
+	    strcmp(name, "@") ? "." : "", z->name, type, n, CHECK_RRSET_MAX, CHECK_RRSET_MAX);
+}
+
+static void
+warn_big_rrsets(const struct model *m)
+{
+	size_t *count, i, j, z;
+
+	if (m->nroles == 0 || m->nzones == 0)
+		return;
+	count = xcalloc(m->nroles * m->nzones, sizeof(*count));
+	for (i = 0; i < m->nhosts; i++) {
+		const struct host *h = &m->hosts[i];
+
+		if (h->state == HOST_ACTIVE && h->ip && h->role && h->zone_idx < m->nzones)
+			count[h->role_idx * m->nzones + h->zone_idx]++;
+	}
+	for (i = 0; i < m->nroles; i++)
+		for (z = 0; z < m->nzones; z++)
+			for (j = 0; count[i * m->nzones + z] && j < m->roles[i].dns.n; j++) {
+				const char *name = m->roles[i].dns.v[j];
+				size_t n = count[i * m->nzones + z] + zone_values(&m->zones[z], name, "A");
+
+				if (n > CHECK_RRSET_MAX)
+					warn_rrset(name, &m->zones[z], "A", n);
+			}
+	for (z = 0; z < m->nzones; z++)
+		for (i = 0; i < m->zones[z].nrecords; i++) {
+			const struct record *rec = &m->zones[z].records[i];
+			size_t n = zone_values(&m->zones[z], rec->name, rec->type), k;
+			int first = 1, role = 0;
+
+			/* Once per (name, type), and not again for a round-robin. */
+			for (k = 0; k < i; k++)
+				if (strcmp(m->zones[z].records[k].name, rec->name) == 0 &&
+				    strcmp(m->zones[z].records[k].type, rec->type) == 0)
+					first = 0;
+			for (k = 0; k < m->nroles && strcmp(rec->type, "A") == 0; k++)
+				for (j = 0; j < m->roles[k].dns.n; j++)
+					if (count[k * m->nzones + z] &&
+					    strcmp(m->roles[k].dns.v[j], rec->name) == 0)
+						role = 1;
+			if (first && !role && n > CHECK_RRSET_MAX)
+				warn_rrset(rec->name, &m->zones[z], rec->type, n);
+		}
+	free(count);
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -58,6 +133,7 @@ cmd_check(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else if (rc == OK) {
+		warn_big_rrsets(m);
 		printf("ok: %.7s is valid (%zu hosts, %zu roles, %zu services, %zu zones)\n", sha,
 		    m->nhosts, m->nroles, m->nservices, m->nzones);
 	} else {
@@ -225,17 +301,9 @@ cmd_plan(int argc, char **argv)
 	else if (o.state && state_read_applied(o.state, from) != OK)
 		die(EXIT_ENV, "%s", err_last());
 	resolve(r, o.to ? o.to : "HEAD", to);
-	if (o.state) {
-		struct state *s;
-
-		/* A preview: the id this plan would get if it were recorded now. */
-		if (state_open(&s, o.state, 0) == OK) {
-			state_next_plan_id(s, id);
-			state_close(s);
-		} else {
-			snprintf(id, sizeof(id), "1");
-		}
-	}
+	/* A preview: the id this plan would get if it were recorded now. */
+	if (o.state && state_peek_plan_id(o.state, id) != OK)
+		die(EXIT_ENV, "%s", err_last());
 	load_base(&base, r, from);
 	/* No configuration, so no bot identity: no commit's trailers are
 	 * believed, and each plan names its commit's author. */
@@ -284,12 +352,13 @@ cmd_apply(int argc, char **argv)
 		repo_free(r);
 		return EXIT_OK;
 	}
-	state_next_plan_id(s, id);
+	if (state_reserve_plan_id(s, id) != OK)
+		die(EXIT_ENV, "%s", err_last());
 	load_base(&base, r, from);
 	if ((rc = pipeline_plan(&p, r, NULL, id, &base, to, &target)) != OK)
 		die(exit_for(rc), "%s", err_last());
 	if (p->decision == DECISION_INVALID) {
-		if (state_save_plan(s, p, "{\"outcome\": \"invalid\"}") != OK)
+		if (state_save_plan(s, p, "invalid", NULL, 0) != OK)
 			die(EXIT_ENV, "%s", err_last());
 		print_plan(p, json);
 		fprintf(stderr, "firebreak: %.7s does not validate; %s stays applied\n", to,
@@ -308,7 +377,7 @@ cmd_apply(int argc, char **argv)
 		die(exit_for(rc) == EXIT_INPUT ? EXIT_INPUT : EXIT_ENV, "apply failed, nothing "
 		    "changed: %s", err_last());
 	snprintf(extra, sizeof(extra), "{\"outcome\": \"applied\", \"release\": \"%s\"}", p->id);
-	if (state_save_plan(s, p, extra) != OK)
+	if (state_save_plan(s, p, "applied", extra, 0) != OK)
 		die(EXIT_ENV, "%s", err_last());
 	if (json) {
 		char *j = plan_to_json(p, extra);

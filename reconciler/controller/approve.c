@@ -312,31 +312,17 @@ refuse_stale(struct ctl *c, const char *id, char **msg)
 
 /* Discard: closes the plan, said in its thread like every other outcome. */
 static int
-discard_plan(struct ctl *c, json_t *stored, const char *id, const char *target,
-    const char *user, char **msg)
+discard_plan(struct ctl *c, json_t *stored, const char *id, const char *user, char **msg)
 {
-	int rc = OK;
+	int rc;
 
+	/* Said in the plan's thread, like every other outcome. */
+	*msg = xasprintf("plan %s discarded by %s", id, user);
 	if (c->open && strcmp(c->open->id, id) == 0) {
-		ctl_save_outcome(c->st, c->open, "discarded", user);
+		rc = ctl_conclude(c, c->open, "discarded", user, *msg, NULL, 0);
 		ctl_drop_open(c);
 	} else {
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s/plans/%s.json", c->cfg->state, id);
-		rc = ctl_rewrite_outcome(path, stored, "discarded", user);
-	}
-	*msg = xasprintf("plan %s discarded by %s", id, user);
-	if (rc == OK && c->ob) {
-		struct outbox_msg m;
-
-		memset(&m, 0, sizeof(m));
-		m.plan_id = id;
-		m.thread = target;
-		m.summary = *msg;
-		m.only = -1;
-		if (outbox_send(c->ob, &m) != OK)
-			snprintf(c->last_error, sizeof(c->last_error), "outbox: %s", err_last());
+		rc = ctl_conclude_json(c, stored, "discarded", user, *msg, NULL, 0);
 	}
 	return rc;
 }
@@ -527,7 +513,7 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 		goto out;
 	}
 	if (!approve) {
-		rc = discard_plan(c, stored, id, target, user, msg);
+		rc = discard_plan(c, stored, id, user, msg);
 		goto out;
 	}
 	/* Stale: the base is no longer applied, or the head moved on. */

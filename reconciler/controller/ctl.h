@@ -100,10 +100,13 @@ struct ctl {
 	void **apst;
 	size_t naps;
 	struct plan *hook_plan;        /* owned while its hooks run */
+	struct snapshot hook_base;     /* the release before hook_plan's, kept
+	                                * until its hooks end (apply_info) */
 	size_t hook_next;              /* the next provider to consider */
 	void *hook_run;                /* the running provider's run, or NULL */
 	size_t hook_idx;
 	int hook_failed;
+	int retain_more;               /* retention has more to do */
 	int dirty;                     /* a ref moved while hooks ran */
 	struct http *http;
 	int fetch_now;
@@ -136,12 +139,21 @@ void ctl_close(struct ctl *c);
 /* Post to every chat through the outbox (stored first). */
 void ctl_notify(struct ctl *c, const struct plan *p, const char *summary, const char *body,
     int actions);
-/* The plan's summary line with `outcome` appended, and its text. */
-void ctl_notify_plan(struct ctl *c, const struct plan *p, const char *outcome, int actions);
-/* Record a stored plan's outcome (and who decided it). */
+/*
+ * Record plan p's `outcome` (and who decided it), and announce it in the
+ * plan's thread exactly once: written ahead with the outcome, queued, the
+ * mark cleared (see reconcile.c).  `summary` NULL: nothing to say.  OK or
+ * the error of recording (the announcement is queued either way).
+ */
+int ctl_conclude(struct ctl *c, const struct plan *p, const char *outcome, const char *by,
+    const char *summary, const char *body, int actions);
+/* The same for a stored plan read back as JSON (borrowed; its outcome
+ * and announcement are set in it). */
+int ctl_conclude_json(struct ctl *c, json_t *j, const char *outcome, const char *by,
+    const char *summary, const char *body, int actions);
+/* Record an outcome that is not announced (an apply's progress). */
 int ctl_save_outcome(struct state *st, const struct plan *p, const char *outcome,
     const char *by);
-int ctl_rewrite_outcome(const char *file, json_t *j, const char *outcome, const char *by);
 /* Switch the release to p's target and run its apply providers; steals p
  * and the snapshot's contents.  `said`: the outcome for chat, or NULL. */
 int ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
@@ -151,8 +163,14 @@ void ctl_hooks_step(struct ctl *c);
 void ctl_drop_open(struct ctl *c);
 /* Plan the branch head against the applied commit and act on it. */
 void ctl_reconcile(struct ctl *c);
-/* Settle plans a stopped controller left applying or open. */
-void ctl_recover_plans(struct ctl *c);
+/* Queue every announcement a kill left unqueued (ctl_open does, before
+ * anything can deliver from the outbox); with `settle` (the controller's
+ * start), also settle the plans a stopped controller left applying or
+ * open. */
+void ctl_recover_plans(struct ctl *c, int settle);
+/* One bounded pass of retention; sets retain_more when it stopped at a
+ * bound.  At start-up, after each apply, and while retain_more. */
+void ctl_retain(struct ctl *c);
 
 /* approve.c: see controller_decide(). */
 int ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, char **msg);

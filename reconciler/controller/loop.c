@@ -88,6 +88,9 @@ ctl_open(struct ctl *c, const struct config *cfg)
 			c->naps = i + 1;
 		}
 	}
+	/* Before this process's outbox delivers anything: a reserved post not
+	 * queued yet is then known to be unsent (outbox_queued()). */
+	ctl_recover_plans(c, 0);
 	/* The refs: a commit or a push moves refs/heads/<branch> (a file,
 	 * replaced by rename) or rewrites packed-refs. */
 	gd = git_dir(cfg->repo);
@@ -121,6 +124,7 @@ ctl_close(struct ctl *c)
 		free(reason);
 	}
 	plan_free(c->hook_plan);
+	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
 	free(c->aps);
@@ -248,7 +252,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
-	ctl_recover_plans(&c);
+	ctl_recover_plans(&c, 1);
+	ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -355,6 +360,9 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			c.dirty = 0;
 			ctl_reconcile(&c);
 		}
+		/* Retention catching up, a bounded pass per wake-up. */
+		if (c.retain_more && !c.hook_plan)
+			ctl_retain(&c);
 		ctlsock_step(&c);
 		if (c.http)
 			http_run(c.http);
@@ -395,7 +403,7 @@ check_entry(const struct config *cfg, const char *list, size_t i, const struct y
 
 		if (!ap)
 			return err_set(ERR_INVALID, "%s:%d:%d: apply[%zu]: no apply provider '%s' "
-			    "(exec)", cfg->path, e->line, e->col, i, t ? t->str : "");
+			    "(exec, rfc2136)", cfg->path, e->line, e->col, i, t ? t->str : "");
 		if ((rc = ap->ops->open(&st, e)) != OK)
 			return err_set(rc, "%s:%d:%d: apply[%zu] %s: %s", cfg->path, e->line,
 			    e->col, i, ap->name, err_last());

@@ -15,8 +15,9 @@
 
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
-	"apply", "hook_secret_file", "remote_auth",
+	"apply", "hook_secret_file", "remote_auth", "retention",
 };
+static const char *const retention_keys[] = { "days", "plans" };
 static const char *const bot_keys[] = { "name", "email" };
 static const char *const auth_keys[] = { "username", "password_file", "ssh_key_file",
 	"ssh_pubkey_file", "passphrase_file" };
@@ -127,6 +128,36 @@ check_list(struct cctx *x, const struct ynode *list, const char *key)
 	}
 }
 
+/* retention: {days: 90, plans: 10000}, either key optional. */
+static void
+retention(struct cctx *x, const struct ynode *n)
+{
+	const struct ynode *v;
+	uint64_t u;
+
+	x->c->retain_days = 90;
+	x->c->retain_plans = 10000;
+	if (!n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL))
+		return;
+	if (n->type != YNODE_MAP) {
+		bad(x, n, "'retention' must be a mapping {days, plans}");
+		return;
+	}
+	check_keys(x, n, retention_keys, 2, "retention");
+	if ((v = ynode_get(n, "days"))) {
+		if (v->type != YNODE_SCALAR || parse_u64(&u, v->str, 1, 36500) != OK)
+			bad(x, v, "'retention.days' must be a whole number of days (1..36500)");
+		else
+			x->c->retain_days = (unsigned)u;
+	}
+	if ((v = ynode_get(n, "plans"))) {
+		if (v->type != YNODE_SCALAR || parse_u64(&u, v->str, 1, 1000000000) != OK)
+			bad(x, v, "'retention.plans' must be a whole number of plans (1..1000000000)");
+		else
+			x->c->retain_plans = (unsigned long)u;
+	}
+}
+
 int
 config_load(struct config **out, const char *file, struct diags *d)
 {
@@ -216,6 +247,7 @@ config_load(struct config **out, const char *file, struct diags *d)
 		bad(&x, n, "'remote_auth' must be a mapping {username, password_file, "
 		    "ssh_key_file, ssh_pubkey_file, passphrase_file}");
 	}
+	retention(&x, ynode_get(c->root, "retention"));
 	c->chat = ynode_get(c->root, "chat");
 	c->apply = ynode_get(c->root, "apply");
 	check_list(&x, c->chat, "chat");

@@ -24,6 +24,10 @@ struct config {
 	 * ssh_pubkey_file, passphrase_file).  Any may be NULL. */
 	char *remote_user, *remote_password, *remote_ssh_key, *remote_ssh_pubkey,
 	    *remote_passphrase;
+	/* retention: {days, plans}: closed plans are deleted when older than
+	 * `days` or beyond the newest `plans` (default 90, 10000). */
+	unsigned retain_days;
+	unsigned long retain_plans;
 	const struct ynode *chat;   /* borrows root: the `chat:` list, or NULL */
 	const struct ynode *apply;  /* borrows root: the `apply:` list, or NULL */
 	struct ynode *root;      /* owns the parsed document */

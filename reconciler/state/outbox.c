@@ -18,7 +18,9 @@
  * Every message (one post to one backend) has its own id, unique for the
  * life of the state directory and increasing, so a backend's queue in id
  * order is its posting order, and an id in a chat log names one message.
- * The post file's name is its first message's id.  A backend is named by
+ * The post file's name is its first message's id, or an id of its own
+ * reserved earlier (outbox_reserve(): a message written ahead with what
+ * it announces).  A backend is named by
  * its index in the config's `chat:` list and its type; a pending message
  * whose backend is gone from the config (or changed type) is dead-lettered
  * at open rather than sent somewhere else.
@@ -597,9 +599,17 @@ load_dir(struct outbox *ob)
 
 			for (k = 0; k < ob->prov[i].n; k++)
 				if (ob->prov[i].q[k].id == markers[j]) {
-					log_event("outbox", "message %" PRIu64 " to chat[%zu] %s may have been "
-					    "delivered before a restart; sending it again", markers[j],
-					    i, ob->prov[i].p->name);
+					json_t *doc = NULL;
+					const char *plan = NULL;
+
+					/* Name the plan too: what a reader of the log (and
+					 * the crash test) matches a duplicate with. */
+					if (post_load(&doc, ob, ob->prov[i].q[k].post) == OK)
+						plan = json_string_value(json_object_get(doc, "plan_id"));
+					log_event("outbox", "message %" PRIu64 " (plan %s) to chat[%zu] %s may "
+					    "have been delivered before a restart; sending it again", markers[j],
+					    plan && plan_id_ok(plan) ? plan : "-", i, ob->prov[i].p->name);
+					json_decref(doc);
 					pending = 1;
 					break;
 				}
@@ -759,7 +769,7 @@ outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 	const char *thread = msg->thread ? msg->thread : msg->plan_id;
 	json_t *doc, *pend;
 	char *s_summary, *s_body = NULL;
-	uint64_t post;
+	uint64_t post, first_id;
 	size_t i, first, n;
 	int rc, bad = 0;
 
@@ -776,13 +786,22 @@ outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 		return err_set(ERR_INVALID, "outbox: 'to' needs one backend ('only')");
 	if (msg->to && !to_ok(msg->to))
 		return err_set(ERR_INVALID, "outbox: bad recipient '%.80s'", msg->to);
+	if (msg->post && msg->post >= ob->next_id)
+		return err_set(ERR_INVALID, "outbox: post %" PRIu64 " was never reserved", msg->post);
 	if (ob->nprov == 0)
+		return OK;
+	/* A reserved post sent before a crash and found queued at restart. */
+	if (msg->post && outbox_queued(ob, msg->post))
 		return OK;
 	first = msg->only >= 0 ? (size_t)msg->only : 0;
 	n = msg->only >= 0 ? 1 : ob->nprov;
 	if ((rc = ids_reserve(ob, n)) != OK)
 		return rc;
-	post = ob->next_id;
+	/* A new post is named by its first message's id; a reserved one by
+	 * its own, its messages taking ids of now, so that every backend's
+	 * queue stays in sending order. */
+	post = msg->post ? msg->post : ob->next_id;
+	first_id = ob->next_id;
 
 	s_summary = clean_text(msg->summary ? msg->summary : "", OUTBOX_SUMMARY_MAX, 1);
 	if (msg->body)
@@ -804,7 +823,7 @@ outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 	bad |= json_object_set_new(doc, "created", json_integer((json_int_t)time(NULL)));
 	for (i = 0; i < n; i++)
 		bad |= json_array_append_new(pend, json_pack("{s:I, s:I, s:s, s:i}",
-		    "id", (json_int_t)(post + i), "provider", (json_int_t)(first + i),
+		    "id", (json_int_t)(first_id + i), "provider", (json_int_t)(first + i),
 		    "type", ob->prov[first + i].p->name, "attempts", 0));
 	bad |= json_object_set_new(doc, "pending", pend);
 	free(s_summary);
@@ -819,11 +838,37 @@ outbox_send(struct outbox *ob, const struct outbox_msg *msg)
 		return rc;
 	ob->next_id += n;
 	for (i = 0; i < n; i++) {
-		struct omsg m = { post + i, post, 0, ob->now() };
+		struct omsg m = { first_id + i, post, 0, ob->now() };
 
 		queue_push(&ob->prov[first + i], &m);
 	}
 	return OK;
+}
+
+int
+outbox_reserve(struct outbox *ob, uint64_t *post)
+{
+	int rc;
+
+	*post = 0;
+	if (ob->nprov == 0)
+		return OK;
+	if ((rc = ids_reserve(ob, 1)) != OK)
+		return rc;
+	*post = ob->next_id++;
+	return OK;
+}
+
+int
+outbox_queued(const struct outbox *ob, uint64_t post)
+{
+	size_t i, k;
+
+	for (i = 0; i < ob->nprov; i++)
+		for (k = 0; k < ob->prov[i].n; k++)
+			if (ob->prov[i].q[k].post == post)
+				return 1;
+	return 0;
 }
 
 int

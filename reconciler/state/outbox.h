@@ -44,6 +44,7 @@
 #define FIREBREAK_OUTBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/util.h"
 #include "model/ydoc.h"
@@ -87,6 +88,9 @@ struct outbox_msg {
 	                        * the IRC nick), so the backend can address
 	                        * them ("carol: ..."); 1 to 64 letters, digits
 	                        * and ._-[]\`^{|}; or NULL */
+	uint64_t post;         /* 0: a new post; else one from outbox_reserve(),
+	                        * and sending it again while it is queued is a
+	                        * no-op (see outbox_reserve()) */
 };
 
 /*
@@ -98,6 +102,23 @@ struct outbox_msg {
  * names no backend, or `to` without `only`.
  */
 int outbox_send(struct outbox *ob, const struct outbox_msg *m);
+
+/*
+ * Reserve a post id for a message to be sent later, perhaps by the next
+ * process after a crash: the caller stores it with what the message
+ * announces (write-ahead), then sends with outbox_msg.post set to it.  The
+ * id is durable (outbox/seq) and never handed out again.  *post is 0 when
+ * there is no backend (nothing would be sent).
+ */
+int outbox_reserve(struct outbox *ob, uint64_t *post);
+
+/*
+ * Is post `post` still waiting for a backend?  What a restart asks of a
+ * reserved post whose sending a kill may have cut short: queued (don't
+ * send it again) or not (send it).  Only exact before this process's
+ * first outbox_run(): after that, a post delivered is a post gone.
+ */
+int outbox_queued(const struct outbox *ob, uint64_t post);
 
 /* outbox_send() to every backend, threaded by plan_id. */
 int outbox_post(struct outbox *ob, const char *plan_id, const char *summary,

@@ -16,6 +16,7 @@
 
 #include "base/fs.h"
 #include "state/enc.h"
+#include "state/stateint.h"
 
 #define NBUCKETS 256
 
@@ -57,18 +58,9 @@ static const struct {
 	{ "run", STATE_MODE_PRIVATE_DIR, 0 },
 };
 
-struct state {
-	char *dir;
-	int lockfd;
-	int dirfd;
-};
-
 /* snprintf into a fixed buffer, refusing truncation. */
-static int
-path_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-path_fmt(char *out, size_t n, const char *fmt, ...)
+int
+state_path_fmt(char *out, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 	int k;
@@ -115,14 +107,14 @@ state_read_applied(const char *dir, char out[41])
 	char path[4096];
 	int rc;
 
-	if ((rc = path_fmt(path, sizeof(path), "%s/applied", dir)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/applied", dir)) != OK)
 		return rc;
 	return read_sha(path, out);
 }
 
 /* The release id `current` points at, or 0 when there is none. */
-static unsigned long
-current_release(const struct state *s)
+unsigned long
+state_current_release(const struct state *s)
 {
 	char target[256];
 	ssize_t n = readlinkat(s->dirfd, "current", target, sizeof(target) - 1);
@@ -136,32 +128,33 @@ current_release(const struct state *s)
 	return (unsigned long)id;
 }
 
+
 /* Finish an interrupted apply: the swap of `current` is the commit point. */
 static int
 recover(struct state *s)
 {
 	char path[4096], cur[41], applied[41];
-	unsigned long rel = current_release(s);
+	unsigned long rel = state_current_release(s);
 	DIR *d;
 	struct dirent *e;
 	int rc;
 
 	unlinkat(s->dirfd, "current.tmp", 0);
-	if ((rc = path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK)
 		return rc;
 	if ((d = opendir(path))) {
 		while ((e = readdir(d)))
 			if (strncmp(e->d_name, ".tmp-", 5) == 0) {
 				char tmp[4096];
 
-				if (path_fmt(tmp, sizeof(tmp), "%s/releases/%s", s->dir, e->d_name) == OK)
+				if (state_path_fmt(tmp, sizeof(tmp), "%s/releases/%s", s->dir, e->d_name) == OK)
 					fs_rm_rf(tmp);
 			}
 		closedir(d);
 	}
 	if (!rel)
 		return OK;
-	if ((rc = path_fmt(path, sizeof(path), "%s/releases/%lu/COMMIT", s->dir, rel)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/releases/%lu/COMMIT", s->dir, rel)) != OK)
 		return rc;
 	if ((rc = read_sha(path, cur)) != OK)
 		return rc;
@@ -170,7 +163,7 @@ recover(struct state *s)
 	if (cur[0] && strcmp(cur, applied) != 0) {
 		char line[42];
 
-		if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+		if ((rc = state_path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
 			return rc;
 		snprintf(line, sizeof(line), "%s\n", cur);
 		return fs_write_atomic_mode(path, line, 41, STATE_MODE_SHARED);
@@ -201,7 +194,7 @@ state_open(struct state **out, const char *dir, int create)
 		goto fail;
 	}
 	for (i = 0; i < sizeof(state_dirs) / sizeof(*state_dirs); i++) {
-		if ((rc = path_fmt(path, sizeof(path), "%s/%s", dir, state_dirs[i].name)) != OK ||
+		if ((rc = state_path_fmt(path, sizeof(path), "%s/%s", dir, state_dirs[i].name)) != OK ||
 		    (state_dirs[i].make && (rc = fs_mkdir_p(path, state_dirs[i].mode)) != OK))
 			goto fail;
 		/* Another user's (an operator's shell on a shared directory)
@@ -215,7 +208,7 @@ state_open(struct state **out, const char *dir, int create)
 		rc = err_set(ERR, "locking %s/lock: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = recover(s)) != OK)
+	if ((rc = recover(s)) != OK || (rc = state_index_load(s)) != OK || (rc = state_seq_load(s)) != OK)
 		goto fail;
 	*out = s;
 	return OK;
@@ -233,56 +226,9 @@ state_close(struct state *s)
 		close(s->lockfd);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	json_decref(s->index);
 	free(s->dir);
 	free(s);
-}
-
-void
-state_next_plan_id(struct state *s, char out[24])
-{
-	char path[4096];
-	unsigned long max = 0;
-	DIR *d;
-	struct dirent *e;
-
-	if (path_fmt(path, sizeof(path), "%s/plans", s->dir) == OK && (d = opendir(path))) {
-		while ((e = readdir(d))) {
-			char num[32];
-			size_t n = strlen(e->d_name);
-			uint64_t v;
-
-			if (n <= 5 || n - 5 >= sizeof(num) || !str_has_suffix(e->d_name, ".json"))
-				continue;
-			memcpy(num, e->d_name, n - 5);
-			num[n - 5] = '\0';
-			if (parse_u64(&v, num, 1, 1ul << 62) == OK && v > max)
-				max = (unsigned long)v;
-		}
-		closedir(d);
-	}
-	snprintf(out, 24, "%lu", max + 1);
-}
-
-int
-state_save_plan(struct state *s, const struct plan *p, const char *extra_json)
-{
-	char path[4096];
-	char *json;
-	int rc;
-
-	if ((rc = path_fmt(path, sizeof(path), "%s/plans/%s.json", s->dir, p->id)) != OK)
-		return rc;
-	json = plan_to_json(p, extra_json);
-	{
-		struct buf b = BUF_INIT;
-
-		buf_puts(&b, json);
-		buf_putc(&b, '\n');
-		rc = fs_write_atomic(path, b.data, b.len);
-		buf_dispose(&b);
-	}
-	free(json);
-	return rc;
 }
 
 /* ---- the release store ---------------------------------------------- */
@@ -322,8 +268,8 @@ link_from(const char *from, const char *to, const char *rel)
 	int rc;
 
 	if (!fs_path_safe(rel) ||
-	    (rc = path_fmt(src, sizeof(src), "%s/%s", from, rel)) != OK ||
-	    (rc = path_fmt(dst, sizeof(dst), "%s/%s", to, rel)) != OK)
+	    (rc = state_path_fmt(src, sizeof(src), "%s/%s", from, rel)) != OK ||
+	    (rc = state_path_fmt(dst, sizeof(dst), "%s/%s", to, rel)) != OK)
 		return ERR_INVALID;
 	slash = strrchr(dst, '/');
 	*slash = '\0';
@@ -332,6 +278,28 @@ link_from(const char *from, const char *to, const char *rel)
 	if (rc != OK)
 		return rc;
 	return link(src, dst) == 0 ? OK : err_set(ERR, "link %s: %s", dst, strerror(errno));
+}
+
+/* ERR_CONFLICT when the current release's enc/<bb> is bucket <id>-<bb>. */
+static int
+bucket_in_use(const struct state *s, const char *id, unsigned b)
+{
+	char path[64], target[256], want[128];
+	unsigned long cur = state_current_release(s);
+	ssize_t n;
+
+	if (!cur)
+		return OK;
+	snprintf(path, sizeof(path), "releases/%lu/enc/%02x", cur, b);
+	n = readlinkat(s->dirfd, path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return OK;
+	target[n] = '\0';
+	if (state_path_fmt(want, sizeof(want), "../../../buckets/%s-%02x", id, b) != OK ||
+	    strcmp(target, want) != 0)
+		return OK;
+	return err_set(ERR_CONFLICT, "bucket %s-%02x belongs to the current release %lu; "
+	    "refusing to rewrite it", id, b, cur);
 }
 
 /*
@@ -365,7 +333,7 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 			bucket_of[i] = (unsigned char)artifact_bucket(target->v[i].path);
 			present[bucket_of[i]] = 1;
 		}
-	if ((rc = path_fmt(path, sizeof(path), "%s/enc", reldir)) != OK ||
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/enc", reldir)) != OK ||
 	    (rc = fs_mkdir_p(path, STATE_MODE_SHARED_DIR)) != OK)
 		goto out;
 	for (b = 0; b < NBUCKETS && rc == OK; b++) {
@@ -377,29 +345,32 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 		if (prev) {
 			ssize_t n;
 
-			if ((rc = path_fmt(path, sizeof(path), "%s/enc/%02x", prev, b)) != OK)
+			if ((rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", prev, b)) != OK)
 				break;
 			n = readlink(path, link_target, sizeof(link_target) - 1);
 			if (n > 0) {
 				link_target[n] = '\0';
 				have_prev = 1;
-				if ((rc = path_fmt(prevbucket, sizeof(prevbucket), "%s/enc/%s",
+				if ((rc = state_path_fmt(prevbucket, sizeof(prevbucket), "%s/enc/%s",
 				    prev, link_target)) != OK)
 					break;
 			}
 		}
 		if (!changed[b] && have_prev) {
 			/* Unchanged: share the previous release's bucket. */
-			if ((rc = path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
+			if ((rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
 				break;
 			if (symlink(link_target, path) != 0)
 				rc = err_set(ERR, "symlink %s: %s", path, strerror(errno));
 			continue;
 		}
-		if ((rc = path_fmt(bucketdir, sizeof(bucketdir), "%s/buckets/%s-%02x",
+		if ((rc = state_path_fmt(bucketdir, sizeof(bucketdir), "%s/buckets/%s-%02x",
 		    s->dir, p->id, b)) != OK)
 			break;
-		/* A bucket left by an apply that crashed under the same id. */
+		/* A bucket left by an apply that crashed under the same id; never
+		 * one the current release reads. */
+		if ((rc = bucket_in_use(s, p->id, b)) != OK)
+			break;
 		fs_rm_rf(bucketdir);
 		if (mkdir(bucketdir, STATE_MODE_SHARED_DIR) != 0) {
 			rc = err_set(ERR, "mkdir %s: %s", bucketdir, strerror(errno));
@@ -417,19 +388,19 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 				rc = err_set(ERR_INVALID, "refusing to write artifact path '%s'", a->path);
 				break;
 			}
-			if ((rc = path_fmt(dst, sizeof(dst), "%s/%s", bucketdir, a->path + 4)) != OK)
+			if ((rc = state_path_fmt(dst, sizeof(dst), "%s/%s", bucketdir, a->path + 4)) != OK)
 				break;
 			if (have_prev && !path_changed(p, a->path) &&
-			    path_fmt(src, sizeof(src), "%s/%s", prevbucket, a->path + 4) == OK &&
+			    state_path_fmt(src, sizeof(src), "%s/%s", prevbucket, a->path + 4) == OK &&
 			    link(src, dst) == 0)
 				continue;
 			rc = fs_write_new(dst, a->data, a->len, STATE_MODE_SHARED);
 		}
 		if (rc != OK)
 			break;
-		if ((rc = path_fmt(link_target, sizeof(link_target), "../../../buckets/%s-%02x",
+		if ((rc = state_path_fmt(link_target, sizeof(link_target), "../../../buckets/%s-%02x",
 		    p->id, b)) != OK ||
-		    (rc = path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
+		    (rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
 			break;
 		if (symlink(link_target, path) != 0)
 			rc = err_set(ERR, "symlink %s: %s", path, strerror(errno));
@@ -447,24 +418,23 @@ release_cmp(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* Keep the newest releases and the buckets they use; drop the rest. */
-static void
-gc(const struct state *s, unsigned long keep_from)
+/* The release ids in releases/, sorted (*out owns). */
+static size_t
+release_ids(const struct state *s, unsigned long **out)
 {
-	char path[4096], target[512];
+	char path[4096];
 	unsigned long *ids = NULL;
-	size_t n = 0, alloc = 0, i;
-	char **used = NULL;
-	size_t nused = 0;
+	size_t n = 0, alloc = 0;
 	DIR *d;
 	struct dirent *e;
 
-	if (path_fmt(path, sizeof(path), "%s/releases", s->dir) != OK || !(d = opendir(path)))
-		return;
+	*out = NULL;
+	if (state_path_fmt(path, sizeof(path), "%s/releases", s->dir) != OK || !(d = opendir(path)))
+		return 0;
 	while ((e = readdir(d))) {
 		uint64_t v;
 
-		if (parse_u64(&v, e->d_name, 1, 1ul << 62) != OK)
+		if (e->d_name[0] == '0' || parse_u64(&v, e->d_name, 1, PLAN_ID_MAX) != OK)
 			continue;
 		if (n == alloc) {
 			alloc = alloc ? alloc * 2 : 16;
@@ -474,18 +444,29 @@ gc(const struct state *s, unsigned long keep_from)
 	}
 	closedir(d);
 	xqsort(ids, n, sizeof(*ids), release_cmp);
-	for (i = 0; i + STATE_KEEP_RELEASES < n; i++)
-		if (ids[i] != keep_from &&
-		    path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, ids[i]) == OK)
-			fs_rm_rf(path);
-	/* Buckets named by any remaining release. */
-	for (i = n > STATE_KEEP_RELEASES ? n - STATE_KEEP_RELEASES : 0; i < n; i++) {
+	*out = ids;
+	return n;
+}
+
+/* Drop the buckets no release in releases/ names. */
+void
+state_gc_buckets(const struct state *s)
+{
+	char path[4096], target[512];
+	unsigned long *ids;
+	size_t n = release_ids(s, &ids), i;
+	char **used = NULL;
+	size_t nused = 0;
+	DIR *d;
+	struct dirent *e;
+
+	for (i = 0; i < n; i++) {
 		unsigned b;
 
 		for (b = 0; b < NBUCKETS; b++) {
 			ssize_t k;
 
-			if (path_fmt(path, sizeof(path), "%s/releases/%lu/enc/%02x", s->dir,
+			if (state_path_fmt(path, sizeof(path), "%s/releases/%lu/enc/%02x", s->dir,
 			    ids[i], b) != OK)
 				continue;
 			k = readlink(path, target, sizeof(target) - 1);
@@ -497,7 +478,7 @@ gc(const struct state *s, unsigned long keep_from)
 		}
 	}
 	xqsort(used, nused, sizeof(*used), str_cmp_ptr);
-	if (path_fmt(path, sizeof(path), "%s/buckets", s->dir) == OK && (d = opendir(path))) {
+	if (state_path_fmt(path, sizeof(path), "%s/buckets", s->dir) == OK && (d = opendir(path))) {
 		while ((e = readdir(d))) {
 			const char *name = e->d_name;
 
@@ -505,7 +486,7 @@ gc(const struct state *s, unsigned long keep_from)
 				continue;
 			if (xbsearch(&name, used, nused, sizeof(*used), str_cmp_ptr))
 				continue;
-			if (path_fmt(path, sizeof(path), "%s/buckets/%s", s->dir, name) == OK)
+			if (state_path_fmt(path, sizeof(path), "%s/buckets/%s", s->dir, name) == OK)
 				fs_rm_rf(path);
 		}
 		closedir(d);
@@ -516,30 +497,52 @@ gc(const struct state *s, unsigned long keep_from)
 	free(ids);
 }
 
+/* Keep the newest releases (and always the current one) and the buckets
+ * they use; drop the rest. */
+static void
+gc(const struct state *s)
+{
+	char path[4096];
+	unsigned long *ids, cur = state_current_release(s);
+	size_t n = release_ids(s, &ids), i;
+
+	for (i = 0; i + STATE_KEEP_RELEASES < n; i++)
+		if (ids[i] != cur &&
+		    state_path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, ids[i]) == OK)
+			fs_rm_rf(path);
+	free(ids);
+	state_gc_buckets(s);
+}
+
 int
 state_apply(struct state *s, const struct plan *p, const struct artifacts *target)
 {
 	char tmpdir[4096], reldir[4096], prev[4096], path[4096], line[64];
 	char prevcommit[41] = "";
-	unsigned long cur = current_release(s);
+	unsigned long cur = state_current_release(s);
 	const char *prevp = NULL;
 	size_t i;
 	int rc;
 
 	if (p->decision == DECISION_INVALID)
 		return err_set(ERR_INVALID, "plan %s is invalid and cannot be applied", p->id);
-	if ((rc = path_fmt(tmpdir, sizeof(tmpdir), "%s/releases/.tmp-%s", s->dir, p->id)) != OK ||
-	    (rc = path_fmt(reldir, sizeof(reldir), "%s/releases/%s", s->dir, p->id)) != OK)
+	if ((rc = state_path_fmt(tmpdir, sizeof(tmpdir), "%s/releases/.tmp-%s", s->dir, p->id)) != OK ||
+	    (rc = state_path_fmt(reldir, sizeof(reldir), "%s/releases/%s", s->dir, p->id)) != OK)
 		return rc;
 	if (cur) {
-		if ((rc = path_fmt(prev, sizeof(prev), "%s/releases/%lu", s->dir, cur)) != OK ||
-		    (rc = path_fmt(path, sizeof(path), "%s/COMMIT", prev)) != OK)
+		if ((rc = state_path_fmt(prev, sizeof(prev), "%s/releases/%lu", s->dir, cur)) != OK ||
+		    (rc = state_path_fmt(path, sizeof(path), "%s/COMMIT", prev)) != OK)
 			return rc;
 		/* Share buckets only with the release the plan was made against. */
 		if (read_sha(path, prevcommit) == OK && p->base[0] &&
 		    strcmp(prevcommit, p->base) == 0)
 			prevp = prev;
 	}
+	/* Plan ids are never reused, but should a release of this id exist,
+	 * the one readers are using is not ours to replace. */
+	if (cur && strtoul(p->id, NULL, 10) == cur)
+		return err_set(ERR_CONFLICT, "release %s is the current release; refusing to "
+		    "rewrite it", p->id);
 	fs_rm_rf(tmpdir);
 	fs_rm_rf(reldir);
 	if ((rc = fs_mkdir_p(tmpdir, STATE_MODE_SHARED_DIR)) != OK)
@@ -573,11 +576,11 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 		rc = err_set(ERR, "rename %s: %s", tmpdir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK ||
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK ||
 	    (rc = fs_fsync_dir(path)) != OK)
 		return rc;
 	/* The swap: the commit point of an apply. */
-	if ((rc = path_fmt(path, sizeof(path), "releases/%s", p->id)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "releases/%s", p->id)) != OK)
 		return rc;
 	unlinkat(s->dirfd, "current.tmp", 0);
 	if (symlinkat(path, s->dirfd, "current.tmp") != 0 ||
@@ -585,41 +588,14 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 		return err_set(ERR, "switching %s/current: %s", s->dir, strerror(errno));
 	if ((rc = fs_fsync_dir(s->dir)) != OK)
 		return rc;
-	if ((rc = path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
 		return rc;
 	snprintf(line, sizeof(line), "%s\n", p->target);
 	if ((rc = fs_write_atomic_mode(path, line, strlen(line), STATE_MODE_SHARED)) != OK)
 		return rc;
-	gc(s, strtoul(p->id, NULL, 10));
+	gc(s);
 	return OK;
 fail:
 	fs_rm_rf(tmpdir);
-	return rc;
-}
-
-int
-state_each_plan(const char *dir, int (*fn)(void *ctx, const char *file, struct json_t *plan),
-    void *ctx)
-{
-	char path[4096];
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (path_fmt(path, sizeof(path), "%s/plans", dir) != OK || !(d = opendir(path)))
-		return 0;
-	while (!rc && (e = readdir(d))) {
-		char file[4096 + 256];
-		json_t *j;
-
-		if (!str_has_suffix(e->d_name, ".json"))
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-		if (!(j = json_load_file(file, JSON_REJECT_DUPLICATES, NULL)))
-			continue;
-		rc = fn(ctx, file, j);
-		json_decref(j);
-	}
-	closedir(d);
 	return rc;
 }

@@ -279,35 +279,6 @@ outcome() {
 	assert_eq "$(cat "$S/applied")" "$(sha "$work")" "the applied commit"
 }
 
-@test "controller: kill -9 at any moment leaves a consistent state, and it catches up" {
-	for round in 1 2 3 4 5 6; do
-		start_controller
-		edit "$R" services/app.yaml -e "s/^version: .*/version: 1.4.$((round + 2))/"
-		commit_all "$R" "deploy app 1.4.$((round + 2))"
-		# A random moment: before, during or after the plan and its apply.
-		sleep "0.0$((RANDOM % 10))"
-		kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=
-		# Whatever was interrupted, a reader sees a whole release.
-		run fb enc --state "$S" web-01.example.com
-		assert_status 0
-	done
-	start_controller
-	for _ in $(seq 200); do
-		[ "$(cat "$S/applied")" = "$(sha "$R")" ] && break
-		sleep 0.05
-	done
-	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit after the restarts"
-	# No plan applied twice: one applied plan per target commit.
-	dup=$(jq -r 'select(.outcome == "applied") | .target' "$S"/plans/*.json | sort | uniq -d)
-	assert_eq "$dup" "" "targets applied by more than one plan"
-	# No plan left half-way.
-	left=$(jq -r 'select(.outcome == "applying" or .outcome == "open") | .id' "$S"/plans/*.json)
-	assert_eq "$left" "" "plans left applying or open"
-	# Every chat message once: the console line carries the message id.
-	dupmsg=$(grep -o '\[msg [0-9]*\]' "$CHAT" | sort | uniq -d)
-	assert_eq "$dupmsg" "" "messages delivered twice"
-}
-
 @test "controller: run -n names an unreadable secret file of a chat provider" {
 	printf '  - {type: slack, token_file: %s/missing-token, channel: "#ops"}\n' "$BATS_TEST_TMPDIR" >>"$C"
 	run --separate-stderr fb run --config "$C" -n

@@ -133,12 +133,17 @@ tree_of() {
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort)
 }
 
-# What a reader of a state directory sees, except the plan records: every
+# What a reader of a state directory sees, except the plan records (plans/,
+# the plan counter, the index of open plans, retention's cursor): every
 # path with its type, size, modification time and link target (applied,
 # current, the releases and the release store).  A file rewritten, even
-# with the same bytes, changes it.  One find, one sort: processes are slow.
+# with the same bytes, changes it.  The top directory's own mtime is left
+# out: it changes with any entry renamed in, the plan records too, and the
+# entries themselves are all here.  One find, one sort: processes are slow.
 state_fingerprint() {
-	(cd "$1" && find . -path ./plans -prune -o -printf '%p %y %s %T@ %l\n' | LC_ALL=C sort)
+	(cd "$1" && find . -mindepth 1 \( -path ./plans -o -path ./plan-seq -o \
+	    -path ./open-plans.json -o -path ./retention.json \) -prune -o \
+	    -printf '%p %y %s %T@ %l\n' | LC_ALL=C sort)
 }
 
 # The plan files of a state directory, one name a line (no process: a glob).

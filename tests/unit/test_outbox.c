@@ -423,6 +423,50 @@ test_ids_never_reused(void **state)
 	assert_true(strtoull(fake.got[0].id, NULL, 10) > first);
 }
 
+/* A post reserved ahead (what a plan's outcome record carries): sent once
+ * after a "crash" that came before it was queued; sending it again while it
+ * is queued (a crash after queueing) is a no-op; its id is never handed
+ * out again; a post never reserved is refused. */
+static void
+test_reserved_post(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox_msg m;
+	uint64_t post, other;
+
+	fake_reset(NULL, 0, 0);
+	open_with(f, FAKE_CFG);
+	assert_int_equal(outbox_reserve(f->ob, &post), OK);
+	assert_true(post > 0);
+	assert_int_equal(outbox_queued(f->ob, post), 0);
+	/* The process dies before queueing it; the next one queues it. */
+	open_with(f, FAKE_CFG);
+	assert_int_equal(outbox_reserve(f->ob, &other), OK);
+	assert_true(other > post);
+	memset(&m, 0, sizeof(m));
+	m.plan_id = "4";
+	m.summary = "plan 4 applied";
+	m.only = -1;
+	m.post = post;
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_queued(f->ob, post), 1);
+	/* Dies after queueing it: the next process finds it queued. */
+	open_with(f, FAKE_CFG);
+	assert_int_equal(outbox_queued(f->ob, post), 1);
+	assert_int_equal(outbox_send(f->ob, &m), OK);
+	assert_int_equal(outbox_depth(f->ob), 1);
+	assert_int_equal(outbox_run(f->ob), 1);
+	assert_int_equal(fake.ngot, 1);
+	assert_string_equal(fake.got[0].summary, "plan 4 applied");
+	assert_int_equal(outbox_queued(f->ob, post), 0);
+	/* Its message id is newer than the reservation: sending order. */
+	assert_true(strtoull(fake.got[0].id, NULL, 10) > other);
+	m.post = (uint64_t)1 << 40;
+	assert_int_equal(outbox_send(f->ob, &m), ERR_INVALID);
+	assert_non_null(strstr(err_last(), "was never reserved"));
+	assert_int_equal(outbox_depth(f->ob), 0);
+}
+
 static void
 test_threads_per_plan(void **state)
 {
@@ -1582,6 +1626,7 @@ main(void)
 		FIXTURE_TEST(test_console_no_duplicate_after_crash),
 		FIXTURE_TEST(test_reopen_delivers_pending),
 		FIXTURE_TEST(test_ids_never_reused),
+		FIXTURE_TEST(test_reserved_post),
 		FIXTURE_TEST(test_threads_per_plan),
 		FIXTURE_TEST(test_fan_out),
 		FIXTURE_TEST(test_backend_removed),

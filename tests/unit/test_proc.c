@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -423,6 +424,147 @@ test_finish_while_running_kills(void **state)
 	proc_result_dispose(&r);
 }
 
+/* ---- proc_fork: a function of ours in a child ---- */
+
+static int fork_marker = 7;     /* the child sees the parent's memory */
+
+static int
+fork_fn(void *arg)
+{
+	const char *mode = arg;
+	char line[64];
+
+	if (strcmp(mode, "memory") == 0) {
+		/* stdio may be used, if flushed. */
+		printf("marker %d\n", fork_marker);
+		fflush(stdout);
+		return 5;
+	}
+	if (strcmp(mode, "fds") == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fcntl(fd, F_GETFD) >= 0) {
+				snprintf(line, sizeof(line), "%d\n", fd);
+				write_all(1, line, strlen(line));
+			}
+		return 0;
+	}
+	if (strcmp(mode, "stdin") == 0) {
+		char c;
+		ssize_t n = read(0, &c, 1);
+
+		snprintf(line, sizeof(line), "read %d\n", (int)n);
+		write_all(1, line, strlen(line));
+		return 0;
+	}
+	if (strcmp(mode, "sleep") == 0) {
+		write_all(1, "ready\n", 6);
+		sleep_long();
+		return 0;
+	}
+	if (strcmp(mode, "negative") == 0)
+		return -6;
+	return 98;
+}
+
+static void
+fork_run(struct proc_result *r, const char *mode, unsigned timeout_ms)
+{
+	struct proc_opts o = { 0 };
+	struct proc *p;
+
+	o.timeout_ms = timeout_ms;
+	assert_int_equal(proc_fork(&p, fork_fn, (void *)mode, &o), OK);
+	while (!proc_poll(p)) {
+		struct pollfd pfd = { proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, pfd.fd >= 0 ? 1 : 0, proc_timeout_ms(p));
+	}
+	proc_finish(r, p);
+}
+
+/* The child reads our memory, its value is the exit status, and what our
+ * stdout had buffered is not written twice (once by the child). */
+static void
+test_fork_memory_and_status(void **state)
+{
+	struct proc_result r;
+
+	(void)state;
+	fork_marker = 42;
+	setvbuf(stdout, NULL, _IOFBF, 4096);
+	printf("UNFLUSHED-PARENT-BYTES");
+	fork_run(&r, "memory", 0);
+	assert_int_equal(r.exited, 1);
+	assert_int_equal(r.code, 5);
+	assert_string_equal(r.output.data, "marker 42\n");
+	proc_result_dispose(&r);
+	fork_run(&r, "negative", 0);
+	assert_int_equal(r.code, 1);
+	proc_result_dispose(&r);
+	printf("\n");
+	fflush(stdout);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* None of our descriptors reach the child (an open file, a socket),
+ * and its stdin is /dev/null. */
+static void
+test_fork_no_descriptors(void **state)
+{
+	struct proc_result r;
+	int fd = open("/dev/null", O_RDONLY), sv[2];
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fork_run(&r, "fds", 0);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.output.data, "");
+	proc_result_dispose(&r);
+	fork_run(&r, "stdin", 0);
+	assert_string_equal(r.output.data, "read 0\n");
+	proc_result_dispose(&r);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The loop blocks SIGTERM for its signalfd and ignores SIGPIPE; the
+ * child must not inherit either, or a timeout could not end it. */
+static void
+test_fork_timeout_with_term_blocked(void **state)
+{
+	struct proc_result r;
+	sigset_t mask, old;
+
+	(void)state;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	signal(SIGPIPE, SIG_IGN);
+	fork_run(&r, "sleep", 300);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	assert_true(r.timed_out);
+	assert_int_equal(r.exited, 0);
+	assert_int_equal(r.signo, SIGTERM);
+	assert_string_equal(r.output.data, "ready\n");
+	proc_result_dispose(&r);
+}
+
+static void
+test_fork_env_refused(void **state)
+{
+	const char *env[] = { "A=b", NULL };
+	struct proc_opts o = { 0 };
+	struct proc *p = NULL;
+
+	(void)state;
+	o.env = env;
+	assert_int_equal(proc_fork(&p, fork_fn, (void *)"memory", &o), ERR_INVALID);
+	assert_null(p);
+}
+
 struct describe_case {
 	const char *name;
 	struct proc_result r;
@@ -487,5 +629,9 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_nonblocking);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cancel);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_finish_while_running_kills);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fork_memory_and_status);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fork_no_descriptors);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fork_timeout_with_term_blocked);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fork_env_refused);
 	return _cmocka_run_group_tests("proc", tests, n, NULL, NULL);
 }
