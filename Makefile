@@ -12,7 +12,8 @@
 CC      ?= cc
 PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wvla -Wwrite-strings
+           -Wmissing-prototypes -Wvla -Wwrite-strings -Wimplicit-fallthrough \
+           -Wcast-qual -Wundef
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif

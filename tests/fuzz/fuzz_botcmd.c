@@ -39,7 +39,8 @@ utf8_ok(const char *s, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct fuzz_env *env = fuzz_env_get();
+	static char branch[] = "main", bot_name[] = "firebreak", bot_email[] = "firebreak@localhost";
+	struct fuzz_env *env = fuzz_env_get();
 	char *text, *store = NULL, *av[BOT_MAX_ARGS], why[160];
 	const struct command *c = NULL;
 	struct bot_request rq;
@@ -66,11 +67,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(store);
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.repo = (char *)(uintptr_t)env->repo;
-	cfg.state = (char *)(uintptr_t)env->state;
-	cfg.branch = (char *)(uintptr_t)"main";
-	cfg.bot_name = (char *)(uintptr_t)"firebreak";
-	cfg.bot_email = (char *)(uintptr_t)"firebreak@localhost";
+	cfg.repo = env->repo;
+	cfg.state = env->state;
+	cfg.branch = branch;
+	cfg.bot_name = bot_name;
+	cfg.bot_email = bot_email;
 	memset(&rq, 0, sizeof(rq));
 	rq.identity = c && c->kind == CMD_MUTATE ? "slack:UNOBODY" : "slack:UALICE";
 	rq.via = "slack #fuzz";

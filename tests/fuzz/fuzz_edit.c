@@ -291,7 +291,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	char *op, *arg, *doc, *path[MAX_DEPTH], *lines[MAX_PAIRS], *out = NULL;
-	const char *vals[MAX_PAIRS][MAX_VALUES];
+	char *vals[MAX_PAIRS][MAX_VALUES];
 	struct edit_pair pairs[MAX_PAIRS];
 	size_t oplen, arglen, len, depth, npairs = 0, outlen = 0, i, j;
 	struct ynode *root = NULL, *want = NULL, *got = NULL, **s = NULL;
@@ -320,9 +320,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			*eq = '\0';
 			if (eq > lines[i] + 1 && eq[-1] == ']' && eq[-2] == '[') {
 				eq[-2] = '\0';
-				pairs[i].nvalues = split(eq + 1, '|', (char **)(uintptr_t)vals[i],
-				    MAX_VALUES);
-				pairs[i].values = vals[i];
+				pairs[i].nvalues = split(eq + 1, '|', vals[i], MAX_VALUES);
+				pairs[i].values = (const char *const *)vals[i];
 			} else {
 				pairs[i].value = eq + 1;
 			}

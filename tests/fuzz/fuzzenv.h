@@ -56,7 +56,7 @@ fuzz_env_cleanup(void)
 
 /* Make the world once (aborts when it cannot: a fuzz target without its
  * world tests nothing). */
-static const struct fuzz_env *
+static struct fuzz_env *
 fuzz_env_get(void)
 {
 	static const struct repo_ident who = { "fuzz", "fuzz@localhost" };
