@@ -46,7 +46,9 @@ under() {
 	cd "$BATS_TEST_TMPDIR"
 	run systemd-analyze verify ./firebreak.service
 	assert_status 0
-	assert_eq "$output" ""
+	# Warnings about other units installed on the machine are not ours.
+	ours=$(printf '%s\n' "$output" | grep 'firebreak\.service' || true)
+	assert_eq "$ours" "" "systemd-analyze's warnings about the unit"
 }
 
 @test "systemd-analyze security: the unit stays well locked down" {
