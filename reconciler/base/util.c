@@ -346,6 +346,23 @@ utf8_prefix(const char *s, size_t max)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+char *
+utf8_scrub(char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+	return s;
+}
+
 size_t
 utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {

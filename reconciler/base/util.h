@@ -108,6 +108,14 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
  */
 int utf8_prefix(const char *s, size_t max);
 
+/*
+ * Make the string s safe to show in place: every byte that does not begin
+ * a valid UTF-8 character, and every control character, becomes '?'.
+ * For text a library quotes from its input (jansson's error messages
+ * quote the bytes near the error).  Returns s.
+ */
+char *utf8_scrub(char *s);
+
 /* The value of a hex digit (either case), or -1. */
 int hex_digit(char c);
 
