@@ -741,13 +741,6 @@ ynode_equal(const struct ynode *a, const struct ynode *b)
 enum { ESC_YAML, ESC_JSON, ESC_TERRAFORM };
 
 /*
- * A double-quoted string with backslash escapes, for YAML, JSON and
- * Terraform JSON alike: they differ only in how other control characters
- * are written (YAML "\x01", JSON "\u0001") and in Terraform's template
- * sequences ("${" -> "$${", "%{" -> "%%{").  Runs of plain bytes are
- * copied at once: this is on the render path of every host.
- */
-/*
  * YAML readers refuse C1 control characters (U+0080-U+009F), U+FFFE and
  * U+FFFF as raw text, and read U+0085, U+2028 and U+2029 (line breaks to
  * YAML 1.1) in a quoted scalar as a folded space.  Returns the length in
@@ -775,6 +768,13 @@ yaml_unsafe_char(const char *s, const char *end, unsigned *cp)
 	return 0;
 }
 
+/*
+ * A double-quoted string with backslash escapes, for YAML, JSON and
+ * Terraform JSON alike: they differ only in how other control characters
+ * are written (YAML "\x01", JSON "\u0001") and in Terraform's template
+ * sequences ("${" -> "$${", "%{" -> "%%{").  Runs of plain bytes are
+ * copied at once: this is on the render path of every host.
+ */
 static void
 emit_escaped(struct buf *b, const char *s, size_t len, int how)
 {
