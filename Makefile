@@ -5,13 +5,15 @@
 #   make demo       install missing packages, then run firebreak on examples/inventory
 #   make bench      the performance report (bench/RESULTS.md records the latest)
 #   make lint       banned functions and header boundaries
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/fuzz.mk)
 #   WERROR=1        warnings are errors (CI)
 #   SAN=1           ASan + UBSan build in build-san/
 
 CC      ?= cc
 PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wvla -Wwrite-strings
+           -Wmissing-prototypes -Wvla -Wwrite-strings -Wimplicit-fallthrough \
+           -Wcast-qual -Wundef
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
@@ -20,9 +22,16 @@ ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     := -O1 -g
+HARDEN  :=
+HARDEN_LD :=
 else
 BUILD   ?= build
 SANFLAGS :=
+# Release builds are hardened: checked libc calls, stack canaries, a
+# position-independent executable and full RELRO (the GOT read-only
+# after start-up).  tests/e2e/hardening.bats checks the binaries.
+HARDEN  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -30,8 +39,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Includes name their folder from these roots: "base/util.h" (a layer of
 # reconciler/), "providers/chat/chat.h", "renderers/renderer.h".
 INCLUDES   := -Ireconciler -I.
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(INCLUDES) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) -pthread -Wl,--as-needed $(LDFLAGS)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) $(HARDEN) $(INCLUDES) \
+              $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(HARDEN_LD) -pthread -Wl,--as-needed $(LDFLAGS)
 
 CORE_SRC := $(sort $(shell find reconciler renderers providers -name '*.c'))
 CLI_SRC  := $(wildcard reconciler/cli/*.c)
@@ -69,7 +79,8 @@ DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-de
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
             python3 bind9 bind9-dnsutils libldns-dev openssh-server \
-            graphite-carbon graphite-web gunicorn prometheus
+            graphite-carbon graphite-web gunicorn prometheus \
+            clang-14 libclang-rt-14-dev systemd
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 
@@ -83,4 +94,4 @@ lint:
 	@./tests/lint.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -280,6 +280,8 @@ child_start(struct child *c, const char *const *argv, int pipe_in, int pipe_out,
 {
 	posix_spawn_file_actions_t fa;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	char **args;
+	size_t n, i;
 	int rc;
 
 	c->pid = -1;
@@ -300,7 +302,18 @@ child_start(struct child *c, const char *const *argv, int pipe_in, int pipe_out,
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (pipe_out)
 		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	rc = posix_spawnp(&c->pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+	/* posix_spawnp() takes char *const[]: a writable copy, not a cast. */
+	for (n = 0; argv[n]; n++)
+		;
+	args = xrealloc(NULL, (n + 1) * sizeof(*args));
+	for (i = 0; i < n; i++)
+		if (!(args[i] = strdup(argv[i])))
+			die(EXIT_FAIL, "out of memory");
+	args[n] = NULL;
+	rc = posix_spawnp(&c->pid, argv[0], &fa, NULL, args, envp);
+	for (i = 0; i < n; i++)
+		free(args[i]);
+	free(args);
 	posix_spawn_file_actions_destroy(&fa);
 	if (pipe_in)
 		close(in[0]);
@@ -863,11 +876,9 @@ static char **
 commit_env(long when)
 {
 	static char date[64];
-	static const char *extra[] = {
-		"GIT_AUTHOR_NAME=geninv", "GIT_AUTHOR_EMAIL=geninv@bench.example",
-		"GIT_COMMITTER_NAME=geninv", "GIT_COMMITTER_EMAIL=geninv@bench.example",
-		NULL, NULL, NULL,
-	};
+	static char an[] = "GIT_AUTHOR_NAME=geninv", ae[] = "GIT_AUTHOR_EMAIL=geninv@bench.example",
+	    cn[] = "GIT_COMMITTER_NAME=geninv", ce[] = "GIT_COMMITTER_EMAIL=geninv@bench.example";
+	static char *extra[] = { an, ae, cn, ce, NULL, NULL, NULL };
 	static char adate[80], cdate[80];
 	size_t n = 0, k = 0;
 	char **env;
@@ -883,7 +894,7 @@ commit_env(long when)
 	for (size_t i = 0; i < n; i++)
 		env[k++] = clean_env[i];
 	for (size_t i = 0; extra[i] != NULL; i++)
-		env[k++] = (char *)extra[i];
+		env[k++] = extra[i];
 	env[k] = NULL;
 	return env;
 }
@@ -897,7 +908,7 @@ commit_env(long when)
 static char **
 fast_import_env(void)
 {
-	static const char tunables[] =
+	static char tunables[] =
 	    "GLIBC_TUNABLES=glibc.malloc.trim_threshold=536870912:glibc.malloc.mmap_threshold=33554432";
 	size_t n = 0, k = 0;
 	int have = 0;
@@ -909,7 +920,7 @@ fast_import_env(void)
 	for (size_t i = 0; i < n; i++)
 		env[k++] = clean_env[i];
 	if (!have)
-		env[k++] = (char *)tunables;
+		env[k++] = tunables;
 	env[k] = NULL;
 	return env;
 }

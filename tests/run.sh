@@ -2,7 +2,9 @@
 # Run every test suite and end with one line "N passed, N failed".
 #
 # Each suite speaks TAP: the cmocka unit binaries (CMOCKA_MESSAGE_OUTPUT=TAP),
-# the golden comparison, and bats (--tap).  Arguments: the unit binaries.
+# the golden comparison, bats (--tap), and the fuzz corpora replayed
+# ($BUILD/tests/fuzz/fuzz_*, one TAP line per target).  Arguments: the
+# unit binaries.
 # Environment: FIREBREAK (the built front binary), BUILD (the build dir).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,6 +58,12 @@ run_suite() {
 echo "== unit"
 for t in "$@"; do
 	run_suite "$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+done
+echo "== fuzz corpora"
+for t in "${BUILD:-$top/build}"/tests/fuzz/fuzz_*; do
+	[ -x "$t" ] || continue
+	name=${t##*/fuzz_}
+	run_suite "fuzz_$name" "$t" "$name" "$here/fuzz/corpus/$name"
 done
 echo "== golden"
 run_suite golden "$here/golden/run.sh"

@@ -1,8 +1,10 @@
 # Tests: cmocka unit tests (tests/unit/test_*.c, one binary each), golden
-# renderer output (tests/golden/), and bats end-to-end tests (tests/e2e/).
+# renderer output (tests/golden/), bats end-to-end tests (tests/e2e/), and
+# the fuzz corpora replayed (tests/fuzz/fuzz.mk).
 # `make test` ends with one line "N passed, N failed".
 
 include tests/tools/tools.mk
+include tests/fuzz/fuzz.mk
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -12,7 +14,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfirebreak.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfirebreak.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOLS_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 	@FIREBREAK=$(abspath $(BIN)) BUILD=$(abspath $(BUILD)) ./tests/run.sh $(UNIT_BIN)
 
 unit: $(UNIT_BIN)

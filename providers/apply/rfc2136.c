@@ -423,7 +423,7 @@ job_free(struct r2_job *j)
 	size_t i;
 
 	for (i = 0; i < j->nz; i++)
-		free((char *)j->z[i].name);
+		free(j->z[i].name);
 	free(j->z);
 	free(j->zone_list);
 	tsigkey_dispose(&j->key);

@@ -38,7 +38,7 @@ struct r2_cfg {
 
 /* One zone of an apply, in the child. */
 struct r2_zone {
-	const char *name;                 /* owns (the job does) */
+	char *name;                       /* owns (the job does) */
 	const struct artifact *base, *target;   /* borrowed; base may be NULL */
 	ldns_rdf *rdf;
 	struct dnsrecs base_recs, target_recs, live;

@@ -98,6 +98,7 @@ irc_command_text(char **out, const char **why, const char *raw, const char *nick
 	size_t n = strlen(raw), i = 0, k, nl = strlen(nick), start, end;
 	struct buf b = BUF_INIT;
 	int rc = IRC_TEXT_IGNORE, bad = 0;
+	uint32_t cp;
 
 	*out = NULL;
 	*why = NULL;
@@ -128,11 +129,18 @@ irc_command_text(char **out, const char **why, const char *raw, const char *nick
 			i++;
 			continue;
 		}
-		if (!(k = utf8_decode(p + i, n - i, NULL))) {
+		if (!(k = utf8_decode(p + i, n - i, &cp))) {
 			if (!*why)
 				*why = "invalid UTF-8";
 			bad = 1;
 			i++;
+			continue;
+		}
+		if (cp >= 0x80 && cp < 0xa0) {   /* C1 controls (found by fuzz_ircline) */
+			if (!*why)
+				*why = "a control character";
+			bad = 1;
+			i += k;
 			continue;
 		}
 		buf_append(&b, raw + i, k);

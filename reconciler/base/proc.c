@@ -138,6 +138,36 @@ fd_high(int fd)
 	return nfd;
 }
 
+/*
+ * A writable copy of a NULL-terminated string vector (owns; strv_free).
+ * posix_spawn() takes char *const[] though it never writes them: copying
+ * keeps the types honest without casting const away.
+ */
+static char **
+strv_dup(const char *const *v)
+{
+	size_t n = 0, i;
+	char **d;
+
+	while (v[n])
+		n++;
+	d = xmalloc((n + 1) * sizeof(*d));
+	for (i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	d[n] = NULL;
+	return d;
+}
+
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 int
 proc_start(struct proc **out, const char *const argv[], const struct proc_opts *o)
 {
@@ -146,7 +176,7 @@ proc_start(struct proc **out, const char *const argv[], const struct proc_opts *
 	posix_spawnattr_t at;
 	sigset_t empty, all;
 	const char *env[PROC_ENV_MAX + 1];
-	char *env_home = NULL;
+	char *env_home = NULL, **sargv = NULL, **senv = NULL;
 	struct proc *p = NULL;
 	int pfd[2] = { -1, -1 }, rc, e;
 	int fa_ok = 0, at_ok = 0;
@@ -199,7 +229,9 @@ proc_start(struct proc **out, const char *const argv[], const struct proc_opts *
 	    (e = posix_spawnattr_setsigmask(&at, &empty)) != 0 ||
 	    (e = posix_spawnattr_setsigdefault(&at, &all)) != 0)
 		goto spawn_err;
-	e = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, (char *const *)env);
+	sargv = strv_dup(argv);
+	senv = strv_dup(env);
+	e = posix_spawn(&pid, argv[0], &fa, &at, sargv, senv);
 	if (e != 0) {
 		rc = err_set(e == ENOENT ? ERR_NOTFOUND : ERR, "cannot run %s: %s", argv[0],
 		    strerror(e));
@@ -233,6 +265,8 @@ out:
 	if (pfd[1] >= 0)
 		close(pfd[1]);
 	free(env_home);
+	strv_free(sargv);
+	strv_free(senv);
 	return rc;
 }
 

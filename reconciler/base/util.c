@@ -4,6 +4,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,33 @@ util_threads(void)
 		n = env && parse_u64(&v, env, 1, 64) == OK ? (int)v : 2;
 	}
 	return n;
+}
+
+int
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+char *
+utf8_scrub(char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+	return s;
 }
 
 size_t

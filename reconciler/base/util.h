@@ -102,6 +102,22 @@ void *xbsearch(const void *key, const void *base, size_t n, size_t size,
  */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/*
+ * The length of the longest prefix of the string s of at most max bytes
+ * that does not end inside a UTF-8 sequence: "%.*s" with it shows at most
+ * max bytes of whole characters, where "%.7s" could cut one in two (found
+ * by the fuzz targets, in chat answers and the plan page).
+ */
+int utf8_prefix(const char *s, size_t max);
+
+/*
+ * Make the string s safe to show in place: every byte that does not begin
+ * a valid UTF-8 character, and every control character, becomes '?'.
+ * For text a library quotes from its input (jansson's error messages
+ * quote the bytes near the error).  Returns s.
+ */
+char *utf8_scrub(char *s);
+
 /* The value of a hex digit (either case), or -1. */
 int hex_digit(char c);
 

@@ -49,12 +49,20 @@ struct bot {
 	int may_approve;             /* approve / discard may come from where this did */
 };
 
+/* One file a mutating command writes: path and data are owned (a
+ * struct repo_change, which borrows, is made of it for the commit). */
+struct mut_change {
+	char *path;
+	char *data;
+	size_t len;
+};
+
 /* One attempt at a mutating command, against one head. */
 struct mut {
 	const char *head;
 	struct model *m;             /* the inventory at head */
 	struct buf subject;          /* the commit's first line */
-	struct repo_change ch[BOT_MAX_CHANGES];
+	struct mut_change ch[BOT_MAX_CHANGES];
 	size_t n;
 	char commit[41];             /* a handler that commits itself (revert) */
 	char revert[41];             /* revert: the commit it undoes */
@@ -83,7 +91,8 @@ int bot_fail(struct bot *b, const char *what);
 int bot_refuse_unmapped(struct bot *b);
 const char *bot_short_sha(const char *sha, char out[8]);
 
-/* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts). */
+/* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts),
+ * U+2028, U+2029 or bidi controls (U+202A-U+202E, U+2066-U+2069). */
 int bot_text_ok(const char *s, size_t len);
 
 /*

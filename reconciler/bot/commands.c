@@ -95,7 +95,11 @@ bot_short_sha(const char *sha, char out[8])
 /* ---- parsing the command line ------------------------------------------- */
 
 /* Valid UTF-8 without control characters (C0, DEL, C1; a tab counts as
- * a space). */
+ * a space), line breaks in disguise (U+2028, U+2029) or bidi embeddings,
+ * overrides and isolates (U+202A-U+202E, U+2066-U+2069): a command ends
+ * up in commit messages and chat, which must say what they seem to.  The
+ * Slack and Mattermost parsers refused these already; IRC and the shell
+ * did not (seen while writing fuzz_ircline's oracle). */
 int
 bot_text_ok(const char *s, size_t len)
 {
@@ -105,7 +109,8 @@ bot_text_ok(const char *s, size_t len)
 	while (i < len) {
 		if (!(k = utf8_decode((const unsigned char *)s + i, len - i, &cp)))
 			return 0;
-		if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp < 0xa0))
+		if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 ||
+		    cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
 			return 0;
 		i += k;
 	}
@@ -149,7 +154,7 @@ bot_tokenize(const char *text, char **store, char **av, size_t *ac, char *why, s
 	}
 	if (!bot_text_ok(text, len)) {
 		snprintf(why, whylen, "a command is one line of UTF-8 text without control "
-		    "characters");
+		    "characters or bidirectional overrides");
 		return ERR_INVALID;
 	}
 	*store = p = xmalloc(len + 1);
@@ -385,11 +390,13 @@ dispatch(struct bot *b)
 			names[i] = commands[i].name;
 		dym = bot_text_ok(av[0], strlen(av[0])) && strlen(av[0]) < 40 ?
 		    did_you_mean(av[0], names, ncommands) : NULL;
+		/* At most 40 bytes of the word, cut between characters (found by
+		 * fuzz_botcmd: "%.40s" cut one in two, and the answer was not UTF-8). */
 		if (strcmp(av[0], "dns") == 0)
 			rc = bot_refuse(b, "usage: dns add NAME TYPE VALUE [ZONE] | dns rm NAME TYPE [ZONE]");
 		else
-			rc = bot_refuse(b, "unknown command '%.40s'%s%s%s; `help` lists what you may run",
-			    av[0], dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			rc = bot_refuse(b, "unknown command '%.*s'%s%s%s; `help` lists what you may run",
+			    utf8_prefix(av[0], 40), av[0], dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 		free(store);
 		return rc;
 	}

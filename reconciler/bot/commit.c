@@ -152,15 +152,20 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 				    "commits policy changes (a person must)", sha);
 			}
 		} else {
+			struct repo_change ch[BOT_MAX_CHANGES];
 			size_t i;
 
-			for (i = 0; i < mu.n; i++)
+			for (i = 0; i < mu.n; i++) {
 				if (bot_touches_policy(NULL, mu.ch[i].path) && !bot_edits_policy(c)) {
 					free(msg);
 					bot_mut_dispose(&mu);
 					return bot_refuse(b, "the bot never commits policy changes");
 				}
-			rc = repo_commit(b->repo, head, mu.ch, mu.n, &who, msg, mu.commit);
+				ch[i].path = mu.ch[i].path;
+				ch[i].data = mu.ch[i].data;
+				ch[i].len = mu.ch[i].len;
+			}
+			rc = repo_commit(b->repo, head, ch, mu.n, &who, msg, mu.commit);
 		}
 		free(msg);
 		if (rc != OK) {

@@ -290,6 +290,58 @@ splice(struct buf *out, const char *doc, size_t len, size_t from, size_t to, con
 	apply(out, doc, len, &sp, 1);
 }
 
+/* The index of `key` in mapping m, or m->n. */
+static size_t
+find_key(const struct ynode *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->keys[i]->len == strlen(key) && strcmp(m->keys[i]->str, key) == 0)
+			break;
+	return i;
+}
+
+/*
+ * Does `check` (the edited document) read as `root` (the original) but
+ * for the value at `path`, which is new or replaced?  Found by fuzz_edit:
+ * a key added to a file without a final newline gave the block scalar
+ * above it one more line break, and only the new value was checked.
+ */
+static int
+same_but_path(const struct ynode *root, struct ynode *check, const char *const *path,
+    size_t depth)
+{
+	const struct ynode *a = root, *av;
+	struct ynode *b = check, *bv;
+	size_t i, ka, kb;
+	int same;
+
+	for (i = 0; i + 1 < depth; i++) {
+		if (!(av = ynode_get(a, path[i])) || av->type != YNODE_MAP)
+			break;   /* missing or empty: from here on, all of it is new */
+		if (!(bv = ynode_get(b, path[i])) || bv->type != YNODE_MAP)
+			return 0;
+		a = av;
+		b = bv;
+	}
+	if (b->type != YNODE_MAP || b->n == 0 || (kb = find_key(b, path[i])) == b->n)
+		return 0;
+	if ((ka = find_key(a, path[i])) < a->n) {
+		bv = b->items[kb];
+		b->items[kb] = a->items[ka];
+		same = ynode_equal(root, check);
+		b->items[kb] = bv;
+	} else {
+		if (kb != b->n - 1)
+			return 0;
+		b->n--;
+		same = ynode_equal(root, check);
+		b->n++;
+	}
+	return same;
+}
+
 int
 edit_set_scalar(char **out, size_t *outlen, const char *doc, size_t len,
     const char *const *path, size_t depth, const char *value)
@@ -385,6 +437,10 @@ verify:
 	    node->len != strlen(value) || ynode_scalar_kind(node) == YSCALAR_NULL ||
 	    ynode_scalar_kind(node) == YSCALAR_BOOL) {
 		rc = err_set(ERR_INVALID, "the edit does not read back as the value");
+		goto done;
+	}
+	if (!same_but_path(root, check, path, depth)) {
+		rc = err_set(ERR, "the edit changes more than the value");
 		goto done;
 	}
 	*outlen = res.len;

@@ -41,7 +41,7 @@ mut_write(struct mut *mu, const char *path, char *data, size_t len)
 
 	for (i = 0; i < mu->n; i++)
 		if (strcmp(mu->ch[i].path, path) == 0) {
-			free((char *)mu->ch[i].data);
+			free(mu->ch[i].data);
 			mu->ch[i].data = data;
 			mu->ch[i].len = len;
 			return OK;
@@ -63,8 +63,8 @@ bot_mut_dispose(struct mut *mu)
 	size_t i;
 
 	for (i = 0; i < mu->n; i++) {
-		free((char *)mu->ch[i].path);
-		free((char *)mu->ch[i].data);    /* mut_write() gave it to us */
+		free(mu->ch[i].path);
+		free(mu->ch[i].data);    /* mut_write() gave it to us */
 	}
 	buf_dispose(&mu->subject);
 	memset(mu, 0, sizeof(*mu));     /* mu->m belongs to bot_commit() */

@@ -38,7 +38,8 @@ history_line(void *ctx, const struct repo_log_entry *e)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	buf_printf(out, "%.7s %s  %.72s  (", e->sha, when, e->subject);
+	/* Whole characters of the subject: anyone writes it. */
+	buf_printf(out, "%.7s %s  %.*s  (", e->sha, when, utf8_prefix(e->subject, 72), e->subject);
 	if (by)
 		buf_printf(out, "%s via %s)\n", by, via ? via : "?");
 	else
@@ -72,11 +73,13 @@ plan_brief(struct buf *out, json_t *j, int changes)
 	json_t *ch = json_object_get(j, "changes"), *v;
 	const char *outcome = json_string_value(json_object_get(j, "outcome"));
 	const char *id = json_string_value(json_object_get(j, "id"));
+	const char *target = json_string_value(json_object_get(j, "target"));
 	size_t i;
 
-	buf_printf(out, "plan %s for %.7s: %s, %s, %zu change%s\n", id ? id : "?",
-	    json_string_value(json_object_get(j, "target")) ?
-	    json_string_value(json_object_get(j, "target")) : "?",
+	/* A stored plan is read as untrusted: whole characters of its target
+	 * (found by fuzz_planjson: "%.7s" cut one, and the answer was not UTF-8). */
+	buf_printf(out, "plan %s for %.*s: %s, %s, %zu change%s\n", id ? id : "?",
+	    target ? utf8_prefix(target, 7) : 1, target ? target : "?",
 	    json_string_value(json_object_get(j, "decision")) ?
 	    json_string_value(json_object_get(j, "decision")) : "?",
 	    outcome ? outcome : "?", json_array_size(ch), json_array_size(ch) == 1 ? "" : "s");

@@ -139,12 +139,12 @@ jstr(const json_t *o, const char *key)
 }
 
 static void
-put_summary(struct buf *b, const json_t *root)
+put_summary(struct buf *b, json_t *root)
 {
 	const char *id = jstr(root, "id"), *target = jstr(root, "target");
 	const char *subject = jstr(root, "subject"), *author = jstr(root, "author");
 	const char *decision = jstr(root, "decision");
-	const json_t *summary = json_object_get(root, "summary");
+	json_t *summary = json_object_get(root, "summary");
 	const json_t *errors = json_object_get(root, "errors");
 	const char *key;
 	json_t *v;
@@ -153,8 +153,10 @@ put_summary(struct buf *b, const json_t *root)
 	buf_puts(b, "plan ");
 	esc(b, id);
 	buf_puts(b, " for ");
+	/* A short sha; a stored plan is untrusted, so cut between characters
+	 * (found by fuzz_planjson: the page was not UTF-8). */
 	if (target)
-		http_html_escape(b, target, strnlen(target, 7));
+		http_html_escape(b, target, (size_t)utf8_prefix(target, 7));
 	if (subject) {
 		buf_puts(b, " &quot;");
 		esc_oneline(b, subject, 72);
@@ -171,7 +173,7 @@ put_summary(struct buf *b, const json_t *root)
 		buf_printf(b, "%zu error%s", n, n == 1 ? "" : "s");
 	} else {
 		if (json_is_object(summary))
-			json_object_foreach((json_t *)summary, key, v)
+			json_object_foreach(summary, key, v)
 				if (json_is_integer(v)) {
 					buf_printf(b, "%s%lld ", first ? "" : ", ",
 					    (long long)json_integer_value(v));
@@ -255,7 +257,7 @@ known_field(const char *k)
 }
 
 static void
-put_details(struct buf *b, const json_t *root)
+put_details(struct buf *b, json_t *root)
 {
 	const char *base = jstr(root, "base"), *target = jstr(root, "target");
 	const json_t *blast = json_object_get(root, "blast_radius");
@@ -289,7 +291,7 @@ put_details(struct buf *b, const json_t *root)
 		}
 		buf_puts(b, "</td></tr>\n");
 	}
-	json_object_foreach((json_t *)root, key, v) {
+	json_object_foreach(root, key, v) {
 		if (known_field(key) || json_is_object(v) || json_is_array(v))
 			continue;
 		buf_puts(b, "<tr><th>");

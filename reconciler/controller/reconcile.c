@@ -127,10 +127,11 @@ ctl_announce_queue(struct ctl *c, const char *plan_id, const char *thread, const
 		snprintf(c->last_error, sizeof(c->last_error), "%s", err_last());
 }
 
-/* Step 2: the outcome, who decided it, and the announcement (borrowed). */
+/* Step 2: the outcome, who decided it, and the announcement (borrowed;
+ * the record takes a reference). */
 static int
 record(struct ctl *c, const struct plan *p, const char *outcome, const char *by,
-    const json_t *ann, uint64_t post)
+    json_t *ann, uint64_t post)
 {
 	json_t *o = json_object();
 	char *extra;
@@ -139,7 +140,7 @@ record(struct ctl *c, const struct plan *p, const char *outcome, const char *by,
 	if (by)
 		json_object_set_new(o, "decided_by", json_string(by));
 	if (ann)
-		json_object_set(o, "announce", (json_t *)ann);
+		json_object_set(o, "announce", ann);
 	extra = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	rc = state_save_plan(c->st, p, outcome, extra, post);

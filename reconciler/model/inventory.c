@@ -111,6 +111,20 @@ get_scalar(const struct fctx *c, const struct ynode *map, const char *key)
 	return n;
 }
 
+/*
+ * Is a required key missing: absent, or there with nothing (`key:`,
+ * `key: ~`)?  get_scalar() gives NULL for both, so a check for absence
+ * alone let `zone_id: ~` pass and the renderers crash on the NULL (found
+ * by fuzz_inventory).
+ */
+static int
+missing(const struct ynode *map, const char *key)
+{
+	const struct ynode *n = ynode_get(map, key);
+
+	return !n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL);
+}
+
 /* A string field that must match `valid`; `what` names the pattern. */
 static char *
 get_name(const struct fctx *c, const struct ynode *map, const char *key,
@@ -258,7 +272,7 @@ load_host(struct loader *l, const struct fctx *c, char *fqdn, struct ynode *root
 			    "decommissioned", st->str);
 	}
 	h.role = get_name(c, root, "role", valid_role, "role name", &h.role_line);
-	if (!h.role && !ynode_get(root, "role") && (h.state == HOST_ACTIVE ||
+	if (!h.role && missing(root, "role") && (h.state == HOST_ACTIVE ||
 	    h.state == HOST_DRAINED))
 		problem(c, root, "an %s host needs a 'role'",
 		    h.state == HOST_ACTIVE ? "active" : "drained");
@@ -321,11 +335,11 @@ load_service(struct loader *l, const struct fctx *c, char *name, struct ynode *r
 	check_keys(c, root, service_keys, sizeof(service_keys) / sizeof(*service_keys),
 	    "a service");
 	s.version = get_name(c, root, "version", valid_version, "version", NULL);
-	if (!s.version && !ynode_get(root, "version"))
+	if (!s.version && missing(root, "version"))
 		problem(c, root, "a service needs a 'version'");
 	s.hiera_key = get_name(c, root, "hiera_key", valid_hiera_key, "Hiera key",
 	    &s.hiera_line);
-	if (!s.hiera_key && !ynode_get(root, "hiera_key"))
+	if (!s.hiera_key && missing(root, "hiera_key"))
 		s.hiera_key = xasprintf("%s::version", name);
 	envs = ynode_get(root, "environments");
 	if (envs && envs->type != YNODE_MAP &&
@@ -401,9 +415,9 @@ load_record(const struct fctx *c, struct zone *z, const struct ynode *it)
 	name = get_name(c, it, "name", valid_record_name, "record name", &line);
 	type = get_name(c, it, "type", valid_record_type,
 	    "record type (A AAAA CAA CNAME MX NS PTR SRV TXT)", NULL);
-	if (!ynode_get(it, "name"))
+	if (missing(it, "name"))
 		problem(c, it, "a record needs a 'name' ('@' for the zone apex)");
-	if (!ynode_get(it, "type"))
+	if (missing(it, "type"))
 		problem(c, it, "a record needs a 'type'");
 	get_uint(c, it, "ttl", 1, 2147483647ul, &rec.ttl);
 	v = ynode_get(it, "value");
@@ -465,7 +479,7 @@ load_zone(struct loader *l, const struct fctx *c, char *name, struct ynode *root
 	z.ttl = 300;
 	check_keys(c, root, zone_keys, sizeof(zone_keys) / sizeof(*zone_keys), "a zone");
 	z.zone_id = get_name(c, root, "zone_id", valid_zone_id, "Route53 zone id", NULL);
-	if (!ynode_get(root, "zone_id"))
+	if (missing(root, "zone_id"))
 		problem(c, root, "a zone needs a 'zone_id' (the Route53 hosted zone id)");
 	get_uint(c, root, "ttl", 1, 2147483647ul, &z.ttl);
 	recs = ynode_get(root, "records");
@@ -658,6 +672,14 @@ loader_add(struct loader *l, const char *path, const char *data, size_t len)
 		}
 	}
 	if (found == FILE_POLICY) {
+		/* Only a hand-made tree object holds a name twice; which one a
+		 * checkout shows is anyone's guess, so neither is taken (found
+		 * by fuzz_inventory: the first was leaked, the second won). */
+		if (l->m->policy_root) {
+			diags_add(&l->d, path, 0, 0, "this file appears twice in the tree");
+			ynode_free(root);
+			return;
+		}
 		l->m->policy = policy_parse(root, path, &l->d);
 		l->m->policy_src = xstrndup(data, len);
 		l->m->policy_len = len;
@@ -771,6 +793,26 @@ check_refs(struct loader *l)
 			}
 }
 
+/*
+ * Only a hand-made tree object holds one name twice, and which of the two
+ * a checkout shows is anyone's guess: neither is taken.  `v` holds n
+ * entities of `size` bytes, sorted, each starting with its name (found by
+ * fuzz_inventory: a host twice rendered two ENC documents at one path).
+ */
+static void
+check_twice(struct loader *l, const void *v, size_t n, size_t size, const char *dir)
+{
+	const char *p = v;
+	char file[600];
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(*(char *const *)(p + (i - 1) * size), *(char *const *)(p + i * size)) == 0) {
+			snprintf(file, sizeof(file), "%s%s.yaml", dir, *(char *const *)(p + i * size));
+			diags_add(&l->d, file, 0, 0, "this file appears twice in the tree");
+		}
+}
+
 int
 loader_finish(struct loader *l, struct model **out, struct diags *d)
 {
@@ -783,6 +825,10 @@ loader_finish(struct loader *l, struct model **out, struct diags *d)
 	xqsort(m->roles, m->nroles, sizeof(*m->roles), name_cmp);
 	xqsort(m->services, m->nservices, sizeof(*m->services), name_cmp);
 	xqsort(m->zones, m->nzones, sizeof(*m->zones), name_cmp);
+	check_twice(l, m->hosts, m->nhosts, sizeof(*m->hosts), "hosts/");
+	check_twice(l, m->roles, m->nroles, sizeof(*m->roles), "roles/");
+	check_twice(l, m->services, m->nservices, sizeof(*m->services), "services/");
+	check_twice(l, m->zones, m->nzones, sizeof(*m->zones), "dns/");
 	if (!m->policy)
 		m->policy = policy_empty();
 	check_refs(l);

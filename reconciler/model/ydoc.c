@@ -4,6 +4,8 @@
  */
 #include "model/ydoc.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,112 @@ keys_cmp(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
+static int ieq(const char *s, const char *lit);
+
+/*
+ * A key as the value it resolves to.  Keys that spell one value
+ * differently (~ and null; yes and true; 16, 0x10 and 020) are one key to
+ * Psych and every YAML 1.1 reader, which silently keeps the last, so they
+ * are duplicates here too (found by fuzz_ydoc: `{~: 1, null: 2}` rendered
+ * an ENC document with two `~:` keys).  Strings, and numbers too long to
+ * compute, are their bytes.
+ */
+struct key_value {
+	char tag;                 /* 's' string, 'n' null, 'b' bool, 'i' int, 'f' float */
+	const char *s;
+	size_t len;
+	char buf[48];
+};
+
+static void
+key_value(struct key_value *kv, const struct ynode *k)
+{
+	unsigned long long v = 0;
+	const char *p = k->str;
+	unsigned base = 10;
+	int neg = 0, n;
+
+	kv->tag = 's';
+	kv->s = k->str;
+	kv->len = k->len;
+	switch (ynode_scalar_kind(k)) {
+	case YSCALAR_NULL:
+		kv->tag = 'n';
+		kv->len = 0;
+		return;
+	case YSCALAR_BOOL:
+		kv->tag = 'b';
+		kv->s = ieq(p, "true") || ieq(p, "yes") || ieq(p, "on") ? "t" : "f";
+		kv->len = 1;
+		return;
+	case YSCALAR_INT:
+		if (*p == '-' || *p == '+')
+			neg = *p++ == '-';
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
+			base = p[1] == 'x' ? 16 : 2;
+			p += 2;
+		} else if (p[0] == '0' && p[1]) {
+			base = 8;
+		}
+		for (; *p; p++) {
+			int d = hex_digit(*p);
+
+			if (*p == '_' || *p == ',')
+				continue;
+			if (d < 0 || (unsigned)d >= base || v > (ULLONG_MAX - (unsigned)d) / base)
+				return;   /* an 8 in octal (Psych: a string), or too long */
+			v = v * base + (unsigned)d;
+		}
+		n = snprintf(kv->buf, sizeof(kv->buf), "%s%llu", neg && v ? "-" : "", v);
+		break;
+	case YSCALAR_FLOAT: {
+		char digits[48];
+		size_t j = 0;
+		double d;
+
+		if (*p == '-' || *p == '+')
+			neg = *p++ == '-';
+		if (*p == '.' && ieq(p + 1, "inf")) {
+			n = snprintf(kv->buf, sizeof(kv->buf), "%sinf", neg ? "-" : "");
+			break;
+		}
+		for (; *p && j + 1 < sizeof(digits); p++)
+			if (*p != '_' && *p != ',')
+				digits[j++] = *p;
+		digits[j] = '\0';
+		if (*p || ieq(digits, ".nan"))
+			return;   /* too long to compute, or NaN: no NaN equals another */
+		d = strtod(digits, NULL);
+		n = snprintf(kv->buf, sizeof(kv->buf), "%a", neg ? -d : d);
+		break;
+	}
+	default:
+		return;
+	}
+	if (n < 0 || (size_t)n >= sizeof(kv->buf))
+		return;
+	kv->tag = ynode_scalar_kind(k) == YSCALAR_INT ? 'i' : 'f';
+	kv->s = kv->buf;
+	kv->len = (size_t)n;
+}
+
+static int
+key_value_cmp(const void *a, const void *b)
+{
+	struct key_value x, y;
+	size_t n;
+	int c;
+
+	key_value(&x, *(const struct ynode *const *)a);
+	key_value(&y, *(const struct ynode *const *)b);
+	if (x.tag != y.tag)
+		return x.tag < y.tag ? -1 : 1;
+	n = x.len < y.len ? x.len : y.len;
+	if ((c = memcmp(x.s, y.s, n)) != 0)
+		return c;
+	return x.len < y.len ? -1 : x.len > y.len;
+}
+
 /* Returns the second occurrence of a duplicated key, or NULL. */
 static const struct ynode *
 find_duplicate_key(const struct ynode *map)
@@ -201,15 +309,15 @@ find_duplicate_key(const struct ynode *map)
 	if (map->n <= 16) {
 		for (i = 1; i < map->n; i++)
 			for (j = 0; j < i; j++)
-				if (keys_cmp(&map->keys[i], &map->keys[j]) == 0)
+				if (key_value_cmp(&map->keys[i], &map->keys[j]) == 0)
 					return map->keys[i];
 		return NULL;
 	}
 	v = xmalloc(map->n * sizeof(*v));
 	memcpy(v, map->keys, map->n * sizeof(*v));
-	xqsort(v, map->n, sizeof(*v), keys_cmp);
+	xqsort(v, map->n, sizeof(*v), key_value_cmp);
 	for (i = 1; i < map->n && !dup; i++)
-		if (keys_cmp(&v[i - 1], &v[i]) == 0)
+		if (key_value_cmp(&v[i - 1], &v[i]) == 0)
 			dup = v[i]->line > v[i - 1]->line ? v[i] : v[i - 1];
 	free(v);
 	return dup;
@@ -290,6 +398,14 @@ ydoc_parse(struct ynode **out, const char *data, size_t len,
 				*col = (int)ev.start_mark.column + 1;
 				rc = err_set(ERR_INVALID, "YAML tags (%s) are not allowed",
 				    (const char *)ev.data.scalar.tag);
+				goto fail_ev;
+			}
+			/* An escape ("\0", "\x00") can put a NUL in a value:
+			 * no C string, JSON reader or Puppet holds one. */
+			if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
+				*line = (int)ev.start_mark.line + 1;
+				*col = (int)ev.start_mark.column + 1;
+				rc = err_set(ERR_INVALID, "a value cannot hold a NUL character (\\0)");
 				goto fail_ev;
 			}
 			node = node_new(YNODE_SCALAR, &ev.start_mark, &bm);
@@ -625,6 +741,34 @@ ynode_equal(const struct ynode *a, const struct ynode *b)
 enum { ESC_YAML, ESC_JSON, ESC_TERRAFORM };
 
 /*
+ * YAML readers refuse C1 control characters (U+0080-U+009F), U+FFFE and
+ * U+FFFF as raw text, and read U+0085, U+2028 and U+2029 (line breaks to
+ * YAML 1.1) in a quoted scalar as a folded space.  Returns the length in
+ * bytes of such a character at s (its code point in *cp), else 0.  Found
+ * by fuzz_ydoc: a value "\x90" became an ENC document that libyaml, and
+ * so Puppet, could not read.
+ */
+static size_t
+yaml_unsafe_char(const char *s, const char *end, unsigned *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (u[0] == 0xc2 && end - s >= 2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+		*cp = u[1];
+		return 2;
+	}
+	if (u[0] == 0xe2 && end - s >= 3 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) {
+		*cp = 0x2028u + (u[2] - 0xa8u);
+		return 3;
+	}
+	if (u[0] == 0xef && end - s >= 3 && u[1] == 0xbf && (u[2] == 0xbe || u[2] == 0xbf)) {
+		*cp = 0xfffeu + (u[2] - 0xbeu);
+		return 3;
+	}
+	return 0;
+}
+
+/*
  * A double-quoted string with backslash escapes, for YAML, JSON and
  * Terraform JSON alike: they differ only in how other control characters
  * are written (YAML "\x01", JSON "\u0001") and in Terraform's template
@@ -641,10 +785,15 @@ emit_escaped(struct buf *b, const char *s, size_t len, int how)
 	for (; s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 		const char *rep;
+		unsigned cp;
+		size_t w = 0;
 
 		if (how == ESC_TERRAFORM && (c == '$' || c == '%') && s + 1 < end && s[1] == '{')
 			rep = c == '$' ? "$$" : "%%";
-		else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		else if (how == ESC_YAML && c >= 0xc2 && (w = yaml_unsafe_char(s, end, &cp))) {
+			snprintf(esc, sizeof(esc), "\\u%04x", cp);
+			rep = esc;
+		} else if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
 		else if (c == '"')
 			rep = "\\\"";
@@ -662,6 +811,8 @@ emit_escaped(struct buf *b, const char *s, size_t len, int how)
 		}
 		buf_append(b, run, (size_t)(s - run));
 		buf_puts(b, rep);
+		if (w)
+			s += w - 1;
 		run = s + 1;
 	}
 	buf_append(b, run, (size_t)(s - run));
@@ -797,6 +948,40 @@ yemit_value(struct buf *b, const struct ynode *n, int indent)
 	}
 }
 
+/*
+ * libyaml (and so Psych and Puppet) reads an implicit key `k: v` only
+ * when k is at most 1024 characters; a longer one is written as an
+ * explicit key, `? k` then `: v` on the next line (found by fuzz_ydoc: a
+ * long key in a host's params made an ENC document nobody could read).
+ * An escaped byte takes at most 4, so keys shorter than this are safe.
+ */
+#define YAML_MAX_IMPLICIT_KEY 1000
+#define SHORT_KEY (YAML_MAX_IMPLICIT_KEY / 4 - 2)
+
+static void
+emit_key(struct buf *b, const struct ynode *k, int indent)
+{
+	struct buf t = BUF_INIT;
+
+	if (k->len < SHORT_KEY) {
+		emit_scalar(b, k);
+		buf_putc(b, ':');
+		return;
+	}
+	emit_scalar(&t, k);
+	if (t.len <= YAML_MAX_IMPLICIT_KEY) {
+		buf_append(b, t.data, t.len);
+		buf_putc(b, ':');
+	} else {
+		buf_puts(b, "? ");
+		buf_append(b, t.data, t.len);
+		buf_putc(b, '\n');
+		indent_to(b, indent);
+		buf_putc(b, ':');
+	}
+	buf_dispose(&t);
+}
+
 /* A non-empty collection at `indent`; when inline_first, the first line
  * continues a "- " already written. */
 static void
@@ -810,8 +995,7 @@ emit_block(struct buf *b, const struct ynode *n, int indent, int inline_first)
 		for (i = 0; i < n->n; i++) {
 			if (i > 0 || !inline_first)
 				indent_to(b, indent);
-			emit_scalar(b, n->keys[ix[i]]);
-			buf_putc(b, ':');
+			emit_key(b, n->keys[ix[i]], indent);
 			yemit_value(b, n->items[ix[i]], indent + 2);
 		}
 		free(ix);
@@ -844,10 +1028,16 @@ json_emit_tf_string(struct buf *b, const char *s, size_t len)
 	emit_escaped(b, s, len, ESC_TERRAFORM);
 }
 
-/* Is s a JSON number as written? (No leading zeros, no '+', no '_'.) */
+/*
+ * Is s a JSON number as written (no leading zeros, no '+', no '_') that
+ * jansson reads back?  It refuses an integer beyond long long and a real
+ * that overflows a double (found by fuzz_ydoc: a host param 2222...2
+ * made plan_to_json abort), so those are written as strings.
+ */
 static int
 json_number(const char *s)
 {
+	int real = 0;
 	size_t i = 0;
 
 	if (s[i] == '-')
@@ -861,6 +1051,7 @@ json_number(const char *s)
 		return 0;
 	if (s[i] == '.') {
 		i++;
+		real = 1;
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 		while (s[i] >= '0' && s[i] <= '9')
@@ -868,6 +1059,7 @@ json_number(const char *s)
 	}
 	if (s[i] == 'e' || s[i] == 'E') {
 		i++;
+		real = 1;
 		if (s[i] == '+' || s[i] == '-')
 			i++;
 		if (s[i] < '0' || s[i] > '9')
@@ -875,7 +1067,16 @@ json_number(const char *s)
 		while (s[i] >= '0' && s[i] <= '9')
 			i++;
 	}
-	return s[i] == '\0';
+	if (s[i] != '\0')
+		return 0;
+	errno = 0;
+	if (real) {
+		double d = strtod(s, NULL);
+
+		return !(errno == ERANGE && d != 0);
+	}
+	(void)strtoll(s, NULL, 10);
+	return errno != ERANGE;
 }
 
 void

@@ -143,6 +143,7 @@ is_health_drain(struct repo *r, const struct set_commit *sc, const struct snapsh
     const struct snapshot *target)
 {
 	const struct host *a, *b;
+	char host[sizeof(sc->host)];
 
 	if (!sc->health || sc->nparents != 1 || !base->sha[0] || strcmp(sc->parent, base->sha) != 0 ||
 	    !base->model || !target->model)
@@ -154,7 +155,8 @@ is_health_drain(struct repo *r, const struct set_commit *sc, const struct snapsh
 	    !same_str(a->ip, b->ip) || !same_strlist(&a->classes, &b->classes) ||
 	    !(a->params == b->params || (a->params && b->params && ynode_equal(a->params, b->params))))
 		return 0;
-	return repo_each_changed_path(r, base->sha, target->sha, other_path, (void *)sc->host) == 0;
+	memcpy(host, sc->host, sizeof(host));
+	return repo_each_changed_path(r, base->sha, target->sha, other_path, host) == 0;
 }
 
 int

@@ -9,7 +9,7 @@
 
 /* (environment, service) pairs whose pin changed, sorted. */
 struct pinned {
-	char *env;
+	const char *env;          /* borrowed from radius_hosts' list */
 	const char *svc;          /* borrowed from a model */
 };
 
@@ -47,7 +47,7 @@ add_services_of_key(struct pinned **v, size_t *n, size_t *cap, const struct mode
 				*cap = *cap ? *cap * 2 : 16;
 				*v = xrealloc(*v, *cap * sizeof(**v));
 			}
-			(*v)[*n].env = xstrdup(env);
+			(*v)[*n].env = env;
 			(*v)[(*n)++].svc = m->services[j].name;
 		}
 }
@@ -58,7 +58,7 @@ receives(const struct role *r, const char *env, const struct pinned *v, size_t n
 	size_t k;
 
 	for (k = 0; r && k < r->services.n; k++) {
-		struct pinned key = { (char *)env, r->services.v[k] };
+		struct pinned key = { env, r->services.v[k] };
 
 		if (xbsearch(&key, v, n, sizeof(*v), pinned_cmp))
 			return 1;
@@ -72,6 +72,7 @@ radius_hosts(struct strlist *out, const struct plan *p, const struct model *base
 {
 	unsigned char *hit;
 	struct pinned *pins = NULL;
+	struct strlist envs = { 0 };
 	size_t npins = 0, cap = 0, i;
 
 	if (!p || !p->diff || !target || p->decision == DECISION_INVALID || !target->nhosts)
@@ -90,9 +91,11 @@ radius_hosts(struct strlist *out, const struct plan *p, const struct model *base
 
 			if (!env)
 				continue;
+			strlist_push(&envs, env, 0);
+			free(env);
+			env = envs.v[envs.n - 1];
 			add_services_of_key(&pins, &npins, &cap, target, env, c->object);
 			add_services_of_key(&pins, &npins, &cap, base, env, c->object);
-			free(env);
 		}
 	}
 	xqsort(pins, npins, sizeof(*pins), pinned_cmp);
@@ -117,8 +120,7 @@ radius_hosts(struct strlist *out, const struct plan *p, const struct model *base
 		if (hit[i])
 			strlist_push(out, h->fqdn, 0);
 	}
-	for (i = 0; i < npins; i++)
-		free(pins[i].env);
+	strlist_dispose(&envs);
 	free(pins);
 	free(hit);
 }

@@ -172,14 +172,18 @@ list_open(void *ctx, const char *file, json_t *j, uint64_t announce)
 {
 	struct open_plans *o = ctx;
 	const char *outcome = json_string_value(json_object_get(j, "outcome"));
+	const char *id = json_string_value(json_object_get(j, "id")),
+	    *target = json_string_value(json_object_get(j, "target")),
+	    *decision = json_string_value(json_object_get(j, "decision"));
 
 	(void)file;
 	(void)announce;
+	/* A field that is missing or not a string is "?": printf's %s of
+	 * NULL is undefined (found by fuzz_planjson: "(null)" in status). */
 	if (outcome && strcmp(outcome, "open") == 0) {
-		buf_printf(o->out, "open: plan %s for %.7s (%s)\n",
-		    json_string_value(json_object_get(j, "id")),
-		    json_string_value(json_object_get(j, "target")),
-		    json_string_value(json_object_get(j, "decision")));
+		buf_printf(o->out, "open: plan %s for %.*s (%s)\n", id ? id : "?",
+		    target ? utf8_prefix(target, 7) : 1, target ? target : "?",
+		    decision ? decision : "?");
 		o->n++;
 	} else if (outcome && strcmp(outcome, "applying") == 0) {
 		/* A stop cut its apply short: the next start finishes it (or, if

@@ -267,7 +267,7 @@ post_load(json_t **out, const struct outbox *ob, uint64_t post)
 		goto out;
 	doc = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
-		rc = err_set(ERR_INVALID, "%s: not JSON: %s", path, jerr.text);
+		rc = err_set(ERR_INVALID, "%s: not JSON: %s", path, utf8_scrub(jerr.text));
 		goto out;
 	}
 	pend = json_object_get(doc, "pending");

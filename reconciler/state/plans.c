@@ -261,7 +261,9 @@ state_load_json(json_t **out, const char *path, size_t cap)
 	close(fd);
 	if (rc == OK && !(*out = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES,
 	    &je)))
-		rc = err_set(ERR_INVALID, "%s:%d: %s", path, je.line, je.text);
+		/* jansson quotes the bytes near the error: scrubbed, as the
+		 * message reaches chat (found by fuzz_planjson). */
+		rc = err_set(ERR_INVALID, "%s:%d: %s", path, je.line, utf8_scrub(je.text));
 	buf_dispose(&b);
 	return rc;
 }

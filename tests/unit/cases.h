@@ -7,6 +7,8 @@
 #ifndef FIREBREAK_TEST_CASES_H
 #define FIREBREAK_TEST_CASES_H
 
+#include <stdint.h>
+
 #define CASES(fn, table) \
 	do { \
 		for (size_t i_ = 0; i_ < sizeof(table) / sizeof(table[0]); i_++) { \
@@ -14,7 +16,8 @@
 			tests[n].test_func = fn; \
 			tests[n].setup_func = NULL; \
 			tests[n].teardown_func = NULL; \
-			tests[n].initial_state = (void *)&table[i_]; \
+			/* cmocka's state is a void *; the rows stay const */ \
+			tests[n].initial_state = (void *)(uintptr_t)&table[i_]; \
 			n++; \
 		} \
 	} while (0)

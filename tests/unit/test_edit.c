@@ -101,6 +101,10 @@ static const struct edit_case cases[] = {
 	{ "the comment after an empty key stays",
 	  "environments:   # per env\nversion: 1.0\n", { "environments", "staging" }, "2.0",
 	  "environments:   # per env\n  staging: 2.0\nversion: 1.0\n", OK },
+	/* Found by fuzz_edit: the line break before the new key became part
+	 * of the block scalar's value (tests/fuzz/corpus/edit/crash-block-scalar-eof). */
+	{ "a key after a block scalar at a file's end without a newline is refused",
+	  "version: |\n  1.0", { "environments", "staging" }, "2.0", NULL, ERR },
 	{ "a new key in a CRLF file ends its line with CRLF",
 	  "version: 1.4.2\r\nrole: web\r\n", { "environments", "staging" }, "2.0",
 	  "version: 1.4.2\r\nrole: web\r\nenvironments:\r\n  staging: 2.0\r\n", OK },

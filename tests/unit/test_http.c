@@ -640,6 +640,12 @@ test_plan_html_refuses_non_plans(void **state)
 	}
 	assert_int_equal(http_plan_html(&b, "{\"id\": \"5\"}"), OK);
 	assert_non_null(strstr(b.data, "plan 5 for : no changes -&gt; ?"));
+	/* Found by fuzz_planjson: the short target was cut inside a
+	 * character, and the page was not UTF-8
+	 * (tests/fuzz/corpus/planjson/crash-target-cut-utf8). */
+	buf_reset(&b);
+	assert_int_equal(http_plan_html(&b, "{\"id\": \"5\", \"target\": \"0f89e6\u035e0a9\"}"), OK);
+	assert_non_null(strstr(b.data, "plan 5 for 0f89e6: no changes"));
 	buf_dispose(&b);
 }
 

@@ -151,6 +151,42 @@ static const struct error_case error_cases[] = {
 	  "policy.yaml", 1, 8,
 	  "'policy.modify' cannot be in 'auto': a change to policy.yaml always needs an "
 	  "approver of policy" },
+	/* Found by fuzz_inventory (a hand-made tree object): the first was
+	 * leaked and the second silently won
+	 * (tests/fuzz/corpus/inventory/crash-policy-twice). */
+	{ "policy.yaml twice in one tree",
+	  { { "policy.yaml", "auto: [pin.modify]\n" }, { "policy.yaml", "auto: [enc.modify]\n" } },
+	  "policy.yaml", 0, 0,
+	  "this file appears twice in the tree" },
+	/* Found by fuzz_inventory: two ENC documents at one path, and render
+	 * failed with ERR_CONFLICT (tests/fuzz/corpus/inventory/crash-host-twice). */
+	/* Found by fuzz_inventory: a required field there with nothing passed
+	 * `check`, and the renderers crashed on its NULL
+	 * (tests/fuzz/corpus/inventory/crash-null-fields). */
+	{ "a null version",
+	  { { "services/app.yaml", "version: ~\n" } },
+	  "services/app.yaml", 1, 1, "a service needs a 'version'" },
+	{ "an empty zone_id",
+	  { { "dns/example.com.yaml", "zone_id:\nrecords: []\n" } },
+	  "dns/example.com.yaml", 1, 1, "a zone needs a 'zone_id' (the Route53 hosted zone id)" },
+	{ "a null record name",
+	  { { "dns/example.com.yaml", "zone_id: Z1\nrecords:\n  - {name: ~, type: A, value: 10.0.0.1}\n" } },
+	  "dns/example.com.yaml", 3, 5, "a record needs a 'name' ('@' for the zone apex)" },
+	{ "a null record type",
+	  { { "dns/example.com.yaml", "zone_id: Z1\nrecords:\n  - {name: x, type: null, value: 10.0.0.1}\n" } },
+	  "dns/example.com.yaml", 3, 5, "a record needs a 'type'" },
+	{ "an active host with a null role",
+	  { { "hosts/web-01.example.com.yaml", "role: ~\nip: 10.0.1.5\n" } },
+	  "hosts/web-01.example.com.yaml", 1, 1, "an active host needs a 'role'" },
+	{ "a host file twice in one tree",
+	  { { "hosts/web-02.example.com.yaml", "role: web\n" },
+	    { "hosts/web-02.example.com.yaml", "role: web\nstate: drained\n" } },
+	  "hosts/web-02.example.com.yaml", 0, 0,
+	  "this file appears twice in the tree" },
+	{ "a zone file twice in one tree",
+	  { { "dns/example.org.yaml", "zone_id: Z9\n" }, { "dns/example.org.yaml", "zone_id: Z9\n" } },
+	  "dns/example.org.yaml", 0, 0,
+	  "this file appears twice in the tree" },
 	{ "subdirectory in hosts",
 	  { { "hosts/eu/web-09.example.com.yaml", "role: web\n" } },
 	  "hosts/eu/web-09.example.com.yaml", 0, 0,
@@ -241,7 +277,8 @@ test_valid_model(void **state)
 		{ "hosts/spare-01.example.com.yaml", "state: spare\n" },
 		{ "hosts/db-01.sub.example.com.yaml", "role: web\nip: 10.0.2.1\nenvironment: staging\n" },
 		{ "dns/sub.example.com.yaml", "zone_id: Z2\nttl: 60\n" },
-		{ "services/db.yaml", "version: 1.10\nenvironments: {staging: 2.0-rc1}\n" },
+		{ "services/db.yaml", "version: 1.10\nenvironments: {staging: 2.0-rc1}\n"
+		  "hiera_key:   # a null key is the default (it was a NULL the pins crashed on)\n" },
 		{ "README.md", "not ours\n" },
 	};
 	struct model *m = NULL;

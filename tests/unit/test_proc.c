@@ -471,9 +471,11 @@ fork_run(struct proc_result *r, const char *mode, unsigned timeout_ms)
 {
 	struct proc_opts o = { 0 };
 	struct proc *p;
+	char arg[16];
 
 	o.timeout_ms = timeout_ms;
-	assert_int_equal(proc_fork(&p, fork_fn, (void *)mode, &o), OK);
+	snprintf(arg, sizeof(arg), "%s", mode);   /* fork_fn's argument is writable */
+	assert_int_equal(proc_fork(&p, fork_fn, arg, &o), OK);
 	while (!proc_poll(p)) {
 		struct pollfd pfd = { proc_fd(p), POLLIN, 0 };
 
@@ -558,10 +560,11 @@ test_fork_env_refused(void **state)
 	const char *env[] = { "A=b", NULL };
 	struct proc_opts o = { 0 };
 	struct proc *p = NULL;
+	char memory[] = "memory";
 
 	(void)state;
 	o.env = env;
-	assert_int_equal(proc_fork(&p, fork_fn, (void *)"memory", &o), ERR_INVALID);
+	assert_int_equal(proc_fork(&p, fork_fn, memory, &o), ERR_INVALID);
 	assert_null(p);
 }
 

@@ -38,6 +38,23 @@ static const struct emit_case emit_cases[] = {
 	  "{\"a\":[\"x\",{\"c\":3,\"d\":2}],\"b\":1}" },
 	{ "empty collections", "v: {a: [], b: {}}\n", "\n  a: []\n  b: {}\n",
 	  "{\"a\":[],\"b\":{}}" },
+	/* Found by fuzz_ydoc: JSON numbers jansson refuses made plan_to_json
+	 * abort (tests/fuzz/corpus/ydoc/crash-big-number). */
+	{ "an int beyond 64 bits is a JSON string", "v: 22222222222222222222\n",
+	  " 22222222222222222222\n", "\"22222222222222222222\"" },
+	{ "the largest int stays a number", "v: -9223372036854775808\n",
+	  " -9223372036854775808\n", "-9223372036854775808" },
+	{ "a float that overflows is a JSON string", "v: 1.0e+999\n", " 1.0e+999\n",
+	  "\"1.0e+999\"" },
+	{ "a float that underflows stays a number", "v: 1.0e-999\n", " 1.0e-999\n", "1.0e-999" },
+	/* Found by fuzz_ydoc: written raw, these made an ENC document libyaml
+	 * (and so Puppet) refuses, or folded to a space on reading
+	 * (tests/fuzz/corpus/ydoc/crash-c1-control). */
+	{ "a C1 control character is escaped", "v: \"a\\x90b\"\n", " \"a\\u0090b\"\n",
+	  "\"a\xc2\x90\x62\"" },
+	{ "NEL, LS and PS are escaped", "v: \"\\N\\L\\P\"\n", " \"\\u0085\\u2028\\u2029\"\n",
+	  "\"\xc2\x85\xe2\x80\xa8\xe2\x80\xa9\"" },
+	{ "U+FFFE is escaped", "v: \"\\uFFFE\"\n", " \"\\ufffe\"\n", "\"\xef\xbf\xbe\"" },
 	{ "utf-8 passes through", "v: \"caf\xc3\xa9\"\n", " \"caf\xc3\xa9\"\n", "\"caf\xc3\xa9\"" },
 };
 
@@ -74,6 +91,21 @@ static const struct parse_case parse_cases[] = {
 	{ "too deep", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
 	  ERR_TOOBIG, 1, 35, "nested deeper than 32 levels" },
 	{ "a NUL byte", "a: 1\n\0", ERR_INVALID, 2, 1, "control character 0x00 is not allowed" },
+	/* Found by fuzz_ydoc: the escape reached a plan's JSON, which jansson
+	 * refused, and plan_to_json aborted (tests/fuzz/corpus/ydoc/crash-nul-escape). */
+	{ "a NUL escape", "a: 1\nb: \"x\\0y\"\n", ERR_INVALID, 2, 4,
+	  "a value cannot hold a NUL character (\\0)" },
+	{ "a NUL hex escape", "a: [\"\\x00\"]\n", ERR_INVALID, 1, 5,
+	  "a value cannot hold a NUL character (\\0)" },
+	/* Found by fuzz_ydoc: one key to Psych, two to us, so the ENC document
+	 * had the key twice (tests/fuzz/corpus/ydoc/crash-null-keys). */
+	{ "null and ~ as keys", "a: {~: 1, null: 2}\n", ERR_INVALID, 1, 11, "duplicate key 'null'" },
+	{ "an empty key and ~", "? \n: 1\n~: 2\n", ERR_INVALID, 3, 1, "duplicate key '~'" },
+	{ "yes and true as keys", "a:\n  yes: 1\n  True: 2\n", ERR_INVALID, 3, 3,
+	  "duplicate key 'True'" },
+	{ "16 and 0x10 as keys", "{16: a, 0x1_0: b}\n", ERR_INVALID, 1, 9, "duplicate key '0x1_0'" },
+	{ "8 and 010 as keys", "{010: a, 8: b}\n", ERR_INVALID, 1, 10, "duplicate key '8'" },
+	{ "1.5 and 1.50 as keys", "{1.5: a, 1.50: b}\n", ERR_INVALID, 1, 10, "duplicate key '1.50'" },
 	{ "overlong utf-8", "a: \xc0\xaf\n", ERR_INVALID, 1, 4, "not valid UTF-8 (byte 0xc0)" },
 	{ "complex key", "? [a]\n: 1\n", ERR_INVALID, 1, 3,
 	  "a mapping key must be a plain value, not a list" },
@@ -112,6 +144,80 @@ test_empty_document_is_an_empty_map(void **state)
 	assert_int_equal(root->type, YNODE_MAP);
 	assert_int_equal(root->n, 0);
 	ynode_free(root);
+}
+
+/* Keys that only look alike stay apart: a quoted "~" is a string, 1 and
+ * 1.0 are an int and a float (Psych keeps both), 08 is no octal number. */
+static void
+test_keys_that_look_alike(void **state)
+{
+	static const char doc[] = "{\"~\": 1, ~: 2, 1: a, 1.0: b, \"16\": c, 16: d, 08: e, 8: f, "
+	    ".nan: g, .NaN: h, no: i, \"no\": j}\n";
+	struct ynode *root = NULL;
+	int line, col;
+
+	(void)state;
+	assert_int_equal(ydoc_parse(&root, doc, strlen(doc), NULL, &line, &col), OK);
+	assert_int_equal(root->n, 12);
+	ynode_free(root);
+}
+
+/* Past 16 keys duplicates are found by sorting: the same rule. */
+static void
+test_alike_keys_in_a_large_map(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct ynode *root = (struct ynode *)1;
+	int line, col, i;
+
+	(void)state;
+	for (i = 0; i < 40; i++)
+		buf_printf(&b, "k%d: %d\n", i, i);
+	buf_puts(&b, "0o: x\nyes: 1\nOn: 2\n");
+	assert_int_equal(ydoc_parse(&root, b.data, b.len, NULL, &line, &col), ERR_INVALID);
+	assert_null(root);
+	assert_string_equal(err_last(), "duplicate key 'On'");
+	assert_int_equal(line, 43);
+	buf_dispose(&b);
+}
+
+/*
+ * Found by fuzz_ydoc: a key over 1024 characters was written as an
+ * implicit key, which libyaml (and Puppet) cannot read back
+ * (tests/fuzz/corpus/ydoc/crash-long-key).  It becomes `? key` / `: value`.
+ */
+static void
+test_long_key_is_explicit(void **state)
+{
+	struct buf doc = BUF_INIT, out = BUF_INIT, want = BUF_INIT;
+	struct ynode *root = NULL, *back = NULL;
+	char key[1101], quotes[511], escaped[1021];
+	int line, col, i;
+
+	(void)state;
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	/* 510 characters in the file, 1022 once escaped. */
+	memset(quotes, '"', sizeof(quotes) - 1);
+	quotes[sizeof(quotes) - 1] = '\0';
+	for (i = 0; i < 510; i++)
+		memcpy(escaped + 2 * i, "\\\"", 2);
+	escaped[sizeof(escaped) - 1] = '\0';
+	buf_printf(&doc, "v:\n  - ? %s\n    : {c: 1}\n  - a:\n      ? %s\n      : x\n"
+	    "  - {'%s': 1}\n", key, key, quotes);
+	assert_int_equal(ydoc_parse(&root, doc.data, doc.len, NULL, &line, &col), OK);
+	buf_puts(&out, "v:");
+	yemit_value(&out, ynode_get(root, "v"), 2);
+	buf_printf(&want, "v:\n  - ? %s\n    :\n      c: 1\n  - a:\n      ? %s\n      : x\n"
+	    "  - ? \"%s\"\n    : 1\n", key, key, escaped);
+	assert_string_equal(out.data, want.data);
+	assert_int_equal(ydoc_parse(&back, out.data, out.len, NULL, &line, &col), OK);
+	assert_true(ynode_equal(ynode_get(root, "v"), ynode_get(back, "v")));
+	ynode_free(root);
+	ynode_free(back);
+	buf_dispose(&doc);
+	buf_dispose(&out);
+	buf_dispose(&want);
 }
 
 /* The source bytes of node `n`, for comparing with what it was written as. */
@@ -194,6 +300,9 @@ main(void)
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_document_is_an_empty_map);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_size_limit);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keys_that_look_alike);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_key_is_explicit);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_alike_keys_in_a_large_map);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_marks_are_bytes);
 	return _cmocka_run_group_tests("ydoc", tests, n, NULL, NULL);
 }
