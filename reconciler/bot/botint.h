@@ -10,7 +10,8 @@
  *               run what, and bot_run
  *   edits.c     the mutating handlers: new file contents, never a write
  *   commit.c    an edit becomes a commit as the bot (CAS, push, redo)
- *   queries.c   history, plan, status; approve and discard
+ *   queries.c   history, plan, status, drift; approve, discard, retry and
+ *               reconcile (through the controller)
  *   edit.c      the comment-preserving YAML editor (edit.h)
  */
 #ifndef FIREBREAK_BOTINT_H
@@ -126,5 +127,8 @@ int bot_run_plan(struct bot *b, char **av, size_t ac);
 int bot_run_status(struct bot *b, char **av, size_t ac);
 int bot_run_approve(struct bot *b, char **av, size_t ac);
 int bot_run_discard(struct bot *b, char **av, size_t ac);
+int bot_run_retry(struct bot *b, char **av, size_t ac);
+int bot_run_reconcile(struct bot *b, char **av, size_t ac);
+int bot_run_drift(struct bot *b, char **av, size_t ac);
 
 #endif

@@ -315,6 +315,12 @@ static const struct command commands[] = {
 	  "revert a1b2c3d", CMD_MUTATE, 1, 1, NULL, bot_edit_revert },
 	{ "history", NULL, "[N]", "recent changes and who asked for them",
 	  "history 5", CMD_READ, 0, 1, bot_run_history, NULL },
+	{ "retry", NULL, "ID", "run a failed plan's apply providers again (Terraform plans anew)",
+	  "retry 17", CMD_DECIDE, 1, 1, bot_run_retry, NULL },
+	{ "drift", NULL, "", "the world (DNS servers, Route53) against the current release",
+	  "drift", CMD_READ, 0, 0, bot_run_drift, NULL },
+	{ "reconcile", NULL, "KIND", "apply the current release to the world again, "
+	  "overwriting what differs", "reconcile dns", CMD_DECIDE, 1, 1, bot_run_reconcile, NULL },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(*commands);
 

@@ -37,4 +37,5 @@ ctl_metrics(void *ctx, struct buf *out)
 	buf_printf(out, "# HELP firebreak_last_applied_timestamp_seconds When the last apply happened.\n"
 	    "# TYPE firebreak_last_applied_timestamp_seconds gauge\n"
 	    "firebreak_last_applied_timestamp_seconds %.0f\n", c->last_applied_at);
+	ctl_world_metrics(c, out);
 }

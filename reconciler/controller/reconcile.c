@@ -226,6 +226,8 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	json_t *ann = NULL;
 	int rc;
 
+	if (p->rerun)   /* the release is current already (world.c) */
+		return ctl_rerun_apply(c, p, target, by, said);
 	/* Recorded before the switch, with what chat is to hear once it is
 	 * done: a crash between the two leaves a plan marked applying whose
 	 * target is or is not the applied commit, and the restart says which,
@@ -268,11 +270,18 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	if (ann)
 		announce_queue(c, p->id, p->target, ann);
 	json_decref(ann);
+	ctl_hooks_begin(c, p);
+	return OK;
+}
+
+void
+ctl_hooks_begin(struct ctl *c, struct plan *p)
+{
 	c->hook_plan = p;
 	c->hook_next = 0;
 	c->hook_failed = 0;
+	c->hook_stale = 0;
 	hooks_continue(c);
-	return OK;
 }
 
 /* Start the next apply provider that wants the plan, or finish. */
@@ -285,17 +294,18 @@ hooks_continue(struct ctl *c)
 	snprintf(release, sizeof(release), "%s/releases/%s", c->cfg->state, p->id);
 	while (!c->hook_failed && c->hook_next < c->naps) {
 		size_t i = c->hook_next++;
-		struct apply_info info = { release, p->id, p->target, p,
-		    c->hook_base.sha[0] ? &c->hook_base.art : NULL, &c->base.art };
+		struct apply_info info;
 
-		if (!c->aps[i]->ops->wants(c->apst[i], p))
+		if (!ctl_wants(c, p, i))
 			continue;
+		ctl_apply_info(c, p, i, release, &info);
 		if (c->aps[i]->ops->start(&c->hook_run, c->apst[i], &info) == OK) {
 			c->hook_idx = i;
 			log_event(NULL, "plan %s: apply %s started", p->id, c->aps[i]->name);
 			return;
 		}
 		c->hook_failed = 1;
+		ctl_hook_failed(c, i, ERR);
 		snprintf(c->last_error, sizeof(c->last_error), "plan %s: apply %s: %s", p->id,
 		    c->aps[i]->name, err_last());
 		{
@@ -306,12 +316,18 @@ hooks_continue(struct ctl *c)
 			free(line);
 		}
 	}
+	/* What `retry` runs: the providers that failed, and those a failure
+	 * kept from running. */
+	for (; c->hook_failed && c->hook_next < c->naps; c->hook_next++)
+		if (ctl_wants(c, p, c->hook_next))
+			p->unfinished |= 1u << c->hook_next;
 	ctl_save_outcome(c->st, p, c->hook_failed ? "failed" : "applied", NULL);
 	if (c->hook_failed)
 		c->applies_failed++;
 	else
 		c->applies_ok++;
 	log_event(NULL, "plan %s for %.7s: %s", p->id, p->target, c->hook_failed ? "failed" : "applied");
+	ctl_hooks_done(c, p);
 	plan_free(p);
 	c->hook_plan = NULL;
 	snapshot_dispose(&c->hook_base);
@@ -325,13 +341,16 @@ ctl_hooks_step(struct ctl *c)
 	const struct apply_provider *ap = c->aps[c->hook_idx];
 	char *reason = NULL;
 
+	int rc;
+
 	if (!c->hook_run || !ap->ops->step(c->hook_run))
 		return;
-	if (ap->ops->finish(&reason, c->hook_run) != OK) {
+	if ((rc = ap->ops->finish(&reason, c->hook_run)) != OK) {
 		char *line = xasprintf("plan %s: apply %s failed: %s", c->hook_plan->id, ap->name,
 		    reason ? reason : "");
 
 		c->hook_failed = 1;
+		ctl_hook_failed(c, c->hook_idx, rc);
 		snprintf(c->last_error, sizeof(c->last_error), "%s", line);
 		log_event(NULL, "%s", line);
 		ctl_notify(c, c->hook_plan, line, reason, 0);
@@ -424,6 +443,20 @@ ctl_reconcile(struct ctl *c)
 		ctl_drop_open(c);
 	}
 	c->by_decision[p->decision]++;
+	/* Terraform makes its saved plan first: what is posted and approved
+	 * includes it (world.c; ctl_act follows). */
+	if (ctl_prepare(c, p, &target))
+		return;
+	ctl_act(c, p, &target);
+}
+
+/* Act on a new plan's decision. */
+void
+ctl_act(struct ctl *c, struct plan *p, struct snapshot *tsnap)
+{
+	struct snapshot target = *tsnap;
+
+	memset(tsnap, 0, sizeof(*tsnap));
 	switch (p->decision) {
 	case DECISION_INVALID: {
 		struct buf sum = BUF_INIT, body = BUF_INIT;
