@@ -379,6 +379,23 @@ plan_kinds(const struct plan *p)
 	return kinds;
 }
 
+/* The kinds of `kinds` that the entries serve ("the kinds involved" in a
+ * retry); all of `kinds` when none serves one of them. */
+static unsigned
+kinds_served(struct ctl *c, unsigned entries, unsigned kinds)
+{
+	unsigned served = 0;
+	size_t i;
+	int k;
+
+	for (i = 0; i < c->naps && i < 32; i++)
+		for (k = 0; k < KIND__COUNT; k++)
+			if ((entries & (1u << i)) && is_kind_bit(kinds, k) &&
+			    apply_serves(c->aps[i], c->apst[i], (enum change_kind)k))
+				served |= 1u << k;
+	return served ? served : kinds;
+}
+
 void
 ctl_hooks_done(struct ctl *c, const struct plan *p)
 {
@@ -391,7 +408,7 @@ ctl_hooks_done(struct ctl *c, const struct plan *p)
 	snprintf(q->r.of, sizeof(q->r.of), "%s", p->id);
 	snprintf(q->r.of_base, sizeof(q->r.of_base), "%s", p->rerun ? p->rerun->of_base : p->base);
 	q->r.entries = p->unfinished;
-	q->r.kinds = plan_kinds(p);
+	q->r.kinds = kinds_served(c, p->unfinished, plan_kinds(p));
 	q->r.reconcile = p->rerun && p->rerun->reconcile;
 	q->r.by = p->rerun && p->rerun->by ? xstrdup(p->rerun->by) : NULL;
 	buf_printf(&why, "a new plan for plan %s: ", p->id);
@@ -510,7 +527,12 @@ ctl_retry(struct ctl *c, const char *id, const char *user, char **msg)
 	target = json_string_value(json_object_get(j, "target"));
 	base = json_string_value(json_object_get(j, "base"));
 	dn = json_string_value(json_object_get(j, "decision"));
-	kinds = stored_kinds(j);
+	json_array_foreach(json_object_get(j, "apply_unfinished"), i, v)
+		if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 32)
+			entries |= 1u << json_integer_value(v);
+	/* An approver of the kinds involved: those the plan changed that
+	 * the providers to run again serve. */
+	kinds = kinds_served(c, entries, stored_kinds(j));
 	if (!may_all(c, user, kinds, "retry it", msg)) {
 		rc = ERR_DENIED;
 		goto out;
@@ -539,9 +561,6 @@ ctl_retry(struct ctl *c, const char *id, const char *user, char **msg)
 		}
 		goto out;
 	}
-	json_array_foreach(json_object_get(j, "apply_unfinished"), i, v)
-		if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 32)
-			entries |= 1u << json_integer_value(v);
 	if (!entries) {
 		*msg = xasprintf("plan %s failed before any apply provider ran; nothing to retry", id);
 		rc = ERR_CONFLICT;

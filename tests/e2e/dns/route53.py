@@ -40,7 +40,9 @@ For the tests (not Route53's):
                        deletes it ("someone changed it by hand")
   POST /_fail          a JSON body {"message": "..."}: the next
                        ChangeResourceRecordSets is refused with that
-                       message (InvalidChangeBatch); {} clears it
+                       message (InvalidChangeBatch); with "on": "read",
+                       every ListResourceRecordSets is (InvalidInput)
+                       until {} clears it
   GET  /_calls         how many ChangeResourceRecordSets were applied
 """
 import http.server
@@ -54,7 +56,7 @@ import xml.etree.ElementTree as ET
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 LOCK = threading.RLock()
 ZONES = {}          # id -> {"name": "example.com.", "sets": {(name, type): {"ttl", "records"}}}
-STATE = {"fail": None, "changes": 0, "change_seq": 0, "fast": False}
+STATE = {"fail": None, "fail_read": None, "changes": 0, "change_seq": 0, "fast": False}
 LOG = None
 
 
@@ -156,6 +158,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, body)
             if len(parts) == 4 and parts[1] == "hostedzone" and parts[3] == "rrset":
                 self.say("ListResourceRecordSets")
+                if STATE["fail_read"]:
+                    return error(self, 400, "InvalidInput", STATE["fail_read"])
                 zid, z = zone_of(parts[2])
                 if not z:
                     return error(self, 404, "NoSuchHostedZone", "No hosted zone found with ID: " + zid)
@@ -209,7 +213,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.say("set by the test")
                 return self.reply(200, "{}", "application/json")
             if u.path == "/_fail":
-                STATE["fail"] = json.loads(data).get("message")
+                r = json.loads(data)
+                STATE["fail"] = r.get("message") if r.get("on", "change") == "change" else None
+                STATE["fail_read"] = r.get("message") if r.get("on") == "read" else None
                 return self.reply(200, "{}", "application/json")
             if len(parts) == 4 and parts[1] == "hostedzone" and parts[3] == "rrset":
                 self.say("ChangeResourceRecordSets")
