@@ -271,10 +271,15 @@ tf_says_stale(const char *text, size_t len)
 int
 tf_line(struct buf *out, const char *text, size_t len, const char *prefix)
 {
-	const char *p = text, *end = text + len, *nl;
+	struct buf clean = BUF_INIT;
+	const char *p, *end, *nl;
 	size_t pl = strlen(prefix);
+	int found = 0;
 
-	for (; p < end; p = nl + 1) {
+	tf_clean(&clean, text, len);
+	p = clean.data ? clean.data : "";
+	end = p + clean.len;
+	for (; p < end && !found; p = nl + 1) {
 		size_t n;
 		const char *line;
 
@@ -284,11 +289,12 @@ tf_line(struct buf *out, const char *text, size_t len, const char *prefix)
 		n = (size_t)(nl - p);
 		line = unboxed(p, &n);
 		if (n >= pl && memcmp(line, prefix, pl) == 0) {
-			tf_clean(out, line, n < 300 ? n : 300);
-			return 1;
+			put_cut(out, line, n, 300);
+			found = 1;
 		}
 	}
-	return 0;
+	buf_dispose(&clean);
+	return found;
 }
 
 /* ---- the plan's summary -------------------------------------------------------- */

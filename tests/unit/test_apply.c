@@ -181,7 +181,7 @@ static int
 run_exec(char **reason, const char *cfgtext, int nonblocking)
 {
 	const struct apply_provider *ap = apply_find("exec");
-	struct apply_info in = { tmpdir, "17", SHA, NULL, NULL, NULL };
+	struct apply_info in = { tmpdir, "17", SHA, NULL, NULL, NULL, NULL, NULL, 0 };
 	struct ynode *cfg = yaml(cfgtext);
 	void *st, *run;
 	int rc;
