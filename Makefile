@@ -68,7 +68,7 @@ $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
-            python3 bind9 bind9-dnsutils libldns-dev
+            python3 bind9 bind9-dnsutils libldns-dev openssh-server
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 

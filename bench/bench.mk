@@ -6,6 +6,8 @@
 #                                  bench/.work/), measure, print the report
 #   make bench BENCH_SIZES="1k 10k"   a quicker run (also an environment variable)
 #   make bench-tools               only build $(BUILD)/bench/{geninv,floor,measure}
+#   make bench-rollout             only a rollout's own overhead (bench/rollout.sh:
+#                                  1,000 hosts, /bin/true, parallel 50)
 #   make bench-rfc2136             only the rfc2136 apply against a local BIND
 #                                  (bench/rfc2136.sh; `make bench` runs it last)
 
@@ -26,7 +28,7 @@ $(BENCH_BUILD)/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(BENCH_FLOOR_LIBS)
 
-.PHONY: bench bench-tools bench-rfc2136
+.PHONY: bench bench-tools bench-rfc2136 bench-rollout
 bench-tools: $(BENCH_TOOLS)
 
 # `all`, not just $(BIN): the firebreak front execs firebreak-core beside it.
@@ -34,6 +36,10 @@ bench: all $(BENCH_TOOLS)
 	FIREBREAK=$(abspath $(BIN)) BENCH_BIN=$(abspath $(BENCH_BUILD)) \
 	    $(if $(BENCH_SIZES),BENCH_SIZES="$(BENCH_SIZES)") ./bench/run.sh
 	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh
+	FIREBREAK=$(abspath $(BIN)) ./bench/rollout.sh
+
+bench-rollout: all
+	FIREBREAK=$(abspath $(BIN)) ./bench/rollout.sh
 
 bench-rfc2136: all
 	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh

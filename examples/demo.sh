@@ -7,7 +7,10 @@
 # plays a short scene through the chat bot (`firebreak chat`, the same
 # commands as in Slack, Mattermost or IRC): alice deploys a version, which
 # is auto-applied; bob adds a DNS record, which waits for an approver;
-# alice approves it; `history` shows who asked for what.
+# alice approves it; `history` shows who asked for what.  The deploy ends
+# with Puppet runs on the hosts it changed (a local `puppet apply` per host,
+# examples/demo-puppet.sh, through the `exec` orchestrator), canary first,
+# and their results in the chat.
 # Afterwards the controller keeps running (on a terminal) so you can commit
 # or approve from another one; DEMO_ONCE=1 (or no terminal) stops after
 # the scene.  Re-runnable: it starts from scratch every time.
@@ -61,6 +64,38 @@ state: $state
 bot: {name: firebreak, email: firebreak@localhost}
 chat:
   - {type: console, path: "-"}      # the chat, on this terminal
+rollout:                            # Puppet on the hosts a release changed
+  orchestrator: {type: exec, argv: [$top/examples/demo-puppet.sh, "{host}"], timeout: 300}
+  canary: 1
+  batch: 2
+  parallel: 2
+EOF
+# The "hosts": Puppet on this machine, one certname each, classified by
+# firebreak's ENC and pinned through examples/hiera.yaml.
+pp=$demo/puppet
+mkdir -p "$pp/code/environments/production/modules/profile/manifests" "$pp/out" "$pp/var" \
+    "$pp/code/environments/staging"
+ln -sfn ../production/modules "$pp/code/environments/staging/modules"
+for c in base debug lb postgres; do
+	echo "class profile::$c { }" >"$pp/code/environments/production/modules/profile/manifests/$c.pp"
+done
+cat >"$pp/code/environments/production/modules/profile/manifests/web.pp" <<EOF
+class profile::web {
+  file { "$pp/out/\${trusted['certname']}.version":
+    content => "\${lookup('profile::app::version', String, 'first', 'none')}\n" }
+}
+EOF
+: >"$pp/site.pp"
+sed "s|/var/lib/firebreak|$state|g" "$top/examples/hiera.yaml" >"$pp/hiera.yaml"
+cat >"$pp/puppet.conf" <<EOF
+[main]
+codedir = $pp/code
+environmentpath = $pp/code/environments
+logdir = $pp/log
+rundir = $pp/run
+node_terminus = exec
+external_nodes = $fb enc --state $state
+hiera_config = $pp/hiera.yaml
 EOF
 
 step "1. validate the inventory and apply it once (the bootstrap, by hand)"
@@ -79,6 +114,16 @@ chat alice "deploy app 1.4.3"
 wait_plan 2
 sleep 0.2
 git -C "$repo" log -1 --format='%an <%ae>: %B' | sed '/^$/d'
+
+step "3b. the deploy ends on the hosts: Puppet runs on the production web hosts, canary first"
+for _ in $(seq 1200); do
+	[ -e "$state/rollouts/2.json" ] && [ ! -e "$state/rollouts/2.log" ] && break
+	sleep 0.1
+done
+chat carol "rollout 2"
+for h in web-01 web-02 web-03; do
+	printf '%s.example.com runs app %s\n' "$h" "$(cat "$pp/out/$h.example.com.version" 2>/dev/null)"
+done
 
 step "4. bob adds a DNS record: dns.add needs an approver, so the plan waits"
 chat bob "dns add status CNAME statuspage.example.org. example.com"

@@ -5,6 +5,9 @@
  *
  * Adding a renderer is one new file exporting one `struct renderer` and
  * one line in renderers/registry.c; the core never names a renderer.
+ *
+ * Layer: renderers (includes model and base only: a renderer is a pure
+ * function over the model, no I/O).
  */
 #ifndef FIREBREAK_RENDERER_H
 #define FIREBREAK_RENDERER_H

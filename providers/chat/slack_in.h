@@ -15,6 +15,8 @@
  * The order for Slack is: slack_verify() on the raw body, then
  * slack_command_parse() or slack_action_parse(), then replay_check() with
  * the request's trigger_id (or, lacking one, its X-Slack-Signature).
+ *
+ * Layer: providers/chat (includes base, model, plan and this folder).
  */
 #ifndef FIREBREAK_SLACK_IN_H
 #define FIREBREAK_SLACK_IN_H

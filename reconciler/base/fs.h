@@ -8,6 +8,8 @@
  * The umask can only take bits away, so a file is never more open than
  * asked, not even for the moment before its mode is set.  A directory
  * keeps a setgid bit it inherits (how a group is handed down a tree).
+ *
+ * Layer: base (includes base only).
  */
 #ifndef FIREBREAK_FS_H
 #define FIREBREAK_FS_H

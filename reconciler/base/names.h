@@ -4,6 +4,8 @@
  * Terraform label or a resource name: none of them admits '/', "..",
  * quotes, spaces, newlines, '$', '{' or '%'.  Kept apart from validate.c
  * so the libc-only `firebreak` front can check an fqdn.
+ *
+ * Layer: base (includes base only).
  */
 #ifndef FIREBREAK_NAMES_H
 #define FIREBREAK_NAMES_H

@@ -28,6 +28,8 @@
  * proc_poll() waits for; the result then says "exit status unknown").  A
  * loop that wants to wake on SIGCHLD may block it and read a signalfd,
  * then call proc_poll() on every handle.
+ *
+ * Layer: base (includes base only).
  */
 #ifndef FIREBREAK_PROC_H
 #define FIREBREAK_PROC_H

@@ -2,6 +2,8 @@
  * util.h - error codes, the last-error message, allocation that aborts on
  * exhaustion, a growable byte buffer with a hard cap, and checked number
  * parsing.  Every other module builds on these; none of them does I/O.
+ *
+ * Layer: base (includes base only).
  */
 #ifndef FIREBREAK_UTIL_H
 #define FIREBREAK_UTIL_H

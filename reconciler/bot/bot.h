@@ -11,6 +11,8 @@
  * on the new head when someone else got there first.  With a remote, the
  * commit is pushed first and the local branch follows.  Nothing the bot
  * commits touches policy.yaml.
+ *
+ * Layer: bot (includes state and below; never controller).
  */
 #ifndef FIREBREAK_BOT_H
 #define FIREBREAK_BOT_H

@@ -130,5 +130,8 @@ int bot_run_discard(struct bot *b, char **av, size_t ac);
 int bot_run_retry(struct bot *b, char **av, size_t ac);
 int bot_run_reconcile(struct bot *b, char **av, size_t ac);
 int bot_run_drift(struct bot *b, char **av, size_t ac);
+int bot_run_rollout(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_resume(struct bot *b, char **av, size_t ac);
+int bot_run_rollout_abort(struct bot *b, char **av, size_t ac);
 
 #endif

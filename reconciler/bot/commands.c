@@ -309,6 +309,12 @@ static const struct command commands[] = {
 	  "approve 17", CMD_DECIDE, 1, 1, bot_run_approve, NULL },
 	{ "discard", NULL, "ID", "drop a plan that waits for approval",
 	  "discard 17", CMD_DECIDE, 1, 1, bot_run_discard, NULL },
+	{ "rollout resume", NULL, "ID", "run a stopped rollout's failed hosts again and go on "
+	  "(or past a gate)", "rollout resume 17", CMD_DECIDE, 1, 1, bot_run_rollout_resume, NULL },
+	{ "rollout abort", NULL, "ID", "skip the rest of a rollout", "rollout abort 17",
+	  CMD_DECIDE, 1, 1, bot_run_rollout_abort, NULL },
+	{ "rollout", NULL, "[ID]", "Puppet runs of a plan, per host (the newest rollout without ID)",
+	  "rollout 17", CMD_READ, 0, 1, bot_run_rollout, NULL },
 	{ "status", NULL, "", "the last applied commit, open plans, what is pending",
 	  "status", CMD_READ, 0, 0, bot_run_status, NULL },
 	{ "revert", "revert", "SHA", "a new commit that undoes an earlier one",

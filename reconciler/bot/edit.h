@@ -10,6 +10,8 @@
  * commands add and remove list items the same way (edit_seq_append,
  * edit_seq_remove).  Every edit is parsed again and checked before it is
  * returned.
+ *
+ * Layer: bot (includes state and below; never controller).
  */
 #ifndef FIREBREAK_EDIT_H
 #define FIREBREAK_EDIT_H

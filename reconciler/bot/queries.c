@@ -14,6 +14,7 @@
 #include "git/repo.h"
 #include "git/trailers.h"
 #include "state/ctlclient.h"
+#include "state/rollouts.h"
 #include "state/state.h"
 
 /* ---- reading commands ------------------------------------------------------ */
@@ -196,6 +197,77 @@ bot_run_discard(struct bot *b, char **av, size_t ac)
 {
 	(void)ac;
 	return run_decide(b, 0, av[0]);
+}
+
+/* ---- rollouts ------------------------------------------------------------------ */
+
+int
+bot_run_rollout(struct bot *b, char **av, size_t ac)
+{
+	struct ro_record *r = NULL;
+	char id[24];
+	uint64_t v;
+	int rc;
+
+	if (ac) {
+		if (parse_u64(&v, av[0], 1, 1ull << 62) != OK)
+			return bot_refuse(b, "'%s' is not a rollout id (a plan id)", av[0]);
+		snprintf(id, sizeof(id), "%s", av[0]);
+	} else if (ro_latest_id(b->cfg->state, id) != OK) {
+		bot_say(b, "no rollout yet\n");
+		return OK;
+	}
+	rc = ro_record_load(&r, b->cfg->state, id);
+	if (rc == ERR_NOTFOUND)
+		return bot_refuse(b, "there is no rollout %s (a plan that changed no host's "
+		    "documents has none)", id);
+	if (rc != OK)
+		return bot_fail(b, "rollout");
+	ro_record_text(&b->ans->text, r);
+	ro_record_free(r);
+	return OK;
+}
+
+static int
+run_rollout_act(struct bot *b, int resume, const char *id)
+{
+	char *msg = NULL;
+	uint64_t v;
+	int rc;
+
+	if (!b->user)
+		return bot_refuse_unmapped(b);
+	if (!b->may_approve)
+		return bot_refuse(b, "acting on rollouts from %s is off (allow_approve on its chat "
+		    "entry turns it on)", b->rq->via);
+	if (parse_u64(&v, id, 1, 1ull << 62) != OK)
+		return bot_refuse(b, "'%s' is not a rollout id (a plan id)", id);
+	rc = ctl_rollout(&msg, b->cfg->state, resume, id, b->user);
+	if (rc == OK)
+		bot_say(b, "%s\n", msg ? msg : "done");
+	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_INVALID)
+		bot_refuse(b, "%s", msg ? msg : err_last());
+	else {
+		buf_reset(&b->ans->text);
+		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
+		b->ans->code = 3;
+	}
+	free(msg);
+	return rc;
+}
+
+int
+bot_run_rollout_resume(struct bot *b, char **av, size_t ac)
+{
+	(void)ac;
+	return run_rollout_act(b, 1, av[0]);
+}
+
+int
+bot_run_rollout_abort(struct bot *b, char **av, size_t ac)
+{
+	(void)ac;
+	return run_rollout_act(b, 0, av[0]);
 }
 
 /* retry and reconcile: the running controller checks who may and acts. */

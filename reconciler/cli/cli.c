@@ -41,6 +41,8 @@ static const char usage_text[] =
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
 "         applied commit, open plans, outbox\n"
+"  rollout --config C [--as USER] [resume|abort] [ID]\n"
+"         a rollout's Puppet runs per host; resume or abort it\n"
 "  drift  --config C\n"
 "         read the world (the apply providers that can) and compare it with\n"
 "         the current release; exit 1 when it drifted\n"
@@ -277,6 +279,7 @@ main(int argc, char **argv)
 		{ "enc", cmd_enc },
 		{ "run", cmd_run },
 		{ "approve", cmd_approve },
+		{ "rollout", cmd_rollout },
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "drift", cmd_drift },

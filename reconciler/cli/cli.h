@@ -81,6 +81,7 @@ int cmd_run(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);

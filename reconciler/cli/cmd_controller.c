@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "plan/pipeline.h"
 #include "providers/apply/apply.h"
 #include "state/ctlclient.h"
+#include "state/rollouts.h"
 #include "state/state.h"
 
 int
@@ -151,6 +153,72 @@ cmd_status(int argc, char **argv)
 	buf_dispose(&out);
 	if (rc != OK)
 		die(EXIT_ENV, "%s", err_last());
+	config_free(cfg);
+	return EXIT_OK;
+}
+
+/*
+ * rollout --config C [--as USER] [resume|abort] [ID]: a rollout's hosts
+ * (the newest without ID; from the state directory), or resume / abort
+ * through the running controller, authorised as USER.
+ */
+int
+cmd_rollout(int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	struct ro_record *r = NULL;
+	char id[24], *msg = NULL;
+	int rc, act = -1;
+	uint64_t v;
+
+	parse_opts(&o, argc, argv, "config as format json", 2);
+	if (o.nargs >= 1 && (strcmp(o.args[0], "resume") == 0 || strcmp(o.args[0], "abort") == 0))
+		act = o.args[0][0] == 'r';
+	if (act >= 0 && (o.nargs != 2 || !o.as))
+		usage_error("rollout %s needs --as USER and a rollout id", o.args[0]);
+	if (act < 0 && o.nargs > 1)
+		usage_error("usage: rollout --config C [--as USER] [resume|abort] [ID]");
+	cfg = load_config(o.config);
+	if (act >= 0) {
+		if (!valid_user(o.as))
+			die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+		rc = ctl_rollout(&msg, cfg->state, act, o.args[1], o.as);
+		if (rc == OK)
+			printf("%s\n", msg);
+		else
+			fprintf(stderr, "firebreak: %s\n", msg ? msg : err_last());
+		free(msg);
+		config_free(cfg);
+		return rc == OK ? EXIT_OK : rc == ERR_DENIED || rc == ERR_CONFLICT ||
+		    rc == ERR_INVALID ? EXIT_INPUT : EXIT_ENV;
+	}
+	if (o.nargs == 1) {
+		if (parse_u64(&v, o.args[0], 1, 1ull << 62) != OK)
+			die(EXIT_INPUT, "'%s' is not a rollout id (a plan id)", o.args[0]);
+		snprintf(id, sizeof(id), "%s", o.args[0]);
+	} else if (ro_latest_id(cfg->state, id) != OK) {
+		printf("no rollout yet\n");
+		config_free(cfg);
+		return EXIT_OK;
+	}
+	if ((rc = ro_record_load(&r, cfg->state, id)) != OK)
+		die(rc == ERR_NOTFOUND ? EXIT_INPUT : EXIT_ENV, "%s", err_last());
+	if (o.json || want_json(&o)) {
+		json_t *j = ro_record_json(r);
+		char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
+	} else {
+		struct buf b = BUF_INIT;
+
+		ro_record_text(&b, r);
+		fputs(b.data ? b.data : "", stdout);
+		buf_dispose(&b);
+	}
+	ro_record_free(r);
 	config_free(cfg);
 	return EXIT_OK;
 }

@@ -587,6 +587,9 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 		ctl_close(&c);
 		return rc;
 	}
+	/* Rollouts are the running controller's: recorded here, run there. */
+	ctl_rollout_hold(&c);
+	ctl_rollout_resume_after_restart(&c);
 	rc = ctl_decide_plan(&c, approve, id, user, msg);
 	/* The operator's shell waits for the apply providers to finish, and
 	 * for a new plan a stale saved plan asks for to be posted. */

@@ -48,8 +48,10 @@ struct pollfd;
 #define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
 
 struct apply_provider;
-struct ctl_drift;
+struct ctl_reading;
 struct ctl_rerun_req;
+struct orch_provider;
+struct rollout;
 struct http;
 struct http_request;
 struct http_reply;
@@ -122,7 +124,7 @@ struct ctl {
 	unsigned hook_stale;           /* entries whose apply answered APPLY_STALE */
 	struct ctl_rerun_req *rerun_due;   /* owns; a re-run to start when idle */
 	/* world.c: the drift loop (config drift_seconds) and `drift`. */
-	struct ctl_drift *drift;       /* owns; naps entries: the last reading */
+	struct ctl_reading *drift;       /* owns; naps entries: the last reading */
 	void *drift_run;               /* the reading provider's run, or NULL */
 	size_t drift_idx, drift_next;
 	double drift_due;              /* log_now() of the next sweep */
@@ -136,6 +138,13 @@ struct ctl {
 	struct http *http;
 	int fetch_now;
 	double dirty_since;
+	/* Rollouts (config `rollout:`; rollout.c): the orchestrator, the one
+	 * rollout not over, and the one a release switch is about to start. */
+	const struct orch_provider *orch;
+	void *orch_st;
+	struct rollout *ro, *next_ro;
+	int ro_hold;                   /* a cold controller (the CLI): no runs */
+	unsigned long ro_results[8];   /* hosts by rh_state, for /metrics */
 	/* The bot. */
 	struct botjob *jobs[BOT_RUNNING + BOT_QUEUED];
 	size_t njobs;
@@ -242,6 +251,48 @@ size_t ctl_world_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *tim
 void ctl_world_metrics(struct ctl *c, struct buf *out);
 /* One line for `status`. */
 void ctl_world_status(struct ctl *c, struct buf *out);
+/*
+ * rollout.c: Puppet runs on the hosts a release changed (DESIGN.md
+ * "Rollout").  ctl_apply calls ctl_rollout_prepare before the release
+ * switch (the record is written; *stage says whether to switch staged,
+ * and for which canary hosts), ctl_rollout_switched after it (ok: it
+ * happened; the rollout it supersedes is cancelled), and hooks_continue
+ * calls ctl_rollout_begin when the apply providers end.  The loop polls
+ * ctl_rollout_pollfds and calls ctl_rollout_step on every wake-up.
+ */
+struct ctl_stage {
+	int staged;
+	const char **fqdns;            /* owns the array; borrows the strings */
+	const char **envs;
+	size_t n;
+};
+int ctl_rollout_open(struct ctl *c);
+void ctl_rollout_close(struct ctl *c);
+int ctl_rollout_prepare(struct ctl *c, const struct plan *p, const struct snapshot *target,
+    struct ctl_stage *stage);
+void ctl_stage_dispose(struct ctl_stage *s);
+void ctl_rollout_switched(struct ctl *c, const struct plan *p, int ok);
+void ctl_rollout_begin(struct ctl *c, const char *plan_id, int providers_failed);
+size_t ctl_rollout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+void ctl_rollout_step(struct ctl *c);
+/* `rollout resume ID` (resume 1) or `rollout abort ID` as policy user
+ * `user`: *msg (owns) says what happened.  OK, ERR_DENIED (not allowed),
+ * ERR_CONFLICT (nothing to resume or abort), ERR_NOTFOUND. */
+int ctl_rollout_command(struct ctl *c, int resume, const char *id, const char *user, char **msg);
+/* A cold controller (the CLI's approve): rollouts are recorded, and the
+ * running controller runs them. */
+void ctl_rollout_hold(struct ctl *c);
+/*
+ * After a restart, before the outbox delivers: read back every rollout
+ * not over and go on with the newest (hosts that were running run again;
+ * written-ahead messages are queued; a staged canary's overlay is made
+ * again).  Idempotent.  A rollout still waiting for its apply providers
+ * begins now, unless c->hook_plan (a recovery running them again) is its
+ * plan: then the providers' end begins it.
+ */
+int ctl_rollout_resume_after_restart(struct ctl *c);
+/* The stored rollout of plan `id` as JSON (owns), or NULL. */
+json_t *ctl_rollout_json(const char *state_dir, const char *id);
 
 /* approve.c: see controller_decide(). */
 int ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, char **msg);

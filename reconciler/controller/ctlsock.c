@@ -42,11 +42,17 @@ status_text(struct ctl *c, struct buf *b)
 static void
 answer(struct ctl *c, const char *req, struct buf *out)
 {
-	char verb[16], id[32], user[80], extra[2];
+	char verb[16], id[32], user[80], extra[2], what[16];
 	char *msg = NULL;
 	int rc;
 
-	if (sscanf(req, "%15s %31s %79s %1s", verb, id, user, extra) == 3 &&
+	if (sscanf(req, "rollout %15s %31s %79s %1s", what, id, user, extra) == 3 &&
+	    (strcmp(what, "resume") == 0 || strcmp(what, "abort") == 0) && valid_user(user)) {
+		rc = ctl_rollout_command(c, what[0] == 'r', id, user, &msg);
+		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
+		    rc == ERR_NOTFOUND ? "refused" : "error", msg ? msg : "");
+		free(msg);
+	} else if (sscanf(req, "%15s %31s %79s %1s", verb, id, user, extra) == 3 &&
 	    (strcmp(verb, "approve") == 0 || strcmp(verb, "discard") == 0) && valid_user(user)) {
 		rc = ctl_decide_plan(c, verb[0] == 'a', id, user, &msg);
 		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
@@ -67,7 +73,7 @@ answer(struct ctl *c, const char *req, struct buf *out)
 		ctl_drift_answer(c, out);
 	} else {
 		buf_puts(out, "refused unknown request (approve ID USER | discard ID USER | retry ID "
-		    "USER | reconcile KIND USER | drift | status)\n");
+		    "USER | reconcile KIND USER | drift | rollout resume|abort ID USER | status)\n");
 	}
 }
 

@@ -8,6 +8,8 @@
  *
  * A hook only makes the controller fetch, which is idempotent, so a
  * replayed hook costs one fetch; none of the three signs a timestamp.
+ *
+ * Layer: controller (includes state and below, provider interfaces).
  */
 #ifndef FIREBREAK_HOOKSIG_H
 #define FIREBREAK_HOOKSIG_H

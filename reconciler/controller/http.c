@@ -382,6 +382,71 @@ line_class(const char *l, size_t n)
 	return NULL;
 }
 
+/* The plan's rollout: its state, then one row per host with its group,
+ * state, attempts, time and, for a failure, the tail of its output. */
+static void
+put_rollout(struct buf *b, const json_t *ro)
+{
+	const json_t *hosts = json_object_get(ro, "hosts");
+	const char *status = jstr(ro, "status"), *why = jstr(ro, "why");
+	size_t i, n = json_is_array(hosts) ? json_array_size(hosts) : 0;
+
+	if (!json_is_object(ro))
+		return;
+	buf_printf(b, "<h2>rollout (%zu host%s)</h2>\n<p class=\"rollout\">", n, n == 1 ? "" : "s");
+	esc(b, status ? status : "?");
+	if (why) {
+		buf_puts(b, ": ");
+		esc_oneline(b, why, 400);
+	}
+	buf_puts(b, "</p>\n<table class=\"rollout\">\n<thead><tr><th>host</th><th>group</th>"
+	    "<th>state</th><th>attempts</th><th>seconds</th><th>exit</th><th>output</th></tr>"
+	    "</thead>\n<tbody>\n");
+	for (i = 0; i < n; i++) {
+		const json_t *h = json_array_get(hosts, i);
+		const char *host = jstr(h, "host"), *state = jstr(h, "state"), *tail = jstr(h, "tail");
+		const char *note = jstr(h, "note");
+		const json_t *ex = json_object_get(h, "exit"), *sec = json_object_get(h, "seconds");
+		json_int_t g = json_integer_value(json_object_get(h, "group"));
+
+		if (b->len > HTTP_MAX_HTML) {
+			buf_puts(b, "</tbody></table>\n<p class=\"note\">The page stops here; every host is "
+			    "in the JSON.</p>\n");
+			return;
+		}
+		buf_puts(b, "<tr><td><code>");
+		esc(b, host ? host : "?");
+		buf_puts(b, "</code></td><td>");
+		if (g == 0)
+			buf_puts(b, "canary");
+		else
+			buf_printf(b, "batch %lld", (long long)g);
+		buf_puts(b, "</td><td>");
+		esc(b, state ? state : "?");
+		buf_printf(b, "</td><td>%lld</td><td>", (long long)json_integer_value(json_object_get(h,
+		    "attempts")));
+		if (json_is_number(sec))
+			buf_printf(b, "%.1f", json_number_value(sec));
+		buf_puts(b, "</td><td>");
+		if (json_is_integer(ex))
+			buf_printf(b, "%lld", (long long)json_integer_value(ex));
+		buf_puts(b, "</td><td>");
+		if (note) {
+			buf_puts(b, "<span class=\"note\">");
+			esc_oneline(b, note, 200);
+			buf_puts(b, "</span>");
+		}
+		if (tail && tail[0] && state && (strcmp(state, "failed") == 0 ||
+		    strcmp(state, "unreachable") == 0)) {
+			buf_puts(b, "<pre class=\"diff\">");
+			esc(b, tail);
+			buf_puts(b, "</pre>");
+		}
+		buf_puts(b, "</td></tr>\n");
+	}
+	buf_puts(b, "</tbody></table>\n");
+}
+
 /* Returns 0 when the page hit HTTP_MAX_HTML and the rest was left out. */
 static int
 put_diff_text(struct buf *b, const char *d, size_t len)
@@ -463,6 +528,7 @@ http_plan_html(struct buf *out, const char *json)
 	esc(out, id);
 	buf_puts(out, ".json\">the plan as JSON</a></p>\n");
 	put_errors(out, json_object_get(root, "errors"));
+	put_rollout(out, json_object_get(root, "rollout"));
 	put_changes(out, json_object_get(root, "changes"));
 	put_artifacts(out, json_object_get(root, "artifacts"), id);
 	buf_puts(out, "</body>\n</html>\n");

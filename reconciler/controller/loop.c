@@ -88,6 +88,8 @@ ctl_open(struct ctl *c, const struct config *cfg)
 			c->naps = i + 1;
 		}
 	}
+	if ((rc = ctl_rollout_open(c)) != OK)
+		return rc;
 	/* Before this process's outbox delivers anything: a reserved post not
 	 * queued yet is then known to be unsent (outbox_queued()). */
 	ctl_recover_plans(c, 0);
@@ -125,6 +127,7 @@ ctl_close(struct ctl *c)
 		free(reason);
 	}
 	plan_free(c->hook_plan);
+	ctl_rollout_close(c);
 	snapshot_dispose(&c->hook_base);
 	for (size_t i = 0; i < c->naps; i++)
 		c->aps[i]->ops->close(c->apst[i]);
@@ -202,6 +205,23 @@ http_plan(void *ctx, const char *id)
 		buf_dispose(&b);
 		return NULL;
 	}
+	/* The plan's rollout, per host, goes with it (its own record). */
+	{
+		json_t *ro = ctl_rollout_json(c->cfg->state, id), *j;
+		char *text;
+
+		if (ro && (j = json_loadb(b.data, b.len, 0, NULL))) {
+			json_object_set_new(j, "rollout", ro);
+			ro = NULL;
+			if ((text = json_dumps(j, JSON_COMPACT))) {
+				buf_dispose(&b);
+				json_decref(j);
+				return text;
+			}
+			json_decref(j);
+		}
+		json_decref(ro);
+	}
 	return buf_steal(&b);
 }
 
@@ -255,6 +275,9 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
 	ctl_world_open(&c);
 	ctl_recover_plans(&c, 1);
+	/* A rollout a stop or a kill cut short goes on (before the outbox
+	 * delivers: its written-ahead messages are queued once). */
+	ctl_rollout_resume_after_restart(&c);
 	ctl_retain(&c);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -268,7 +291,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + 2];
+		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + ROLLOUT_PARALLEL_MAX + 2];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -294,6 +317,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
 		}
+		nfd += (int)ctl_rollout_pollfds(&c, pfd + nfd, ROLLOUT_PARALLEL_MAX, &timeout);
 		if (c.fetch_proc) {
 			if ((pfd[nfd].fd = proc_fd(c.fetch_proc)) >= 0)
 				pfd[nfd++].events = POLLIN;
@@ -356,6 +380,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		if (c.hook_run)
 			ctl_hooks_step(&c);
 		ctl_world_step(&c);
+		ctl_rollout_step(&c);
 		jobs_step(&c);
 		/* Never two reconciles at once: a commit waits for the hooks.  And
 		 * while a chat command runs, its commit waits (briefly) for the

@@ -7,6 +7,7 @@
 
 #include "plan/plan.h"
 #include "state/outbox.h"
+#include "state/rollouts.h"
 
 void
 ctl_metrics(void *ctx, struct buf *out)
@@ -34,6 +35,11 @@ ctl_metrics(void *ctx, struct buf *out)
 	buf_printf(out, "# HELP firebreak_outbox_depth Chat messages not yet delivered.\n"
 	    "# TYPE firebreak_outbox_depth gauge\nfirebreak_outbox_depth %zu\n",
 	    c->ob ? outbox_depth(c->ob) : 0);
+	buf_puts(out, "# HELP firebreak_rollout_hosts_total Rollout host results.\n"
+	    "# TYPE firebreak_rollout_hosts_total counter\n");
+	for (i = RH_UNCHANGED; i <= RH_UNREACHABLE; i++)
+		buf_printf(out, "firebreak_rollout_hosts_total{result=\"%s\"} %lu\n",
+		    rh_state_name((enum rh_state)i), c->ro_results[i]);
 	buf_printf(out, "# HELP firebreak_last_applied_timestamp_seconds When the last apply happened.\n"
 	    "# TYPE firebreak_last_applied_timestamp_seconds gauge\n"
 	    "firebreak_last_applied_timestamp_seconds %.0f\n", c->last_applied_at);

@@ -18,6 +18,7 @@
 #include "plan/plan.h"
 #include "providers/apply/apply.h"
 #include "state/outbox.h"
+#include "state/rollouts.h"
 #include "state/state.h"
 
 /* Commit-to-plan latency buckets, in seconds (Prometheus histogram). */
@@ -239,7 +240,18 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	record(c, p, "applying", by, ann, post);
 	buf_dispose(&sum);
 	buf_dispose(&body);
-	if ((rc = state_apply(c->st, p, &target->art)) != OK) {
+	/* A rollout is written before the switch (rollout.c); with a canary
+	 * ahead of everyone, the switch is staged. */
+	{
+		struct ctl_stage stage;
+
+		ctl_rollout_prepare(c, p, target, &stage);
+		rc = stage.staged ? state_apply_staged(c->st, p, &target->art, stage.fqdns,
+		    stage.envs, stage.n) : state_apply(c->st, p, &target->art);
+		ctl_stage_dispose(&stage);
+		ctl_rollout_switched(c, p, rc == OK);
+	}
+	if (rc != OK) {
 		char *why = xstrdup(err_last());
 
 		snprintf(c->last_error, sizeof(c->last_error), "apply of plan %s: %s", p->id,
@@ -328,8 +340,10 @@ hooks_continue(struct ctl *c)
 		c->applies_ok++;
 	log_event(NULL, "plan %s for %.7s: %s", p->id, p->target, c->hook_failed ? "failed" : "applied");
 	ctl_hooks_done(c, p);
-	plan_free(p);
 	c->hook_plan = NULL;
+	/* The world's other parts are done: Puppet's turn. */
+	ctl_rollout_begin(c, p->id, c->hook_failed);
+	plan_free(p);
 	snapshot_dispose(&c->hook_base);
 	ctl_retain(c);
 }

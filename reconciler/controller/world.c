@@ -47,7 +47,7 @@ enum drift_state { DRIFT_UNKNOWN, DRIFT_CLEAN, DRIFT_FOUND, DRIFT_UNREADABLE };
 static const char *const drift_state_names[] = { "unknown", "clean", "drift", "unreadable" };
 
 /* The last reading of one apply entry. */
-struct ctl_drift {
+struct ctl_reading {
 	enum drift_state state;
 	size_t differ;
 	char *text;                    /* owns; what the provider said */
@@ -127,6 +127,9 @@ ctl_apply_info(struct ctl *c, const struct plan *p, size_t i, const char *releas
 {
 	size_t k;
 
+	/* An apply provider is about to change the world: a drift reading
+	 * under way sees it half-done (drift_step throws it away). */
+	c->world_gen++;
 	memset(info, 0, sizeof(*info));
 	info->release = release;
 	info->plan_id = p->id;
@@ -150,7 +153,6 @@ ctl_hook_failed(struct ctl *c, size_t i, int rc)
 		c->hook_stale |= 1u << i;
 	if (c->ap_failures && i < c->naps)
 		c->ap_failures[i]++;
-	c->world_gen++;
 }
 
 /* ---- preparing a plan before it is decided ------------------------------------ */
@@ -697,7 +699,7 @@ drift_save(struct ctl *c)
 	size_t i;
 
 	for (i = 0; i < c->naps; i++) {
-		const struct ctl_drift *d = &c->drift[i];
+		const struct ctl_reading *d = &c->drift[i];
 		char key[24];
 
 		if (d->state == DRIFT_UNKNOWN)
@@ -816,7 +818,7 @@ put_reconcile_hint(struct buf *b, struct ctl *c, size_t i)
 static void
 drift_record(struct ctl *c, size_t i, int rc, const char *reason, size_t differ)
 {
-	struct ctl_drift *d = &c->drift[i];
+	struct ctl_reading *d = &c->drift[i];
 	enum drift_state now = rc == OK ? DRIFT_CLEAN : rc == ERR_CONFLICT ? DRIFT_FOUND :
 	    DRIFT_UNREADABLE;
 	enum drift_state was = d->state;
@@ -944,7 +946,7 @@ ctl_drift_answer(struct ctl *c, struct buf *out)
 	size_t i, readers = 0;
 
 	for (i = 0; i < c->naps; i++) {
-		const struct ctl_drift *d = c->drift ? &c->drift[i] : NULL;
+		const struct ctl_reading *d = c->drift ? &c->drift[i] : NULL;
 		char when[32] = "";
 
 		if (!c->aps[i]->ops->drift)

@@ -2,6 +2,8 @@
  * repo.h - the only door to libgit2.  Everything firebreak reads from the
  * inventory repository it reads from git objects at a commit, never from a
  * work tree, so what is planned is exactly what was committed.
+ *
+ * Layer: git (includes base).
  */
 #ifndef FIREBREAK_REPO_H
 #define FIREBREAK_REPO_H

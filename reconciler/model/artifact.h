@@ -7,6 +7,8 @@
  * Paths are relative ("enc/web-01.example.com.yaml"), made only from names
  * that passed the strict validators.  After artifacts_sort() the set is
  * ordered by path and lookups are binary searches.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_ARTIFACT_H
 #define FIREBREAK_ARTIFACT_H

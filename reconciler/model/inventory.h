@@ -5,6 +5,8 @@
  * The loader is fed files one by one (from git objects by
  * inventory_load(), or from memory by tests), then finished: only a
  * commit with no problem at all yields a model.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_INVENTORY_H
 #define FIREBREAK_INVENTORY_H

@@ -5,6 +5,8 @@
  * error, so renderers may rely on every invariant written here: names match
  * their strict patterns, every host's role exists, arrays are sorted by name,
  * there are no duplicates.  The model owns every pointer inside it.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_MODEL_H
 #define FIREBREAK_MODEL_H

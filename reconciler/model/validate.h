@@ -1,6 +1,8 @@
 /*
  * validate.h - the cross-file checks over a model whose files each
  * parsed.  Diagnostics are in diag.h, the name patterns in names.h.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_VALIDATE_H
 #define FIREBREAK_VALIDATE_H

@@ -13,6 +13,8 @@
  * counts lines from 1 and columns in characters (UTF-8 code points) from
  * 1, as editors show them; a leading byte order mark is not a column.
  * Byte offsets (ynode.start/end) are bytes into the input, BOM included.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_YDOC_H
 #define FIREBREAK_YDOC_H

@@ -3,6 +3,8 @@
  * diffs (libgit2's git_patch_from_buffers, through repo.c) and the
  * semantic changes, each typed <kind>.<action> and naming its artifact
  * and object with the before and after values.
+ *
+ * Layer: plan (includes renderers, model, git, base).
  */
 #ifndef FIREBREAK_DIFF_H
 #define FIREBREAK_DIFF_H

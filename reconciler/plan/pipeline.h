@@ -3,6 +3,8 @@
  * inventory from git objects, validate, render every artifact; and the
  * plan between two such snapshots.  A pure function of (repository,
  * base, target, policy): the same inputs give byte-identical output.
+ *
+ * Layer: plan (includes renderers, model, git, base).
  */
 #ifndef FIREBREAK_PIPELINE_H
 #define FIREBREAK_PIPELINE_H

@@ -8,15 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/fs.h"
 #include "base/secret.h"
+#include "providers/orchestrate/orchestrate.h"
 
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
-	"apply", "hook_secret_file", "remote_auth", "retention", "drift_seconds",
+	"apply", "hook_secret_file", "remote_auth", "retention", "rollout", "drift_seconds",
 };
+static const char *const rollout_keys[] = { "orchestrator", "canary", "batch", "parallel",
+	"max_failures", "staged", "gates", "retry_backoff" };
 static const char *const retention_keys[] = { "days", "plans" };
 static const char *const bot_keys[] = { "name", "email" };
 static const char *const auth_keys[] = { "username", "password_file", "ssh_key_file",
@@ -158,6 +162,128 @@ retention(struct cctx *x, const struct ynode *n)
 	}
 }
 
+/* A gate names a health check (issue 10): [a-z0-9][a-z0-9_.-]{0,63}. */
+static int
+gate_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i]; i++)
+		if (i >= 64 || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void
+rollout_size(struct cctx *x, const struct ynode *r, const char *key, struct radius_size *out,
+    unsigned long min)
+{
+	const struct ynode *v = ynode_get(r, key);
+
+	if (!v)
+		return;
+	if (v->type != YNODE_SCALAR || radius_size_parse(out, v->str, min) != OK)
+		bad(x, v, "'rollout.%s': %s", key, v->type == YNODE_SCALAR ? err_last() :
+		    "expected a count of hosts or a percentage such as \"10%\"");
+}
+
+static void
+rollout_uint(struct cctx *x, const struct ynode *r, const char *key, unsigned long *out,
+    unsigned long min, unsigned long max)
+{
+	const struct ynode *v = ynode_get(r, key);
+	uint64_t u;
+
+	if (!v)
+		return;
+	if (v->type != YNODE_SCALAR || v->quoted || parse_u64(&u, v->str, min, max) != OK)
+		bad(x, v, "'rollout.%s' must be a whole number from %lu to %lu", key, min, max);
+	else
+		*out = (unsigned long)u;
+}
+
+/*
+ * rollout: {orchestrator: {type, argv, timeout}, canary, batch, parallel,
+ * max_failures, staged, gates, retry_backoff}.  The orchestrator is opened
+ * (and closed) here: its backend checks the argv template.
+ */
+static void
+rollout(struct cctx *x, const struct ynode *r)
+{
+	struct config_rollout *ro;
+	const struct ynode *o, *t, *v;
+	const struct orch_provider *op;
+	unsigned long u;
+	void *st = NULL;
+	size_t i;
+
+	if (!r || (r->type == YNODE_SCALAR && ynode_scalar_kind(r) == YSCALAR_NULL))
+		return;
+	if (r->type != YNODE_MAP) {
+		bad(x, r, "'rollout' must be a mapping {orchestrator, canary, batch, parallel, "
+		    "max_failures, staged, gates}");
+		return;
+	}
+	check_keys(x, r, rollout_keys, sizeof(rollout_keys) / sizeof(*rollout_keys), "rollout");
+	ro = x->c->rollout = xcalloc(1, sizeof(*ro));
+	ro->line = r->line;
+	ro->canary.n = 1;
+	ro->batch.n = 25;
+	ro->batch.pct = 1;
+	ro->parallel = 10;
+	ro->staged = 1;
+	ro->retry_backoff = ROLLOUT_BACKOFF_DEFAULT;
+	o = ynode_get(r, "orchestrator");
+	if (!o || o->type != YNODE_MAP || !(t = ynode_get(o, "type")) || t->type != YNODE_SCALAR) {
+		bad(x, o ? o : r, "'rollout.orchestrator' must be a mapping with a 'type' (%s), "
+		    "'argv' and 'timeout'", orch_names());
+	} else if (!(op = orch_find(t->str))) {
+		bad(x, t, "'rollout.orchestrator.type': no orchestrator '%.40s' (%s)", t->str,
+		    orch_names());
+	} else if (op->ops->open(&st, o) != OK) {
+		bad(x, o, "rollout.%s", err_last());
+	} else {
+		op->ops->close(st);
+		ro->orchestrator = o;
+		ro->orch_type = t->str;
+	}
+	rollout_size(x, r, "canary", &ro->canary, 0);
+	rollout_size(x, r, "batch", &ro->batch, 1);
+	u = ro->parallel;
+	rollout_uint(x, r, "parallel", &u, 1, ROLLOUT_PARALLEL_MAX);
+	ro->parallel = (unsigned)u;
+	rollout_uint(x, r, "max_failures", &ro->max_failures, 0, 1000000);
+	u = ro->retry_backoff;
+	rollout_uint(x, r, "retry_backoff", &u, 0, 3600);
+	ro->retry_backoff = (unsigned)u;
+	if ((v = ynode_get(r, "staged"))) {
+		if (v->type != YNODE_SCALAR || ynode_scalar_kind(v) != YSCALAR_BOOL)
+			bad(x, v, "'rollout.staged' must be true or false");
+		else
+			ro->staged = strchr("tTyY", v->str[0]) || strcasecmp(v->str, "on") == 0;
+	}
+	if ((v = ynode_get(r, "gates")) && !(v->type == YNODE_SCALAR &&
+	    ynode_scalar_kind(v) == YSCALAR_NULL)) {
+		if (v->type != YNODE_SEQ || v->n > ROLLOUT_GATES_MAX) {
+			bad(x, v, "'rollout.gates' must be a list of at most %d health check names",
+			    ROLLOUT_GATES_MAX);
+			return;
+		}
+		for (i = 0; i < v->n; i++) {
+			const struct ynode *g = v->items[i];
+
+			if (g->type != YNODE_SCALAR || strlen(g->str) != g->len || !gate_name_ok(g->str))
+				bad(x, g, "'rollout.gates[%zu]': a health check name is "
+				    "[a-z0-9][a-z0-9_.-]{0,63}", i);
+			else
+				strlist_push(&ro->gates, g->str, g->line);
+		}
+	}
+}
+
 int
 config_load(struct config **out, const char *file, struct diags *d)
 {
@@ -261,6 +387,7 @@ config_load(struct config **out, const char *file, struct diags *d)
 	c->apply = ynode_get(c->root, "apply");
 	check_list(&x, c->chat, "chat");
 	check_list(&x, c->apply, "apply");
+	rollout(&x, ynode_get(c->root, "rollout"));
 done:
 	free(x.dir);
 	if (d->n > before) {
@@ -291,6 +418,9 @@ config_free(struct config *c)
 	free(c->remote_user);
 	free(c->remote_ssh_key);
 	free(c->remote_ssh_pubkey);
+	if (c->rollout)
+		strlist_dispose(&c->rollout->gates);
+	free(c->rollout);
 	ynode_free(c->root);
 	free(c);
 }

@@ -8,6 +8,30 @@
 
 #include "model/validate.h"
 #include "model/ydoc.h"
+#include "plan/radius.h"
+
+#define ROLLOUT_PARALLEL_MAX 256
+#define ROLLOUT_GATES_MAX 16
+#define ROLLOUT_BACKOFF_DEFAULT 10   /* seconds before a busy host's first retry */
+
+/*
+ * `rollout:` (DESIGN.md "Rollout"): Puppet runs on the hosts a release
+ * changed.  The orchestrator mapping is checked by its backend at load
+ * (providers/orchestrate/orchestrate.h), so a malformed argv template is
+ * refused with its line before anything runs.
+ */
+struct config_rollout {
+	const struct ynode *orchestrator;   /* borrows root: {type, argv, timeout} */
+	const char *orch_type;              /* borrows root */
+	struct radius_size canary;          /* default 1 */
+	struct radius_size batch;           /* default "25%" */
+	unsigned parallel;                  /* default 10 */
+	unsigned long max_failures;         /* default 0 */
+	int staged;                         /* default 1 */
+	struct strlist gates;               /* health check names (issue 10) */
+	unsigned retry_backoff;             /* seconds; doubles per retry */
+	int line;                           /* of the `rollout:` key's value */
+};
 
 struct config {
 	char *path;              /* the configuration file */
@@ -31,6 +55,7 @@ struct config {
 	unsigned long retain_plans;
 	const struct ynode *chat;   /* borrows root: the `chat:` list, or NULL */
 	const struct ynode *apply;  /* borrows root: the `apply:` list, or NULL */
+	struct config_rollout *rollout;   /* owns; NULL without a `rollout:` block */
 	struct ynode *root;      /* owns the parsed document */
 };
 

@@ -159,6 +159,36 @@ ctl_drift(struct buf *out, const char *state_dir)
 	return OK;
 }
 
+int
+ctl_rollout(char **msg, const char *state_dir, int resume, const char *id, const char *user)
+{
+	char *reply = NULL, *req;
+	const char *text;
+	uint64_t v;
+	int rc;
+
+	*msg = NULL;
+	if (!valid_user(user))
+		return (*msg = xasprintf("'%s' is not a valid user name", user)), ERR_INVALID;
+	if (parse_u64(&v, id, 1, 1ull << 62) != OK)
+		return (*msg = xasprintf("'%.40s' is not a rollout id (a plan id)", id)), ERR_INVALID;
+	req = xasprintf("rollout %s %s %s\n", resume ? "resume" : "abort", id, user);
+	rc = ctl_ask(&reply, state_dir, req, CTL_STATUS_TIMEOUT_MS);
+	free(req);
+	if (rc == ERR_NOTFOUND)
+		return (*msg = xasprintf("no controller is running on %s; rollouts run in the "
+		    "controller (firebreak run), so there is nothing to %s", state_dir,
+		    resume ? "resume" : "abort")), ERR_NOTFOUND;
+	if (rc != OK)
+		return (*msg = xasprintf("%s", err_last())), rc;
+	text = strchr(reply, ' ') ? strchr(reply, ' ') + 1 : reply;
+	*msg = xstrndup(text, strcspn(text, "\n"));
+	rc = strncmp(reply, "ok", 2) == 0 ? OK : strncmp(reply, "refused", 7) == 0 ? ERR_DENIED :
+	    ERR;
+	free(reply);
+	return rc;
+}
+
 /* Open plans, undelivered messages and the last chat error, from the
  * files a stopped controller left. */
 struct open_plans {

@@ -58,6 +58,14 @@ int ctl_rerun(char **msg, const char *state_dir, const char *verb, const char *a
 int ctl_drift(struct buf *out, const char *state_dir);
 
 /*
+ * `rollout resume ID` (resume 1) or `rollout abort ID` as `user`, through
+ * the running controller (rollouts run there; with none running there is
+ * nothing to resume: ERR_NOTFOUND, *msg says so).  Codes as ctl_decide's.
+ */
+int ctl_rollout(char **msg, const char *state_dir, int resume, const char *id,
+    const char *user);
+
+/*
  * `status`: the running controller's answer; when none runs, what the
  * state directory says (applied commit, open plans, undelivered chat
  * posts, the last chat error).  Appends to out.

@@ -42,6 +42,17 @@ enc_open(int *fd, const char *state_dir, const char *fqdn)
 	 * become a path. */
 	if (!valid_fqdn(fqdn))
 		return err_set(ERR_INVALID, "'%s' is not a valid fqdn", fqdn);
+	/* A staged rollout's canary host first (state/rollouts.h): one open()
+	 * through the release's `nodes` link, which dangles when nothing is
+	 * staged. */
+	{
+		int k = snprintf(path, sizeof(path), "%s/current/nodes/%s.yaml", state_dir, fqdn);
+
+		if (k < 0 || (size_t)k >= sizeof(path))
+			return err_set(ERR_TOOBIG, "path too long");
+		if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+			return OK;
+	}
 	if ((rc = enc_path(path, sizeof(path), state_dir, fqdn)) != OK)
 		return rc;
 	*fd = open(path, O_RDONLY | O_CLOEXEC);

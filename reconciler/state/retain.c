@@ -142,7 +142,11 @@ retain_one(struct state *s, const struct state_retention *r, long long now, unsi
 	struct stat st;
 
 	snprintf(key, sizeof(key), "%lu", id);
-	if (json_object_get(s->index, key) || id == cur)
+	if (json_object_get(s->index, key) || id == cur || id == state_staged_release(s))
+		return RETAIN_KEEP;
+	/* A rollout not over yet (its journal exists) keeps its plan. */
+	if (state_path_fmt(path, sizeof(path), "%s/rollouts/%s.log", s->dir, key) != OK ||
+	    lstat(path, &st) == 0)
 		return RETAIN_KEEP;
 	if (state_path_fmt(path, sizeof(path), "%s/plans/%s.json", s->dir, key) != OK)
 		return RETAIN_KEEP;
@@ -163,6 +167,12 @@ retain_one(struct state *s, const struct state_retention *r, long long now, unsi
 			out->releases++;
 			*bucket_sweep = 1;
 		}
+	}
+	{
+		char ro[4096];
+
+		if (state_path_fmt(ro, sizeof(ro), "%s/rollouts/%s.json", s->dir, key) == OK)
+			unlink(ro);
 	}
 	if (unlink(path) != 0)
 		return RETAIN_KEEP;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/names.h"
 #include "state/enc.h"
 #include "state/stateint.h"
 
@@ -129,7 +130,10 @@ state_current_release(const struct state *s)
 }
 
 
-/* Finish an interrupted apply: the swap of `current` is the commit point. */
+static void unstage(struct state *s);
+
+/* Finish an interrupted apply: the swap of `current` is the commit point
+ * (of a staged apply, the write of `applied`: see state_apply_staged). */
 static int
 recover(struct state *s)
 {
@@ -160,6 +164,23 @@ recover(struct state *s)
 		return rc;
 	if ((rc = state_read_applied(s->dir, applied)) != OK)
 		return rc;
+	/* A staged rollout: `applied` is the staged release's commit while
+	 * `current` stays behind.  A staging whose commit never reached
+	 * `applied` did not happen; one whose release became current is
+	 * over. */
+	{
+		unsigned long staged = state_staged_release(s);
+		char sc[41] = "";
+
+		if (staged) {
+			if (state_path_fmt(path, sizeof(path), "%s/releases/%lu/COMMIT", s->dir,
+			    staged) == OK)
+				(void)read_sha(path, sc);
+			if (staged != rel && sc[0] && strcmp(sc, applied) == 0)
+				return OK;
+			unstage(s);
+		}
+	}
 	if (cur[0] && strcmp(cur, applied) != 0) {
 		char line[42];
 
@@ -503,23 +524,102 @@ static void
 gc(const struct state *s)
 {
 	char path[4096];
-	unsigned long *ids, cur = state_current_release(s);
+	unsigned long *ids, cur = state_current_release(s), staged = state_staged_release(s);
 	size_t n = release_ids(s, &ids), i;
 
 	for (i = 0; i + STATE_KEEP_RELEASES < n; i++)
-		if (ids[i] != cur &&
+		if (ids[i] != cur && ids[i] != staged &&
 		    state_path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, ids[i]) == OK)
 			fs_rm_rf(path);
 	free(ids);
 	state_gc_buckets(s);
 }
 
-int
-state_apply(struct state *s, const struct plan *p, const struct artifacts *target)
+/* The release staged (held back from all but a canary): `staged` is a
+ * symlink to stages/<id>; 0 when there is none. */
+static unsigned long
+staged_id_at(int dirfd)
+{
+	char target[256];
+	ssize_t n = readlinkat(dirfd, "staged", target, sizeof(target) - 1);
+	uint64_t id;
+
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	if (strncmp(target, "stages/", 7) != 0 || parse_u64(&id, target + 7, 1, PLAN_ID_MAX) != OK)
+		return 0;
+	return (unsigned long)id;
+}
+
+unsigned long
+state_staged(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned long id;
+
+	if (fd < 0)
+		return 0;
+	id = staged_id_at(fd);
+	close(fd);
+	return id;
+}
+
+unsigned long
+state_staged_release(const struct state *s)
+{
+	return staged_id_at(s->dirfd);
+}
+
+/* The overlay goes: the `staged` link first (readers stop using it), then
+ * every stage directory. */
+static void
+unstage(struct state *s)
+{
+	char path[4096];
+
+	unlinkat(s->dirfd, "staged", 0);
+	unlinkat(s->dirfd, "staged.tmp", 0);
+	(void)fs_fsync_dir(s->dir);
+	if (state_path_fmt(path, sizeof(path), "%s/stages", s->dir) == OK)
+		fs_rm_rf(path);
+}
+
+/*
+ * Every release links to the overlay of a staged rollout, so Puppet's
+ * paths never change: `firebreak enc` reads <current>/nodes/<fqdn>.yaml
+ * first, Hiera's node level is <current>/hiera/nodes/<certname>.yaml.
+ * Without a staging both links dangle, and a lookup costs one failed
+ * open().  Releases written before rollouts existed get them when a
+ * staging first needs them.
+ */
+static int
+overlay_links(const char *reldir)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/nodes", reldir)) != OK)
+		return rc;
+	if (symlink("../../staged/enc", path) != 0 && errno != EEXIST)
+		return err_set(ERR, "symlink %s: %s", path, strerror(errno));
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/hiera", reldir)) != OK ||
+	    (rc = fs_mkdir_p(path, STATE_MODE_SHARED_DIR)) != OK ||
+	    (rc = state_path_fmt(path, sizeof(path), "%s/hiera/nodes", reldir)) != OK)
+		return rc;
+	if (symlink("../../../staged/hiera", path) != 0 && errno != EEXIST)
+		return err_set(ERR, "symlink %s: %s", path, strerror(errno));
+	return OK;
+}
+
+/* Write releases/<plan id> from `target`, not yet current. */
+static int
+release_write(struct state *s, const struct plan *p, const struct artifacts *target)
 {
 	char tmpdir[4096], reldir[4096], prev[4096], path[4096], line[64];
 	char prevcommit[41] = "";
-	unsigned long cur = state_current_release(s);
+	unsigned long cur = state_current_release(s), staged = state_staged_release(s);
+	unsigned long from = staged ? staged : cur;
 	const char *prevp = NULL;
 	size_t i;
 	int rc;
@@ -529,20 +629,21 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 	if ((rc = state_path_fmt(tmpdir, sizeof(tmpdir), "%s/releases/.tmp-%s", s->dir, p->id)) != OK ||
 	    (rc = state_path_fmt(reldir, sizeof(reldir), "%s/releases/%s", s->dir, p->id)) != OK)
 		return rc;
-	if (cur) {
-		if ((rc = state_path_fmt(prev, sizeof(prev), "%s/releases/%lu", s->dir, cur)) != OK ||
+	if (from) {
+		if ((rc = state_path_fmt(prev, sizeof(prev), "%s/releases/%lu", s->dir, from)) != OK ||
 		    (rc = state_path_fmt(path, sizeof(path), "%s/COMMIT", prev)) != OK)
 			return rc;
-		/* Share buckets only with the release the plan was made against. */
+		/* Share buckets only with the release the plan was made against
+		 * (the applied one: staged, or else current). */
 		if (read_sha(path, prevcommit) == OK && p->base[0] &&
 		    strcmp(prevcommit, p->base) == 0)
 			prevp = prev;
 	}
 	/* Plan ids are never reused, but should a release of this id exist,
 	 * the one readers are using is not ours to replace. */
-	if (cur && strtoul(p->id, NULL, 10) == cur)
-		return err_set(ERR_CONFLICT, "release %s is the current release; refusing to "
-		    "rewrite it", p->id);
+	if ((cur && strtoul(p->id, NULL, 10) == cur) || (staged && strtoul(p->id, NULL, 10) == staged))
+		return err_set(ERR_CONFLICT, "release %s is the %s release; refusing to rewrite it",
+		    p->id, strtoul(p->id, NULL, 10) == cur ? "current" : "staged");
 	fs_rm_rf(tmpdir);
 	fs_rm_rf(reldir);
 	if ((rc = fs_mkdir_p(tmpdir, STATE_MODE_SHARED_DIR)) != OK)
@@ -558,7 +659,7 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 		if ((rc = fs_write_under(tmpdir, a->path, a->data, a->len, STATE_MODE_SHARED)) != OK)
 			goto fail;
 	}
-	if ((rc = write_enc(s, p, target, tmpdir, prevp)) != OK)
+	if ((rc = write_enc(s, p, target, tmpdir, prevp)) != OK || (rc = overlay_links(tmpdir)) != OK)
 		goto fail;
 	snprintf(line, sizeof(line), "%s\n", p->target);
 	if ((rc = fs_write_under(tmpdir, "COMMIT", line, strlen(line), STATE_MODE_SHARED)) != OK)
@@ -576,26 +677,197 @@ state_apply(struct state *s, const struct plan *p, const struct artifacts *targe
 		rc = err_set(ERR, "rename %s: %s", tmpdir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = state_path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK ||
-	    (rc = fs_fsync_dir(path)) != OK)
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/releases", s->dir)) != OK)
 		return rc;
-	/* The swap: the commit point of an apply. */
-	if ((rc = state_path_fmt(path, sizeof(path), "releases/%s", p->id)) != OK)
+	return fs_fsync_dir(path);
+fail:
+	fs_rm_rf(tmpdir);
+	return rc;
+}
+
+static int
+write_applied(struct state *s, const char *sha)
+{
+	char path[4096], line[64];
+	int rc;
+
+	if ((rc = state_path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+		return rc;
+	snprintf(line, sizeof(line), "%s\n", sha);
+	return fs_write_atomic_mode(path, line, strlen(line), STATE_MODE_SHARED);
+}
+
+/* Point `current` at releases/<id>: the commit point of an apply. */
+static int
+switch_current(struct state *s, const char *id)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = state_path_fmt(path, sizeof(path), "releases/%s", id)) != OK)
 		return rc;
 	unlinkat(s->dirfd, "current.tmp", 0);
 	if (symlinkat(path, s->dirfd, "current.tmp") != 0 ||
 	    renameat(s->dirfd, "current.tmp", s->dirfd, "current") != 0)
 		return err_set(ERR, "switching %s/current: %s", s->dir, strerror(errno));
+	return fs_fsync_dir(s->dir);
+}
+
+int
+state_apply(struct state *s, const struct plan *p, const struct artifacts *target)
+{
+	int rc;
+
+	if ((rc = release_write(s, p, target)) != OK || (rc = switch_current(s, p->id)) != OK ||
+	    (rc = write_applied(s, p->target)) != OK)
+		return rc;
+	/* Everyone reads this release now: a staging is over. */
+	if (state_staged_release(s))
+		unstage(s);
+	gc(s);
+	return OK;
+}
+
+/* Build stages/<id> for the canary hosts and point `staged` at it. */
+static int
+stage(struct state *s, const char *id, const char *const *fqdns, const char *const *envs,
+    size_t n)
+{
+	char tmp[4096], dir[4096], src[4096], dst[4096], rel[64];
+	unsigned long old = state_staged_release(s);
+	size_t i;
+	int rc;
+
+	if ((rc = state_path_fmt(dir, sizeof(dir), "%s/stages/%s", s->dir, id)) != OK ||
+	    (rc = state_path_fmt(tmp, sizeof(tmp), "%s/stages/.tmp-%s", s->dir, id)) != OK)
+		return rc;
+	fs_rm_rf(tmp);
+	if ((rc = fs_mkdir_p(tmp, STATE_MODE_SHARED_DIR)) != OK ||
+	    (rc = state_path_fmt(src, sizeof(src), "%s/stages", s->dir)) != OK ||
+	    (rc = fs_chmod_dir(src, STATE_MODE_SHARED_DIR)) != OK ||
+	    (rc = state_path_fmt(dst, sizeof(dst), "%s/enc", tmp)) != OK ||
+	    (rc = fs_mkdir_p(dst, STATE_MODE_SHARED_DIR)) != OK ||
+	    (rc = state_path_fmt(dst, sizeof(dst), "%s/hiera", tmp)) != OK ||
+	    (rc = fs_mkdir_p(dst, STATE_MODE_SHARED_DIR)) != OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (!valid_fqdn(fqdns[i]) || (envs[i] && !valid_env(envs[i]))) {
+			rc = err_set(ERR_INVALID, "staging: '%.80s' is not a valid host", fqdns[i]);
+			goto fail;
+		}
+		/* The new release's own files, hard-linked: the canary reads
+		 * exactly what everyone will. */
+		if ((rc = state_path_fmt(src, sizeof(src), "%s/releases/%s/enc/%02x/%s.yaml", s->dir,
+		    id, enc_bucket(fqdns[i], strlen(fqdns[i])), fqdns[i])) != OK ||
+		    (rc = state_path_fmt(dst, sizeof(dst), "%s/enc/%s.yaml", tmp, fqdns[i])) != OK)
+			goto fail;
+		if (link(src, dst) != 0 && errno != ENOENT) {
+			rc = err_set(ERR, "link %s: %s", dst, strerror(errno));
+			goto fail;
+		}
+		if (!envs[i])
+			continue;
+		if ((rc = state_path_fmt(src, sizeof(src), "%s/releases/%s/hiera/pins/%s.yaml", s->dir,
+		    id, envs[i])) != OK ||
+		    (rc = state_path_fmt(dst, sizeof(dst), "%s/hiera/%s.yaml", tmp, fqdns[i])) != OK)
+			goto fail;
+		if (link(src, dst) != 0 && errno != ENOENT) {
+			rc = err_set(ERR, "link %s: %s", dst, strerror(errno));
+			goto fail;
+		}
+	}
+	if (syncfs(s->dirfd) != 0) {
+		rc = err_set(ERR, "syncfs %s: %s", s->dir, strerror(errno));
+		goto fail;
+	}
+	if ((unsigned long)strtoul(id, NULL, 10) == old) {
+		/* Re-making the overlay in use: the new one goes beside it. */
+		char aside[4096];
+
+		if ((rc = state_path_fmt(aside, sizeof(aside), "%s/stages/.old-%s", s->dir, id)) != OK)
+			goto fail;
+		fs_rm_rf(aside);
+		if (rename(dir, aside) != 0 && errno != ENOENT) {
+			rc = err_set(ERR, "rename %s: %s", dir, strerror(errno));
+			goto fail;
+		}
+		if (rename(tmp, dir) != 0) {
+			rc = err_set(ERR, "rename %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		fs_rm_rf(aside);
+		return OK;
+	}
+	fs_rm_rf(dir);
+	if (rename(tmp, dir) != 0) {
+		rc = err_set(ERR, "rename %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if ((rc = state_path_fmt(rel, sizeof(rel), "stages/%s", id)) != OK)
+		return rc;
+	unlinkat(s->dirfd, "staged.tmp", 0);
+	if (symlinkat(rel, s->dirfd, "staged.tmp") != 0 ||
+	    renameat(s->dirfd, "staged.tmp", s->dirfd, "staged") != 0)
+		return err_set(ERR, "switching %s/staged: %s", s->dir, strerror(errno));
 	if ((rc = fs_fsync_dir(s->dir)) != OK)
 		return rc;
-	if ((rc = state_path_fmt(path, sizeof(path), "%s/applied", s->dir)) != OK)
+	if (old) {
+		if (state_path_fmt(dir, sizeof(dir), "%s/stages/%lu", s->dir, old) == OK)
+			fs_rm_rf(dir);
+	}
+	return OK;
+fail:
+	fs_rm_rf(tmp);
+	return rc;
+}
+
+int
+state_apply_staged(struct state *s, const struct plan *p, const struct artifacts *target,
+    const char *const *fqdns, const char *const *envs, size_t n)
+{
+	unsigned long cur = state_current_release(s);
+	char path[4096];
+	int rc;
+
+	if ((rc = release_write(s, p, target)) != OK)
 		return rc;
-	snprintf(line, sizeof(line), "%s\n", p->target);
-	if ((rc = fs_write_atomic_mode(path, line, strlen(line), STATE_MODE_SHARED)) != OK)
+	/* The release everyone else keeps reading must link to the overlay. */
+	if (cur && ((rc = state_path_fmt(path, sizeof(path), "%s/releases/%lu", s->dir, cur)) != OK ||
+	    (rc = overlay_links(path)) != OK))
+		return rc;
+	if (!cur)
+		return err_set(ERR_INVALID, "nothing is current yet: a first release is not staged");
+	if ((rc = stage(s, p->id, fqdns, envs, n)) != OK)
+		return rc;
+	/* The commit point: the next plan is made against this commit. */
+	if ((rc = write_applied(s, p->target)) != OK)
 		return rc;
 	gc(s);
 	return OK;
-fail:
-	fs_rm_rf(tmpdir);
-	return rc;
+}
+
+int
+state_restage(struct state *s, const char *id, const char *const *fqdns, const char *const *envs,
+    size_t n)
+{
+	if (state_staged_release(s) != strtoul(id, NULL, 10))
+		return err_set(ERR_NOTFOUND, "release %s is not staged", id);
+	return stage(s, id, fqdns, envs, n);
+}
+
+int
+state_promote(struct state *s)
+{
+	unsigned long id = state_staged_release(s);
+	char num[24];
+	int rc;
+
+	if (!id)
+		return OK;
+	snprintf(num, sizeof(num), "%lu", id);
+	if (state_current_release(s) != id && (rc = switch_current(s, num)) != OK)
+		return rc;
+	unstage(s);
+	gc(s);
+	return OK;
 }

@@ -184,4 +184,40 @@ struct state_retained {
 int state_retain(struct state *s, const struct state_retention *r, long long now,
     struct state_retained *out);
 
+/* ---- the staged release store (state.c) ---- */
+
+/*
+ * A staged apply: write release <plan id> from `target` like
+ * state_apply(), but leave `current` where it is, and give the canary
+ * hosts (fqdns[i] in environment envs[i]) the new release's documents
+ * through the overlay every release links to:
+ *
+ *   <state>/staged               symlink -> stages/<id>, only while staging
+ *   <state>/stages/<id>/enc/<fqdn>.yaml     the canary host's new ENC document
+ *   <state>/stages/<id>/hiera/<fqdn>.yaml   its new pins (Hiera's node level)
+ *   <state>/releases/<n>/nodes       -> ../../staged/enc   (`firebreak enc`
+ *                                       looks here first: one open())
+ *   <state>/releases/<n>/hiera/nodes -> ../../../staged/hiera
+ *
+ * Then `applied` says the plan's target (the commit point): the next plan
+ * is made against it, while everyone outside the canary still reads the
+ * previous release.  A staging already active (a superseded rollout's)
+ * is replaced.  Borrows everything.
+ */
+int state_apply_staged(struct state *s, const struct plan *p, const struct artifacts *target,
+    const char *const *fqdns, const char *const *envs, size_t n);
+
+/* Re-make the overlay of staged release `id` for these canary hosts (a
+ * restart, or a superseding canary).  ERR_NOTFOUND when `id` is not the
+ * staged release. */
+int state_restage(struct state *s, const char *id, const char *const *fqdns,
+    const char *const *envs, size_t n);
+
+/* Everyone gets the staged release: `current` switches to it, then the
+ * overlay goes.  OK also when nothing is staged. */
+int state_promote(struct state *s);
+
+/* The release staged (held back from everyone but a canary), or 0. */
+unsigned long state_staged(const char *state_dir);
+
 #endif

@@ -28,6 +28,9 @@ int state_path_fmt(char *out, size_t n, const char *fmt, ...)
 /* The release id `current` points at, or 0 when there is none. */
 unsigned long state_current_release(const struct state *s);
 
+/* The release a staged rollout holds back (state.c), or 0. */
+unsigned long state_staged_release(const struct state *s);
+
 /* Drop the buckets no release in releases/ names. */
 void state_gc_buckets(const struct state *s);
 

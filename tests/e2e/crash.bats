@@ -72,7 +72,10 @@ delivered_summaries() {
 	done
 	start_controller
 	for _ in $(seq 400); do
-		if [ "$(cat "$S/applied")" = "$(sha "$R")" ] && ! compgen -G "$S/outbox/*.json" >/dev/null; then
+		# Done: the head applied, its plan concluded (recorded, not still
+		# "applying" between the switch and the record), every message out.
+		if [ "$(cat "$S/applied")" = "$(sha "$R")" ] && ! compgen -G "$S/outbox/*.json" >/dev/null &&
+		    [ -z "$(jq -r 'select(.outcome == "applying" or .outcome == "open") | .id' "$S"/plans/*.json)" ]; then
 			break
 		fi
 		sleep 0.05

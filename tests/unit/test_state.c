@@ -25,6 +25,7 @@
 #include "base/fs.h"
 #include "model/artifact.h"
 #include "plan/plan.h"
+#include "state/enc.h"
 #include "state/state.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -681,6 +682,111 @@ test_retention_bounded(void **state)
 	free(list);
 }
 
+/* A staged apply: the canary host reads the new release through the
+ * overlay, everyone else the previous one; `applied` is the new commit and
+ * a reopen (recovery) keeps it so; promotion switches everyone. */
+static void
+apply_docs(struct fixture *f, const char *id, const char *base, const char *target,
+    const char *ver, int staged)
+{
+	struct plan *p = mkplan(id, base, target);
+	struct artifacts art = { NULL, 0, 0 };
+	const char *fq[] = { "web-01.example.com" }, *env[] = { "production" };
+	char doc[64], pin[64];
+
+	snprintf(doc, sizeof(doc), "classes: [v%s]\n", ver);
+	snprintf(pin, sizeof(pin), "a: '%s'\n", ver);
+	artifacts_add(&art, xstrdup("enc/web-01.example.com.yaml"), xstrdup(doc), strlen(doc),
+	    KIND_ENC);
+	artifacts_add(&art, xstrdup("enc/web-02.example.com.yaml"), xstrdup(doc), strlen(doc),
+	    KIND_ENC);
+	artifacts_add(&art, xstrdup("hiera/pins/production.yaml"), xstrdup(pin), strlen(pin),
+	    KIND_PIN);
+	assert_int_equal(artifacts_sort(&art), OK);
+	if (staged)
+		assert_int_equal(state_apply_staged(f->st, p, &art, fq, env, 1), OK);
+	else
+		assert_int_equal(state_apply(f->st, p, &art), OK);
+	artifacts_dispose(&art);
+	plan_free(p);
+}
+
+static char *
+enc_doc(struct fixture *f, const char *fqdn)
+{
+	struct buf b = BUF_INIT;
+	char tmp[64];
+	int fd;
+	ssize_t n;
+
+	assert_int_equal(enc_open(&fd, f->dir, fqdn), OK);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		buf_append(&b, tmp, (size_t)n);
+	close(fd);
+	return buf_steal(&b);
+}
+
+static void
+test_staged_canary_then_promote(void **state)
+{
+	struct fixture *f = *state;
+	char *s;
+
+	reopen(f);
+	apply_docs(f, "1", "", SHA_A, "1", 0);
+	apply_docs(f, "2", "", SHA_B, "2", 1);   /* no diff: write every bucket */
+	s = slurp(f, "current/COMMIT");
+	assert_string_equal(s, SHA_A "\n");
+	free(s);
+	s = slurp(f, "applied");
+	assert_string_equal(s, SHA_B "\n");
+	free(s);
+	s = enc_doc(f, "web-01.example.com");
+	assert_string_equal(s, "classes: [v2]\n");
+	free(s);
+	s = enc_doc(f, "web-02.example.com");
+	assert_string_equal(s, "classes: [v1]\n");
+	free(s);
+	s = slurp(f, "current/hiera/nodes/web-01.example.com.yaml");
+	assert_string_equal(s, "a: '2'\n");
+	free(s);
+	s = slurp(f, "current/hiera/pins/production.yaml");
+	assert_string_equal(s, "a: '1'\n");
+	free(s);
+	/* A restart keeps the staging: applied is not rewritten to current's. */
+	reopen(f);
+	assert_int_equal(state_staged(f->dir), 2);
+	s = slurp(f, "applied");
+	assert_string_equal(s, SHA_B "\n");
+	free(s);
+	assert_int_equal(state_promote(f->st), OK);
+	assert_int_equal(state_staged(f->dir), 0);
+	s = enc_doc(f, "web-02.example.com");
+	assert_string_equal(s, "classes: [v2]\n");
+	free(s);
+	s = slurp(f, "current/COMMIT");
+	assert_string_equal(s, SHA_B "\n");
+	free(s);
+}
+
+/* A staging whose commit never reached `applied` did not happen. */
+static void
+test_staged_uncommitted_dropped(void **state)
+{
+	struct fixture *f = *state;
+	char *s;
+
+	reopen(f);
+	apply_docs(f, "1", "", SHA_A, "1", 0);
+	apply_docs(f, "2", "", SHA_B, "2", 1);   /* no diff: write every bucket */
+	put(f, "applied", SHA_A "\n");      /* as if killed before the commit point */
+	reopen(f);
+	assert_int_equal(state_staged(f->dir), 0);
+	s = enc_doc(f, "web-01.example.com");
+	assert_string_equal(s, "classes: [v1]\n");
+	free(s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -695,6 +801,8 @@ main(void)
 		T(test_missing_counter_from_releases),
 		T(test_counter_behind_skips),
 		T(test_current_release_never_rewritten),
+		T(test_staged_canary_then_promote),
+		T(test_staged_uncommitted_dropped),
 		T(test_current_bucket_never_rewritten),
 		T(test_index_follows_outcomes),
 		T(test_readers_read_only_the_index),
