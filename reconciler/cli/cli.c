@@ -46,6 +46,10 @@ static const char usage_text[] =
 "  drift  --config C\n"
 "         read the world (the apply providers that can) and compare it with\n"
 "         the current release; exit 1 when it drifted\n"
+"  retry  --config C --as USER PLAN_ID\n"
+"         run a failed plan's apply providers again (Terraform plans anew)\n"
+"  reconcile --config C --as USER KIND\n"
+"         apply the current release to the world again (KIND: dns, ...)\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "  trust  --config C [--as USER promote|demote TYPE]\n"
@@ -287,6 +291,8 @@ main(int argc, char **argv)
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "drift", cmd_drift },
+		{ "retry", cmd_retry },
+		{ "reconcile", cmd_reconcile },
 		{ "chat", cmd_chat },
 		{ "trust", cmd_trust },
 		{ "health", cmd_health },
