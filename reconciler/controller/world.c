@@ -1015,11 +1015,12 @@ ctl_world_step(struct ctl *c)
 static size_t
 add_run(struct ctl *c, size_t idx, void *run, struct pollfd *pfd, size_t max, int *timeout)
 {
-	const struct apply_ops *ops = c->aps[idx]->ops;
+	const struct apply_ops *ops;
 	int due;
 
 	if (!run || max == 0)
 		return 0;
+	ops = c->aps[idx]->ops;
 	if ((due = ops->timeout_ms(run)) >= 0 && due < *timeout)
 		*timeout = due;
 	if ((pfd->fd = ops->fd(run)) < 0)
