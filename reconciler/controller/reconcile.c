@@ -238,6 +238,14 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	record(c, p, "applying", by, ann, post);
 	buf_dispose(&sum);
 	buf_dispose(&body);
+	/* With HA, etcd says it first (the fenced commit point); a deposed
+	 * leader switches nothing and says nothing. */
+	if (c->ha && (rc = ctl_ha_commit(c, p)) != OK) {
+		log_event(NULL, "plan %s for %.7s: not applied: %s", p->id, p->target, err_last());
+		json_decref(ann);
+		plan_free(p);
+		return rc;
+	}
 	/* A rollout is written before the switch (rollout.c); with a canary
 	 * ahead of everyone, the switch is staged. */
 	{
@@ -275,6 +283,8 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	c->base = *target;
 	memset(target, 0, sizeof(*target));
 	c->last_applied_at = (double)time(NULL);
+	if (c->ha)
+		ctl_ha_applied(c);
 	log_event(NULL, "plan %s for %.7s: released%s%s", p->id, p->target, by ? " by " : "",
 	    by ? by : "");
 	if (ann)
@@ -537,6 +547,8 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 		    "nothing changed -> failed (the head is planned again)", id, target ? target : "");
 		if (ctl_conclude_json(c, j, "failed", NULL, line, "", 0) == OK)
 			log_event(NULL, "plan %s: failed after a restart", id);
+	} else if (strcmp(outcome, "open") == 0 && c->open && strcmp(c->open->id, id) == 0) {
+		/* Kept open, with its id, by an HA successor (ha.c). */
 	} else if (strcmp(outcome, "open") == 0) {
 		ctl_keep_approvals(c, j);   /* for the head's new plan */
 		line = xasprintf("plan %s superseded: the controller restarted; the head is planned "
