@@ -69,7 +69,7 @@ DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-de
             libcurl4-openssl-dev libinotifytools0-dev libmicrohttpd-dev libssl-dev \
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
             python3 bind9 bind9-dnsutils libldns-dev openssh-server \
-            graphite-carbon graphite-web gunicorn prometheus
+            graphite-carbon graphite-web gunicorn prometheus etcd-server etcd-client
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 
