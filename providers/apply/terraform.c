@@ -25,14 +25,31 @@
  * is posted with the plan, and the file's SHA-256 joins the plan hash
  * that an approval binds to.
  *
+ * With the local backend firebreak configures, prepare() also notes
+ * Terraform's state as it was when the plan was made (its "lineage" and
+ * "serial", from the state file's JSON) in <state>/tfplans/<id>.state.
+ *
  * APPLY (start()): the saved plan is renamed out of the way first (so no
  * later run, after a failure or a restart, can ever find it again), its
- * SHA-256 is checked against the approved one, and `terraform apply
- * -input=false <that file>` runs in a fresh copy initialised with the
- * plan's lock file -- never a fresh plan.  "Saved plan is stale" (the
- * state changed since), a file that changed or is gone, or nothing
- * prepared at all (a re-run) answer APPLY_STALE: nothing was applied,
- * and the controller makes a new plan and posts it anew.
+ * SHA-256 is checked against the approved one, the state's serial against
+ * the one noted at plan time, and `terraform apply -input=false <that
+ * file>` runs in a fresh copy initialised with the plan's lock file --
+ * never a fresh plan.  "Saved plan is stale" (Terraform's own check: the
+ * state changed since), a state whose serial or lineage moved on, a file
+ * that changed or is gone, or nothing prepared at all (a re-run) answer
+ * APPLY_STALE: nothing was applied, and the controller makes a new plan
+ * and posts it anew.  With a backend of the user's own (S3, ...),
+ * firebreak cannot read the state; Terraform compares the saved plan's
+ * lineage and serial with the backend's state itself and refuses a stale
+ * plan, which is the same APPLY_STALE.
+ *
+ * AFTER A RESTART (APPLY_AFTER_RESTART: a stop or kill -9 cut the plan's
+ * apply short), the saved plan is never applied: the dead controller's
+ * `terraform apply` of it may have changed part of the world (APPLY_RERUN),
+ * or the world may have moved while nobody watched.  The file, its lock
+ * file and its state note are removed, and the answer is APPLY_STALE: the
+ * controller makes a new plan of the current release, decided as the
+ * interrupted plan was (DESIGN.md "State directory").
  *
  * DRIFT (drift()): `terraform plan -detailed-exitcode -lock=false` of the
  * current release, changing nothing; exit 2 means Route53 differs from
@@ -76,6 +93,8 @@
 #define TF_OUTPUT_CAP (256 * 1024) /* output kept of init, plan, apply */
 #define TF_KEEP_DAYS 30            /* an unapplied saved plan older than this goes */
 #define TF_BACKEND_FILE "firebreak_backend.tf.json"
+#define TF_STATE_MAX (512u << 20)  /* bytes of Terraform's state we read */
+#define TF_MARK_MAX 160            /* "lineage L serial N" */
 
 extern char **environ;
 
@@ -104,6 +123,8 @@ struct tf_run {
 	char *plan;               /* owns; the saved plan (prepare: written;
 	                           * apply: applied; drift: in work) */
 	char *lock;               /* owns; the lock file kept beside the plan */
+	char *mark;               /* owns; <id>.state: the state when planned */
+	char state_mark[TF_MARK_MAX];   /* prepare: the state as the plan began */
 	char *plan_id;            /* owns */
 	double deadline;          /* log_now() seconds */
 	int plan_exit;            /* terraform plan's exit status */
@@ -448,6 +469,81 @@ sweep(const char *dir)
 	closedir(d);
 }
 
+/* Where Terraform's state is when firebreak chose the backend (the local
+ * one: state_dir, by default <state>/terraform), or NULL when
+ * provider_file names a backend of its own.  Owned by the caller. */
+static char *
+local_state(const struct tf_cfg *c, const struct apply_info *in)
+{
+	if (c->user_backend)
+		return NULL;
+	return c->state_dir ? xasprintf("%s/terraform.tfstate", c->state_dir) :
+	    xasprintf("%s/terraform/terraform.tfstate", in->state_dir);
+}
+
+/*
+ * Which state Terraform has now, as "lineage L serial N" in out
+ * ("none" when there is no state file yet: the first plan).  Terraform
+ * writes a state with a new serial whenever it changes it, and a new
+ * lineage when it is replaced, so two marks differ exactly when the
+ * state a saved plan was made against is not the state any more.
+ * ERR_INVALID when the file is not Terraform's state JSON.
+ */
+static int
+state_mark_read(char out[TF_MARK_MAX], const char *path)
+{
+	struct buf b = BUF_INIT;
+	json_error_t je;
+	json_t *j, *serial;
+	const char *lineage;
+	int rc = fs_read(&b, path, TF_STATE_MAX);
+
+	if (rc == ERR_NOTFOUND) {
+		buf_dispose(&b);
+		snprintf(out, TF_MARK_MAX, "none");
+		return OK;
+	}
+	if (rc != OK) {
+		buf_dispose(&b);
+		return err_set(rc, "reading Terraform's state %s: %s", path, err_last());
+	}
+	j = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
+	buf_dispose(&b);
+	serial = json_object_get(j, "serial");
+	lineage = json_string_value(json_object_get(j, "lineage"));
+	if (!json_is_integer(serial) || json_integer_value(serial) < 0 || !lineage ||
+	    strlen(lineage) > 80 || strspn(lineage, "0123456789abcdefABCDEF-") != strlen(lineage)) {
+		rc = err_set(ERR_INVALID, "Terraform's state %s has no lineage and serial (%s)",
+		    path, j ? "not a state" : je.text);
+		json_decref(j);
+		return rc;
+	}
+	snprintf(out, TF_MARK_MAX, "lineage %s serial %lld", lineage,
+	    (long long)json_integer_value(serial));
+	json_decref(j);
+	return OK;
+}
+
+/* Do two marks name the same lineage (or is one of them "none")? */
+static int
+same_lineage(const char *a, const char *b)
+{
+	const char *ea = strstr(a, " serial "), *eb = strstr(b, " serial ");
+
+	if (!ea || !eb)
+		return 1;
+	return ea - a == eb - b && strncmp(a, b, (size_t)(ea - a)) == 0;
+}
+
+/* "serial 7" of a mark, for chat ("no state" for none). */
+static const char *
+mark_serial(const char *mark)
+{
+	const char *s = strstr(mark, " serial ");
+
+	return s ? s + 1 : "no state";
+}
+
 /*
  * A fresh private copy of the release's `dir` under `plans`: the
  * rendered files, provider_file and, unless that names a backend, a
@@ -502,7 +598,7 @@ make_copy(char **out, const struct tf_cfg *c, const struct apply_info *in, const
 		    xasprintf("%s/terraform", in->state_dir);
 		json_t *j = json_pack("{s:{s:{s:{s:s}}}}", "terraform", "backend", "local", "path",
 		    "");
-		char *state = xasprintf("%s/terraform.tfstate", sd), *text;
+		char *state = local_state(c, in), *text;
 
 		json_object_set_new(json_object_get(json_object_get(json_object_get(j, "terraform"),
 		    "backend"), "local"), "path", json_string(state));
@@ -725,6 +821,14 @@ advance(struct tf_run *r)
 			run_end(r, ERR);
 			break;
 		}
+		if (r->state_mark[0] && fs_write_atomic(r->mark, r->state_mark,
+		    strlen(r->state_mark)) != OK) {
+			buf_printf(&r->reason, "terraform: noting the state the plan was made "
+			    "against: %s\n", err_last());
+			buf_dispose(&sum);
+			run_end(r, ERR);
+			break;
+		}
 		r->found.digest = xstrdup(digest);
 		buf_append(&r->reason, sum.data, sum.len);
 		buf_printf(&r->reason, "saved plan %s/%s.tfplan, sha256 %.16s...\n",
@@ -769,6 +873,7 @@ run_free(struct tf_run *r)
 	}
 	free(r->plan);
 	free(r->lock);
+	free(r->mark);
 	free(r->plan_id);
 	buf_dispose(&r->reason);
 	free(r->found.digest);
@@ -797,6 +902,68 @@ ended(void **run, struct tf_run *r, int rc)
 	return OK;
 }
 
+/*
+ * APPLY_AFTER_RESTART: whatever the saved plan was, it is not applied
+ * (terraform.c's header); gone with its lock file and state note.
+ */
+static int
+after_restart(void **run, struct tf_run *r, const struct apply_info *in)
+{
+	char *taken = xasprintf("%s.applying", r->plan);
+
+	unlink(r->plan);
+	unlink(taken);
+	unlink(r->lock);
+	unlink(r->mark);
+	free(taken);
+	if (in->flags & APPLY_RERUN)
+		buf_printf(&r->reason, "terraform: a restart cut short the apply of plan %s's saved "
+		    "plan, which may be half applied; it is never applied again, and nothing was "
+		    "applied now: a new plan of the current release follows\n", r->plan_id);
+	else
+		buf_printf(&r->reason, "terraform: a restart came before plan %s's saved plan was "
+		    "applied; a saved plan is never applied after a restart (the world may have "
+		    "moved), and nothing was applied: a new plan of the current release follows\n",
+		    r->plan_id);
+	return ended(run, r, APPLY_STALE);
+}
+
+/*
+ * Has Terraform's state moved on since the saved plan was made?  OK when
+ * not, or when that cannot be known here (a backend of the user's own, a
+ * plan from a version that noted nothing: Terraform's own check stays);
+ * APPLY_STALE, said in r->reason, when it has; ERR when it cannot be read.
+ */
+static int
+state_moved(struct tf_run *r, const struct tf_cfg *c, const struct apply_info *in)
+{
+	char then[TF_MARK_MAX], now[TF_MARK_MAX];
+	char *state = local_state(c, in);
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (!state || fs_read(&b, r->mark, TF_MARK_MAX - 1) != OK) {
+		free(state);
+		buf_dispose(&b);
+		return OK;
+	}
+	snprintf(then, sizeof(then), "%.*s", (int)b.len, b.data ? b.data : "");
+	buf_dispose(&b);
+	rc = state_mark_read(now, state);
+	free(state);
+	if (rc != OK) {
+		buf_printf(&r->reason, "terraform: %s; nothing was applied\n", err_last());
+		return ERR;
+	}
+	if (strcmp(then, now) == 0)
+		return OK;
+	buf_printf(&r->reason, "terraform: Terraform's state changed since plan %s's saved plan was "
+	    "made (%s then, %s now%s); nothing was applied, and it is never applied again: a new "
+	    "plan follows\n", r->plan_id, mark_serial(then), mark_serial(now),
+	    same_lineage(then, now) ? "" : ", another lineage");
+	return APPLY_STALE;
+}
+
 static int
 begin(void **run, const struct tf_cfg *c, const struct apply_info *in, enum tf_mode mode)
 {
@@ -820,11 +987,21 @@ begin(void **run, const struct tf_cfg *c, const struct apply_info *in, enum tf_m
 	} else {
 		r->plan = xasprintf("%s/%s.tfplan", plans, r->plan_id);
 		r->lock = xasprintf("%s/%s.lock.hcl", plans, r->plan_id);
+		r->mark = xasprintf("%s/%s.state", plans, r->plan_id);
+		rc = OK;
 		if (mode == TF_PREPARE) {
+			char *state = local_state(c, in);
+
 			unlink(r->plan);
 			unlink(r->lock);
+			unlink(r->mark);
+			/* Before Terraform reads it: a change from here on is a
+			 * change after the plan. */
+			rc = state ? state_mark_read(r->state_mark, state) : OK;
+			free(state);
 		}
-		rc = mode == TF_APPLY ? OK : make_copy(&r->work, c, in, plans);
+		if (rc == OK)
+			rc = mode == TF_APPLY ? OK : make_copy(&r->work, c, in, plans);
 	}
 	free(plans);
 	if (rc != OK) {
@@ -832,6 +1009,8 @@ begin(void **run, const struct tf_cfg *c, const struct apply_info *in, enum tf_m
 		run_free(r);
 		return rc;
 	}
+	if (mode == TF_APPLY && (in->flags & APPLY_AFTER_RESTART))
+		return after_restart(run, r, in);
 	if (mode == TF_APPLY) {
 		/* Exactly the reviewed file, once. */
 		char digest[2 * CRYPTO_SHA256_LEN + 1];
@@ -860,6 +1039,10 @@ begin(void **run, const struct tf_cfg *c, const struct apply_info *in, enum tf_m
 			    "applied: a new plan follows\n", r->plan_id, digest, in->prepared);
 			unlink(r->plan);
 			return ended(run, r, APPLY_STALE);
+		}
+		if ((rc = state_moved(r, c, in)) != OK) {
+			unlink(r->plan);
+			return ended(run, r, rc);
 		}
 		plans = plans_dir(in);
 		rc = plans ? make_copy(&r->work, c, in, plans) : ERR;
@@ -966,6 +1149,8 @@ tf_finish_found(char **reason, struct apply_found *found, void *run)
 		unlink(r->plan);
 		if (r->lock)
 			unlink(r->lock);
+		if (r->mark)
+			unlink(r->mark);
 	}
 	while (r->reason.len && r->reason.data[r->reason.len - 1] == '\n')
 		r->reason.data[--r->reason.len] = '\0';

@@ -668,6 +668,34 @@ ctl_hooks_begin(struct ctl *c, struct plan *p)
 
 /* ---- finishing after a restart ------------------------------------------------------ */
 
+/* The decision and the kinds needing approval a stored record says, when
+ * it says them well; else p's own (planned again) stay. */
+static void
+resume_decision(struct plan *p, const json_t *j)
+{
+	const char *dn = json_string_value(json_object_get(j, "decision"));
+	const json_t *needs = json_object_get(j, "approvals_needed"), *v;
+	unsigned bits = 0;
+	enum decision d;
+	size_t i;
+
+	for (d = DECISION_NOOP; dn && d <= DECISION_INVALID; d++)
+		if (strcmp(decision_name(d), dn) == 0)
+			break;
+	if (!dn || d > DECISION_INVALID || (needs && !json_is_array(needs)))
+		return;
+	json_array_foreach(needs, i, v) {
+		enum change_kind k;
+
+		if (!json_is_string(v) || kind_parse(&k, json_string_value(v)) != OK)
+			return;
+		bits |= 1u << k;
+	}
+	p->decision = d;
+	if (needs)
+		p->needs = bits;
+}
+
 int
 ctl_resume(struct ctl *c, json_t *j)
 {
@@ -696,6 +724,17 @@ ctl_resume(struct ctl *c, json_t *j)
 	if (rc == OK)
 		rc = pipeline_plan(&p, c->repo, &bot, id, &c->hook_base, target, &tsnap);
 	snapshot_dispose(&tsnap);
+	/* What planning again cannot give: a re-run stays a re-run (its
+	 * entries, its why, who asked), what was prepared stays bound, and
+	 * the decision is the one made then (a health action's trust, the
+	 * policy of that moment): a new plan the providers ask for
+	 * (APPLY_STALE, world.c) is decided as this one was. */
+	if (rc == OK && p) {
+		if (plan_restore(p, j) != OK)
+			log_event(NULL, "plan %s: %s; finishing it as planned again", id, err_last());
+		else if (!p->rerun)
+			resume_decision(p, j);
+	}
 	if (rc != OK || !p) {
 		char *line = xasprintf("plan %s for %.7s: a stop cut its apply short, and it cannot be "
 		    "finished: %s -> failed (the release is current; its apply providers did not all "

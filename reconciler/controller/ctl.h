@@ -148,6 +148,7 @@ struct ctl {
 	size_t prep_next, prep_idx;
 	void *prep_run;                /* the preparing provider's run, or NULL */
 	struct buf prep_failed;        /* why preparing failed */
+	int prep_changes;              /* a provider's preparation changes the world */
 	unsigned hook_stale;           /* entries whose apply answered APPLY_STALE */
 	struct ctl_rerun_req *rerun_due;   /* owns; a re-run to start when idle */
 	/* world.c: the drift loop (config drift_seconds) and `drift`. */

@@ -175,6 +175,7 @@ ctl_prepare(struct ctl *c, struct plan *p, struct snapshot *target)
 	c->prep_target = *target;
 	memset(target, 0, sizeof(*target));
 	c->prep_next = 0;
+	c->prep_changes = 0;
 	buf_reset(&c->prep_failed);
 	prep_continue(c);
 	return 1;
@@ -189,6 +190,22 @@ prep_done(struct ctl *c)
 
 	c->prep_plan = NULL;
 	memset(&c->prep_target, 0, sizeof(c->prep_target));
+	if (!c->prep_failed.len && p->rerun && !c->prep_changes &&
+	    p->decision >= DECISION_OBSERVE && p->decision != DECISION_INVALID) {
+		/* A re-run whose reviewed artefacts change nothing (Terraform:
+		 * "No changes", e.g. the apply a restart cut short had finished)
+		 * has nothing to review; what else it runs was approved with the
+		 * plan it re-runs, or runs at once when a person asks. */
+		c->by_decision[p->decision]--;
+		p->decision = DECISION_AUTO;
+		p->needs = 0;
+		c->by_decision[p->decision]++;
+		log_event(NULL, "plan %s for %.7s: prepared; nothing to change, so nothing to review: "
+		    "auto", p->id, p->target);
+		ctl_apply(c, p, &target, NULL, "-applied (nothing to change, so nothing to review)");
+		snapshot_dispose(&target);
+		return;
+	}
 	if (!c->prep_failed.len) {
 		log_event(NULL, "plan %s for %.7s: prepared; %s", p->id, p->target,
 		    decision_name(p->decision));
@@ -264,6 +281,7 @@ ctl_prep_step(struct ctl *c)
 	rc = ap->ops->finish_found(&reason, &found, c->prep_run);
 	c->prep_run = NULL;
 	if (rc == OK) {
+		c->prep_changes |= found.changes != 0;
 		plan_add_prep(c->prep_plan, (unsigned)c->prep_idx, ap->name, reason, found.digest);
 	} else {
 		buf_printf(&c->prep_failed, "apply[%zu] %s could not plan:\n%s", c->prep_idx,
@@ -415,7 +433,13 @@ ctl_hooks_done(struct ctl *c, const struct plan *p)
 	q->r.by = p->rerun && p->rerun->by ? xstrdup(p->rerun->by) : NULL;
 	buf_printf(&why, "a new plan for plan %s: ", p->id);
 	put_entries(&why, c, c->hook_stale);
-	buf_puts(&why, c->hook_stale & (c->hook_stale - 1) ? " were stale" : " was stale");
+	/* After a restart a saved plan is never applied (apply.h): not
+	 * stale, cut short. */
+	if (c->hook_flags & APPLY_AFTER_RESTART)
+		buf_puts(&why, c->hook_stale & (c->hook_stale - 1) ? " were cut short by a restart" :
+		    " was cut short by a restart");
+	else
+		buf_puts(&why, c->hook_stale & (c->hook_stale - 1) ? " were stale" : " was stale");
 	q->r.why = buf_steal(&why);
 	q->decision = p->decision;
 	q->needs = p->needs;

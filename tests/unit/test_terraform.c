@@ -418,8 +418,10 @@ static void *
 open_fake(void)
 {
 	const struct apply_provider *ap = apply_find("terraform");
+	/* state_dir: <tmp>/terraform is the fake binary itself. */
 	char *text = xasprintf("binary: %s/terraform\nprovider_file: %s/provider.tf.json\n"
-	    "cli_config: %s/plan.content\ntimeout: 60\n", tmp, tmp, tmp);
+	    "cli_config: %s/plan.content\ntimeout: 60\nstate_dir: %s/tfstate\n", tmp, tmp, tmp,
+	    tmp);
 	struct ynode *cfg = yaml(text);
 	void *st = NULL;
 
@@ -585,6 +587,175 @@ test_stale_cases(void **state)
 	teardown_tmp(NULL);
 }
 
+/* Terraform's state as a local backend keeps it. */
+static void
+write_state(const char *lineage, int serial)
+{
+	char *t = xasprintf("{\"version\": 4, \"terraform_version\": \"1.9.0\", \"serial\": %d, "
+	    "\"lineage\": \"%s\", \"outputs\": {}, \"resources\": []}\n", serial, lineage);
+	char *d = path_in("tfstate");
+
+	mkdir(d, 0700);
+	write_text("tfstate/terraform.tfstate", t, 0600);
+	free(d);
+	free(t);
+}
+
+static const char lineage_a[] = "0f6d3a52-7c1e-4b8e-9d2a-3e5b7c9f1a24";
+static const char lineage_b[] = "5b2c8e41-1d7f-4a6c-8e3b-9f0a2d4c6e18";
+
+/*
+ * Issue 9's "a changed state serial makes a new plan": prepare notes the
+ * state's lineage and serial beside the saved plan; at apply a state that
+ * moved on (a serial, another lineage, a state that appeared) is
+ * APPLY_STALE before Terraform runs; the same state applies.
+ */
+static void
+test_state_serial(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *lineage_then;   /* NULL: no state when planned */
+		int serial_then;
+		const char *lineage_now;
+		int serial_now;
+		int rc;
+		const char *says;
+	} cases[] = {
+		{ "the same state", lineage_a, 7, lineage_a, 7, OK, "Apply complete!" },
+		{ "a serial moved on", lineage_a, 7, lineage_a, 8, APPLY_STALE,
+		  "terraform: Terraform's state changed since plan 12's saved plan was made (serial 7 "
+		  "then, serial 8 now); nothing was applied, and it is never applied again: a new plan "
+		  "follows" },
+		{ "another lineage", lineage_a, 7, lineage_b, 7, APPLY_STALE,
+		  "(serial 7 then, serial 7 now, another lineage)" },
+		{ "a state where there was none", NULL, 0, lineage_a, 1, APPLY_STALE,
+		  "(no state then, serial 1 now)" },
+		{ "no state then or now", NULL, 0, NULL, 0, OK, "Apply complete!" },
+	};
+	const struct apply_provider *ap = apply_find("terraform");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct apply_info in = { .plan_id = "12",
+			.commit = "0123456789abcdef0123456789abcdef01234567", .target_art = &release };
+		struct apply_found found;
+		char *reason = NULL, *mark, *applied;
+		void *st;
+
+		assert_int_equal(setup_tmp(NULL), 0);
+		in.state_dir = tmp;
+		make_release();
+		st = open_fake();
+		if (cases[i].lineage_then)
+			write_state(cases[i].lineage_then, cases[i].serial_then);
+		assert_int_equal(drive(&reason, &found, st, &in, ap->ops->prepare), OK);
+		free(reason);
+		mark = read_in("tfplans/12.state");
+		assert_non_null(mark);
+		free(mark);
+		if (cases[i].lineage_now)
+			write_state(cases[i].lineage_now, cases[i].serial_now);
+		in.release = tmp;
+		in.prepared = found.digest;
+		if (drive(&reason, NULL, st, &in, ap->ops->start) != cases[i].rc || !strstr(reason,
+		    cases[i].says))
+			fail_msg("%s: got \"%s\"", cases[i].name, reason);
+		applied = read_in("applied");
+		assert_int_equal(applied != NULL, cases[i].rc == OK);
+		/* Used or refused, the saved plan and its notes are gone. */
+		assert_null(read_in("tfplans/12.tfplan"));
+		assert_null(read_in("tfplans/12.state"));
+		free(applied);
+		free(reason);
+		free(found.digest);
+		ap->ops->close(st);
+		artifacts_dispose(&release);
+		teardown_tmp(NULL);
+	}
+}
+
+/*
+ * APPLY_AFTER_RESTART: the saved plan is never applied, whether the dead
+ * controller's run had applied some of it (APPLY_RERUN) or had not
+ * started; the file, its .applying name, its lock file and its state note
+ * go, and Terraform is not run at all.
+ */
+static void
+test_after_restart(void **state)
+{
+	static const struct {
+		const char *name;
+		unsigned flags;
+		int taken;                  /* the dead run had renamed it */
+		const char *says;
+	} cases[] = {
+		{ "restarted before terraform ran", APPLY_AFTER_RESTART, 0,
+		  "terraform: a restart came before plan 13's saved plan was applied; a saved plan is "
+		  "never applied after a restart (the world may have moved), and nothing was applied: "
+		  "a new plan of the current release follows" },
+		{ "its apply cut short", APPLY_AFTER_RESTART | APPLY_RERUN, 1,
+		  "terraform: a restart cut short the apply of plan 13's saved plan, which may be half "
+		  "applied; it is never applied again, and nothing was applied now: a new plan of the "
+		  "current release follows" },
+		{ "its apply cut short before the rename", APPLY_AFTER_RESTART | APPLY_RERUN, 0,
+		  "a restart cut short the apply of plan 13's saved plan" },
+	};
+	const struct apply_provider *ap = apply_find("terraform");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct apply_info in = { .plan_id = "13",
+			.commit = "0123456789abcdef0123456789abcdef01234567", .target_art = &release };
+		struct apply_found found;
+		char *reason = NULL, *calls, *plan, *taken, *lock;
+		void *st;
+
+		/* (A new temporary directory each time.) */
+		assert_int_equal(setup_tmp(NULL), 0);
+		plan = path_in("tfplans/13.tfplan");
+		taken = path_in("tfplans/13.tfplan.applying");
+		lock = path_in("tfplans/13.lock.hcl");
+		in.state_dir = tmp;
+		make_release();
+		st = open_fake();
+		write_state(lineage_a, 3);
+		assert_int_equal(drive(&reason, &found, st, &in, ap->ops->prepare), OK);
+		free(reason);
+		write_text("tfplans/13.lock.hcl", "# lock\n", 0600);
+		if (cases[i].taken)
+			assert_int_equal(rename(plan, taken), 0);
+		calls = path_in("calls");
+		unlink(calls);
+		free(calls);
+		in.release = tmp;
+		in.prepared = found.digest;
+		in.flags = cases[i].flags;
+		if (drive(&reason, NULL, st, &in, ap->ops->start) != APPLY_STALE ||
+		    !strstr(reason, cases[i].says))
+			fail_msg("%s: got \"%s\"", cases[i].name, reason);
+		/* Terraform never ran. */
+		calls = read_in("calls");
+		assert_null(calls);
+		assert_null(read_in("applied"));
+		assert_true(access(plan, F_OK) != 0);
+		assert_true(access(taken, F_OK) != 0);
+		assert_true(access(lock, F_OK) != 0);
+		assert_null(read_in("tfplans/13.state"));
+		free(calls);
+		free(reason);
+		free(found.digest);
+		free(plan);
+		free(taken);
+		free(lock);
+		ap->ops->close(st);
+		artifacts_dispose(&release);
+		teardown_tmp(NULL);
+	}
+}
+
 static void
 test_plan_fails_and_drift(void **state)
 {
@@ -657,5 +828,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prepare_then_apply);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_stale_cases);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_fails_and_drift);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_state_serial);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_after_restart);
 	return _cmocka_run_group_tests("terraform", tests, n, NULL, NULL);
 }
