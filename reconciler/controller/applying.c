@@ -638,25 +638,20 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 }
 
 void
-ctl_hooks_begin(struct ctl *c, struct plan *p)
+ctl_hooks_begin(struct ctl *c, struct plan *p, const char *by, const char *said)
 {
-	json_t *rec = NULL;
+	json_t *rec;
 
 	ASSERT(!c->hook_plan);
-	/* The record ctl_rerun_apply wrote ("applying", its announcement),
-	 * with the journal added; one rebuilt from the plan if it is gone. */
-	if (state_load_plan(&rec, c->cfg->state, p->id) != OK || !json_is_object(rec)) {
-		json_decref(rec);
-		rec = applying_record(c, p, p->rerun ? p->rerun->by : NULL, NULL);
-	}
-	if (!rec) {
+	/* Rebuilt from the plan, which holds all the stored plan had (its
+	 * re-run, what was prepared, its approvals); the outcome is said at
+	 * the end (hooks_applied, hooks_failed), as for any apply. */
+	if (!(rec = applying_record(c, p, by, said))) {
 		log_event(NULL, "plan %s: cannot encode the plan; not applied", p->id);
 		plan_free(p);
 		snapshot_dispose(&c->hook_base);
 		return;
 	}
-	json_object_set_new(rec, "outcome", json_string("applying"));
-	json_object_set_new(rec, "providers", providers_for(c, p, "pending"));
 	c->hook_plan = p;
 	c->hook_rec = rec;
 	c->hook_flags = 0;

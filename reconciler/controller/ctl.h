@@ -275,9 +275,11 @@ void ctl_stop_leftovers(struct ctl *c);
  * `finishing:`), or nothing. */
 void ctl_hooks_status(struct ctl *c, struct buf *b);
 /* Run plan p's apply providers (takes p): a re-run's (world.c), whose
- * release is current already and whose record says "applying"; c->hook_base
- * set. */
-void ctl_hooks_begin(struct ctl *c, struct plan *p);
+ * release is current already; c->hook_base set.  Its record says
+ * "applying" from here on, decided `by` (may be NULL), and its outcome is
+ * announced when the providers end, with `said` after the summary line as
+ * ctl_apply's (NULL: nothing said). */
+void ctl_hooks_begin(struct ctl *c, struct plan *p, const char *by, const char *said);
 /* Act on a new plan's decision (post it, apply it, or hold it open);
  * takes p and the snapshot's contents. */
 void ctl_act(struct ctl *c, struct plan *p, struct snapshot *target);

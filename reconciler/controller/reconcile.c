@@ -242,8 +242,11 @@ ctl_reconcile(struct ctl *c)
 		return;
 	snprintf(c->head, sizeof(c->head), "%s", head);
 	if (strcmp(head, c->base.sha) == 0) {
-		/* Back at the applied commit: nothing is pending any more. */
-		if (c->open) {
+		/* Back at the applied commit: nothing is pending any more --
+		 * but a re-run's plan (a retry, a new Terraform plan) is a plan
+		 * of the applied commit itself, and waits on.  (The first pass
+		 * after a restart comes here with one a resumed apply made.) */
+		if (c->open && !c->open->rerun) {
 			char *line = xasprintf("plan %s superseded: the head is back at the applied "
 			    "commit %.7s", c->open->id, c->base.sha);
 

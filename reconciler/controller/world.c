@@ -358,17 +358,9 @@ int
 ctl_rerun_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
     const char *said)
 {
-	struct buf sum = BUF_INIT, body = BUF_INIT;
-
 	snapshot_dispose(target);     /* it is c->base's commit */
 	if (!by)
 		by = p->rerun->by;
-	plan_summary(&sum, p);
-	buf_puts(&sum, said ? said : "");
-	plan_format_text(&body, p, 8000);
-	ctl_conclude(c, p, "applying", by, said ? sum.data : NULL, body.data, 0);
-	buf_dispose(&sum);
-	buf_dispose(&body);
 	/* A retry compares the world with what the plan it re-runs did. */
 	snapshot_dispose(&c->hook_base);
 	if (p->rerun->of_base[0] && !p->rerun->reconcile) {
@@ -381,7 +373,9 @@ ctl_rerun_apply(struct ctl *c, struct plan *p, struct snapshot *target, const ch
 	}
 	log_event(NULL, "plan %s for %.7s: %s runs%s%s", p->id, p->target, p->rerun->why,
 	    by ? " by " : "", by ? by : "");
-	ctl_hooks_begin(c, p);
+	/* Announced when its providers end, like any apply: never "applied"
+	 * before they ran. */
+	ctl_hooks_begin(c, p, by, said);
 	return OK;
 }
 

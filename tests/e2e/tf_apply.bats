@@ -168,6 +168,25 @@ write_config() {
 	    provider_file: $D/provider.tf.json
 	    timeout: 600
 	EOF
+	if [ -n "${TF_WRAP:-}" ]; then
+		printf '    binary: %s\n' "$TF_WRAP" >>"$C"
+	fi
+}
+
+# tf_wrap: Terraform through a script that logs each run's arguments to
+# $D/tf.calls (TF_WRAP, for write_config): what was applied is counted
+# there, not taken from firebreak's word.
+tf_wrap() {
+	TF_WRAP=$D/tf
+	printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$D/tf.calls" "$(command -v terraform)" \
+	    >"$TF_WRAP"
+	chmod +x "$TF_WRAP"
+	: >"$D/tf.calls"
+}
+
+# tf_applied ID: how many times a `terraform apply` of plan ID's saved plan ran.
+tf_applied() {
+	grep -c "^apply .*/tfplans/$1\.tfplan" "$D/tf.calls" || true
 }
 
 # wait_long FILE PATTERN [SECONDS]: wait_for, for what Terraform does (180 s).
@@ -447,4 +466,201 @@ commit_api() {
 	run --separate-stderr fb run --config "$C" -n
 	assert_status 1
 	assert_contains "$stderr" 'apply terraform: unknown key "parallelism"'
+}
+
+# ---- crash recovery with the terraform provider ----------------------------
+#
+# DESIGN.md "State directory" and README "Crash safety": a plan whose
+# terraform apply a stop or a kill -9 cut short is finished by the
+# restart, but its saved plan is never applied then: the plan fails,
+# saying so once, and a new plan of the current release follows, decided
+# as the interrupted one was.  The test build's controller kills itself
+# where FIREBREAK_CRASH_AT says (tests/e2e/crash.bats); a kill while
+# `terraform apply` is inside Route53 is the release build's kill -9 while
+# the stand-in holds a change it applied (/_hold).  Announcements are
+# counted at the webhook receiver, which deduplicates nothing.
+
+HOOKS=$BUILD/tests/hooks/firebreak
+
+# crash_start POINT: the test build, told to kill itself at POINT, in the
+# background (its log $D/crash.log).
+crash_start() {
+	[ -x "$HOOKS" ] || { echo "$HOOKS is missing (make tools)" >&2; return 1; }
+	FIREBREAK_CRASH_AT=$1 "$HOOKS" run --config "$C" 2>>"$D/crash.log" 3>&- &
+	PID=$!
+	for _ in $(seq 200); do
+		grep -q "^firebreak: running on " "$D/crash.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$D/crash.log" >&2
+	return 1
+}
+
+# crash_wait POINT: until the test build killed itself at POINT (180 s).
+crash_wait() {
+	for _ in $(seq 1800); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	local rc=0
+	wait "$PID" || rc=$?
+	PID=
+	assert_eq "$rc" 137 "the exit status of a controller killed at $1"
+	grep -q "crash point $1: killing this process" "$D/crash.log"
+}
+
+# dns_auto: dns.add and dns.modify auto-applied, by a policy commit the
+# one-shot apply takes in (no DNS change: the world stays).
+dns_auto() {
+	edit "$R" policy.yaml -e 's/^auto: \[pin.modify, enc.modify\]/auto: [pin.modify, enc.modify, dns.add, dns.modify]/'
+	commit_all "$R" "dns changes are trusted"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+}
+
+# said: the first line of every webhook post, in order, without the
+# seconds a run took.
+said() {
+	posts_raw | sed -E 's/ \([0-9]+\.[0-9] s\)$//'
+}
+
+posts_raw() {
+	jq -r 'select(.path == "/hooks/ops") | .body | fromjson | .text | split("\n")[0]' "$D/hook.log"
+}
+
+# settle_outcome ID: plan ID has ended and the outbox is empty.
+settle_outcome() {
+	wait_outcome "$1" >/dev/null || return 1
+	for _ in $(seq 300); do
+		compgen -G "$S/outbox/*.json" >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "the outbox did not empty" >&2
+	return 1
+}
+
+# The records the target release says (api added, mail's TTL 600), and
+# every other record as it was.
+assert_route53_target() {
+	assert_eq "$(record api.example.com A)" '{"records":["10.0.5.5","10.0.5.6"],"ttl":300}' "api"
+	assert_eq "$(record mail.example.com A)" '{"records":["10.0.3.25"],"ttl":600}' "mail"
+	assert_eq "$(r53 /_dump | jq -cS 'del(.Z0123456789ABC["api.example.com."]) |
+	    del(.Z0123456789ABC["mail.example.com."])')" \
+	    "$(jq -cS 'del(.Z0123456789ABC["mail.example.com."])' "$T/route53.json")" "the other records"
+}
+
+@test "terraform crash after the release switch: the saved plan is never applied; plan 2 fails once, saying why; a new plan asks for approval again and applies" {
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	write_config
+	crash_start after-switch
+	commit_api
+	wait_long "$CHAT" 'plan 2 for .* -> approve (waiting for an approver)'
+	run fb approve --config "$C" --as bob 2
+	crash_wait after-switch
+	assert_eq "$(outcome 2)" applying "plan 2 after the kill"
+	assert_eq "$(tf_applied 2)/$(changes)" 0/0 "applies of plan 2's saved plan, and changes, before the restart"
+	[ -e "$S/tfplans/2.tfplan" ]
+	start_controller
+	wait_long "$CHAT" 'plan 3 for .* -> approve (waiting for an approver)'
+	assert_eq "$(outcome 2)" failed "plan 2"
+	p=$(post_with "plan 3 for")
+	assert_contains "$p" "Plan: 1 to add, 1 to change, 0 to destroy."
+	# Never applied, and gone: nobody can apply it later.
+	assert_eq "$(tf_applied 2)/$(changes)" 0/0 "applies of plan 2's saved plan, and changes"
+	assert_eq "$(entries "$S/tfplans" | grep '^2\.' || true)" "" "plan 2's files in tfplans/"
+	run fb approve --config "$C" --as bob 3
+	assert_status 0
+	settle_outcome 3
+	assert_eq "$(outcome 3)" applied "plan 3"
+	assert_route53_target
+	assert_eq "$(tf_applied 2)/$(tf_applied 3)/$(changes)" 0/1/2 "applies of the saved plans, and changes"
+	assert_eq "$(said)" "plan 2 for $(short "$R") \"api, and mail's ttl\" by Alice Example: 1 dns.add, 1 dns.modify -&gt; approve (waiting for an approver)
+plan 2: apply terraform failed (after a restart): terraform: a restart came before plan 2's saved plan was applied; a saved plan is never applied after a restart (the world may have moved), and nothing was applied: a new plan of the current release follows
+plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve (waiting for an approver)
+plan 3: apply terraform done: terraform apply: Apply complete! Resources: 1 added, 1 changed, 0 destroyed.
+plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve, approved by bob: applied" "what chat heard"
+	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
+}
+
+@test "terraform crash during the provider (terraform running): auto stays auto: plan 2 fails once, a new plan is made and applied at once, nothing applied twice" {
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	dns_auto
+	write_config
+	crash_start during-provider
+	commit_api
+	crash_wait during-provider
+	assert_eq "$(jq -r '.providers[0].state' "$S/plans/3.json")" running "the record after the kill"
+	start_controller
+	settle_outcome 4
+	assert_eq "$(outcome 3)/$(outcome 4)" failed/applied "plans 3 and 4"
+	assert_route53_target
+	assert_eq "$(tf_applied 3)/$(tf_applied 4)/$(changes)" 0/1/2 "applies of the saved plans, and changes"
+	assert_eq "$(said)" "plan 3: apply terraform failed (after a restart): terraform: a restart cut short the apply of plan 3's saved plan, which may be half applied; it is never applied again, and nothing was applied now: a new plan of the current release follows
+plan 4: apply terraform done: terraform apply: Apply complete! Resources: 1 added, 1 changed, 0 destroyed.
+plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 3: apply[0] terraform was cut short by a restart -&gt; auto-applied" "what chat heard"
+	assert_contains "$(post_with "plan 4 for")" "Plan: 1 to add, 1 to change, 0 to destroy."
+	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
+}
+
+@test "terraform kill -9 while terraform apply is inside Route53: the run left is stopped, its saved plan never applied again; a new plan finishes the job once approved" {
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	write_config
+	start_controller
+	commit_api
+	wait_long "$CHAT" 'plan 2 for .* -> approve (waiting for an approver)'
+	# The first change reaches "Route53" and is applied; its answer waits.
+	r53 /_hold '{"changes": 1}' >/dev/null
+	run fb approve --config "$C" --as bob 2
+	wait_long "$D/r53.log" " held$"
+	kill -9 "$PID"
+	wait "$PID" 2>/dev/null || true
+	PID=
+	assert_eq "$(outcome 2)" applying "plan 2 after the kill"
+	assert_eq "$(tf_applied 2)/$(changes)" 1/1 "applies of plan 2's saved plan, and changes, at the kill"
+	start_controller
+	# The left-over terraform is stopped before anything runs again.
+	wait_long "$D/run.log" "plan 2: stopping the run of terraform (process group [0-9]*) a stopped controller left running"
+	wait_long "$CHAT" 'plan 3 for .* -> approve (waiting for an approver)'
+	r53 /_release >/dev/null
+	assert_eq "$(outcome 2)" failed "plan 2"
+	run fb approve --config "$C" --as bob 3
+	assert_status 0
+	settle_outcome 3
+	assert_eq "$(outcome 3)" applied "plan 3"
+	assert_route53_target
+	assert_eq "$(tf_applied 2)/$(tf_applied 3)" 1/1 "applies of the saved plans"
+	assert_eq "$(said | sed -n '1,3p')" "plan 2 for $(short "$R") \"api, and mail's ttl\" by Alice Example: 1 dns.add, 1 dns.modify -&gt; approve (waiting for an approver)
+plan 2: apply terraform failed (after a restart): terraform: a restart cut short the apply of plan 2's saved plan, which may be half applied; it is never applied again, and nothing was applied now: a new plan of the current release follows
+plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve (waiting for an approver)" "what chat heard"
+	assert_eq "$(said | grep -c '^plan 2')/$(said | grep -c '^plan 3 for .*, approved by bob: applied$')" 2/1 "plan 2's and plan 3's announcements"
+	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
+}
+
+@test "terraform crash after terraform apply ended, before the record says so: not applied again; the new plan has nothing to change and applies without a review" {
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	write_config
+	crash_start provider-ended
+	commit_api
+	wait_long "$CHAT" 'plan 2 for .* -> approve (waiting for an approver)'
+	run fb approve --config "$C" --as bob 2
+	crash_wait provider-ended
+	assert_eq "$(outcome 2)" applying "plan 2 after the kill"
+	assert_route53_target
+	assert_eq "$(tf_applied 2)/$(changes)" 1/2 "applies of plan 2's saved plan, and changes"
+	start_controller
+	settle_outcome 3
+	assert_eq "$(outcome 2)/$(outcome 3)" failed/applied "plans 2 and 3"
+	assert_route53_target
+	# The world was at the target: nothing sent again.
+	assert_eq "$(tf_applied 2)/$(changes)" 1/2 "applies of plan 2's saved plan, and changes"
+	assert_contains "$(post_with "plan 3 for")" "No changes"
+	assert_eq "$(said)" "plan 2 for $(short "$R") \"api, and mail's ttl\" by Alice Example: 1 dns.add, 1 dns.modify -&gt; approve (waiting for an approver)
+plan 2: apply terraform failed (after a restart): terraform: a restart cut short the apply of plan 2's saved plan, which may be half applied; it is never applied again, and nothing was applied now: a new plan of the current release follows
+plan 3: apply terraform done: terraform apply: Apply complete! Resources: 0 added, 0 changed, 0 destroyed.
+plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; auto-applied (nothing to change, so nothing to review)" "what chat heard"
+	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
 }

@@ -44,6 +44,12 @@ For the tests (not Route53's):
                        every ListResourceRecordSets is (InvalidInput)
                        until {} clears it
   GET  /_calls         how many ChangeResourceRecordSets were applied
+  POST /_hold          a JSON body {"changes": N}: the next N
+                       ChangeResourceRecordSets are applied, logged as
+                       "held", and not answered until /_release (a
+                       `terraform apply` caught half-way, for the crash
+                       tests); {"changes": 0} holds none
+  POST /_release       answers every held request
 """
 import http.server
 import json
@@ -56,7 +62,9 @@ import xml.etree.ElementTree as ET
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 LOCK = threading.RLock()
 ZONES = {}          # id -> {"name": "example.com.", "sets": {(name, type): {"ttl", "records"}}}
-STATE = {"fail": None, "fail_read": None, "changes": 0, "change_seq": 0, "fast": False}
+STATE = {"fail": None, "fail_read": None, "changes": 0, "change_seq": 0, "fast": False,
+         "hold": 0}
+RELEASE = threading.Event()
 LOG = None
 
 
@@ -198,10 +206,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, body)
 
     def do_POST(self):
+        self.held = None
+        self.post()
+        if self.held is not None:
+            # Applied, not answered: outside the lock, so the test's own
+            # calls (and other requests) go on meanwhile.
+            RELEASE.wait()
+            try:
+                self.reply(200, self.held)
+            except OSError:
+                pass        # the client was killed meanwhile
+
+    def post(self):
         u = urllib.parse.urlparse(self.path)
         parts = [p for p in u.path.split("/") if p]
         data = self.body()
         with LOCK:
+            if u.path == "/_hold":
+                STATE["hold"] = int(json.loads(data).get("changes", 0))
+                RELEASE.clear()
+                return self.reply(200, "{}", "application/json")
+            if u.path == "/_release":
+                STATE["hold"] = 0
+                RELEASE.set()
+                self.say("released")
+                return self.reply(200, "{}", "application/json")
             if u.path == "/_set":
                 r = json.loads(data)
                 z = ZONES[r["zone"]]
@@ -274,6 +303,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 % STATE["change_seq"])
         body = ('<?xml version="1.0"?>\n<ChangeResourceRecordSetsResponse xmlns="%s">%s'
                 '</ChangeResourceRecordSetsResponse>' % (NS, "" if STATE["fast"] else info))
+        if STATE["hold"] > 0:
+            STATE["hold"] -= 1
+            self.say("held")
+            self.held = body
+            return
         self.reply(200, body)
 
 
