@@ -38,7 +38,7 @@ setup() {
 	S=$BATS_TEST_TMPDIR/state
 	C=$BATS_TEST_TMPDIR/firebreak.yaml
 	CHAT=$BATS_TEST_TMPDIR/chat.log
-	PID= PROXY_PID=
+	PID= PROXY_PID= HOOK_PID=
 	SERVER_PORT=$DNS_PORT
 	SECRET=$BATS_TEST_TMPDIR/tsig.key
 	cp "$BIND_DIR/fbkey.secret" "$SECRET"
@@ -48,10 +48,11 @@ setup() {
 
 teardown() {
 	stop_controller
-	if [ -n "${PROXY_PID:-}" ]; then
-		kill "$PROXY_PID" 2>/dev/null || true
-		wait "$PROXY_PID" 2>/dev/null || true
-	fi
+	local p
+	for p in ${PROXY_PID:-} ${HOOK_PID:-}; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 }
 
 # bootstrap: release 1 from the repository's head (the one-shot apply, no
@@ -513,6 +514,7 @@ for i in range(101):
 	[ -x "$HOOKS" ] || skip "$HOOKS is missing (make tools)"
 	bootstrap
 	write_config
+	hook_chat
 	drain_web02
 	FIREBREAK_CRASH_AT=provider-ended "$HOOKS" run --config "$C" 2>"$BATS_TEST_TMPDIR/crash.log" 3>&- &
 	PID=$!
@@ -533,6 +535,95 @@ for i in range(101):
 	assert_eq "$(dig +short -p "$DNS_PORT" @127.0.0.1 example.com SOA | awk '{print $3}')" "$serial" \
 	    "the serial (nothing sent again)"
 	assert_eq "$(grep -c 'apply rfc2136 failed' "$CHAT")" 0 "failures said"
+	for _ in $(seq 200); do [ "$(heard '^plan 2 for .*applied (finished after a restart)$')" = 1 ] && break; sleep 0.05; done
+	assert_eq "$(heard '^plan 2 for ')/$(heard '^plan 2 for .*applied (finished after a restart)$')/$(heard '^plan 2: apply rfc2136 ')" \
+	    "2/1/1" "plan 2's posts, its outcome's and the provider's report at the webhook"
+}
+
+# The same at the other instants, each announcement counted at a webhook
+# receiver that deduplicates nothing (tests/tools/slackstub; the console
+# would hide a message sent twice), and what reached BIND counted by its
+# serial: one UPDATE message, so the serial moves on by exactly one.
+
+# hook_chat: a webhook chat entry beside the console one ($HOOK_LOG).
+hook_chat() {
+	local tools=${BUILD:-$TOP/build}/tests/tools
+	HOOK_LOG=$BATS_TEST_TMPDIR/hook.log
+	"$tools/slackstub" -P "$BATS_TEST_TMPDIR/hook.port" -o "$HOOK_LOG" >/dev/null 2>&1 3>&- &
+	HOOK_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/hook.port" ] && break
+		sleep 0.05
+	done
+	sed -i "s|^  - {type: console, path: $CHAT}|&\n  - {type: webhook, url: \"http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/hook.port")/hooks/ops\"}|" "$C"
+	grep -q 'type: webhook' "$C"
+}
+
+# heard PATTERN: how many webhook posts begin with a line matching PATTERN.
+heard() {
+	jq -r '.body | fromjson | .text | split("\n")[0]' "$HOOK_LOG" | grep -c -- "$1" || true
+}
+
+soa_serial() {
+	dig +short -p "$DNS_PORT" @127.0.0.1 example.com SOA | awk '{print $3}'
+}
+
+# crash_approved POINT: the test build, told to kill itself at POINT, runs
+# until plan 2 is posted, alice approves it, and it dies there.
+crash_approved() {
+	local hooks=${BUILD:-$TOP/build}/tests/hooks/firebreak
+	[ -x "$hooks" ] || { echo "$hooks is missing (make tools)" >&2; return 1; }
+	FIREBREAK_CRASH_AT=$1 "$hooks" run --config "$C" 2>"$BATS_TEST_TMPDIR/crash.log" 3>&- &
+	PID=$!
+	wait_for "$CHAT" 'plan 2 for .* -> approve'
+	run fb approve --config "$C" --as alice 2
+	for _ in $(seq 400); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+	local rc=0
+	wait "$PID" || rc=$?
+	PID=
+	assert_eq "$rc" 137 "the exit status of a controller killed at $1"
+	grep -q "crash point $1: killing this process" "$BATS_TEST_TMPDIR/crash.log"
+}
+
+@test "rfc2136: a kill after the release switch, before the provider ran: the restart sends the UPDATE once and announces the plan once" {
+	bootstrap
+	write_config
+	hook_chat
+	drain_web02
+	serial=$(soa_serial)
+	crash_approved after-switch
+	assert_eq "$(jq -r .outcome "$S/plans/2.json")" applying "plan 2 after the kill"
+	assert_eq "$(dns www.example.com)" "$WWW_BEFORE" "www after the kill (nothing sent)"
+	assert_eq "$(soa_serial)" "$serial" "the serial after the kill"
+	start_controller
+	assert_eq "$(wait_outcome 2)" "applied" "plan 2"
+	wait_chat "approved by alice: applied (finished after a restart)"
+	assert_eq "$(dns www.example.com)" "10.0.1.5" "www in BIND"
+	assert_eq "$(soa_serial)" "$((serial + 1))" "the serial (one UPDATE)"
+	for _ in $(seq 200); do [ "$(heard '^plan 2 for .*applied (finished after a restart)$')" = 1 ] && break; sleep 0.05; done
+	assert_eq "$(heard '^plan 2 for ')/$(heard '^plan 2 for .*applied (finished after a restart)$')/$(heard '^plan 2: apply rfc2136 ')" \
+	    "2/1/1" "plan 2's posts, its outcome's and the provider's report at the webhook"
+}
+
+@test "rfc2136: a kill while the provider runs: the run left is stopped or has finished, the restart converges, nothing is sent twice, the plan is announced once" {
+	bootstrap
+	write_config
+	hook_chat
+	drain_web02
+	serial=$(soa_serial)
+	crash_approved during-provider
+	assert_eq "$(jq -r '.providers[0].state' "$S/plans/2.json")" running "the record after the kill"
+	start_controller
+	assert_eq "$(wait_outcome 2)" "applied" "plan 2"
+	wait_chat "approved by alice: applied (finished after a restart)"
+	assert_eq "$(dns www.example.com)" "10.0.1.5" "www in BIND"
+	# Whether the run the dead controller left sent it before it was
+	# stopped or the restart did: one UPDATE.
+	assert_eq "$(soa_serial)" "$((serial + 1))" "the serial (one UPDATE)"
+	assert_eq "$(grep -c 'apply rfc2136 failed' "$CHAT")" 0 "failures said"
+	for _ in $(seq 200); do [ "$(heard '^plan 2 for .*applied (finished after a restart)$')" = 1 ] && break; sleep 0.05; done
+	assert_eq "$(heard '^plan 2 for ')/$(heard '^plan 2 for .*applied (finished after a restart)$')/$(heard '^plan 2: apply rfc2136 ')" \
+	    "2/1/1" "plan 2's posts, its outcome's and the provider's report at the webhook"
 }
 
 @test "rfc2136: drift_seconds reads the zones on a timer and posts a drift once per distinct difference; drift and /metrics show it; reconcile dns overwrites it" {
