@@ -35,6 +35,8 @@
  *                      know yet (the one window where a message is sent twice)
  *   after-sent-mark    ... and the outbox marked it sent (not yet fsynced
  *                      out of its post file): not sent again
+ *   preparing          a plan's apply provider started preparing it
+ *                      (terraform plan); the plan has no record yet
  */
 #ifndef FIREBREAK_CRASHPOINT_H
 #define FIREBREAK_CRASHPOINT_H

@@ -191,8 +191,6 @@ hooks_forget(struct ctl *c, int failed)
 	struct plan *p = c->hook_plan;
 
 	c->hook_plan = NULL;
-	/* A stale saved plan (APPLY_STALE) asks for a new plan (world.c). */
-	ctl_hooks_done(c, p);
 	ctl_rollout_begin(c, p->id, failed);
 	plan_free(p);
 	json_decref(c->hook_rec);
@@ -267,6 +265,9 @@ hooks_failed(struct ctl *c, json_t *e, int rc, const char *why, const char *reas
 				p->unfinished |= 1u << k;
 		}
 	json_object_set_new(c->hook_rec, "apply_unfinished", unfinished);
+	/* A stale saved plan (APPLY_STALE) asks for a new plan (world.c),
+	 * noted durably before the outcome that says one follows. */
+	ctl_hooks_done(c, p);
 	crash_point("before-outcome");
 	/* The whole reason in the summary (chat makes it one line): the one
 	 * line a console or an IRC channel shows must say what differed. */

@@ -149,6 +149,7 @@ struct ctl {
 	void *prep_run;                /* the preparing provider's run, or NULL */
 	struct buf prep_failed;        /* why preparing failed */
 	int prep_changes;              /* a provider's preparation changes the world */
+	char renew_id[24];             /* the owed re-run plan being made (renew.json), or "" */
 	unsigned hook_stale;           /* entries whose apply answered APPLY_STALE */
 	struct ctl_rerun_req *rerun_due;   /* owns; a re-run to start when idle */
 	/* world.c: the drift loop (config drift_seconds) and `drift`. */
@@ -315,8 +316,14 @@ void ctl_apply_info(struct ctl *c, const struct plan *p, size_t i, const char *r
 /* apply[i] failed for the running plan with code rc (APPLY_STALE too). */
 void ctl_hook_failed(struct ctl *c, size_t i, int rc);
 /* The running plan's providers are done: a stale saved plan is planned
- * anew when the loop is idle (borrows p). */
+ * anew when the loop is idle (borrows p).  Called before p's outcome is
+ * written, so that the request is durable first (<state>/renew.json): a
+ * kill between the outcome ("a new plan follows") and the new plan's own
+ * record leaves it for the next start (ctl_renew_recover). */
 void ctl_hooks_done(struct ctl *c, const struct plan *p);
+/* At start-up, after ctl_recover_plans: a new plan a stopped controller
+ * owed (renew.json) and never recorded becomes due again. */
+void ctl_renew_recover(struct ctl *c);
 /* A re-run plan approved or auto: no release switch, its providers run. */
 int ctl_rerun_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
     const char *said);

@@ -307,6 +307,8 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 			ctl_ha_reopen(&c);   /* open plans keep their ids across a failover */
 		/* May start finishing an apply a stop cut short: the loop drives it. */
 		ctl_recover_plans(&c, 1);
+		/* A new plan owed by a plan that ended before it was made. */
+		ctl_renew_recover(&c);
 		/* A rollout a stop or a kill cut short goes on (before the outbox
 		 * delivers: its written-ahead messages are queued once); one whose
 		 * apply providers that recovery is running again begins when they

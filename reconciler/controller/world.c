@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/crashpoint.h"
 #include "base/crypto.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -61,6 +63,7 @@ struct ctl_rerun_req {
 	enum decision decision;        /* of the plan re-run */
 	unsigned needs;
 	char *subject, *author;        /* owns; the re-run plan's, for its summary */
+	int owed;                      /* the controller owes it (renew.json) */
 };
 
 static void
@@ -107,6 +110,139 @@ put_entries(struct buf *b, const struct ctl *c, unsigned entries)
 	for (i = 0; i < c->naps && i < 32; i++)
 		if (entries & (1u << i))
 			buf_printf(b, "%sapply[%zu] %s", n++ ? ", " : "", i, c->aps[i]->name);
+}
+
+/* ---- a new plan the controller owes ------------------------------------------- */
+
+static char *
+renew_path(const struct ctl *c)
+{
+	return xasprintf("%s/renew.json", c->cfg->state);
+}
+
+/* Plan `id` has its record: if it was the owed one, nothing is owed. */
+static void
+renew_made(struct ctl *c, const char *id)
+{
+	char *path;
+
+	if (!c->renew_id[0] || strcmp(c->renew_id, id) != 0)
+		return;
+	path = renew_path(c);
+	unlink(path);
+	free(path);
+	c->renew_id[0] = '\0';
+}
+
+static json_t *
+bits_json(unsigned bits, int kinds)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < 32; i++)
+		if ((bits >> i) & 1u) {
+			if (!kinds)
+				json_array_append_new(a, json_integer(i));
+			else if (i < KIND__COUNT)
+				json_array_append_new(a, json_string(kind_name((enum change_kind)i)));
+		}
+	return a;
+}
+
+static int
+json_bits(unsigned *out, const json_t *a, int kinds)
+{
+	const json_t *v;
+	size_t i;
+
+	*out = 0;
+	if (!json_is_array(a))
+		return ERR_INVALID;
+	json_array_foreach(a, i, v) {
+		enum change_kind k;
+
+		if (kinds && json_is_string(v) && kind_parse(&k, json_string_value(v)) == OK)
+			*out |= 1u << k;
+		else if (!kinds && json_is_integer(v) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) < 32)
+			*out |= 1u << json_integer_value(v);
+		else
+			return ERR_INVALID;
+	}
+	return OK;
+}
+
+/*
+ * Note re-run q as owed, with the id reserved for it once there is one
+ * (written whole: fs_write_atomic).  A failure is logged: the request
+ * still runs now; only a kill before its plan is recorded would lose it.
+ */
+static void
+renew_save(struct ctl *c, const struct ctl_rerun_req *q, const char *id)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:s, s:o}", "of", q->r.of,
+	    "of_base", q->r.of_base, "why", q->r.why ? q->r.why : "", "entries",
+	    bits_json(q->r.entries, 0), "kinds", bits_json(q->r.kinds, 1), "reconcile",
+	    q->r.reconcile, "decision", decision_name(q->decision), "needs",
+	    bits_json(q->needs, 1));
+	char *path = renew_path(c), *text;
+
+	if (q->r.by)
+		json_object_set_new(j, "by", json_string(q->r.by));
+	if (q->subject)
+		json_object_set_new(j, "subject", json_string(q->subject));
+	if (q->author)
+		json_object_set_new(j, "author", json_string(q->author));
+	if (id)
+		json_object_set_new(j, "id", json_string(id));
+	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text || fs_write_atomic(path, text, strlen(text)) != OK) {
+		snprintf(c->last_error, sizeof(c->last_error), "plan %s: noting the new plan it is "
+		    "owed: %s", q->r.of, text ? err_last() : "cannot encode it");
+		log_event(NULL, "%s", c->last_error);
+	}
+	free(text);
+	free(path);
+	json_decref(j);
+}
+
+/* The request renew.json holds (owns), or NULL when it is malformed. */
+static struct ctl_rerun_req *
+renew_parse(const json_t *j)
+{
+	const char *of = json_string_value(json_object_get(j, "of"));
+	const char *of_base = json_string_value(json_object_get(j, "of_base"));
+	const char *why = json_string_value(json_object_get(j, "why"));
+	const char *dn = json_string_value(json_object_get(j, "decision"));
+	struct ctl_rerun_req *q = xcalloc(1, sizeof(*q));
+	const char *s;
+	int d;
+
+	for (d = DECISION_NOOP; dn && d <= DECISION_INVALID; d++)
+		if (strcmp(decision_name((enum decision)d), dn) == 0)
+			break;
+	if (!of || strlen(of) >= sizeof(q->r.of) || !of_base ||
+	    strlen(of_base) >= sizeof(q->r.of_base) || !why || !dn || d > DECISION_INVALID ||
+	    json_bits(&q->r.entries, json_object_get(j, "entries"), 0) != OK ||
+	    json_bits(&q->r.kinds, json_object_get(j, "kinds"), 1) != OK ||
+	    json_bits(&q->needs, json_object_get(j, "needs"), 1) != OK || !q->r.entries) {
+		free(q);
+		return NULL;
+	}
+	snprintf(q->r.of, sizeof(q->r.of), "%s", of);
+	snprintf(q->r.of_base, sizeof(q->r.of_base), "%s", of_base);
+	q->r.why = xstrdup(why);
+	q->r.reconcile = json_is_true(json_object_get(j, "reconcile"));
+	q->decision = (enum decision)d;
+	if ((s = json_string_value(json_object_get(j, "by"))))
+		q->r.by = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "subject"))))
+		q->subject = xstrdup(s);
+	if ((s = json_string_value(json_object_get(j, "author"))))
+		q->author = xstrdup(s);
+	q->owed = 1;
+	return q;
 }
 
 /* ---- which providers, with what ------------------------------------------------ */
@@ -158,6 +294,7 @@ ctl_hook_failed(struct ctl *c, size_t i, int rc)
 /* ---- preparing a plan before it is decided ------------------------------------ */
 
 static void prep_continue(struct ctl *c);
+static void prep_decide(struct ctl *c, struct plan *p, struct snapshot *tsnap);
 
 int
 ctl_prepare(struct ctl *c, struct plan *p, struct snapshot *target)
@@ -187,6 +324,18 @@ prep_done(struct ctl *c)
 {
 	struct plan *p = c->prep_plan;
 	struct snapshot target = c->prep_target;
+	char id[24];
+
+	snprintf(id, sizeof(id), "%s", p->id);
+	prep_decide(c, p, &target);
+	renew_made(c, id);
+}
+
+/* Decide prepared plan p (takes p and *target), or fail it. */
+static void
+prep_decide(struct ctl *c, struct plan *p, struct snapshot *tsnap)
+{
+	struct snapshot target = *tsnap;
 
 	c->prep_plan = NULL;
 	memset(&c->prep_target, 0, sizeof(c->prep_target));
@@ -254,6 +403,7 @@ prep_continue(struct ctl *c)
 		if (c->aps[i]->ops->prepare(&c->prep_run, c->apst[i], &info) == OK) {
 			c->prep_idx = i;
 			log_event(NULL, "plan %s: apply[%zu] %s prepares", p->id, i, c->aps[i]->name);
+			crash_point("preparing");
 			return;
 		}
 		c->prep_run = NULL;
@@ -328,6 +478,12 @@ rerun_start(struct ctl *c, struct ctl_rerun_req *q, char id[24])
 		rerun_req_free(q);
 		return rc;
 	}
+	/* Owed: its id, so that the next start knows whether it was made
+	 * (its record exists) or is owed still. */
+	if (q->owed) {
+		renew_save(c, q, id);
+		snprintf(c->renew_id, sizeof(c->renew_id), "%s", id);
+	}
 	rc = snapshot_load_from(&snap, c->repo, c->base.sha, &d, &c->base);
 	diags_dispose(&d);
 	if (rc != OK) {
@@ -349,8 +505,10 @@ rerun_start(struct ctl *c, struct ctl_rerun_req *q, char id[24])
 	c->by_decision[p->decision]++;
 	log_event(NULL, "plan %s for %.7s: %s (%s)", p->id, p->target, p->rerun->why,
 	    decision_name(p->decision));
-	if (!ctl_prepare(c, p, &snap))
+	if (!ctl_prepare(c, p, &snap)) {
 		ctl_act(c, p, &snap);
+		renew_made(c, id);
+	}
 	return OK;
 }
 
@@ -446,9 +604,49 @@ ctl_hooks_done(struct ctl *c, const struct plan *p)
 	}
 	q->subject = p->subject ? xstrdup(p->subject) : NULL;
 	q->author = p->author ? xstrdup(p->author) : NULL;
+	q->owed = 1;
+	renew_save(c, q, NULL);
 	rerun_req_free(c->rerun_due);
 	c->rerun_due = q;
 	c->hook_stale = 0;
+}
+
+void
+ctl_renew_recover(struct ctl *c)
+{
+	char *path = renew_path(c);
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL), *rec = NULL;
+	const char *of = json_string_value(json_object_get(j, "of"));
+	const char *id = json_string_value(json_object_get(j, "id"));
+	struct ctl_rerun_req *q = NULL;
+	int owed = 0;
+
+	if (!j) {
+		free(path);
+		return;
+	}
+	/* Owed, unless its plan was recorded (made), or the plan it is for
+	 * is still applying: the apply being finished decides anew. */
+	if (of && !(id && state_load_plan(&rec, c->cfg->state, id) == OK)) {
+		json_decref(rec);
+		rec = NULL;
+		if (state_load_plan(&rec, c->cfg->state, of) == OK) {
+			const char *outcome = json_string_value(json_object_get(rec, "outcome"));
+
+			owed = outcome && strcmp(outcome, "applying") != 0;
+		}
+	}
+	if (owed && (q = renew_parse(j))) {
+		log_event(NULL, "plan %s: the new plan a stopped controller owed it is made now (%s)",
+		    of, q->r.why);
+		rerun_req_free(c->rerun_due);
+		c->rerun_due = q;
+	} else {
+		unlink(path);
+	}
+	json_decref(rec);
+	json_decref(j);
+	free(path);
 }
 
 /* May `user` act on every kind in `kinds` (policy of the applied commit)?

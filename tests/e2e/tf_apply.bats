@@ -583,7 +583,7 @@ plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan fo
 	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
 }
 
-@test "terraform crash during the provider (terraform running): auto stays auto: plan 2 fails once, a new plan is made and applied at once, nothing applied twice" {
+@test "terraform crash during the provider (terraform running): auto stays auto: plan 3 fails once, a new plan is made and applied at once, nothing applied twice" {
 	start_route53 --fast "$D/r53"
 	tf_wrap
 	dns_auto
@@ -619,7 +619,10 @@ plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan fo
 	wait "$PID" 2>/dev/null || true
 	PID=
 	assert_eq "$(outcome 2)" applying "plan 2 after the kill"
-	assert_eq "$(tf_applied 2)/$(changes)" 1/1 "applies of plan 2's saved plan, and changes, at the kill"
+	# (The other change, sent beside it, may be applied too: Terraform
+	# runs on until the restart stops it.)
+	assert_eq "$(tf_applied 2)" 1 "applies of plan 2's saved plan at the kill"
+	[ "$(changes)" -ge 1 ]
 	start_controller
 	# The left-over terraform is stopped before anything runs again.
 	wait_long "$D/run.log" "plan 2: stopping the run of terraform (process group [0-9]*) a stopped controller left running"
@@ -663,4 +666,38 @@ plan 2: apply terraform failed (after a restart): terraform: a restart cut short
 plan 3: apply terraform done: terraform apply: Apply complete! Resources: 0 added, 0 changed, 0 destroyed.
 plan 3 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; auto-applied (nothing to change, so nothing to review)" "what chat heard"
 	assert_eq "$(entries "$S/tfplans")" "" "what tfplans/ keeps"
+}
+
+@test "terraform crash while the new plan is being made: the next start makes it (it was noted before plan 2 said one follows); each announced once" {
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	write_config
+	crash_start after-switch
+	commit_api
+	wait_long "$CHAT" 'plan 2 for .* -> approve (waiting for an approver)'
+	run fb approve --config "$C" --as bob 2
+	crash_wait after-switch
+	# The restart fails plan 2 and starts its new plan (id 3): killed
+	# while Terraform plans it, before plan 3 has a record.
+	crash_start preparing
+	crash_wait preparing
+	assert_eq "$(outcome 2)" failed "plan 2"
+	[ ! -e "$S/plans/3.json" ]
+	assert_eq "$(jq -r '.of + " " + .id' "$S/renew.json")" "2 3" "the new plan owed"
+	start_controller
+	wait_long "$CHAT" 'plan 4 for .* -> approve (waiting for an approver)'
+	grep -q "plan 2: the new plan a stopped controller owed it is made now (a new plan for plan 2: apply\[0\] terraform was cut short by a restart)" "$D/run.log"
+	[ ! -e "$S/renew.json" ]
+	run fb approve --config "$C" --as bob 4
+	assert_status 0
+	settle_outcome 4
+	assert_eq "$(outcome 4)" applied "plan 4"
+	assert_route53_target
+	assert_eq "$(tf_applied 2)/$(tf_applied 3)/$(tf_applied 4)/$(changes)" 0/0/1/2 "applies of the saved plans, and changes"
+	assert_eq "$(said)" "plan 2 for $(short "$R") \"api, and mail's ttl\" by Alice Example: 1 dns.add, 1 dns.modify -&gt; approve (waiting for an approver)
+plan 2: apply terraform failed (after a restart): terraform: a restart came before plan 2's saved plan was applied; a saved plan is never applied after a restart (the world may have moved), and nothing was applied: a new plan of the current release follows
+plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve (waiting for an approver)
+plan 4: apply terraform done: terraform apply: Apply complete! Resources: 1 added, 1 changed, 0 destroyed.
+plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve, approved by bob: applied" "what chat heard"
+	assert_eq "$(entries "$S/tfplans" | grep -E '^(2|4)\.' || true)" "" "plans 2's and 4's files in tfplans/"
 }
