@@ -49,11 +49,14 @@
  *   APPLY_AFTER_RESTART  this plan's apply was cut short by a stop; the
  *                        world may be anywhere between the base and the
  *                        target.  A provider that saved something at plan
- *                        time to apply now (Terraform's plan file) makes
- *                        it anew instead: what it saved may be half
- *                        applied.  One that checks the world against the
- *                        base before changing it must expect parts of the
- *                        target already there.
+ *                        time to apply now (Terraform's plan file) never
+ *                        applies it: what it saved may be half applied.
+ *                        It answers APPLY_STALE, applying nothing, and
+ *                        the controller makes a new plan of the current
+ *                        release, decided as this one was.  One that
+ *                        checks the world against the base before
+ *                        changing it must expect parts of the target
+ *                        already there.
  *   APPLY_RERUN          this provider itself had started for this plan
  *                        and did not finish (its own work may be half
  *                        done), as opposed to one that had not started.
