@@ -62,7 +62,10 @@
  * user's to `terraform import` (README).
  *
  * Every run is a chain of child processes (init, plan, show, apply) that
- * the loop drives through the usual fd/timeout/step; nothing blocks.  The
+ * the loop drives through the usual fd/timeout/step; nothing blocks.
+ * group() names the one running, and the controller's journal follows it
+ * from step to step, so that a restart stops a `terraform apply` the dead
+ * controller left before anything runs again.  The
  * child's environment is PATH, HOME, LANG, the controller's own AWS_* and
  * TF_* variables, TF_CLI_CONFIG_FILE (cli_config) and TF_IN_AUTOMATION;
  * nothing else.  Its output reaches chat only through tfreport.c (no
@@ -1116,6 +1119,17 @@ tf_step(void *run)
 	return r->stage == TF_END;
 }
 
+/* The step running now (each of init, plan, show, apply is a process
+ * group of its own): what a restart must stop before anything runs
+ * again.  0 between steps. */
+static long
+tf_group(void *run)
+{
+	struct tf_run *r = run;
+
+	return r->p ? proc_pid(r->p) : 0;
+}
+
 static void
 tf_cancel(void *run)
 {
@@ -1185,6 +1199,7 @@ static const struct apply_ops tf_ops = {
 	.drift = tf_drift,
 	.prepare = tf_prepare,
 	.finish_found = tf_finish_found,
+	.group = tf_group,
 };
 
 const struct apply_provider apply_terraform = {

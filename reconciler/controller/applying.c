@@ -150,6 +150,23 @@ entry_set_group(struct ctl *c, json_t *e, void *run, const struct apply_provider
 	journal(c);
 }
 
+/*
+ * A run of several steps (terraform: init, then apply) starts a process
+ * group for each: the journal follows it, so that a restart stops the
+ * step that runs, not one that ended.  (A kill in the instant between a
+ * step's start and this write leaves that step unrecorded: it runs on
+ * beside the provider's next run, as a run that completed on its own
+ * would have.)
+ */
+static void
+entry_follow_group(struct ctl *c, json_t *e, void *run, const struct apply_provider *ap)
+{
+	long pid = ap->ops->group ? ap->ops->group(run) : 0;
+
+	if (e && pid > 0 && pid != (long)json_integer_value(json_object_get(e, "pid")))
+		entry_set_group(c, e, run, ap);
+}
+
 static void
 entry_clear_group(json_t *e)
 {
@@ -463,9 +480,11 @@ ctl_hooks_step(struct ctl *c)
 	if (!c->hook_plan || !c->hook_run)
 		return;
 	ap = c->aps[c->hook_idx];
-	if (!ap->ops->step(c->hook_run))
-		return;
 	e = entry_of(c->hook_rec, c->hook_idx);
+	if (!ap->ops->step(c->hook_run)) {
+		entry_follow_group(c, e, c->hook_run, ap);
+		return;
+	}
 	rc = ap->ops->finish(&reason, c->hook_run);
 	/* The provider's work is over; the journal does not say so yet: the
 	 * instant that makes a provider run twice. */

@@ -596,8 +596,11 @@ ctl_hooks_done(struct ctl *c, const struct plan *p)
 	q->decision = p->decision;
 	q->needs = p->needs;
 	/* A stale plan made anew by the controller is never applied without
-	 * a person: what changed Terraform's state may change it again. */
-	if (p->rerun && !p->rerun->by && !p->rerun->reconcile) {
+	 * a person: what changed Terraform's state may change it again.  (A
+	 * restart changed nothing: a new plan of one a restart cut short is
+	 * decided as that one was.) */
+	if (p->rerun && !p->rerun->by && !p->rerun->reconcile &&
+	    !(c->hook_flags & APPLY_AFTER_RESTART)) {
 		q->decision = DECISION_APPROVE;
 		if (!q->needs)
 			q->needs = q->r.kinds;

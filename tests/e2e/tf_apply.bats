@@ -701,3 +701,58 @@ plan 4: apply terraform done: terraform apply: Apply complete! Resources: 1 adde
 plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan for plan 2: apply[0] terraform was cut short by a restart -&gt; approve, approved by bob: applied" "what chat heard"
 	assert_eq "$(entries "$S/tfplans" | grep -E '^(2|4)\.' || true)" "" "plans 2's and 4's files in tfplans/"
 }
+
+@test "terraform crash: kill -9 at random instants while Terraform plans and applies: Route53 ends at the head, no saved plan applied twice, every ended plan announced once" {
+	local round ms kills=${TF_CRASH_KILLS:-6}
+	start_route53 --fast "$D/r53"
+	tf_wrap
+	dns_auto
+	write_config
+	: >"$D/runs.log"
+	for round in $(seq "$kills"); do
+		# Started and killed without waiting: the kill may land in the
+		# start-up, in Terraform's plan, in its apply, or in a post.
+		"$FIREBREAK" run --config "$C" 2>>"$D/runs.log" 3>&- &
+		PID=$!
+		edit "$R" dns/example.com.yaml -e "s/{name: mail, type: A, value: 10.0.3.25, ttl: [0-9]*}/{name: mail, type: A, value: 10.0.3.25, ttl: $((600 + round))}/"
+		commit_all "$R" "mail's ttl $((600 + round))"
+		ms=$((RANDOM % 12000))
+		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+		kill -9 "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+		PID=
+	done
+	start_controller
+	local want="{\"records\":[\"10.0.3.25\"],\"ttl\":$((600 + kills))}"
+	for _ in $(seq 3000); do
+		if [ "$(cat "$S/applied")" = "$(sha "$R")" ] && [ "$(record mail.example.com A)" = "$want" ] &&
+		    ! compgen -G "$S/outbox/*.json" >/dev/null && [ ! -e "$S/renew.json" ] &&
+		    ! grep -qs '"outcome": "applying"' "$S"/plans/*.json; then
+			break
+		fi
+		sleep 0.1
+	done
+	stop_controller
+	cat "$D/runs.log" "$D/run.log" >"$D/all.log"
+	assert_eq "$(cat "$S/applied")" "$(sha "$R")" "the applied commit"
+	assert_eq "$(record mail.example.com A)" "$want" "mail in Route53"
+	assert_eq "$(compgen -G "$S/outbox/*.json" || true)" "" "messages still in the outbox"
+	left=$(jq -r 'select(.outcome == "applying" or .outcome == "open") | .id' "$S"/plans/*.json)
+	assert_eq "$left" "" "plans left applying or open"
+	# A saved plan is applied once at most.
+	assert_eq "$(grep '^apply ' "$D/tf.calls" | sort | uniq -d)" "" "saved plans applied twice"
+	# Every plan that ended was announced once (twice only where the
+	# outbox logged the message in flight at a kill).
+	local id outcome n window report=
+	posts_raw >"$D/summaries"
+	while IFS=' ' read -r id outcome; do
+		[ "$id" -le 2 ] && continue
+		n=$(grep -Ec "^plan $id( for |: apply terraform failed| superseded)" "$D/summaries" || true)
+		window=$(grep -c "(plan $id) to chat\[[0-9]\] webhook may have been delivered before a restart" "$D/all.log" || true)
+		if [ "$n" -lt 1 ] || [ "$n" -gt $((1 + window)) ]; then
+			report+="plan $id ($outcome): announced $n times, $window in the window"$'\n'
+		fi
+	done < <(jq -r '"\(.id) \(.outcome)"' "$S"/plans/*.json)
+	echo "# $kills kills; plans: $(jq -r 'select((.id | tonumber) > 2) | .outcome' "$S"/plans/*.json | sort | uniq -c | xargs); $(grep -c '^apply ' "$D/tf.calls") terraform applies; $(grep -c 'finishing its apply after a restart' "$D/all.log") applies finished after a restart; $(grep -c 'owed it is made now' "$D/all.log") owed plans made at a start" >&3
+	assert_eq "$report" "" "plans not announced exactly once"
+}
