@@ -36,17 +36,65 @@
  * displayed even if an escape were missed.
  */
 const char http_page_style[] =
-	"body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1f2328}"
-	"code,pre{font:13px/1.35 ui-monospace,SFMono-Regular,Menlo,monospace}"
-	"table{border-collapse:collapse;margin:.5em 0}"
-	"th,td{border:1px solid #d0d7de;padding:.2em .6em;text-align:left;vertical-align:top}"
-	"pre.diff{background:#f6f8fa;border:1px solid #d0d7de;padding:.5em;overflow-x:auto}"
+	"*{box-sizing:border-box}"
+	"html{-webkit-text-size-adjust:100%}"
+	"body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2328;"
+	"background:#fff;margin:0 auto;padding:1em 1.5em 3em;max-width:96em;overflow-wrap:anywhere}"
+	"h1{font-size:1.6em;margin:.2em 0}"
+	"h2{font-size:1.15em;margin:1.6em 0 .5em;padding-bottom:.25em;border-bottom:1px solid #d8dee4}"
+	"h3{font-size:1em;margin:1.2em 0 .3em}"
+	"a{color:#0969da}"
+	"code,pre{font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
+	"pre{white-space:pre-wrap;margin:0}"
+	"p.summary{font-size:1.1em;margin:.2em 0 1em}"
+	"table{border-collapse:collapse;margin:.5em 0;max-width:100%}"
+	"th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}"
+	"th{background:#f6f8fa;font-weight:600}"
+	"table.details th{width:13em}"
+	"table.changes,table.rollout{width:100%}"
+	"table.changes{table-layout:fixed}"
+	"table.changes th:nth-child(1){width:9em}"
+	"table.changes th:nth-child(2){width:22%}"
+	"table.changes th:nth-child(3){width:6.5em}"
+	"ul.vd{list-style:none;margin:0;padding:0}"
+	"ul.vd li{padding:0 .3em;border-radius:3px}"
+	"ul.vd li+li{margin-top:1px}"
+	".path{font-weight:600}"
+	".sign{font-weight:bold}"
+	"details{display:inline-block;max-width:100%;vertical-align:top}"
+	"summary{cursor:pointer}"
+	"pre.diff{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5em .7em;"
+	"margin:.3em 0 1em}"
 	".add{color:#116329;background:#dafbe1}"
 	".del{color:#82071e;background:#ffebe9}"
 	".hunk{color:#0a7f8c}"
 	".meta{font-weight:bold}"
 	".d-auto{color:#116329}.d-approve,.d-invalid{color:#82071e}.d-observe{color:#9a6700}"
-	".note{color:#57606a}";
+	".note{color:#57606a}"
+	/* A phone: the details stay a table of two narrow columns; the
+	 * changes, the rollout and the providers become one card a row, each
+	 * cell on its own line, the cells that are only a number or a word
+	 * saying what they are. */
+	"@media (max-width:700px){"
+	"body{padding:.7em .8em 2em}"
+	"table.details th{width:7.5em}"
+	".changes,.changes tbody,.changes tr,.changes td,"
+	".rollout,.rollout tbody,.rollout tr,.rollout td,"
+	".providers,.providers tbody,.providers tr,.providers td{display:block;width:auto!important}"
+	".changes,.rollout,.providers{border:0}"
+	".changes thead,.rollout thead,.providers tr:first-child{display:none}"
+	".changes tr,.rollout tr,.providers tr{border:1px solid #d0d7de;border-radius:6px;"
+	"margin:.5em 0;padding:.3em .6em}"
+	".changes td,.rollout td,.providers td{border:0;padding:.1em 0}"
+	".changes td:nth-child(3)::before{content:'decision: ';color:#57606a}"
+	".rollout td:nth-child(2)::before{content:'group: ';color:#57606a}"
+	".rollout td:nth-child(3)::before{content:'state: ';color:#57606a}"
+	".rollout td:nth-child(4)::before{content:'attempts: ';color:#57606a}"
+	".rollout td:nth-child(5)::before{content:'seconds: ';color:#57606a}"
+	".rollout td:nth-child(6)::before{content:'exit: ';color:#57606a}"
+	".providers td:nth-child(2)::before{content:'state: ';color:#57606a}"
+	".providers td:nth-child(3)::before{content:'runs: ';color:#57606a}"
+	"}";
 
 /* ---- escaping ---- */
 
@@ -182,11 +230,35 @@ put_decision_cell(struct buf *b, const char *d)
 	buf_puts(b, "</td>");
 }
 
+/*
+ * A value's text: whole when short; folded into a <details> when long
+ * (the first HTTP_VALUE_FOLDED bytes, the rest one click away, no
+ * script), with a word when even the text we had was cut.
+ */
+static void
+put_text(struct buf *b, const char *s, int cut)
+{
+	size_t n = strlen(s);
+
+	if (n <= HTTP_VALUE_MAX) {
+		buf_puts(b, "<code>");
+		http_html_escape(b, s, n);
+		buf_puts(b, "</code>");
+	} else {
+		buf_puts(b, "<details><summary><code>");
+		http_html_escape(b, s, (size_t)utf8_prefix(s, HTTP_VALUE_FOLDED));
+		buf_printf(b, "...</code> <span class=\"note\">(%zu bytes)</span></summary><code>", n);
+		http_html_escape(b, s, n);
+		buf_puts(b, "</code></details>");
+	}
+	if (cut)
+		buf_puts(b, " <span class=\"note\">(cut: the whole value is in the JSON)</span>");
+}
+
 static void
 put_value(struct buf *b, const json_t *v)
 {
 	char *s;
-	size_t n;
 
 	if (!v || json_is_null(v)) {
 		buf_puts(b, "<span class=\"note\">(none)</span>");
@@ -195,17 +267,7 @@ put_value(struct buf *b, const json_t *v)
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (!s)
 		return;
-	n = strlen(s);
-	buf_puts(b, "<code>");
-	if (n > HTTP_VALUE_MAX) {
-		while (n > HTTP_VALUE_MAX || (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80))
-			n--;
-		http_html_escape(b, s, n);
-		buf_puts(b, "...");
-	} else {
-		http_html_escape(b, s, n);
-	}
-	buf_puts(b, "</code>");
+	put_text(b, s, 0);
 	free(s);
 }
 
@@ -223,6 +285,31 @@ known_field(const char *k)
 		if (strcmp(k, known[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* Who approved which kind ("approvals": {"dns": "alice"}); "none yet"
+ * when the plan needs an approver and has none. */
+static void
+put_approvals(struct buf *b, json_t *given, int needs)
+{
+	const char *kind;
+	json_t *who;
+	int first = 1;
+
+	if (!json_is_object(given) || json_object_size(given) == 0) {
+		if (needs)
+			buf_puts(b, "<tr><th>approvals</th><td class=\"note\">none yet</td></tr>\n");
+		return;
+	}
+	buf_puts(b, "<tr><th>approvals</th><td>");
+	json_object_foreach(given, kind, who) {
+		buf_puts(b, first ? "" : ", ");
+		esc_oneline(b, kind, 64);
+		buf_puts(b, " by ");
+		esc_oneline(b, json_is_string(who) ? json_string_value(who) : "?", 64);
+		first = 0;
+	}
+	buf_puts(b, "</td></tr>\n");
 }
 
 static void
@@ -260,6 +347,8 @@ put_details(struct buf *b, json_t *root)
 		}
 		buf_puts(b, "</td></tr>\n");
 	}
+	put_approvals(b, json_object_get(root, "approvals"), json_is_array(needs) &&
+	    json_array_size(needs) > 0);
 	json_object_foreach(root, key, v) {
 		if (known_field(key) || json_is_object(v) || json_is_array(v))
 			continue;
@@ -330,6 +419,58 @@ put_apply(struct buf *b, const json_t *root)
 	buf_puts(b, "</table>\n");
 }
 
+/*
+ * What a change changed, path by path (plan/valdiff.h): a line per
+ * path, "+"/"-" on a green or red ground, a value changed in place as
+ * old -> new.  At most HTTP_VALDIFF_MAX lines; the rest are counted.
+ */
+static void
+put_change_diff(struct buf *b, json_t *before, json_t *after)
+{
+	struct valdiff d = VALDIFF_INIT;
+	size_t i;
+
+	valdiff_build(&d, before, after, HTTP_VALDIFF_MAX);
+	if (d.n == 0) {
+		buf_puts(b, "<span class=\"note\">(no difference in value)</span>");
+		valdiff_dispose(&d);
+		return;
+	}
+	buf_puts(b, "<ul class=\"vd\">");
+	for (i = 0; i < d.n; i++) {
+		const struct valdiff_entry *e = &d.v[i];
+
+		buf_printf(b, "<li class=\"%s\">", e->op == VALDIFF_ADD ? "add" :
+		    e->op == VALDIFF_DEL ? "del" : "set");
+		if (e->path[0]) {
+			buf_puts(b, "<code class=\"path\">");
+			esc(b, e->path);
+			buf_puts(b, "</code>: ");
+		}
+		if (e->op == VALDIFF_SET) {
+			buf_puts(b, "<span class=\"del\">");
+			put_text(b, e->before, 0);
+			buf_puts(b, "</span> \xE2\x86\x92 <span class=\"add\">");   /* U+2192 */
+			put_text(b, e->after, 0);
+			buf_puts(b, "</span>");
+			if (e->cut)
+				buf_puts(b, " <span class=\"note\">(cut: the whole value is in the "
+				    "JSON)</span>");
+		} else {
+			/* U+2212 MINUS SIGN: as wide as the plus. */
+			buf_puts(b, e->op == VALDIFF_ADD ? "<span class=\"sign\">+</span> " :
+			    "<span class=\"sign\">\xE2\x88\x92</span> ");
+			put_text(b, e->op == VALDIFF_ADD ? e->after : e->before, e->cut);
+		}
+		buf_puts(b, "</li>");
+	}
+	if (d.omitted)
+		buf_printf(b, "<li class=\"note\">and %zu more; the whole change is in the JSON</li>",
+		    d.omitted);
+	buf_puts(b, "</ul>");
+	valdiff_dispose(&d);
+}
+
 static void
 put_changes(struct buf *b, const json_t *changes)
 {
@@ -341,11 +482,16 @@ put_changes(struct buf *b, const json_t *changes)
 		return;
 	}
 	buf_puts(b, "<table class=\"changes\">\n<thead><tr><th>type</th><th>object</th>"
-	    "<th>decision</th><th>before</th><th>after</th></tr></thead>\n<tbody>\n");
+	    "<th>decision</th><th>change</th></tr></thead>\n<tbody>\n");
 	for (i = 0; i < n; i++) {
 		const json_t *c = json_array_get(changes, i);
 		const char *type = jstr(c, "type"), *obj = jstr(c, "object"), *note = jstr(c, "note");
 
+		if (b->len > HTTP_MAX_HTML) {
+			buf_printf(b, "</tbody></table>\n<p class=\"note\">The page stops here, at change "
+			    "%zu of %zu; every change is in the JSON.</p>\n", i + 1, n);
+			return;
+		}
 		buf_puts(b, "<tr><td><code>");
 		esc(b, type ? type : "");
 		buf_puts(b, "</code></td><td><code>");
@@ -359,9 +505,7 @@ put_changes(struct buf *b, const json_t *changes)
 		buf_puts(b, "</td>");
 		put_decision_cell(b, jstr(c, "decision"));
 		buf_puts(b, "<td>");
-		put_value(b, json_object_get(c, "before"));
-		buf_puts(b, "</td><td>");
-		put_value(b, json_object_get(c, "after"));
+		put_change_diff(b, json_object_get(c, "before"), json_object_get(c, "after"));
 		buf_puts(b, "</td></tr>\n");
 	}
 	buf_puts(b, "</tbody></table>\n");
@@ -378,12 +522,18 @@ put_errors(struct buf *b, const json_t *errors)
 	for (i = 0; i < n; i++) {
 		const json_t *e = json_array_get(errors, i);
 		const char *file = jstr(e, "file"), *msg = jstr(e, "message");
+		json_int_t line = json_integer_value(json_object_get(e, "line"));
+		json_int_t col = json_integer_value(json_object_get(e, "column"));
 
 		buf_puts(b, "<li><code>");
 		esc(b, file ? file : "?");
-		buf_printf(b, ":%lld:%lld</code> ",
-		    (long long)json_integer_value(json_object_get(e, "line")),
-		    (long long)json_integer_value(json_object_get(e, "column")));
+		/* Line and column are 1-based; 0 is "the whole line" or "the
+		 * whole file", and is left out. */
+		if (line > 0)
+			buf_printf(b, ":%lld", (long long)line);
+		if (line > 0 && col > 0)
+			buf_printf(b, ":%lld", (long long)col);
+		buf_puts(b, "</code> ");
 		esc(b, msg ? msg : "");
 		buf_puts(b, "</li>\n");
 	}

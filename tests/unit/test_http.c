@@ -501,7 +501,7 @@ assert_only_our_markup(const char *page, const char *id)
 {
 	static const char *const tags[] = { "!DOCTYPE", "html", "head", "meta", "title", "style",
 		"body", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "code",
-		"span", "a", "pre", "ul", "li", NULL };
+		"span", "a", "pre", "ul", "li", "details", "summary", NULL };
 	static const char *const attrs[] = { "lang", "charset", "name", "content", "class", "href",
 		NULL };
 	const char *p = page;
