@@ -236,16 +236,22 @@ put_decision_cell(struct buf *b, const char *d)
  * script), with a word when even the text we had was cut.
  */
 static void
-put_text(struct buf *b, const char *s, int cut)
+put_text(struct buf *b, const char *s, int cut, const char *cls)
 {
 	size_t n = strlen(s);
 
 	if (n <= HTTP_VALUE_MAX) {
-		buf_puts(b, "<code>");
+		buf_puts(b, "<code");
+		if (cls)
+			buf_printf(b, " class=\"%s\"", cls);
+		buf_puts(b, ">");
 		http_html_escape(b, s, n);
 		buf_puts(b, "</code>");
 	} else {
-		buf_puts(b, "<details><summary><code>");
+		buf_puts(b, "<details");
+		if (cls)
+			buf_printf(b, " class=\"%s\"", cls);
+		buf_puts(b, "><summary><code>");
 		http_html_escape(b, s, (size_t)utf8_prefix(s, HTTP_VALUE_FOLDED));
 		buf_printf(b, "...</code> <span class=\"note\">(%zu bytes)</span></summary><code>", n);
 		http_html_escape(b, s, n);
@@ -267,7 +273,7 @@ put_value(struct buf *b, const json_t *v)
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (!s)
 		return;
-	put_text(b, s, 0);
+	put_text(b, s, 0, NULL);
 	free(s);
 }
 
@@ -285,6 +291,19 @@ known_field(const char *k)
 		if (strcmp(k, known[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* A stored field's name as a label: "decided_by" reads "decided by"
+ * (and wraps between its words on a phone). */
+static void
+put_label(struct buf *b, const char *key)
+{
+	size_t start = b->len, i;
+
+	esc_oneline(b, key, 64);
+	for (i = start; i < b->len; i++)
+		if (b->data[i] == '_')
+			b->data[i] = ' ';
 }
 
 /* Who approved which kind ("approvals": {"dns": "alice"}); "none yet"
@@ -353,7 +372,7 @@ put_details(struct buf *b, json_t *root)
 		if (known_field(key) || json_is_object(v) || json_is_array(v))
 			continue;
 		buf_puts(b, "<tr><th>");
-		esc_oneline(b, key, 64);
+		put_label(b, key);
 		buf_puts(b, "</th><td>");
 		if (json_is_string(v))
 			esc_oneline(b, json_string_value(v), 400);
@@ -448,11 +467,9 @@ put_change_diff(struct buf *b, json_t *before, json_t *after)
 			buf_puts(b, "</code>: ");
 		}
 		if (e->op == VALDIFF_SET) {
-			buf_puts(b, "<span class=\"del\">");
-			put_text(b, e->before, 0);
-			buf_puts(b, "</span> \xE2\x86\x92 <span class=\"add\">");   /* U+2192 */
-			put_text(b, e->after, 0);
-			buf_puts(b, "</span>");
+			put_text(b, e->before, 0, "del");
+			buf_puts(b, " \xE2\x86\x92 ");   /* U+2192 RIGHTWARDS ARROW */
+			put_text(b, e->after, 0, "add");
 			if (e->cut)
 				buf_puts(b, " <span class=\"note\">(cut: the whole value is in the "
 				    "JSON)</span>");
@@ -460,7 +477,7 @@ put_change_diff(struct buf *b, json_t *before, json_t *after)
 			/* U+2212 MINUS SIGN: as wide as the plus. */
 			buf_puts(b, e->op == VALDIFF_ADD ? "<span class=\"sign\">+</span> " :
 			    "<span class=\"sign\">\xE2\x88\x92</span> ");
-			put_text(b, e->op == VALDIFF_ADD ? e->after : e->before, e->cut);
+			put_text(b, e->op == VALDIFF_ADD ? e->after : e->before, e->cut, NULL);
 		}
 		buf_puts(b, "</li>");
 	}

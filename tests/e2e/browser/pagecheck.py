@@ -9,7 +9,7 @@ speaks the DevTools protocol to it over its websocket, with a minimal
 client written here on the standard library (no npm, no pip).  For each
 viewport, 1280x800 (a laptop) and 390x844 (a phone), it loads URL, waits
 for the load event, measures the page in the DOM and saves a screenshot
-as DIR/NAME-WIDTH.png.  It prints one JSON object on stdout:
+as DIR/NAME-WIDTH.png (the page from its top, 4000 px of it at most).  It prints one JSON object on stdout:
 
     {"status": 200, "csp": "<the Content-Security-Policy header>",
      "console": [...], "exceptions": [...], "log": [...], "issues": [...],
@@ -52,6 +52,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 VIEWS = [(1280, 800, False), (390, 844, True)]
 LOAD_TIMEOUT = 120          # seconds for a page (a plan of thousands of changes is big)
 START_TIMEOUT = 60
+SHOT_MAX_HEIGHT = 4000      # px of a page in its screenshot
 
 # What the test asserts on, measured in the page.  Colours are computed
 # styles, so a stylesheet the CSP refused shows as the default colours.
@@ -76,7 +77,7 @@ DOM_FACTS = r"""
     decision: row('decision'),
     approvals: row('approvals'),
     needs: row('needs an approver for'),
-    decided_by: row('decided_by'),
+    decided_by: row('decided by'),
     outcome: row('outcome'),
     errors: qa('ul.errors li').map(text),
     rollout: text(q('p.rollout')),
@@ -99,6 +100,7 @@ DOM_FACTS = r"""
     folded_values: qa('details').length,
     wider_than_viewport: wider,
     scroll_width: document.scrollingElement.scrollWidth,
+    scroll_height: document.scrollingElement.scrollHeight,
     viewport_width: document.documentElement.clientWidth,
   };
 })()
@@ -305,7 +307,10 @@ def check(dt, url, out, name):
         if "exceptionDetails" in dom:
             fail("the measuring script failed: %s" % dom["exceptionDetails"])
         dom = dom["result"]["value"]
-        shot = dt.call("Page.captureScreenshot", format="png")
+        # The page from its top, at most SHOT_MAX_HEIGHT px of it.
+        height = min(dom.pop("scroll_height"), SHOT_MAX_HEIGHT)
+        shot = dt.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                       clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
         path = os.path.join(out, "%s-%d.png" % (name, width))
         with open(path, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
