@@ -3,9 +3,11 @@
  *
  * The walk is recursive over the values (jansson's parser bounds their
  * depth); the path being walked is one growing buffer, cut back on the
- * way out.  Work is linear in the values' size, except the LCS of two
- * arrays, which is bounded by VALDIFF_LCS_MAX cells (beyond it, elements
- * are compared index by index).
+ * way out.  An array's elements are compared along their longest common
+ * subsequence: a table of at most VALDIFF_LCS_MAX cells (beyond it,
+ * elements go index by index), each cell one compare of two digests, the
+ * digests computed once an element, so a plan page with big arrays of
+ * big objects costs no more than reading them.
  */
 #include "plan/valdiff.h"
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crypto.h"
 #include "base/util.h"
 
 struct walk {
@@ -268,6 +271,27 @@ run(struct walk *w, json_t *b, size_t bi, size_t bj, json_t *a, size_t ai,
 		one_element(w, VALDIFF_ADD, json_array_get(a, ai), ai);
 }
 
+/* A digest of each of v[from..to): the first 8 bytes of the SHA-256 of
+ * its canonical text (keys sorted), so equal values have equal digests
+ * and unequal ones, for any practical purpose, do not (owns). */
+static uint64_t *
+digests(json_t *v, size_t from, size_t to)
+{
+	uint64_t *d = xcalloc(to - from + 1, sizeof(*d));
+	unsigned char md[CRYPTO_SHA256_LEN];
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		char *s = json_dumps(json_array_get(v, i), JSON_COMPACT | JSON_SORT_KEYS |
+		    JSON_ENCODE_ANY);
+
+		crypto_sha256(md, s ? s : "", s ? strlen(s) : 0);
+		memcpy(&d[i - from], md, sizeof(*d));
+		free(s);
+	}
+	return d;
+}
+
 static void
 walk_arrays(struct walk *w, json_t *b, json_t *a)
 {
@@ -285,21 +309,24 @@ walk_arrays(struct walk *w, json_t *b, json_t *a)
 		run(w, b, lo, nb, a, lo, na);
 		return;
 	}
-	/* t[i][j]: the LCS of b[i..nb) and a[j..na), i and j from lo. */
+	/* t[i][j]: the LCS of b[i..nb) and a[j..na), i and j from lo.  The
+	 * elements are compared by digest, so the table costs one compare a
+	 * cell whatever the elements hold. */
 	{
 		size_t rows = nb - lo + 1, cols = na - lo + 1;
+		uint64_t *hb = digests(b, lo, nb), *ha = digests(a, lo, na);
 
 		t = xcalloc(rows * cols, sizeof(*t));
 #define T(i, j) t[((i) - lo) * cols + ((j) - lo)]
+#define EQ(i, j) (hb[(i) - lo] == ha[(j) - lo])
 		for (i = nb; i-- > lo;)
 			for (j = na; j-- > lo;)
-				T(i, j) = json_equal(json_array_get(b, i), json_array_get(a, j)) ?
-				    T(i + 1, j + 1) + 1 :
+				T(i, j) = EQ(i, j) ? T(i + 1, j + 1) + 1 :
 				    (T(i + 1, j) >= T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
 		i = pb = lo;
 		j = pa = lo;
 		while (i < nb && j < na) {
-			if (json_equal(json_array_get(b, i), json_array_get(a, j))) {
+			if (EQ(i, j)) {
 				run(w, b, pb, i, a, pa, j);
 				pb = ++i;
 				pa = ++j;
@@ -309,8 +336,11 @@ walk_arrays(struct walk *w, json_t *b, json_t *a)
 				j++;
 			}
 		}
+#undef EQ
 #undef T
 		free(t);
+		free(hb);
+		free(ha);
 	}
 	run(w, b, pb, nb, a, pa, na);
 }
