@@ -48,9 +48,11 @@ teardown() {
 # check_page ID NAME: load /plans/ID in Chromium; the report in $D/NAME.json
 # (and P, its text), the screenshots and the report copied to $ART.
 check_page() {
-	run python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" --name "$2" \
-	    "http://127.0.0.1:$PORT/plans/$1"
+	run --separate-stderr python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" \
+	    --name "$2" "http://127.0.0.1:$PORT/plans/$1"
 	assert_status 0
+	# The timings, beside the test's result.
+	sed 's/^/# /' <<<"$stderr" >&3
 	printf '%s\n' "$output" >"$D/$2.json"
 	cp "$D/$2.json" "$D/shots/$2-1280.png" "$D/shots/$2-390.png" "$ART/"
 	P=$output
@@ -210,7 +212,7 @@ profile::app::version: 1.4.2 → 1.4.3" "at $w px: the changes"
 	python3 "$D/bad.py" "$PORT" &
 	PID=$!
 	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
-	run python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" --name bad \
+	run --separate-stderr python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" --name bad \
 	    "http://127.0.0.1:$PORT/plans/1"
 	assert_status 0
 	P=$output
@@ -221,7 +223,7 @@ profile::app::version: 1.4.2 → 1.4.3" "at $w px: the changes"
 	assert_eq "$(jqc "$P" '.views["390"] | [.viewport_width, .scroll_width > .viewport_width, .dom.scripts, .dom.style_attributes]')" \
 	    '[390,true,1,1]' "the phone view"
 	# Without the CSP the script runs, and what it logs is seen.
-	run python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" --name bad2 \
+	run --separate-stderr python3 "$TOP/tests/e2e/browser/pagecheck.py" --dir "$D/shots" --name bad2 \
 	    "http://127.0.0.1:$PORT/plans/2"
 	assert_status 0
 	assert_eq "$(jqc "$output" '[.csp, .console]')" '[null,["boom","boom"]]' \
