@@ -62,6 +62,7 @@ const char http_page_style[] =
 	".path{font-weight:600}"
 	".sign{font-weight:bold}"
 	"details{display:inline-block;max-width:100%;vertical-align:top}"
+	"details code{word-break:break-all}"
 	"summary{cursor:pointer}"
 	"pre.diff{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.5em .7em;"
 	"margin:.3em 0 1em}"

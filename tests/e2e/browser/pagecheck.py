@@ -143,7 +143,10 @@ class WebSocket:
 
     def _read(self, n):
         while len(self.pending) < n:
-            chunk = self.sock.recv(1 << 20)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except TimeoutError:
+                fail("no answer from the browser within %d s" % LOAD_TIMEOUT)
             if not chunk:
                 fail("websocket: connection closed")
             self.pending += chunk
