@@ -52,6 +52,11 @@ static const char usage_text[] =
 "         the trust ladder's table, or a policy commit one step up or down\n"
 "  health --config C [--check NAME] [--host FQDN]\n"
 "         evaluate health checks once, now, and print each host's result\n"
+"  import zone ZONE (--from-axfr SERVER[:PORT] [--tsig NAME:ALG:FILE] |\n"
+"                    --from-file FILE) [--zone-id ID] [--repo DIR] [--force]\n"
+"  import enc --script PATH --nodes FILE [--repo DIR] [--force]\n"
+"         write an existing zone or ENC into the inventory checkout DIR\n"
+"         (firebreak import --help for the details)\n"
 "\n"
 "Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
 
@@ -132,6 +137,12 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		{ "reason", offsetof(struct opts, reason) },
 		{ "check", offsetof(struct opts, check) },
 		{ "host", offsetof(struct opts, host) },
+		{ "from-axfr", offsetof(struct opts, from_axfr) },
+		{ "from-file", offsetof(struct opts, from_file) },
+		{ "tsig", offsetof(struct opts, tsig) },
+		{ "zone-id", offsetof(struct opts, zone_id) },
+		{ "script", offsetof(struct opts, script) },
+		{ "nodes", offsetof(struct opts, nodes) },
 	};
 	static const struct { const char *name; size_t off; } flags[] = {
 		{ "json", offsetof(struct opts, json) },
@@ -139,6 +150,8 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		{ "unverified", offsetof(struct opts, unverified) },
 		{ "no-approve", offsetof(struct opts, no_approve) },
 		{ "health-action", offsetof(struct opts, health_action) },
+		{ "force", offsetof(struct opts, force) },
+		{ "skip-unsupported", offsetof(struct opts, skip_unsupported) },
 	};
 	int i;
 
@@ -292,6 +305,7 @@ main(int argc, char **argv)
 		{ "health", cmd_health },
 		{ "fetch", cmd_fetch },
 		{ "reply", cmd_reply },
+		{ "import", cmd_import },
 	};
 	size_t i;
 	int rc;

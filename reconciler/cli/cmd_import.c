@@ -1,0 +1,954 @@
+/*
+ * cmd_import.c - `firebreak import`: adopting an existing setup without
+ * retyping it (issue 13).  This file holds what both imports share (the
+ * checkout's files, the check before writing, the writing; importint.h)
+ * and `import zone`; cmd_import_enc.c holds `import enc`.
+ *
+ * import zone ZONE reads the zone (by AXFR through the rfc2136 apply
+ * provider's read_zone, or from a master file) with model/zonefile.h,
+ * leaves out the SOA and the apex NS set, and writes it the way the
+ * inventory would have said it, so that rendering gives the zone back:
+ *
+ *   - an A record set of one address, at the zone's TTL, named like a
+ *     host of hosts/ that is active or drained and lies in this zone,
+ *     becomes that host's `ip:` (an edit of its file that keeps the rest);
+ *   - an A record set at the zone's TTL whose addresses are exactly the
+ *     ips of a role's active hosts in this zone (none elsewhere) becomes a
+ *     `dns:` name of that role, when the role file has no dns: yet;
+ *   - a record set the inventory already renders the same is left to it;
+ *   - everything else is a record of dns/ZONE.yaml.
+ *
+ * The zone's TTL is the one most of its record sets have (the smaller on
+ * a tie); the others carry their own.  Nothing is written until the
+ * inventory as it will be loads without a problem and its rendered
+ * terraform/route53/ZONE.tf.json holds every record set read, exactly.
+ */
+#include "cli/importint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/names.h"
+#include "bot/edit.h"
+#include "model/inventory.h"
+#include "model/zonefile.h"
+#include "providers/apply/apply.h"
+#include "renderers/renderer.h"
+
+static const char import_usage[] =
+"usage: firebreak import zone ZONE --from-axfr SERVER[:PORT] [--tsig NAME:ALG:FILE]\n"
+"                                  [--zone-id ID] [--skip-unsupported] [--repo DIR] [--force]\n"
+"       firebreak import zone ZONE --from-file ZONEFILE [--zone-id ID] [--skip-unsupported]\n"
+"                                  [--repo DIR] [--force]\n"
+"       firebreak import enc --script PATH --nodes FILE [--repo DIR] [--force]\n"
+"\n"
+"Write what an existing setup says into the inventory checkout DIR (default:\n"
+"the current directory), in the schema's own style; commit it yourself.\n"
+"Nothing is written unless the result passes `firebreak check` and renders\n"
+"back to what was read; on any error nothing is written.\n"
+"\n"
+"import zone ZONE   writes dns/ZONE.yaml (refused if it exists, unless --force)\n"
+"  --from-axfr SERVER[:PORT]   read the zone by AXFR over TCP (port 53 by default)\n"
+"  --tsig NAME:ALG:FILE        sign the transfer with this key, as the rfc2136\n"
+"                              provider's tsig: {name, algorithm, secret_file}:\n"
+"                              ALG hmac-sha256 or hmac-sha512 (NAME:FILE means\n"
+"                              hmac-sha256); FILE holds the base64 secret or the\n"
+"                              block tsig-keygen writes, mode 0600 or 0640\n"
+"  --from-file ZONEFILE        read an RFC 1035 master file ($ORIGIN, $TTL, @,\n"
+"                              relative names, parentheses, comments)\n"
+"  --zone-id ID                the Route53 hosted zone id (default NONE: a zone\n"
+"                              served only through the rfc2136 provider)\n"
+"  --skip-unsupported          leave out records of types dns/ files cannot hold\n"
+"                              (default: refuse them; the rfc2136 provider\n"
+"                              deletes every record the inventory lacks)\n"
+"  The SOA and the apex NS set are not imported (firebreak does not manage\n"
+"  them).  An A record naming an active or drained host of hosts/ becomes its\n"
+"  ip:; an A record set equal to a role's active hosts becomes the role's dns:.\n"
+"\n"
+"import enc         writes hosts/<fqdn>.yaml and roles/<role>.yaml (refused\n"
+"                   if one exists, unless --force)\n"
+"  --script PATH     the ENC program, run once per node as PATH NODE, without\n"
+"                    a shell (split on spaces, as Puppet's external_nodes is),\n"
+"                    60 s each; its stdout is the node's YAML document\n"
+"  --nodes FILE      the nodes, one fqdn a line (# comments, blank lines)\n"
+"  Hosts whose documents share the parameter `role` (or, without it, the same\n"
+"  classes) share a role: the classes all of them have, the parameters all of\n"
+"  them have (the most common value), the most common environment; each host\n"
+"  keeps only its differences.\n"
+"\n"
+"Exit codes: 0 written, 1 bad input (file:line), 2 usage, 3 environment.\n";
+
+/* ---- the checkout's files ------------------------------------------------------ */
+
+void
+wfiles_put(struct wfiles *w, const char *path, char *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->v[i].path, path) == 0) {
+			free(w->v[i].data);
+			w->v[i].data = data;
+			w->v[i].len = len;
+			return;
+		}
+	if (w->n == w->alloc) {
+		w->alloc = w->alloc ? w->alloc * 2 : 64;
+		w->v = xrealloc(w->v, w->alloc * sizeof(*w->v));
+	}
+	w->v[w->n].path = xstrdup(path);
+	w->v[w->n].data = data;
+	w->v[w->n++].len = len;
+}
+
+const struct wfile *
+wfiles_find(const struct wfiles *w, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->v[i].path, path) == 0)
+			return &w->v[i];
+	return NULL;
+}
+
+void
+wfiles_dispose(struct wfiles *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++) {
+		free(w->v[i].path);
+		free(w->v[i].data);
+	}
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}
+
+/* One file of the checkout, if it is a regular file (a symlink is not
+ * followed: an import reads the checkout and nothing it points at). */
+static void
+read_one(struct wfiles *w, const char *dir, const char *rel)
+{
+	char *path = xasprintf("%s/%s", dir, rel);
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		free(path);
+		return;
+	}
+	if ((size_t)st.st_size > INVENTORY_MAX_FILE) {
+		wfiles_put(w, rel, NULL, (size_t)st.st_size);
+		free(path);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_ENV, "%s: %s", path, strerror(errno));
+	close(fd);
+	if ((rc = fs_read(&b, path, INVENTORY_MAX_FILE)) != OK)
+		die(EXIT_ENV, "%s: %s", path, err_last());
+	wfiles_put(w, rel, b.data ? buf_steal(&b) : xstrdup(""), b.len);
+	buf_dispose(&b);
+	free(path);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+wtree_read(struct wfiles *w, const char *dir)
+{
+	static const char *const subdirs[] = { "hosts", "roles", "services", "dns" };
+	struct stat st;
+	size_t i, j;
+
+	memset(w, 0, sizeof(*w));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		die(EXIT_ENV, "%s: not a directory (--repo names the inventory checkout to write "
+		    "into)", dir);
+	read_one(w, dir, "policy.yaml");
+	for (i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
+		char *sub = xasprintf("%s/%s", dir, subdirs[i]);
+		DIR *d = opendir(sub);
+		struct dirent *e;
+		char **names = NULL;
+		size_t n = 0, alloc = 0;
+
+		if (!d) {
+			if (errno != ENOENT)
+				die(EXIT_ENV, "%s: %s", sub, strerror(errno));
+			free(sub);
+			continue;
+		}
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".yaml"))
+				continue;
+			if (n == alloc) {
+				alloc = alloc ? alloc * 2 : 64;
+				names = xrealloc(names, alloc * sizeof(*names));
+			}
+			names[n++] = xasprintf("%s/%s", subdirs[i], e->d_name);
+		}
+		closedir(d);
+		xqsort(names, n, sizeof(*names), name_cmp);
+		for (j = 0; j < n; j++) {
+			read_one(w, dir, names[j]);
+			free(names[j]);
+		}
+		free(names);
+		free(sub);
+	}
+}
+
+int
+import_model(struct model **out, struct diags *d, const struct wfiles *w,
+    const struct wfiles *over, const char *skip)
+{
+	struct loader *l = loader_new();
+	size_t i;
+
+	for (i = 0; i < w->n; i++) {
+		const struct wfile *f = over ? wfiles_find(over, w->v[i].path) : NULL;
+
+		if (skip && strcmp(w->v[i].path, skip) == 0)
+			continue;
+		if (!f)
+			f = &w->v[i];
+		loader_add(l, f->path, f->data, f->len);
+	}
+	for (i = 0; over && i < over->n; i++)
+		if (!wfiles_find(w, over->v[i].path))
+			loader_add(l, over->v[i].path, over->v[i].data, over->v[i].len);
+	return loader_finish(l, out, d);
+}
+
+void
+import_render(struct model **m, struct artifacts *art, const struct wfiles *w,
+    const struct wfiles *over, const char *skip, const char *what)
+{
+	struct diags d = { NULL, 0, 0 };
+	int rc;
+
+	memset(art, 0, sizeof(*art));
+	rc = import_model(m, &d, w, over, skip);
+	if (rc == ERR_INVALID) {
+		print_diags(stderr, &d);
+		die(EXIT_INPUT, "%s would not pass `firebreak check` (%zu problem%s above); "
+		    "nothing was written", what, d.n, d.n == 1 ? "" : "s");
+	}
+	if (rc != OK)
+		die(EXIT_ENV, "%s", err_last());
+	diags_dispose(&d);
+	if ((rc = render_all(art, *m, NULL)) != OK)
+		die(exit_for(rc), "rendering %s: %s; nothing was written", what, err_last());
+}
+
+void
+import_refuse_existing(const char *dir, const char *path, int force)
+{
+	char *full = xasprintf("%s/%s", dir, path);
+	struct stat st;
+
+	if (lstat(full, &st) == 0 && !force)
+		die(EXIT_INPUT, "%s exists: import does not replace inventory files (--force "
+		    "does); nothing was written", full);
+	if (lstat(full, &st) == 0 && !S_ISREG(st.st_mode))
+		die(EXIT_INPUT, "%s exists and is not a regular file; nothing was written", full);
+	free(full);
+}
+
+void
+import_write(const char *dir, const struct wfiles *over)
+{
+	size_t i;
+
+	for (i = 0; i < over->n; i++) {
+		char *full = xasprintf("%s/%s", dir, over->v[i].path);
+		char *slash = strrchr(full, '/');
+
+		*slash = '\0';
+		if (fs_mkdir_p(full, 0755) != OK)
+			die(EXIT_ENV, "%s: %s (%zu of %zu files were written)", full, err_last(), i,
+			    over->n);
+		*slash = '/';
+		if (fs_write_atomic_mode(full, over->v[i].data, over->v[i].len, 0644) != OK)
+			die(EXIT_ENV, "%s: %s (%zu of %zu files were written)", full, err_last(), i,
+			    over->n);
+		free(full);
+	}
+}
+
+/* ---- equality as Puppet reads it ------------------------------------------- */
+
+static const struct ynode *
+map_lookup(const struct ynode *map, const struct ynode *key)
+{
+	size_t i;
+
+	for (i = 0; i < map->n; i++)
+		if (import_same(map->keys[i], key))
+			return map->items[i];
+	return NULL;
+}
+
+int
+import_same(const struct ynode *a, const struct ynode *b)
+{
+	size_t i;
+
+	if (a->type != b->type || a->n != b->n)
+		return 0;
+	if (a->type == YNODE_SCALAR)
+		return ynode_scalar_kind(a) == ynode_scalar_kind(b) &&
+		    (ynode_scalar_kind(a) == YSCALAR_NULL ||
+		    (a->len == b->len && memcmp(a->str, b->str, a->len) == 0));
+	for (i = 0; i < a->n; i++) {
+		const struct ynode *bv = a->type == YNODE_MAP ? map_lookup(b, a->keys[i]) :
+		    b->items[i];
+
+		if (!bv || !import_same(a->items[i], bv))
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- import zone ------------------------------------------------------------------ */
+
+enum fate { TO_ZONE, TO_HOST, TO_ROLE, RENDERED };
+
+/* One record set read: (name, type) with its values, sorted. */
+struct rrset {
+	const char *name, *rel, *type;    /* borrowed from the zrecs */
+	uint32_t ttl;
+	const char **vals;                /* owns the array; borrows the strings */
+	size_t nvals;
+	int line;
+	enum fate fate;
+	size_t who;                       /* the host or role index */
+};
+
+struct zimport {
+	const char *zone, *src;
+	struct zrecs recs;
+	struct rrset *sets;
+	size_t nsets;
+	uint32_t ttl;                     /* the zone's */
+};
+
+static int
+rec_cmp(const void *x, const void *y)
+{
+	const struct zrec *a = *(const struct zrec *const *)x, *b = *(const struct zrec *const *)y;
+	int c = strcmp(a->name, b->name);
+
+	if (!c)
+		c = strcmp(a->type, b->type);
+	if (!c)
+		c = strcmp(a->value, b->value);
+	return c ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+/* Record sets out of the records; refuses a CNAME beside other data. */
+static void
+group_sets(struct zimport *zi, struct buf *warn)
+{
+	struct zrec **ix = xcalloc(zi->recs.n ? zi->recs.n : 1, sizeof(*ix));
+	size_t i, j, k;
+
+	for (i = 0; i < zi->recs.n; i++)
+		ix[i] = &zi->recs.v[i];
+	xqsort(ix, zi->recs.n, sizeof(*ix), rec_cmp);
+	zi->sets = xcalloc(zi->recs.n ? zi->recs.n : 1, sizeof(*zi->sets));
+	for (i = 0; i < zi->recs.n; i = j) {
+		struct rrset *s = &zi->sets[zi->nsets++];
+
+		for (j = i + 1; j < zi->recs.n && strcmp(ix[j]->name, ix[i]->name) == 0 &&
+		    strcmp(ix[j]->type, ix[i]->type) == 0; j++)
+			;
+		s->name = ix[i]->name;
+		s->rel = ix[i]->rel;
+		s->type = ix[i]->type;
+		s->ttl = ix[i]->ttl;
+		s->line = ix[i]->line;
+		s->vals = xcalloc(j - i, sizeof(*s->vals));
+		for (k = i; k < j; k++) {
+			if (ix[k]->ttl != s->ttl) {
+				buf_printf(warn, "%s:%d: warning: %s %s has records with TTL %u and %u: "
+				    "a record set has one TTL; the smaller is kept\n", zi->src,
+				    ix[k]->line, ix[k]->name, ix[k]->type, s->ttl, ix[k]->ttl);
+				if (ix[k]->ttl < s->ttl)
+					s->ttl = ix[k]->ttl;
+			}
+			if (ix[k]->line < s->line)
+				s->line = ix[k]->line;
+			if (s->nvals && strcmp(s->vals[s->nvals - 1], ix[k]->value) == 0)
+				continue;       /* the same record twice: one record */
+			s->vals[s->nvals++] = ix[k]->value;
+		}
+	}
+	for (i = 0; i < zi->nsets; i++)
+		if (strcmp(zi->sets[i].type, "CNAME") == 0 &&
+		    ((i > 0 && strcmp(zi->sets[i - 1].name, zi->sets[i].name) == 0) ||
+		    (i + 1 < zi->nsets && strcmp(zi->sets[i + 1].name, zi->sets[i].name) == 0)))
+			die(EXIT_INPUT, "%s:%d: %s has a CNAME beside other records, which DNS does "
+			    "not allow; nothing was written", zi->src, zi->sets[i].line,
+			    zi->sets[i].name);
+	free(ix);
+}
+
+/* The TTL most record sets have; the smaller on a tie; 300 for none. */
+static uint32_t
+common_ttl(const struct zimport *zi)
+{
+	uint32_t best = 300;
+	size_t i, j, n, bestn = 0;
+
+	for (i = 0; i < zi->nsets; i++) {
+		for (n = 0, j = 0; j < zi->nsets; j++)
+			n += zi->sets[j].ttl == zi->sets[i].ttl;
+		if (n > bestn || (n == bestn && zi->sets[i].ttl < best)) {
+			best = zi->sets[i].ttl;
+			bestn = n;
+		}
+	}
+	return best;
+}
+
+/* Does `zone` own fqdn, among m's zones (it is not one of them)? */
+static int
+ours(const struct model *m, const char *fqdn, const char *zone)
+{
+	size_t fl = strlen(fqdn), zl = strlen(zone), z;
+
+	if (!(fl == zl ? strcmp(fqdn, zone) == 0 :
+	    fl > zl && fqdn[fl - zl - 1] == '.' && strcmp(fqdn + fl - zl, zone) == 0))
+		return 0;
+	z = model_zone_of(m, fqdn);
+	return z == MODEL_NO_ZONE || strlen(m->zones[z].name) < zl;
+}
+
+/* A value list as the route53 renderer writes an object's value. */
+static char *
+vals_json(const char *const *v, size_t n)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_putc(&b, '[');
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		json_emit_string(&b, v[i], strlen(v[i]));
+	}
+	buf_putc(&b, ']');
+	return buf_steal(&b);
+}
+
+static const struct artifact_object *
+find_object(const struct artifact *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; a && i < a->nobjs; i++)
+		if (strcmp(a->objs[i].name, name) == 0)
+			return &a->objs[i];
+	return NULL;
+}
+
+/* Is the object what s says (values and TTL)? */
+static int
+object_is(const struct artifact_object *o, const struct rrset *s)
+{
+	char *j = vals_json(s->vals, s->nvals), ttl[32];
+	int same;
+
+	snprintf(ttl, sizeof(ttl), "ttl %u", s->ttl);
+	same = o->value && strcmp(o->value, j) == 0 && o->extra && strcmp(o->extra, ttl) == 0;
+	free(j);
+	return same;
+}
+
+static char *
+zone_file_text(const struct zimport *zi, const char *zone_id, const char *how)
+{
+	struct buf b = BUF_INIT;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < zi->nsets; i++)
+		n += zi->sets[i].fate == TO_ZONE;
+	buf_printf(&b, "# dns/%s.yaml: imported by `firebreak import zone` from %s.\n", zi->zone,
+	    how);
+	buf_puts(&b, "# The SOA and the apex NS set are the server's (firebreak does not manage "
+	    "them).\n");
+	if (n < zi->nsets)
+		buf_puts(&b, "# Hosts' A records are their hosts/ files' ip:, round-robin sets "
+		    "their roles' dns:.\n");
+	if (strcmp(zone_id, "NONE") == 0)
+		buf_puts(&b, "# zone_id NONE: not a Route53 zone (import with --zone-id ID if it "
+		    "is one).\n");
+	buf_puts(&b, "zone_id: ");
+	yemit_string(&b, zone_id, strlen(zone_id));
+	buf_printf(&b, "\nttl: %u\nrecords:%s\n", zi->ttl, n ? "" : " []");
+	for (i = 0; i < zi->nsets; i++) {
+		const struct rrset *s = &zi->sets[i];
+
+		if (s->fate != TO_ZONE)
+			continue;
+		buf_puts(&b, "  - {name: ");
+		yemit_string(&b, s->rel, strlen(s->rel));
+		buf_printf(&b, ", type: %s, ", s->type);
+		if (s->nvals == 1) {
+			buf_puts(&b, "value: ");
+			yemit_string(&b, s->vals[0], strlen(s->vals[0]));
+		} else {
+			buf_puts(&b, "values: [");
+			for (j = 0; j < s->nvals; j++) {
+				if (j)
+					buf_puts(&b, ", ");
+				yemit_string(&b, s->vals[j], strlen(s->vals[j]));
+			}
+			buf_putc(&b, ']');
+		}
+		if (s->ttl != zi->ttl)
+			buf_printf(&b, ", ttl: %u", s->ttl);
+		buf_puts(&b, "}\n");
+	}
+	return buf_steal(&b);
+}
+
+/* Records sorted for the file: the apex first, then by name, then type. */
+static int
+set_cmp(const void *x, const void *y)
+{
+	const struct rrset *a = x, *b = y;
+	int aa = strcmp(a->rel, "@") == 0, ba = strcmp(b->rel, "@") == 0, c;
+
+	if (aa != ba)
+		return ba - aa;
+	c = strcmp(a->rel, b->rel);
+	return c ? c : strcmp(a->type, b->type);
+}
+
+/* --tsig NAME:ALG:FILE or NAME:FILE, as YAML for the provider's cfg. */
+static void
+tsig_yaml(struct buf *b, const char *spec)
+{
+	const char *c1 = strchr(spec, ':'), *rest, *alg = "hmac-sha256";
+	char *name, *file, *abs;
+	size_t al = strlen(alg);
+
+	if (!c1 || c1 == spec || !c1[1])
+		usage_error("--tsig is NAME:ALG:SECRETFILE (or NAME:SECRETFILE for hmac-sha256)");
+	rest = c1 + 1;
+	if (strncmp(rest, "hmac-", 5) == 0 && strchr(rest, ':')) {
+		alg = rest;
+		al = (size_t)(strchr(rest, ':') - rest);
+		rest = strchr(rest, ':') + 1;
+	}
+	name = xstrndup(spec, (size_t)(c1 - spec));
+	file = xstrdup(rest);
+	abs = realpath(file, NULL);
+	if (!abs)
+		die(EXIT_ENV, "--tsig: the secret file %s: %s", file, strerror(errno));
+	buf_puts(b, "tsig: {name: ");
+	yemit_quoted(b, name, strlen(name));
+	buf_puts(b, ", algorithm: ");
+	yemit_quoted(b, alg, al);
+	buf_puts(b, ", secret_file: ");
+	yemit_quoted(b, abs, strlen(abs));
+	buf_puts(b, "}\n");
+	free(name);
+	free(file);
+	free(abs);
+}
+
+/* The zone as master-file text, by AXFR through the rfc2136 provider. */
+static char *
+read_axfr(const struct opts *o, const char *zone)
+{
+	const struct apply_provider *ap = apply_find("rfc2136");
+	struct ynode *cfg = NULL;
+	struct buf y = BUF_INIT;
+	char *text = NULL;
+	int line = 0, col = 0, rc;
+
+	if (!ap || !ap->ops->read_zone)
+		die(EXIT_ENV, "this build has no provider that reads a zone by AXFR");
+	buf_puts(&y, "server: ");
+	yemit_quoted(&y, o->from_axfr, strlen(o->from_axfr));
+	buf_puts(&y, "\n");
+	if (o->tsig)
+		tsig_yaml(&y, o->tsig);
+	if (ydoc_parse(&cfg, y.data, y.len, &YDOC_DEFAULT_LIMITS, &line, &col) != OK)
+		die(EXIT_USAGE, "--from-axfr/--tsig: %s", err_last());
+	rc = ap->ops->read_zone(&text, cfg, zone);
+	if (rc != OK)
+		die(exit_for(rc), "AXFR of %s from %s: %s; nothing was written", zone, o->from_axfr, err_last());
+	ynode_free(cfg);
+	buf_dispose(&y);
+	return text;
+}
+
+/* Does the role file say dns: (any value)?  Then it is left alone. */
+static int
+role_has_dns(const struct wfile *f)
+{
+	struct ynode *root = NULL;
+	int line, col, has;
+
+	if (!f || !f->data || ydoc_parse(&root, f->data, f->len, &YDOC_DEFAULT_LIMITS, &line,
+	    &col) != OK)
+		return 1;
+	has = root->type != YNODE_MAP || ynode_get(root, "dns") != NULL;
+	ynode_free(root);
+	return has;
+}
+
+struct role_match {
+	const char **ips;                 /* owns the array; sorted */
+	size_t n;
+	int eligible;
+};
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Decide each record set's fate: rendered already, a host's ip, a role's
+ * dns name, or a zone record.  new_ip[h] is the ip host h is given. */
+static void
+decide(struct zimport *zi, const struct model *m, const struct artifact *base,
+    const struct wfiles *w, const char **new_ip)
+{
+	struct role_match *rm = xcalloc(m->nroles ? m->nroles : 1, sizeof(*rm));
+	size_t i, r;
+
+	for (i = 0; i < zi->nsets; i++) {
+		struct rrset *s = &zi->sets[i];
+		char *obj = xasprintf("%s/%s", s->name, s->type);
+		const struct artifact_object *o = find_object(base, obj);
+		const struct host *h;
+
+		free(obj);
+		if (o) {
+			if (!object_is(o, s)) {
+				char *j = vals_json(s->vals, s->nvals);
+
+				die(EXIT_INPUT, "%s:%d: %s %s is %s (ttl %u) there, but the inventory "
+				    "already renders it as %s (%s) from hosts/ or roles/: make them "
+				    "agree, then import again; nothing was written", zi->src, s->line,
+				    s->name, s->type, j, s->ttl, o->value, o->extra ? o->extra : "");
+			}
+			s->fate = RENDERED;
+			continue;
+		}
+		if (strcmp(s->type, "A") != 0 || s->nvals != 1 || s->ttl != zi->ttl ||
+		    !(h = model_host(m, s->name)) || h->ip ||
+		    !(h->state == HOST_ACTIVE || h->state == HOST_DRAINED))
+			continue;
+		s->fate = TO_HOST;
+		s->who = (size_t)(h - m->hosts);
+		new_ip[s->who] = s->vals[0];
+	}
+	/* Each role's active hosts with an ip, here and elsewhere. */
+	for (i = 0; i < m->nhosts; i++) {
+		const struct host *h = &m->hosts[i];
+		const char *ip = h->ip ? h->ip : new_ip[i];
+		struct role_match *x;
+
+		if (!h->role || h->state != HOST_ACTIVE || !ip)
+			continue;
+		x = &rm[h->role_idx];
+		if (!ours(m, h->fqdn, zi->zone)) {
+			if (model_zone_of(m, h->fqdn) != MODEL_NO_ZONE)
+				x->eligible = -1;       /* a dns: name would render there too */
+			continue;
+		}
+		x->ips = xrealloc(x->ips, (x->n + 1) * sizeof(*x->ips));
+		x->ips[x->n++] = ip;
+	}
+	for (r = 0; r < m->nroles; r++) {
+		char *path = xasprintf("roles/%s.yaml", m->roles[r].name);
+
+		xqsort(rm[r].ips, rm[r].n, sizeof(*rm[r].ips), str_cmp);
+		rm[r].eligible = rm[r].eligible == 0 && rm[r].n > 0 && m->roles[r].dns.n == 0 &&
+		    !role_has_dns(wfiles_find(w, path));
+		free(path);
+	}
+	for (i = 0; i < zi->nsets; i++) {
+		struct rrset *s = &zi->sets[i];
+		size_t k;
+
+		if (s->fate != TO_ZONE || strcmp(s->type, "A") != 0 || s->ttl != zi->ttl ||
+		    strcmp(s->rel, "@") == 0 || model_host(m, s->name))
+			continue;
+		for (r = 0; r < m->nroles; r++) {
+			if (rm[r].eligible != 1 || rm[r].n != s->nvals)
+				continue;
+			for (k = 0; k < s->nvals && strcmp(rm[r].ips[k], s->vals[k]) == 0; k++)
+				;
+			if (k == s->nvals) {
+				s->fate = TO_ROLE;
+				s->who = r;
+				break;
+			}
+		}
+	}
+	for (r = 0; r < m->nroles; r++)
+		free(rm[r].ips);
+	free(rm);
+}
+
+/* The edited host files (ip:) and role files (dns:), into over. */
+static void
+edit_files(struct wfiles *over, const struct zimport *zi, const struct model *m,
+    const struct wfiles *w)
+{
+	size_t i, r;
+
+	for (i = 0; i < zi->nsets; i++) {
+		const struct rrset *s = &zi->sets[i];
+		static const char *const ip_path[] = { "ip" };
+		char *path, *out = NULL;
+		const struct wfile *f;
+		size_t outlen;
+
+		if (s->fate != TO_HOST)
+			continue;
+		path = xasprintf("hosts/%s.yaml", m->hosts[s->who].fqdn);
+		f = wfiles_find(w, path);
+		if (!f || !f->data || edit_set_scalar(&out, &outlen, f->data, f->len, ip_path, 1,
+		    s->vals[0]) != OK)
+			die(EXIT_INPUT, "%s: cannot add ip: %s (%s); nothing was written", path,
+			    s->vals[0], f ? err_last() : "not in the checkout");
+		wfiles_put(over, path, out, outlen);
+		free(path);
+	}
+	for (r = 0; r < m->nroles; r++) {
+		struct buf b = BUF_INIT;
+		const struct wfile *f;
+		char *path;
+		size_t k = 0;
+
+		for (i = 0; i < zi->nsets; i++) {
+			if (zi->sets[i].fate != TO_ROLE || zi->sets[i].who != r)
+				continue;
+			if (k++ == 0) {
+				path = xasprintf("roles/%s.yaml", m->roles[r].name);
+				f = wfiles_find(w, path);
+				free(path);
+				buf_append(&b, f->data, f->len);
+				if (b.len && b.data[b.len - 1] != '\n')
+					buf_putc(&b, '\n');
+				buf_puts(&b, "dns: [");
+			} else {
+				buf_puts(&b, ", ");
+			}
+			yemit_string(&b, zi->sets[i].rel, strlen(zi->sets[i].rel));
+		}
+		if (k == 0)
+			continue;
+		buf_printf(&b, "]   # imported from zone %s\n", zi->zone);
+		path = xasprintf("roles/%s.yaml", m->roles[r].name);
+		{
+			size_t len = b.len;
+
+			wfiles_put(over, path, buf_steal(&b), len);
+		}
+		free(path);
+	}
+}
+
+static int
+import_zone(int argc, char **argv)
+{
+	struct opts o;
+	struct zimport zi;
+	struct wfiles w, over = { NULL, 0, 0 };
+	struct model *m = NULL, *m2 = NULL;
+	struct artifacts art, art2;
+	struct buf warn = BUF_INIT, how = BUF_INIT;
+	const char *dir, *zone_id;
+	const char **new_ip;
+	char *text = NULL, *dnspath, *tfpath, *stub, *src = NULL;
+	const struct artifact *base, *after;
+	size_t len, i, nhost = 0, nrole = 0, nzone = 0, nrend = 0;
+	int rc;
+
+	parse_opts(&o, argc, argv, "repo from-axfr from-file tsig zone-id force skip-unsupported",
+	    1);
+	if (o.nargs != 1)
+		usage_error("import zone: which zone? (firebreak import zone ZONE --from-axfr "
+		    "SERVER | --from-file FILE)");
+	if (!o.from_axfr == !o.from_file)
+		usage_error("import zone: give exactly one of --from-axfr SERVER and --from-file FILE");
+	if (o.tsig && !o.from_axfr)
+		usage_error("import zone: --tsig goes with --from-axfr");
+	memset(&zi, 0, sizeof(zi));
+	zi.zone = o.args[0];
+	if (!valid_zone(zi.zone))
+		usage_error("import zone: '%s' is not a zone name (lowercase, without the final dot)",
+		    zi.zone);
+	zone_id = o.zone_id ? o.zone_id : "NONE";
+	if (!valid_zone_id(zone_id))
+		usage_error("import zone: --zone-id '%s' is not a Route53 zone id ([A-Z0-9]{1,32})",
+		    zone_id);
+	dir = o.repo ? o.repo : ".";
+	dnspath = xasprintf("dns/%s.yaml", zi.zone);
+	tfpath = xasprintf("terraform/route53/%s.tf.json", zi.zone);
+	wtree_read(&w, dir);
+	import_refuse_existing(dir, dnspath, o.force);
+
+	if (o.from_file) {
+		struct buf b = BUF_INIT;
+
+		if ((rc = fs_read(&b, o.from_file, ZONEFILE_MAX_BYTES)) != OK)
+			die(rc == ERR_TOOBIG ? EXIT_INPUT : EXIT_ENV, "%s: %s", o.from_file,
+			    err_last());
+		len = b.len;
+		text = b.data ? buf_steal(&b) : xstrdup("");
+		src = xstrdup(o.from_file);
+		buf_printf(&how, "the zone file %s", o.from_file);
+	} else {
+		text = read_axfr(&o, zi.zone);
+		len = strlen(text);
+		src = xasprintf("AXFR of %s from %s", zi.zone, o.from_axfr);
+		buf_printf(&how, "%s by AXFR%s", o.from_axfr, o.tsig ? " (TSIG)" : "");
+	}
+	zi.src = src;
+	rc = zonefile_parse(&zi.recs, zi.zone, src, text, len,
+	    o.skip_unsupported ? ZONEFILE_SKIP_UNSUPPORTED : 0, &warn);
+	if (rc != OK)
+		die(EXIT_INPUT, "%s; nothing was written", err_last());
+	group_sets(&zi, &warn);
+	zi.ttl = common_ttl(&zi);
+
+	/* What the inventory renders in this zone already: its files with an
+	 * empty dns/ZONE.yaml at the zone's TTL. */
+	stub = xasprintf("zone_id: %s\nttl: %u\nrecords: []\n", zone_id, zi.ttl);
+	wfiles_put(&over, dnspath, stub, strlen(stub));
+	import_render(&m, &art, &w, &over, NULL, "the inventory in the checkout");
+	base = artifacts_find(&art, tfpath);
+	new_ip = xcalloc(m->nhosts ? m->nhosts : 1, sizeof(*new_ip));
+	for (i = 0; i < zi.nsets; i++)
+		if (!ours(m, zi.sets[i].name, zi.zone)) {
+			size_t z = model_zone_of(m, zi.sets[i].name);
+
+			die(EXIT_INPUT, "%s:%d: %s belongs to zone %s (dns/%s.yaml), not %s: firebreak "
+			    "keeps each name in its most specific zone; nothing was written", src,
+			    zi.sets[i].line, zi.sets[i].name, m->zones[z].name, m->zones[z].name,
+			    zi.zone);
+		}
+	decide(&zi, m, base, &w, new_ip);
+	xqsort(zi.sets, zi.nsets, sizeof(*zi.sets), set_cmp);
+	edit_files(&over, &zi, m, &w);
+	{
+		char *zt = zone_file_text(&zi, zone_id, how.data);
+
+		wfiles_put(&over, dnspath, zt, strlen(zt));
+	}
+
+	/* The check: the inventory as it will be renders every set read. */
+	import_render(&m2, &art2, &w, &over, NULL, "the imported inventory");
+	after = artifacts_find(&art2, tfpath);
+	for (i = 0; i < zi.nsets; i++) {
+		const struct rrset *s = &zi.sets[i];
+		char *obj = xasprintf("%s/%s", s->name, s->type);
+		const struct artifact_object *ob = find_object(after, obj);
+
+		if (!ob || !object_is(ob, s))
+			die(EXIT_INPUT, "%s:%d: %s would render as %s (%s), not as read: a bug in "
+			    "import; nothing was written", src, s->line, obj, ob ? ob->value : "nothing",
+			    ob && ob->extra ? ob->extra : "");
+		free(obj);
+		nhost += s->fate == TO_HOST;
+		nrole += s->fate == TO_ROLE;
+		nzone += s->fate == TO_ZONE;
+		nrend += s->fate == RENDERED;
+	}
+	for (i = 0; after && i < after->nobjs; i++) {
+		const struct artifact_object *ob = &after->objs[i];
+		size_t k;
+
+		for (k = 0; k < zi.nsets; k++) {
+			size_t nl = strlen(zi.sets[k].name);
+
+			if (strncmp(ob->name, zi.sets[k].name, nl) == 0 && ob->name[nl] == '/' &&
+			    strcmp(ob->name + nl + 1, zi.sets[k].type) == 0)
+				break;
+		}
+		if (k == zi.nsets)
+			buf_printf(&warn, "warning: the inventory also renders %s %s in %s, which "
+			    "the zone does not have: the first apply adds it\n", ob->name,
+			    ob->value ? ob->value : "", zi.zone);
+	}
+	if (zi.recs.dnssec)
+		buf_printf(&warn, "note: %zu DNSSEC record%s (RRSIG, NSEC, DNSKEY, ...) left out: "
+		    "the signer keeps them\n", zi.recs.dnssec, zi.recs.dnssec == 1 ? "" : "s");
+
+	import_write(dir, &over);
+	if (warn.len)
+		fputs(warn.data, stderr);
+	printf("imported %s from %s: %zu record set%s (%zu in dns/%s.yaml, %zu host ip%s, "
+	    "%zu role dns name%s, %zu already in the inventory); left out: %zu SOA, %zu apex NS%s\n",
+	    zi.zone, how.data, zi.nsets, zi.nsets == 1 ? "" : "s", nzone, zi.zone, nhost,
+	    nhost == 1 ? "" : "s", nrole, nrole == 1 ? "" : "s", nrend, zi.recs.soa,
+	    zi.recs.apex_ns, zi.recs.skipped ? ", and unsupported records (see above)" : "");
+	for (i = 0; i < over.n; i++)
+		printf("wrote %s/%s\n", dir, over.v[i].path);
+	if (FREE_AT_EXIT) {
+		for (i = 0; i < zi.nsets; i++)
+			free(zi.sets[i].vals);
+		free(zi.sets);
+		zrecs_dispose(&zi.recs);
+		free((void *)new_ip);
+		artifacts_dispose(&art);
+		artifacts_dispose(&art2);
+		model_free(m);
+		model_free(m2);
+		wfiles_dispose(&w);
+		wfiles_dispose(&over);
+		buf_dispose(&warn);
+		buf_dispose(&how);
+		free(text);
+		free(src);
+		free(dnspath);
+		free(tfpath);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(import_usage, stdout);
+			return EXIT_OK;
+		}
+	if (argc < 1)
+		usage_error("import: zone or enc? (firebreak import --help)");
+	if (strcmp(argv[0], "zone") == 0)
+		return import_zone(argc - 1, argv + 1);
+	if (strcmp(argv[0], "enc") == 0)
+		return import_enc(argc - 1, argv + 1);
+	usage_error("import: '%s' is neither zone nor enc (firebreak import --help)", argv[0]);
+}
