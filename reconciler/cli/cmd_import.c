@@ -428,7 +428,7 @@ common_ttl(const struct zimport *zi)
 	return best;
 }
 
-/* Does `zone` own fqdn, among m's zones (it is not one of them)? */
+/* Does `zone` own fqdn, among m's zones (which may include it)? */
 static int
 ours(const struct model *m, const char *fqdn, const char *zone)
 {
@@ -438,7 +438,7 @@ ours(const struct model *m, const char *fqdn, const char *zone)
 	    fl > zl && fqdn[fl - zl - 1] == '.' && strcmp(fqdn + fl - zl, zone) == 0))
 		return 0;
 	z = model_zone_of(m, fqdn);
-	return z == MODEL_NO_ZONE || strlen(m->zones[z].name) < zl;
+	return z == MODEL_NO_ZONE || strlen(m->zones[z].name) <= zl;
 }
 
 /* A value list as the route53 renderer writes an object's value. */
