@@ -630,31 +630,40 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Decide each record set's fate: rendered already, a host's ip, a role's
- * dns name, or a zone record.  new_ip[h] is the ip host h is given. */
-static void
-decide(struct zimport *zi, const struct model *m, const struct artifact *base,
-    const struct wfiles *w, const char **new_ip)
+/* A set the inventory renders already: the same, or a conflict. */
+static int
+rendered(const struct zimport *zi, const struct rrset *s, const struct artifact *a)
 {
-	struct role_match *rm = xcalloc(m->nroles ? m->nroles : 1, sizeof(*rm));
-	size_t i, r;
+	char *obj = xasprintf("%s/%s", s->name, s->type);
+	const struct artifact_object *o = find_object(a, obj);
+
+	free(obj);
+	if (!o)
+		return 0;
+	if (!object_is(o, s)) {
+		char *j = vals_json(s->vals, s->nvals);
+
+		die(EXIT_INPUT, "%s:%d: %s %s is %s (ttl %u) there, but the inventory renders it "
+		    "as %s (%s) from hosts/ or roles/: make them agree, then import again; nothing "
+		    "was written", zi->src, s->line, s->name, s->type, j, s->ttl, o->value,
+		    o->extra ? o->extra : "");
+	}
+	return 1;
+}
+
+/* First: sets the inventory renders already, then hosts' ips.  new_ip[h]
+ * is the ip host h is given. */
+static void
+decide_hosts(struct zimport *zi, const struct model *m, const struct artifact *base,
+    const char **new_ip)
+{
+	size_t i;
 
 	for (i = 0; i < zi->nsets; i++) {
 		struct rrset *s = &zi->sets[i];
-		char *obj = xasprintf("%s/%s", s->name, s->type);
-		const struct artifact_object *o = find_object(base, obj);
 		const struct host *h;
 
-		free(obj);
-		if (o) {
-			if (!object_is(o, s)) {
-				char *j = vals_json(s->vals, s->nvals);
-
-				die(EXIT_INPUT, "%s:%d: %s %s is %s (ttl %u) there, but the inventory "
-				    "already renders it as %s (%s) from hosts/ or roles/: make them "
-				    "agree, then import again; nothing was written", zi->src, s->line,
-				    s->name, s->type, j, s->ttl, o->value, o->extra ? o->extra : "");
-			}
+		if (rendered(zi, s, base)) {
 			s->fate = RENDERED;
 			continue;
 		}
@@ -666,6 +675,21 @@ decide(struct zimport *zi, const struct model *m, const struct artifact *base,
 		s->who = (size_t)(h - m->hosts);
 		new_ip[s->who] = s->vals[0];
 	}
+}
+
+/* Then, with the hosts' new ips rendered (`now`): sets that a role's
+ * dns: renders already, and round-robin sets that become a dns: name of
+ * a role without one. */
+static void
+decide_roles(struct zimport *zi, const struct model *m, const struct artifact *now,
+    const struct wfiles *w, const char **new_ip)
+{
+	struct role_match *rm = xcalloc(m->nroles ? m->nroles : 1, sizeof(*rm));
+	size_t i, r;
+
+	for (i = 0; i < zi->nsets; i++)
+		if (zi->sets[i].fate == TO_ZONE && rendered(zi, &zi->sets[i], now))
+			zi->sets[i].fate = RENDERED;
 	/* Each role's active hosts with an ip, here and elsewhere. */
 	for (i = 0; i < m->nhosts; i++) {
 		const struct host *h = &m->hosts[i];
@@ -715,12 +739,12 @@ decide(struct zimport *zi, const struct model *m, const struct artifact *base,
 	free(rm);
 }
 
-/* The edited host files (ip:) and role files (dns:), into over. */
+/* The edited host files (ip:), into over. */
 static void
-edit_files(struct wfiles *over, const struct zimport *zi, const struct model *m,
+edit_hosts(struct wfiles *over, const struct zimport *zi, const struct model *m,
     const struct wfiles *w)
 {
-	size_t i, r;
+	size_t i;
 
 	for (i = 0; i < zi->nsets; i++) {
 		const struct rrset *s = &zi->sets[i];
@@ -740,6 +764,15 @@ edit_files(struct wfiles *over, const struct zimport *zi, const struct model *m,
 		wfiles_put(over, path, out, outlen);
 		free(path);
 	}
+}
+
+/* The edited role files (dns:), into over. */
+static void
+edit_roles(struct wfiles *over, const struct zimport *zi, const struct model *m,
+    const struct wfiles *w)
+{
+	size_t i, r;
+
 	for (r = 0; r < m->nroles; r++) {
 		struct buf b = BUF_INIT;
 		const struct wfile *f;
@@ -781,8 +814,8 @@ import_zone(int argc, char **argv)
 	struct opts o;
 	struct zimport zi;
 	struct wfiles w, over = { NULL, 0, 0 };
-	struct model *m = NULL, *m2 = NULL;
-	struct artifacts art, art2;
+	struct model *m = NULL, *m1 = NULL, *m2 = NULL;
+	struct artifacts art, art1, art2;
 	struct buf warn = BUF_INIT, how = BUF_INIT;
 	const char *dir, *zone_id;
 	const char **new_ip;
@@ -855,9 +888,12 @@ import_zone(int argc, char **argv)
 			    zi.sets[i].line, zi.sets[i].name, m->zones[z].name, m->zones[z].name,
 			    zi.zone);
 		}
-	decide(&zi, m, base, &w, new_ip);
+	decide_hosts(&zi, m, base, new_ip);
+	edit_hosts(&over, &zi, m, &w);
+	import_render(&m1, &art1, &w, &over, NULL, "the checkout with the hosts' ips");
+	decide_roles(&zi, m, artifacts_find(&art1, tfpath), &w, new_ip);
+	edit_roles(&over, &zi, m, &w);
 	xqsort(zi.sets, zi.nsets, sizeof(*zi.sets), set_cmp);
-	edit_files(&over, &zi, m, &w);
 	{
 		char *zt = zone_file_text(&zi, zone_id, how.data);
 
@@ -919,7 +955,9 @@ import_zone(int argc, char **argv)
 		zrecs_dispose(&zi.recs);
 		free((void *)new_ip);
 		artifacts_dispose(&art);
+		artifacts_dispose(&art1);
 		artifacts_dispose(&art2);
+		model_free(m1);
 		model_free(m);
 		model_free(m2);
 		wfiles_dispose(&w);
