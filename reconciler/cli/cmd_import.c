@@ -942,10 +942,14 @@ import_zone(int argc, char **argv)
 	if (warn.len)
 		fputs(warn.data, stderr);
 	printf("imported %s from %s: %zu record set%s (%zu in dns/%s.yaml, %zu host ip%s, "
-	    "%zu role dns name%s, %zu already in the inventory); left out: %zu SOA, %zu apex NS%s\n",
-	    zi.zone, how.data, zi.nsets, zi.nsets == 1 ? "" : "s", nzone, zi.zone, nhost,
-	    nhost == 1 ? "" : "s", nrole, nrole == 1 ? "" : "s", nrend, zi.recs.soa,
-	    zi.recs.apex_ns, zi.recs.skipped ? ", and unsupported records (see above)" : "");
+	    "%zu role dns name%s, %zu already in the inventory); left out: ", zi.zone, how.data,
+	    zi.nsets, zi.nsets == 1 ? "" : "s", nzone, zi.zone, nhost, nhost == 1 ? "" : "s",
+	    nrole, nrole == 1 ? "" : "s", nrend);
+	if (o.from_axfr)
+		printf("the SOA and the apex NS set");
+	else
+		printf("%zu SOA, %zu apex NS", zi.recs.soa, zi.recs.apex_ns);
+	printf("%s\n", zi.recs.skipped ? ", and unsupported records (see above)" : "");
 	for (i = 0; i < over.n; i++)
 		printf("wrote %s/%s\n", dir, over.v[i].path);
 	if (FREE_AT_EXIT) {

@@ -112,7 +112,7 @@ bind_load() {
 	cp "$file" "$f"
 	rm -f "$f.jnl"
 	[ "$(id -u)" -eq 0 ] && chown nobody "$f"
-	bind_rndc delzone "$zone" >/dev/null 2>&1
+	bind_rndc delzone "$zone" >/dev/null 2>&1 || true   # a zone not there yet
 	bind_rndc addzone "$zone" "{ type primary; file \"$f\"; journal \"$f.jnl\";
 	    allow-update { key fbkey; }; allow-transfer { $acl }; };" >/dev/null || return 1
 	for _ in $(seq 200); do
