@@ -64,8 +64,9 @@ static const char import_usage[] =
 "                              block tsig-keygen writes, mode 0600 or 0640\n"
 "  --from-file ZONEFILE        read an RFC 1035 master file ($ORIGIN, $TTL, @,\n"
 "                              relative names, parentheses, comments)\n"
-"  --zone-id ID                the Route53 hosted zone id (default NONE: a zone\n"
-"                              served only through the rfc2136 provider)\n"
+"  --zone-id ID                the Route53 hosted zone id (default: the one of the\n"
+"                              file --force replaces, else NONE: a zone served\n"
+"                              only through the rfc2136 provider)\n"
 "  --skip-unsupported          leave out records of types dns/ files cannot hold\n"
 "                              (default: refuse them; the rfc2136 provider\n"
 "                              deletes every record the inventory lacks)\n"
@@ -808,6 +809,26 @@ edit_roles(struct wfiles *over, const struct zimport *zi, const struct model *m,
 	}
 }
 
+/* The zone_id of the dns/ZONE.yaml that --force replaces, so a second
+ * import keeps it; else "NONE".  *kept owns what it returns. */
+static const char *
+keep_zone_id(const struct wfile *f, char **kept)
+{
+	struct ynode *root = NULL;
+	const struct ynode *id;
+	int line, col;
+
+	*kept = NULL;
+	if (!f || !f->data || ydoc_parse(&root, f->data, f->len, &YDOC_DEFAULT_LIMITS, &line,
+	    &col) != OK)
+		return "NONE";
+	id = ynode_get(root, "zone_id");
+	if (id && id->type == YNODE_SCALAR && strlen(id->str) == id->len && valid_zone_id(id->str))
+		*kept = xstrdup(id->str);
+	ynode_free(root);
+	return *kept ? *kept : "NONE";
+}
+
 static int
 import_zone(int argc, char **argv)
 {
@@ -818,6 +839,7 @@ import_zone(int argc, char **argv)
 	struct artifacts art, art1, art2;
 	struct buf warn = BUF_INIT, how = BUF_INIT;
 	const char *dir, *zone_id;
+	char *kept = NULL;
 	const char **new_ip;
 	char *text = NULL, *dnspath, *tfpath, *stub, *src = NULL;
 	const struct artifact *base, *after;
@@ -839,14 +861,16 @@ import_zone(int argc, char **argv)
 		usage_error("import zone: '%s' is not a zone name (lowercase, without the final dot)",
 		    zi.zone);
 	zone_id = o.zone_id ? o.zone_id : "NONE";
-	if (!valid_zone_id(zone_id))
-		usage_error("import zone: --zone-id '%s' is not a Route53 zone id ([A-Z0-9]{1,32})",
-		    zone_id);
 	dir = o.repo ? o.repo : ".";
 	dnspath = xasprintf("dns/%s.yaml", zi.zone);
 	tfpath = xasprintf("terraform/route53/%s.tf.json", zi.zone);
 	wtree_read(&w, dir);
 	import_refuse_existing(dir, dnspath, o.force);
+	if (!o.zone_id)
+		zone_id = keep_zone_id(wfiles_find(&w, dnspath), &kept);
+	if (!valid_zone_id(zone_id))
+		usage_error("import zone: --zone-id '%s' is not a Route53 zone id ([A-Z0-9]{1,32})",
+		    zone_id);
 
 	if (o.from_file) {
 		struct buf b = BUF_INIT;
@@ -972,6 +996,7 @@ import_zone(int argc, char **argv)
 		free(src);
 		free(dnspath);
 		free(tfpath);
+		free(kept);
 	}
 	return EXIT_OK;
 }

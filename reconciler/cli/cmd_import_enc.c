@@ -68,6 +68,7 @@ struct egroup {
 
 static char *tmpdir;          /* the scripts' stderr, removed at exit */
 static char *errpath;
+static char *script_words;    /* --script split in place; argv points into it */
 
 static void
 cleanup(void)
@@ -133,8 +134,10 @@ read_nodes(struct enode **out, size_t *n, const char *file)
 static size_t
 script_argv(const char **argv, const char *script)
 {
-	char *copy = xstrdup(script), *tok, *save = NULL, *abs;
+	char *copy, *tok, *save = NULL, *abs;
 	size_t n = 0;
+
+	copy = script_words = xstrdup(script);
 
 	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		if (n == ENC_ARGV_MAX - 2)
@@ -694,6 +697,7 @@ import_enc(int argc, char **argv)
 		}
 		free(nodes);
 		free((void *)(uintptr_t)av[0]);
+		free(script_words);
 		artifacts_dispose(&art);
 		model_free(m);
 		wfiles_dispose(&w);

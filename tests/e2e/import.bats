@@ -194,6 +194,12 @@ commit_and_check() {
 	    --repo "$R" --force --zone-id Z0123456789ABC
 	assert_status 0
 	assert_eq "$(git -C "$R" status --porcelain)" " M dns/example.com.yaml" "only the zone id changed"
+	commit_all "$R" "zone id"
+	# Without --zone-id, --force keeps the replaced file's.
+	run fb import zone example.com --from-axfr "127.0.0.1:$DNS_PORT" --tsig "fbkey:$SECRET" \
+	    --repo "$R" --force
+	assert_status 0
+	assert_eq "$(git -C "$R" status --porcelain)" "" "the checkout after the same import"
 }
 
 @test "import zone --from-axfr without TSIG, from a zone open to transfers" {
