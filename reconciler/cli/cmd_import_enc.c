@@ -34,8 +34,8 @@
 #include "base/names.h"
 #include "base/proc.h"
 #include "model/artifact.h"
+#include "model/encdoc.h"
 
-#define ENC_NODES_MAX 100000
 #define ENC_NODES_BYTES (16u << 20)
 #define ENC_ARGV_MAX 32
 #define ENC_TIMEOUT_MS 60000
@@ -45,11 +45,11 @@
 struct enode {
 	char *fqdn;               /* owns */
 	int line;                 /* in the nodes file */
-	struct ynode *doc;        /* owns */
-	char **classes;           /* owns the array; borrows the strings; no repeats */
+	struct encdoc d;          /* owns */
+	const char *const *classes;   /* d's: no repeats */
 	size_t nclasses;
-	const struct ynode *params;   /* borrowed from doc; a map or NULL */
-	const char *env;          /* borrowed; NULL: production */
+	const struct ynode *params;   /* d's; a map or NULL */
+	const char *env;          /* d's; NULL: production */
 	char *key;                /* owns; the group key */
 	size_t group;
 };
@@ -59,7 +59,7 @@ struct egroup {
 	char *role;               /* owns */
 	size_t *members;          /* owns; indices into nodes, in fqdn order */
 	size_t n;
-	char **classes;           /* owns the array; borrows */
+	const char **classes;     /* owns the array; borrows */
 	size_t nclasses;
 	const struct ynode **pkeys, **pvals;   /* borrowed; the role's params */
 	size_t np;
@@ -82,51 +82,24 @@ cleanup(void)
 static void
 read_nodes(struct enode **out, size_t *n, const char *file)
 {
+	struct nodelist l;
 	struct buf b = BUF_INIT;
-	size_t alloc = 0, i;
-	char *p, *nl;
-	int line = 0, rc;
+	size_t i;
+	int rc;
 
-	*out = NULL;
-	*n = 0;
 	if ((rc = fs_read(&b, file, ENC_NODES_BYTES)) != OK)
 		die(rc == ERR_TOOBIG ? EXIT_INPUT : EXIT_ENV, "--nodes %s: %s", file, err_last());
-	if (b.len && memchr(b.data, '\0', b.len))
-		die(EXIT_INPUT, "%s: a NUL byte: not a list of host names", file);
-	for (p = b.data; p && *p; p = nl ? nl + 1 : NULL) {
-		char *s, *e;
-
-		line++;
-		nl = strchr(p, '\n');
-		if (nl)
-			*nl = '\0';
-		for (s = p; *s == ' ' || *s == '\t'; s++)
-			;
-		for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); e--)
-			;
-		*e = '\0';
-		if (!*s || *s == '#')
-			continue;
-		if (!valid_fqdn(s))
-			die(EXIT_INPUT, "%s:%d: '%.80s' is not a host name (a lowercase fqdn); nothing "
-			    "was written", file, line, utf8_scrub(s));
-		for (i = 0; i < *n; i++)
-			if (strcmp((*out)[i].fqdn, s) == 0)
-				die(EXIT_INPUT, "%s:%d: %s is listed twice (also line %d); nothing was "
-				    "written", file, line, s, (*out)[i].line);
-		if (*n == ENC_NODES_MAX)
-			die(EXIT_INPUT, "%s: more than %d nodes", file, ENC_NODES_MAX);
-		if (*n == alloc) {
-			alloc = alloc ? alloc * 2 : 64;
-			*out = xrealloc(*out, alloc * sizeof(**out));
-		}
-		memset(&(*out)[*n], 0, sizeof(**out));
-		(*out)[*n].fqdn = xstrdup(s);
-		(*out)[(*n)++].line = line;
+	if ((rc = nodelist_parse(&l, file, b.data ? b.data : "", b.len)) != OK)
+		die(exit_for(rc), "%s; nothing was written", err_last());
+	*n = l.n;
+	*out = xcalloc(l.n, sizeof(**out));
+	for (i = 0; i < l.n; i++) {
+		(*out)[i].fqdn = l.v[i];
+		(*out)[i].line = l.lines[i];
+		l.v[i] = NULL;
 	}
+	nodelist_dispose(&l);
 	buf_dispose(&b);
-	if (*n == 0)
-		die(EXIT_INPUT, "%s lists no node; nothing was written", file);
 }
 
 /* PATH split on spaces, as Puppet splits external_nodes; argv[0] made
@@ -174,7 +147,7 @@ stderr_tail(void)
 }
 
 static int
-has_class(char *const *v, size_t n, const char *c)
+has_class(const char *const *v, size_t n, const char *c)
 {
 	size_t i;
 
@@ -184,84 +157,17 @@ has_class(char *const *v, size_t n, const char *c)
 	return 0;
 }
 
-static void
-add_class(struct enode *nd, const struct ynode *c)
-{
-	if (c->type != YNODE_SCALAR || strlen(c->str) != c->len || !valid_class(c->str))
-		die(EXIT_INPUT, "node %s: the script's classes hold '%.80s', which is not a Puppet "
-		    "class name; nothing was written", nd->fqdn,
-		    c->type == YNODE_SCALAR ? utf8_scrub(c->str) : ynode_type_name(c));
-	if (has_class(nd->classes, nd->nclasses, c->str))
-		return;
-	nd->classes = xrealloc(nd->classes, (nd->nclasses + 1) * sizeof(*nd->classes));
-	nd->classes[nd->nclasses++] = c->str;
-}
-
 /* The document's classes, parameters and environment, checked. */
 static void
 read_doc(struct enode *nd, const char *out, size_t len)
 {
-	const struct ynode *root, *c, *p, *e;
-	int line = 0, col = 0, rc;
-	size_t i;
-
-	rc = ydoc_parse(&nd->doc, out, len, &YDOC_DEFAULT_LIMITS, &line, &col);
-	if (rc != OK)
-		die(EXIT_INPUT, "node %s: the script's output is not a YAML document (line %d, "
-		    "column %d: %s); nothing was written", nd->fqdn, line, col, err_last());
-	root = nd->doc;
-	if (root->type != YNODE_MAP || root->n == 0)
-		die(EXIT_INPUT, "node %s: the script's output is not an ENC document (a mapping "
-		    "of classes, parameters, environment); nothing was written", nd->fqdn);
-	for (i = 0; i < root->n; i++) {
-		const char *k = root->keys[i]->str;
-
-		if (strcmp(k, "classes") && strcmp(k, "parameters") && strcmp(k, "environment"))
-			die(EXIT_INPUT, "node %s: the script's document has '%.40s', which an ENC "
-			    "document does not (classes, parameters, environment); nothing was "
-			    "written", nd->fqdn, utf8_scrub(root->keys[i]->str));
-	}
-	c = ynode_get(root, "classes");
-	if (c && c->type == YNODE_SEQ) {
-		for (i = 0; i < c->n; i++)
-			add_class(nd, c->items[i]);
-	} else if (c && c->type == YNODE_MAP) {
-		for (i = 0; i < c->n; i++) {
-			const struct ynode *v = c->items[i];
-
-			if (!(v->type == YNODE_SCALAR && ynode_scalar_kind(v) == YSCALAR_NULL) &&
-			    !(v->type == YNODE_MAP && v->n == 0))
-				die(EXIT_INPUT, "node %s: class %.80s has parameters, which firebreak's "
-				    "ENC does not give (a parameterised class from an ENC collides with "
-				    "any include): move them to Hiera first; nothing was written",
-				    nd->fqdn, utf8_scrub(c->keys[i]->str));
-			add_class(nd, c->keys[i]);
-		}
-	} else if (c && !(c->type == YNODE_SCALAR && ynode_scalar_kind(c) == YSCALAR_NULL)) {
-		die(EXIT_INPUT, "node %s: classes is %s, not a list; nothing was written", nd->fqdn,
-		    ynode_type_name(c));
-	}
-	p = ynode_get(root, "parameters");
-	if (p && p->type == YNODE_MAP) {
-		for (i = 0; i < p->n; i++)
-			if (strlen(p->keys[i]->str) != p->keys[i]->len ||
-			    !valid_param_key(p->keys[i]->str))
-				die(EXIT_INPUT, "node %s: parameter '%.80s' is not a Puppet variable "
-				    "name ([a-z_][a-zA-Z0-9_]*); nothing was written", nd->fqdn,
-				    utf8_scrub(p->keys[i]->str));
-		nd->params = p->n ? p : NULL;
-	} else if (p && !(p->type == YNODE_SCALAR && ynode_scalar_kind(p) == YSCALAR_NULL)) {
-		die(EXIT_INPUT, "node %s: parameters is %s, not a mapping; nothing was written",
-		    nd->fqdn, ynode_type_name(p));
-	}
-	e = ynode_get(root, "environment");
-	if (e && !(e->type == YNODE_SCALAR && ynode_scalar_kind(e) == YSCALAR_NULL)) {
-		if (e->type != YNODE_SCALAR || strlen(e->str) != e->len || !valid_env(e->str))
-			die(EXIT_INPUT, "node %s: environment '%.80s' is not a Puppet environment "
-			    "name; nothing was written", nd->fqdn,
-			    e->type == YNODE_SCALAR ? utf8_scrub(e->str) : ynode_type_name(e));
-		nd->env = strcmp(e->str, "production") ? e->str : NULL;
-	}
+	if (encdoc_parse(&nd->d, out, len) != OK)
+		die(EXIT_INPUT, "node %s: the script's output: %s; nothing was written", nd->fqdn,
+		    err_last());
+	nd->classes = nd->d.classes;
+	nd->nclasses = nd->d.nclasses;
+	nd->params = nd->d.params;
+	nd->env = nd->d.env && strcmp(nd->d.env, "production") != 0 ? nd->d.env : NULL;
 }
 
 /* Run the script for one node. */
@@ -328,7 +234,7 @@ group_key(const struct enode *nd)
 {
 	const char *r = role_param(nd);
 	struct buf b = BUF_INIT;
-	char **v;
+	const char **v;
 	size_t i;
 
 	if (r)
@@ -466,7 +372,7 @@ emit_params(struct buf *b, const struct ynode *const *keys, const struct ynode *
 }
 
 static void
-emit_classes(struct buf *b, char *const *v, size_t n)
+emit_classes(struct buf *b, const char *const *v, size_t n)
 {
 	size_t i;
 
@@ -503,7 +409,7 @@ static char *
 host_text(const struct enode *nd, const struct egroup *g, const char *script)
 {
 	const struct ynode **keys = NULL, **vals = NULL;
-	char **extra = NULL;
+	const char **extra = NULL;
 	struct buf b = BUF_INIT;
 	size_t i, j, nk = 0, nx = 0;
 
@@ -546,7 +452,7 @@ same_document(const struct enode *nd, const struct egroup *g, const struct artif
 {
 	struct ynode *doc = NULL;
 	const struct ynode *c, *p, *e;
-	char **want = NULL, **got = NULL;
+	const char **want = NULL, **got = NULL;
 	size_t i, nwant = nd->nclasses, ngot = 0, skipped = 0;
 	int line, col, ok = 0;
 
@@ -691,8 +597,7 @@ import_enc(int argc, char **argv)
 		free(g);
 		for (i = 0; i < nn; i++) {
 			free(nodes[i].fqdn);
-			ynode_free(nodes[i].doc);
-			free(nodes[i].classes);
+			encdoc_dispose(&nodes[i].d);
 			free(nodes[i].key);
 		}
 		free(nodes);
