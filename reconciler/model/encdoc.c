@@ -173,8 +173,14 @@ nodelist_parse(struct nodelist *out, const char *file, const char *text, size_t 
 	int line = 0, rc = OK;
 
 	memset(out, 0, sizeof(*out));
-	if (memchr(text, '\0', len))
-		return err_set(ERR_INVALID, "%s: a NUL byte: not a list of host names", file);
+	if (memchr(text, '\0', len)) {
+		const char *nul = memchr(text, '\0', len), *p;
+
+		for (p = text, line = 1; p < nul; p++)
+			line += *p == '\n';
+		return err_set(ERR_INVALID, "%s:%d: a NUL byte: not a list of host names", file,
+		    line);
+	}
 	while (pos < len) {
 		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - s) : len - pos;
