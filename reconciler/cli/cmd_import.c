@@ -142,7 +142,7 @@ read_one(struct wfiles *w, const char *dir, const char *rel)
 	char *path = xasprintf("%s/%s", dir, rel);
 	struct buf b = BUF_INIT;
 	struct stat st;
-	int fd, rc;
+	int rc;
 
 	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		free(path);
@@ -153,10 +153,6 @@ read_one(struct wfiles *w, const char *dir, const char *rel)
 		free(path);
 		return;
 	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		die(EXIT_ENV, "%s: %s", path, strerror(errno));
-	close(fd);
 	if ((rc = fs_read(&b, path, INVENTORY_MAX_FILE)) != OK)
 		die(EXIT_ENV, "%s: %s", path, err_last());
 	wfiles_put(w, rel, b.data ? buf_steal(&b) : xstrdup(""), b.len);
