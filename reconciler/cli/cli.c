@@ -40,12 +40,17 @@ static const char usage_text[] =
 "  approve|discard --config C --as USER PLAN_ID\n"
 "         act on a plan waiting for an approver\n"
 "  status --config C\n"
-"         applied commit, open plans, outbox\n"
+"         applied commit, open plans, outbox (with ha: the leader, each\n"
+"         instance's applied commit and lag)\n"
 "  rollout --config C [--as USER] [resume|abort] [ID]\n"
 "         a rollout's Puppet runs per host; resume or abort it\n"
 "  drift  --config C\n"
 "         read the world (the apply providers that can) and compare it with\n"
 "         the current release; exit 1 when it drifted\n"
+"  retry  --config C --as USER PLAN_ID\n"
+"         run a failed plan's apply providers again (Terraform plans anew)\n"
+"  reconcile --config C --as USER KIND\n"
+"         apply the current release to the world again (KIND: dns, ...)\n"
 "  chat   --config C --as USER \"COMMAND\"\n"
 "         a chat command from the shell (`chat --config C --as U help` lists them)\n"
 "  trust  --config C [--as USER promote|demote TYPE]\n"
@@ -58,7 +63,14 @@ static const char usage_text[] =
 "         write an existing zone or ENC into the inventory checkout DIR\n"
 "         (firebreak import --help for the details)\n"
 "\n"
+"\n"
+"With `ha:` in the config, --no-ha makes approve, discard, status, chat,\n"
+"rollout and run act on this instance's state directory alone, without etcd\n"
+"(plan C; README \"High availability\" says when, and what it costs).\n"
+"\n"
 "Exit codes: 0 ok, 1 the input is wrong, 2 usage, 3 environment.\n";
+
+int cli_no_ha;
 
 _Noreturn void
 usage_error(const char *fmt, ...)
@@ -174,6 +186,12 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			log_set_timings(1);
 			continue;
 		}
+		if (strcmp(a, "--no-ha") == 0) {
+			/* Plan C: this instance's state alone (README "High
+			 * availability"); load_config() forgets `ha:`. */
+			cli_no_ha = 1;
+			continue;
+		}
 		if (strcmp(a, "-n") == 0 && word_in(accepted, "-n")) {
 			o->check_only = 1;
 			continue;
@@ -279,6 +297,8 @@ load_config(const char *path)
 	if (rc != OK)
 		die(EXIT_ENV, "%s", err_last());
 	diags_dispose(&d);
+	if (cli_no_ha)
+		config_drop_ha(cfg);
 	return cfg;
 }
 
@@ -300,6 +320,8 @@ main(int argc, char **argv)
 		{ "discard", cmd_discard },
 		{ "status", cmd_status },
 		{ "drift", cmd_drift },
+		{ "retry", cmd_retry },
+		{ "reconcile", cmd_reconcile },
 		{ "chat", cmd_chat },
 		{ "trust", cmd_trust },
 		{ "health", cmd_health },

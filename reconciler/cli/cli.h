@@ -61,6 +61,8 @@ int exit_for(int rc);
  * (everything after "--" is one).  Anything else is a usage error.
  */
 void parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_args);
+/* --no-ha was given (any subcommand): load_config() drops `ha:`. */
+extern int cli_no_ha;
 int want_json(const struct opts *o);
 
 /* The repository at path (dies with exit 3 when it cannot be opened). */
@@ -89,6 +91,8 @@ int cmd_discard(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_reply(int argc, char **argv);

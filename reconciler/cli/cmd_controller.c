@@ -43,6 +43,35 @@ cmd_run(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A control request through etcd to the leader (`ha:`): the answer's
+ * "ok ..." / "refused ..." / "error ..." as the control socket's. */
+static int
+ha_request(const struct config *cfg, const char *line, char **msg)
+{
+	char *reply = NULL;
+	int rc = controller_ha_ask(cfg, line, &reply);
+
+	*msg = NULL;
+	if (rc != OK) {
+		*msg = xasprintf("no leader answered through etcd: %s (plan C: --no-ha, see the "
+		    "README)", err_last());
+		return ERR;
+	}
+	reply[strcspn(reply, "\n")] = '\0';
+	if (strncmp(reply, "ok ", 3) == 0) {
+		*msg = xstrdup(reply + 3);
+		rc = OK;
+	} else if (strncmp(reply, "refused ", 8) == 0) {
+		*msg = xstrdup(reply + 8);
+		rc = ERR_DENIED;
+	} else {
+		*msg = xstrdup(strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
+		rc = ERR;
+	}
+	free(reply);
+	return rc;
+}
+
 /* approve / discard: through the running controller, else on the state
  * directory under its lock. */
 /* Approve or discard through the running controller, or, when none runs,
@@ -53,6 +82,13 @@ decide_anywhere(const struct config *cfg, int approve, const char *id, const cha
 {
 	int rc = ctl_decide(msg, cfg->state, approve, id, user);
 
+	if (rc == ERR_NOTFOUND && cfg->ha) {
+		/* No leader here: the leader, wherever it runs, through etcd. */
+		char line[256];
+
+		snprintf(line, sizeof(line), "%s %s %s", approve ? "approve" : "discard", id, user);
+		return ha_request(cfg, line, msg);
+	}
 	return rc == ERR_NOTFOUND ? controller_decide(cfg, approve, id, user, msg) : rc;
 }
 
@@ -93,6 +129,50 @@ cmd_discard(int argc, char **argv)
 	return cmd_decide(0, argc, argv);
 }
 
+/* retry / reconcile: through the running controller, which checks that
+ * the user is an approver of the kinds involved. */
+static int
+cmd_rerun(const char *verb, int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	char *msg = NULL;
+	int rc;
+
+	parse_opts(&o, argc, argv, "config as", 1);
+	if (!o.as || o.nargs != 1)
+		usage_error("%s needs --as USER and %s", verb, strcmp(verb, "retry") == 0 ?
+		    "a plan id" : "a kind (enc, dns, pin, policy)");
+	if (!valid_user(o.as))
+		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+	cfg = load_config(o.config);
+	rc = ctl_rerun(&msg, cfg->state, verb, o.args[0], o.as);
+	if (rc == OK)
+		printf("%s\n", msg ? msg : "done");
+	else if (rc == ERR_NOTFOUND && !msg)
+		fprintf(stderr, "firebreak: no controller is running on %s: %s needs it "
+		    "(firebreak run --config %s)\n", cfg->state, verb, o.config);
+	else
+		fprintf(stderr, "firebreak: %s\n", msg ? msg : err_last());
+	free(msg);
+	config_free(cfg);
+	return rc == OK ? EXIT_OK : rc == ERR_NOTFOUND && !msg ? EXIT_ENV :
+	    rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND || rc == ERR_INVALID ?
+	    EXIT_INPUT : EXIT_ENV;
+}
+
+int
+cmd_retry(int argc, char **argv)
+{
+	return cmd_rerun("retry", argc, argv);
+}
+
+int
+cmd_reconcile(int argc, char **argv)
+{
+	return cmd_rerun("reconcile", argc, argv);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -104,6 +184,12 @@ cmd_status(int argc, char **argv)
 	parse_opts(&o, argc, argv, "config", 0);
 	cfg = load_config(o.config);
 	rc = ctl_status(&out, cfg->state);
+	/* The local controller's answer has the HA lines when it leads;
+	 * else they come from etcd. */
+	if (cfg->ha && !strstr(out.data ? out.data : "", "ha leader:")) {
+		buf_printf(&out, "ha instance: %s (a follower, or not running)\n", cfg->ha->name);
+		controller_ha_status(cfg, &out);
+	}
 	if (out.len)
 		fputs(out.data, stdout);
 	buf_dispose(&out);
@@ -140,6 +226,14 @@ cmd_rollout(int argc, char **argv)
 		if (!valid_user(o.as))
 			die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
 		rc = ctl_rollout(&msg, cfg->state, act, o.args[1], o.as);
+		if (rc == ERR_NOTFOUND && cfg->ha) {
+			char line[256];
+
+			free(msg);
+			snprintf(line, sizeof(line), "rollout %s %s %s", act ? "resume" : "abort",
+			    o.args[1], o.as);
+			rc = ha_request(cfg, line, &msg);
+		}
 		if (rc == OK)
 			printf("%s\n", msg);
 		else
@@ -213,7 +307,8 @@ cmd_drift(int argc, char **argv)
 		const struct ynode *e = cfg->apply->items[i], *t = ynode_get(e, "type");
 		const struct apply_provider *ap = t ? apply_find(t->str) : NULL;
 		struct apply_info in = { .release = release, .plan_id = "drift", .commit = sha,
-		    .target_art = &snap.art };
+		    .target_art = &snap.art, .state_dir = cfg->state };
+		struct apply_found found;
 		char *reason = NULL;
 		void *st;
 		int rc;
@@ -226,9 +321,14 @@ cmd_drift(int argc, char **argv)
 		readers++;
 		if (ap->ops->open(&st, e) != OK)
 			die(EXIT_INPUT, "%s: apply[%zu] %s: %s", cfg->path, i, ap->name, err_last());
-		rc = apply_drift_run(&reason, ap, st, &in);
-		printf("apply[%zu] %s: %s\n", i, ap->name, rc == OK ? "no drift" :
-		    rc == ERR_CONFLICT ? "drift" : "could not read the world");
+		rc = apply_drift_run(&reason, &found, ap, st, &in);
+		if (rc == ERR_CONFLICT && found.differ)
+			printf("apply[%zu] %s: drift (%zu record set%s differ%s)\n", i, ap->name,
+			    found.differ, found.differ == 1 ? "" : "s", found.differ == 1 ? "s" : "");
+		else
+			printf("apply[%zu] %s: %s\n", i, ap->name, rc == OK ? "no drift" :
+			    rc == ERR_CONFLICT ? "drift" : "could not read the world");
+		free(found.digest);
 		if (reason && *reason)
 			printf("%s\n", reason);
 		if (rc == ERR_CONFLICT && code == EXIT_OK)
@@ -239,7 +339,8 @@ cmd_drift(int argc, char **argv)
 		ap->ops->close(st);
 	}
 	if (readers == 0)
-		printf("no apply provider of %s can read the world (rfc2136 can)\n", o.config);
+		printf("no apply provider of %s can read the world (rfc2136 and terraform can)\n",
+		    o.config);
 	snapshot_dispose(&snap);
 	diags_dispose(&d);
 	repo_free(r);

@@ -32,15 +32,18 @@ status_text(struct ctl *c, struct buf *b)
 	else
 		buf_puts(b, "open: none\n");
 	ctl_hooks_status(c, b);
+	ctl_world_status(c, b);
 	buf_printf(b, "outbox: %zu\n", c->ob ? outbox_depth(c->ob) : 0);
 	if (c->ob && outbox_last_error(c->ob))
 		buf_printf(b, "chat error: %s\n", outbox_last_error(c->ob));
 	buf_printf(b, "last error: %s\n", c->last_error[0] ? c->last_error : "none");
+	if (c->ha)
+		ctl_ha_status(c, b);
 }
 
 /* The answer to one request line (NUL-terminated, without its newline). */
-static void
-answer(struct ctl *c, const char *req, struct buf *out)
+void
+ctlsock_answer(struct ctl *c, const char *req, struct buf *out)
 {
 	char verb[16], id[32], user[80], extra[2], what[16];
 	char *msg = NULL;
@@ -58,12 +61,22 @@ answer(struct ctl *c, const char *req, struct buf *out)
 		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
 		    rc == ERR_NOTFOUND ? "refused" : "error", msg ? msg : "");
 		free(msg);
+	} else if (sscanf(req, "%15s %31s %79s %1s", verb, id, user, extra) == 3 &&
+	    (strcmp(verb, "retry") == 0 || strcmp(verb, "reconcile") == 0) && valid_user(user)) {
+		rc = strcmp(verb, "retry") == 0 ? ctl_retry(c, id, user, &msg) :
+		    ctl_reconcile_kind(c, id, user, &msg);
+		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
+		    rc == ERR_NOTFOUND || rc == ERR_INVALID ? "refused" : "error", msg ? msg : "");
+		free(msg);
 	} else if (strcmp(req, "status") == 0) {
 		buf_puts(out, "ok ");
 		status_text(c, out);
+	} else if (strcmp(req, "drift") == 0) {
+		buf_puts(out, "ok ");
+		ctl_drift_answer(c, out);
 	} else {
-		buf_puts(out, "refused unknown request (approve ID USER | discard ID USER | "
-		    "rollout resume|abort ID USER | status)\n");
+		buf_puts(out, "refused unknown request (approve ID USER | discard ID USER | retry ID "
+		    "USER | reconcile KIND USER | drift | rollout resume|abort ID USER | status)\n");
 	}
 }
 
@@ -150,7 +163,7 @@ conn_read(struct ctl *c, struct ctlconn *k)
 		buf_puts(&k->out, "refused request too long\n");
 	} else {
 		k->req[strcspn(k->req, "\r")] = '\0';
-		answer(c, k->req, &k->out);
+		ctlsock_answer(c, k->req, &k->out);
 	}
 	k->writing = 1;
 	k->deadline = log_now() + CTL_CONN_SECONDS;

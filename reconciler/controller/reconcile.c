@@ -290,6 +290,20 @@ ctl_reconcile(struct ctl *c)
 		ctl_drop_open(c);
 	}
 	c->by_decision[p->decision]++;
+	/* Terraform makes its saved plan first: what is posted and approved
+	 * includes it (world.c; ctl_act follows). */
+	if (ctl_prepare(c, p, &target))
+		return;
+	ctl_act(c, p, &target);
+}
+
+/* Act on a new plan's decision. */
+void
+ctl_act(struct ctl *c, struct plan *p, struct snapshot *tsnap)
+{
+	struct snapshot target = *tsnap;
+
+	memset(tsnap, 0, sizeof(*tsnap));
 	switch (p->decision) {
 	case DECISION_INVALID: {
 		struct buf sum = BUF_INIT, body = BUF_INIT;
@@ -396,6 +410,8 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 		    "nothing changed -> failed (the head is planned again)", id, target ? target : "");
 		if (ctl_conclude_json(c, j, "failed", NULL, line, "", 0) == OK)
 			log_event(NULL, "plan %s: failed after a restart", id);
+	} else if (strcmp(outcome, "open") == 0 && c->open && strcmp(c->open->id, id) == 0) {
+		/* Kept open, with its id, by an HA successor (ha.c). */
 	} else if (strcmp(outcome, "open") == 0) {
 		ctl_keep_approvals(c, j);   /* for the head's new plan */
 		line = xasprintf("plan %s superseded: the controller restarted; the head is planned "

@@ -2,6 +2,8 @@
  * config.h - the controller's configuration (DESIGN.md "Controller
  * configuration"): a YAML file outside the inventory repository.  Secrets
  * come from files named here, never from the file itself or the repo.
+ *
+ * Layer: state (includes plan, model, git, base).
  */
 #ifndef FIREBREAK_CONFIG_H
 #define FIREBREAK_CONFIG_H
@@ -34,12 +36,28 @@ struct config_rollout {
 	int line;                           /* of the `rollout:` key's value */
 };
 
+/*
+ * `ha:` (DESIGN.md "High availability"): several controllers on one
+ * repository, one leader elected through etcd v3 (its JSON gateway).
+ * Checked at load: endpoints are http(s)://host:port URLs, the name is
+ * [A-Za-z0-9._-]{1,64}, lease_seconds 1..3600 (default 10).
+ */
+#define HA_ENDPOINTS_MAX 16
+struct config_ha {
+	char *endpoints[HA_ENDPOINTS_MAX];   /* owns */
+	size_t nendpoints;
+	char *name;                          /* owns: this instance, unique */
+	unsigned lease_seconds;
+	int line;                            /* of the `ha:` key's value */
+};
+
 struct config {
 	char *path;              /* the configuration file */
 	char *repo;              /* local repository the controller reads */
 	char *branch;            /* default "main" */
 	char *remote;            /* URL to fetch from, or NULL */
 	unsigned poll_seconds;   /* fetch interval with a remote; default 60 */
+	unsigned drift_seconds;  /* read the world this often; 0 (default): never */
 	char *state;             /* state directory */
 	char *bot_name, *bot_email;
 	char *listen;            /* "host:port"; NULL: no HTTP listener */
@@ -58,6 +76,7 @@ struct config {
 	struct health_config *health;    /* owns: `health:`, or NULL (state/healthcfg.h) */
 	struct metrics_config *metrics;  /* owns: `metrics:`, or NULL */
 	struct config_rollout *rollout;   /* owns; NULL without a `rollout:` block */
+	struct config_ha *ha;             /* owns; NULL without an `ha:` block */
 	struct ynode *root;      /* owns the parsed document */
 };
 
@@ -69,6 +88,8 @@ struct config {
  */
 int config_load(struct config **out, const char *path, struct diags *d);
 void config_free(struct config *c);
+/* Forget the `ha:` block (`--no-ha`: this instance's state alone). */
+void config_drop_ha(struct config *c);
 
 /* The remote's credentials, borrowed from the config (see remote_auth). */
 struct repo_auth;
