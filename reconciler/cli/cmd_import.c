@@ -884,6 +884,8 @@ import_zone(int argc, char **argv)
 		src = xasprintf("AXFR of %s from %s", zi.zone, o.from_axfr);
 		buf_printf(&how, "%s by AXFR%s", o.from_axfr, o.tsig ? " (TSIG)" : "");
 	}
+	/* Named in a comment of the file: one line of printable text. */
+	utf8_scrub(how.data);
 	zi.src = src;
 	rc = zonefile_parse(&zi.recs, zi.zone, src, text, len,
 	    o.skip_unsupported ? ZONEFILE_SKIP_UNSUPPORTED : 0, &warn);

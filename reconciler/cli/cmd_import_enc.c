@@ -508,6 +508,7 @@ import_enc(int argc, char **argv)
 	struct artifacts art;
 	const char *av[ENC_ARGV_MAX];
 	const char *dir;
+	char *shown_script;
 	size_t nn, ng = 0, i, j, ac, noroleparam = 0;
 
 	parse_opts(&o, argc, argv, "repo script nodes force", 0);
@@ -516,6 +517,8 @@ import_enc(int argc, char **argv)
 	dir = o.repo ? o.repo : ".";
 	read_nodes(&nodes, &nn, o.nodes);
 	ac = script_argv(av, o.script);
+	/* Named in the files' comments: one line of printable text. */
+	shown_script = utf8_scrub(xstrdup(o.script));
 	wtree_read(&w, dir);
 	tmpdir = xstrdup("/tmp/firebreak-import.XXXXXX");
 	if (!mkdtemp(tmpdir))
@@ -553,14 +556,14 @@ import_enc(int argc, char **argv)
 		char *t;
 
 		shape_group(&g[j], nodes);
-		t = role_text(&g[j], nodes, o.script);
+		t = role_text(&g[j], nodes, shown_script);
 		import_refuse_existing(dir, path, o.force);
 		wfiles_put(&over, path, t, strlen(t));
 		free(path);
 	}
 	for (i = 0; i < nn; i++) {
 		char *path = xasprintf("hosts/%s.yaml", nodes[i].fqdn);
-		char *t = host_text(&nodes[i], &g[nodes[i].group], o.script);
+		char *t = host_text(&nodes[i], &g[nodes[i].group], shown_script);
 
 		import_refuse_existing(dir, path, o.force);
 		wfiles_put(&over, path, t, strlen(t));
@@ -603,6 +606,7 @@ import_enc(int argc, char **argv)
 		free(nodes);
 		free((void *)(uintptr_t)av[0]);
 		free(script_words);
+		free(shown_script);
 		artifacts_dispose(&art);
 		model_free(m);
 		wfiles_dispose(&w);
