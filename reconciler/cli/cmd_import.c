@@ -83,7 +83,8 @@ static const char import_usage[] =
 "  Hosts whose documents share the parameter `role` (or, without it, the same\n"
 "  classes) share a role: the classes all of them have, the parameters all of\n"
 "  them have (the most common value), the most common environment; each host\n"
-"  keeps only its differences.\n"
+"  keeps only its differences.  A role whose hosts all list exactly another\n"
+"  imported role's hosts in the parameter `backends` gets backends_of: it.\n"
 "\n"
 "Exit codes: 0 written, 1 bad input (file:line), 2 usage, 3 environment.\n";
 

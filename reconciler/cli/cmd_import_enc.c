@@ -16,7 +16,9 @@
  * member's order), the parameters every member has with the value most
  * of them have (the first member's on a tie), and the most common
  * environment; each host keeps what differs: extra classes, parameters
- * the role lacks or overrides, its own environment.  Rendering gives the
+ * the role lacks or overrides, its own environment.  A role whose hosts
+ * all list exactly another imported role's hosts as `backends` gets
+ * `backends_of:` it (infer_backends()).  Rendering gives the
  * classes as a set (a host's extras come after its role's), the
  * parameters with `role` set to the role's name, and the environment
  * (production when the document had none).
@@ -64,6 +66,7 @@ struct egroup {
 	const struct ynode **pkeys, **pvals;   /* borrowed; the role's params */
 	size_t np;
 	const char *env;          /* borrowed; NULL: production */
+	const char *backends_of;  /* borrowed; the role whose hosts `backends` lists */
 };
 
 static char *tmpdir;          /* the scripts' stderr, removed at exit */
@@ -353,6 +356,82 @@ shape_group(struct egroup *g, const struct enode *nodes)
 	}
 }
 
+/* Is fqdn one of the imported nodes (sorted by fqdn)? */
+static int
+imported(const struct enode *nodes, size_t nn, const char *fqdn)
+{
+	size_t lo = 0, hi = nn;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(nodes[mid].fqdn, fqdn);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * A role whose hosts all say `backends: [...]`, the same list, naming
+ * exactly the hosts of another imported role (and the checkout, `m0`,
+ * has no other host of that role) fronts it: `backends_of:` renders that
+ * list from the inventory, so it follows drains and new hosts.
+ */
+static void
+infer_backends(struct egroup *g, size_t ng, const struct enode *nodes, size_t nn,
+    const struct model *m0)
+{
+	size_t j, k, t, i;
+
+	for (j = 0; j < ng; j++) {
+		const struct ynode *v = NULL;
+
+		for (k = 0; k < g[j].np && strcmp(g[j].pkeys[k]->str, "backends") != 0; k++)
+			;
+		if (k == g[j].np || (v = g[j].pvals[k])->type != YNODE_SEQ || v->n == 0)
+			continue;
+		for (i = 0; i < v->n; i++)
+			if (v->items[i]->type != YNODE_SCALAR ||
+			    ynode_scalar_kind(v->items[i]) != YSCALAR_STR)
+				break;
+		if (i < v->n)
+			continue;
+		for (i = 0; i < g[j].n; i++)
+			if (!import_same(v, ynode_get(nodes[g[j].members[i]].params, "backends")))
+				break;
+		if (i < g[j].n)
+			continue;
+		for (t = 0; t < ng; t++) {
+			if (g[t].n != v->n)
+				continue;
+			/* Members are in fqdn order; the rendered list is sorted. */
+			for (i = 0; i < v->n && strcmp(v->items[i]->str,
+			    nodes[g[t].members[i]].fqdn) == 0; i++)
+				;
+			if (i < v->n)
+				continue;
+			for (i = 0; m0 && i < m0->nhosts; i++)
+				if (m0->hosts[i].role && strcmp(m0->hosts[i].role, g[t].role) == 0 &&
+				    !imported(nodes, nn, m0->hosts[i].fqdn))
+					break;
+			if (m0 && i < m0->nhosts)
+				continue;
+			g[j].backends_of = g[t].role;
+			memmove(&g[j].pkeys[k], &g[j].pkeys[k + 1], (g[j].np - k - 1) *
+			    sizeof(*g[j].pkeys));
+			memmove(&g[j].pvals[k], &g[j].pvals[k + 1], (g[j].np - k - 1) *
+			    sizeof(*g[j].pvals));
+			g[j].np--;
+			break;
+		}
+	}
+}
+
 /* `params:` with the entries of a map, as a block (sorted keys). */
 static void
 emit_params(struct buf *b, const struct ynode *const *keys, const struct ynode *const *vals,
@@ -401,6 +480,9 @@ role_text(const struct egroup *g, const struct enode *nodes, const char *script)
 	emit_classes(&b, g->classes, g->nclasses);
 	if (g->env)
 		buf_printf(&b, "environment: %s\n", g->env);
+	if (g->backends_of)
+		buf_printf(&b, "backends_of: %s   # parameter `backends`: its active hosts\n",
+		    g->backends_of);
 	emit_params(&b, g->pkeys, g->pvals, g->np);
 	return buf_steal(&b);
 }
@@ -428,7 +510,8 @@ host_text(const struct enode *nd, const struct egroup *g, const char *script)
 	for (i = 0; nd->params && i < nd->params->n; i++) {
 		const struct ynode *k = nd->params->keys[i], *v = nd->params->items[i];
 
-		if (strcmp(k->str, "role") == 0)
+		if (strcmp(k->str, "role") == 0 ||
+		    (g->backends_of && strcmp(k->str, "backends") == 0))
 			continue;
 		for (j = 0; j < g->np && strcmp(g->pkeys[j]->str, k->str) != 0; j++)
 			;
@@ -504,7 +587,7 @@ import_enc(int argc, char **argv)
 	struct enode *nodes;
 	struct egroup *g = NULL;
 	struct wfiles w, over = { NULL, 0, 0 };
-	struct model *m = NULL;
+	struct model *m = NULL, *m0 = NULL;
 	struct artifacts art;
 	const char *av[ENC_ARGV_MAX];
 	const char *dir;
@@ -551,11 +634,20 @@ import_enc(int argc, char **argv)
 	for (j = 0; j < ng; j++)
 		if (!g[j].role)
 			g[j].role = derive_role(&nodes[g[j].members[0]], g, ng);
+	for (j = 0; j < ng; j++)
+		shape_group(&g[j], nodes);
+	{
+		struct diags d0 = { NULL, 0, 0 };
+
+		if (import_model(&m0, &d0, &w, NULL, NULL) != OK)
+			m0 = NULL;      /* the check after will say what is wrong */
+		diags_dispose(&d0);
+	}
+	infer_backends(g, ng, nodes, nn, m0);
 	for (j = 0; j < ng; j++) {
 		char *path = xasprintf("roles/%s.yaml", g[j].role);
 		char *t;
 
-		shape_group(&g[j], nodes);
 		t = role_text(&g[j], nodes, shown_script);
 		import_refuse_existing(dir, path, o.force);
 		wfiles_put(&over, path, t, strlen(t));
@@ -609,6 +701,7 @@ import_enc(int argc, char **argv)
 		free(shown_script);
 		artifacts_dispose(&art);
 		model_free(m);
+		model_free(m0);
 		wfiles_dispose(&w);
 		wfiles_dispose(&over);
 	}

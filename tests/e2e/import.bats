@@ -293,7 +293,7 @@ enc_nodes() {
 }
 
 ENC_NODES=(web-01.example.com web-02.example.com web-03.example.com web-04.example.com
-	db-01.example.com db-02.example.com mon-01.example.com)
+	db-01.example.com db-02.example.com lb-01.example.com mon-01.example.com)
 
 @test "import enc: hosts and roles that render the script's documents" {
 	E=$BATS_TEST_TMPDIR/enc
@@ -302,7 +302,7 @@ ENC_NODES=(web-01.example.com web-02.example.com web-03.example.com web-04.examp
 	enc_nodes "$BATS_TEST_TMPDIR/nodes" "${ENC_NODES[@]}"
 	run fb import enc --script "$ENC" --nodes "$BATS_TEST_TMPDIR/nodes" --repo "$E"
 	assert_status 0
-	assert_contains "$output" "imported 7 nodes from $ENC into 3 roles"
+	assert_contains "$output" "imported 8 nodes from $ENC into 4 roles"
 	assert_not_contains "$output" "sample-enc: looking up"
 	# Shared by role: web's classes and the common params; web-01 keeps
 	# its extra class and its override, web-03 its environment and motd.
@@ -312,6 +312,10 @@ ENC_NODES=(web-01.example.com web-02.example.com web-03.example.com web-04.examp
 	assert_eq "$(grep -v '^#' "$E/hosts/web-03.example.com.yaml")" $'role: web\nstate: active\nenvironment: staging\nparams:\n  motd: "staging box: expect breakage"'
 	assert_contains "$(cat "$E/roles/db.yaml")" 'port: "5432"'
 	assert_contains "$(cat "$E/roles/monitoring.yaml")" "classes: [role::monitoring, profile::base]"
+	# lb's backends are web's hosts: the role fronts web, so the list
+	# follows the inventory (drains, new hosts) instead of being copied.
+	assert_eq "$(grep -v '^#' "$E/roles/lb.yaml")" $'classes: [profile::base, profile::lb]\nbackends_of: web   # parameter `backends`: its active hosts\nparams:\n  maxconn: 2000'
+	assert_eq "$(grep -v '^#' "$E/hosts/lb-01.example.com.yaml")" $'role: lb\nstate: active'
 	R=$E
 	commit_and_check
 	run fb render --repo "$E" --out "$BATS_TEST_TMPDIR/out"
