@@ -330,6 +330,11 @@ ENC_NODES=(web-01.example.com web-02.example.com web-03.example.com web-04.examp
 	run fb import enc --script "$ENC" --nodes "$BATS_TEST_TMPDIR/nodes" --repo "$E" --force
 	assert_status 0
 	assert_eq "$(git -C "$E" status --porcelain)" "" "a second import"
+	# backends_of is live: a drained web host leaves lb-01's backends.
+	commit_edit "$E" hosts/web-02.example.com.yaml 's/^state: active/state: drained/' "drain web-02"
+	run fb enc --repo "$E" lb-01.example.com
+	assert_status 0
+	assert_contains "$output" $'backends:\n    - web-01.example.com\n    - web-03.example.com\n    - web-04.example.com\n'
 }
 
 @test "import enc: a script failing for one node names it and writes nothing" {
