@@ -11,6 +11,7 @@
  *   cmd_chat.c        chat, reply
  *   cmd_import.c      import zone (and what both imports share)
  *   cmd_import_enc.c  import enc
+ *   import_tree.c     the checkout, the check before writing, the writing
  *   main.c            the libc-only front (`firebreak`): enc --state, exec
  */
 #ifndef FIREBREAK_CLI_H

@@ -1,7 +1,8 @@
 /*
- * importint.h - what the two halves of `firebreak import` share
- * (cmd_import.c: the work tree, verification, writing, `import zone`;
- * cmd_import_enc.c: `import enc`).  Only those two files include it.
+ * importint.h - what the parts of `firebreak import` share
+ * (import_tree.c: the work tree, verification, writing; cmd_import.c:
+ * `import zone`; cmd_import_enc.c: `import enc`).  Only those three
+ * files include it.
  *
  * An import reads the inventory checkout it writes into (its work tree,
  * not a commit: the team may not have committed yet), computes every

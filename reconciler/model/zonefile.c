@@ -11,6 +11,10 @@
  * Each supported type's rdata is turned into the inventory's value
  * form here, so what the caller writes is what the route53 renderer
  * and the rfc2136 provider read back.
+ *
+ * One parser, one file, a little past the usual length: the fields, the
+ * names and each type's rdata share the parse state and the messages,
+ * and reading it top to bottom is reading the grammar.
  */
 #include "model/zonefile.h"
 
