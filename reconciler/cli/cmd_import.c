@@ -170,21 +170,33 @@ group_sets(struct zimport *zi, struct buf *warn)
 	free(ix);
 }
 
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* The TTL most record sets have; the smaller on a tie; 300 for none. */
 static uint32_t
 common_ttl(const struct zimport *zi)
 {
-	uint32_t best = 300;
-	size_t i, j, n, bestn = 0;
+	uint32_t best = 300, *t = xcalloc(zi->nsets ? zi->nsets : 1, sizeof(*t));
+	size_t i, j, bestn = 0;
 
-	for (i = 0; i < zi->nsets; i++) {
-		for (n = 0, j = 0; j < zi->nsets; j++)
-			n += zi->sets[j].ttl == zi->sets[i].ttl;
-		if (n > bestn || (n == bestn && zi->sets[i].ttl < best)) {
-			best = zi->sets[i].ttl;
-			bestn = n;
+	for (i = 0; i < zi->nsets; i++)
+		t[i] = zi->sets[i].ttl;
+	xqsort(t, zi->nsets, sizeof(*t), u32_cmp);
+	for (i = 0; i < zi->nsets; i = j) {
+		for (j = i + 1; j < zi->nsets && t[j] == t[i]; j++)
+			;
+		if (j - i > bestn) {      /* ascending: a tie keeps the smaller */
+			best = t[i];
+			bestn = j - i;
 		}
 	}
+	free(t);
 	return best;
 }
 
@@ -221,11 +233,20 @@ vals_json(const char *const *v, size_t n)
 static const struct artifact_object *
 find_object(const struct artifact *a, const char *name)
 {
-	size_t i;
+	size_t lo = 0, hi = a ? a->nobjs : 0;
 
-	for (i = 0; a && i < a->nobjs; i++)
-		if (strcmp(a->objs[i].name, name) == 0)
-			return &a->objs[i];
+	/* render_all() sorted the objects by name. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(a->objs[mid].name, name);
+
+		if (c == 0)
+			return &a->objs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -598,7 +619,7 @@ import_zone(int argc, char **argv)
 	struct artifacts art, art1, art2;
 	struct buf warn = BUF_INIT, how = BUF_INIT;
 	const char *dir, *zone_id;
-	char *kept = NULL;
+	char *kept = NULL, **seen;
 	const char **new_ip;
 	char *text = NULL, *dnspath, *tfpath, *stub, *src = NULL;
 	const struct artifact *base, *after;
@@ -686,6 +707,7 @@ import_zone(int argc, char **argv)
 	}
 
 	/* The check: the inventory as it will be renders every set read. */
+	seen = xcalloc(zi.nsets ? zi.nsets : 1, sizeof(*seen));
 	import_render(&m2, &art2, &w, &over, NULL, "the imported inventory");
 	after = artifacts_find(&art2, tfpath);
 	for (i = 0; i < zi.nsets; i++) {
@@ -703,18 +725,14 @@ import_zone(int argc, char **argv)
 		nzone += s->fate == TO_ZONE;
 		nrend += s->fate == RENDERED;
 	}
+	for (i = 0; i < zi.nsets; i++)
+		seen[i] = xasprintf("%s/%s", zi.sets[i].name, zi.sets[i].type);
+	xqsort(seen, zi.nsets, sizeof(*seen), str_cmp);
 	for (i = 0; after && i < after->nobjs; i++) {
 		const struct artifact_object *ob = &after->objs[i];
-		size_t k;
+		const char *key = ob->name;
 
-		for (k = 0; k < zi.nsets; k++) {
-			size_t nl = strlen(zi.sets[k].name);
-
-			if (strncmp(ob->name, zi.sets[k].name, nl) == 0 && ob->name[nl] == '/' &&
-			    strcmp(ob->name + nl + 1, zi.sets[k].type) == 0)
-				break;
-		}
-		if (k == zi.nsets)
+		if (!xbsearch(&key, seen, zi.nsets, sizeof(*seen), str_cmp))
 			buf_printf(&warn, "warning: the inventory also renders %s %s in %s, which "
 			    "the zone does not have: the first apply adds it\n", ob->name,
 			    ob->value ? ob->value : "", zi.zone);
@@ -758,6 +776,9 @@ import_zone(int argc, char **argv)
 		free(dnspath);
 		free(tfpath);
 		free(kept);
+		for (i = 0; i < zi.nsets; i++)
+			free(seen[i]);
+		free(seen);
 	}
 	return EXIT_OK;
 }
