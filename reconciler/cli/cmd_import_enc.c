@@ -291,24 +291,56 @@ derive_role(const struct enode *nd, const struct egroup *g, size_t ng)
 	return name;
 }
 
-/* Most common value of key k among the group's members (all have it). */
+struct vote {
+	char *json;               /* owns; the value as compact JSON (keys sorted) */
+	size_t member;            /* its index in the group */
+};
+
+static int
+vote_cmp(const void *x, const void *y)
+{
+	const struct vote *a = x, *b = y;
+	int c = strcmp(a->json, b->json);
+
+	return c ? c : (a->member > b->member) - (a->member < b->member);
+}
+
+/*
+ * Most common value of key k among the group's members (all have it),
+ * the earliest member's on a tie.  Values are counted by their compact
+ * JSON, sorted: n log n for a role of many hosts, where comparing every
+ * pair would be n squared.  (JSON may call two spellings one value, say
+ * yes and true; then a host whose spelling differs keeps its own, which
+ * renders the same.)
+ */
 static const struct ynode *
 common_value(const struct egroup *g, const struct enode *nodes, const struct ynode *k)
 {
-	const struct ynode *best = NULL;
-	size_t i, j, n, bestn = 0;
+	struct vote *v = xcalloc(g->n, sizeof(*v));
+	struct buf b = BUF_INIT;
+	size_t i, j, best = 0, bestn = 0;
 
 	for (i = 0; i < g->n; i++) {
-		const struct ynode *v = ynode_get(nodes[g->members[i]].params, k->str);
-
-		for (n = 0, j = 0; j < g->n; j++)
-			n += import_same(v, ynode_get(nodes[g->members[j]].params, k->str));
-		if (n > bestn) {
-			best = v;
-			bestn = n;
+		buf_reset(&b);
+		yemit_json(&b, ynode_get(nodes[g->members[i]].params, k->str));
+		v[i].json = xstrndup(b.data ? b.data : "", b.len);
+		v[i].member = i;
+	}
+	xqsort(v, g->n, sizeof(*v), vote_cmp);
+	for (i = 0; i < g->n; i = j) {
+		for (j = i + 1; j < g->n && strcmp(v[j].json, v[i].json) == 0; j++)
+			;
+		/* v[i] is the run's earliest member */
+		if (j - i > bestn || (j - i == bestn && v[i].member < best)) {
+			best = v[i].member;
+			bestn = j - i;
 		}
 	}
-	return best;
+	for (i = 0; i < g->n; i++)
+		free(v[i].json);
+	free(v);
+	buf_dispose(&b);
+	return ynode_get(nodes[g->members[best]].params, k->str);
 }
 
 static void
