@@ -384,19 +384,37 @@ read_axfr(const struct opts *o, const char *zone)
 	return text;
 }
 
-/* Does the role file say dns: (any value)?  Then it is left alone. */
+/*
+ * Can the role file take a `dns:` line at its end?  Not when it says
+ * dns: already (any value: it is left alone), nor when a line appended
+ * would not read as a new key (a file that is one flow mapping).
+ */
 static int
-role_has_dns(const struct wfile *f)
+role_takes_dns(const struct wfile *f)
 {
 	struct ynode *root = NULL;
-	int line, col, has;
+	struct buf b = BUF_INIT;
+	const struct ynode *d;
+	int line, col, ok;
 
 	if (!f || !f->data || ydoc_parse(&root, f->data, f->len, &YDOC_DEFAULT_LIMITS, &line,
 	    &col) != OK)
-		return 1;
-	has = root->type != YNODE_MAP || ynode_get(root, "dns") != NULL;
+		return 0;
+	ok = root->type == YNODE_MAP && ynode_get(root, "dns") == NULL;
 	ynode_free(root);
-	return has;
+	root = NULL;
+	if (!ok)
+		return 0;
+	buf_append(&b, f->data, f->len);
+	if (b.len && b.data[b.len - 1] != '\n')
+		buf_putc(&b, '\n');
+	buf_puts(&b, "dns: [x]\n");
+	ok = ydoc_parse(&root, b.data, b.len, &YDOC_DEFAULT_LIMITS, &line, &col) == OK &&
+	    root->type == YNODE_MAP && (d = ynode_get(root, "dns")) && d->type == YNODE_SEQ &&
+	    d->n == 1;
+	ynode_free(root);
+	buf_dispose(&b);
+	return ok;
 }
 
 struct role_match {
@@ -493,7 +511,7 @@ decide_roles(struct zimport *zi, const struct model *m, const struct artifact *n
 
 		xqsort(rm[r].ips, rm[r].n, sizeof(*rm[r].ips), str_cmp);
 		rm[r].eligible = rm[r].eligible == 0 && rm[r].n > 0 && m->roles[r].dns.n == 0 &&
-		    !role_has_dns(wfiles_find(w, path));
+		    role_takes_dns(wfiles_find(w, path));
 		free(path);
 	}
 	for (i = 0; i < zi->nsets; i++) {

@@ -363,3 +363,21 @@ ENC_NODES=(web-01.example.com web-02.example.com web-03.example.com web-04.examp
 	assert_status 0
 	assert_contains "$(cat "$E/hosts/web-02.example.com.yaml")" "imported by"
 }
+
+@test "import zone: a round-robin stays a zone record where a role cannot take dns:" {
+	f=$BATS_TEST_TMPDIR/rr.zone
+	zone_file 1 | head -4 >"$f"
+	printf 'web-01 A 10.0.1.5\nweb-02 A 10.0.1.6\nwww A 10.0.1.6\nwww A 10.0.1.5\n' >>"$f"
+	# A role file that is one flow mapping: a line appended would not parse.
+	printf '{classes: [profile::base, profile::web], params: {nginx_workers: 4}, services: [app]}\n' \
+	    >"$R/roles/web.yaml"
+	commit_all "$R" "web in flow style"
+	run fb import zone example.com --from-file "$f" --repo "$R"
+	assert_status 0
+	assert_contains "$output" "1 in dns/example.com.yaml, 2 host ips, 0 role dns names"
+	assert_contains "$(cat "$R/dns/example.com.yaml")" '{name: www, type: A, values: ["10.0.1.5", "10.0.1.6"]}'
+	assert_eq "$(git -C "$R" diff --stat -- roles | wc -l)" "0" "changes to roles/"
+	commit_and_check
+	rendered_zone example.com
+	diff -u <(compiled example.com "$f") <(compiled example.com "$BATS_TEST_TMPDIR/rendered.zone")
+}
