@@ -10,7 +10,7 @@
 #   SAN=1           ASan + UBSan build in build-san/
 
 CC      ?= cc
-PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns
+PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns libsystemd
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings -Wimplicit-fallthrough \
            -Wcast-qual -Wundef

@@ -23,6 +23,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/proc.h"
+#include "base/sdnotify.h"
 #include "controller/http.h"
 #include "git/repo.h"
 #include "providers/apply/apply.h"
@@ -249,6 +250,25 @@ http_log(void *ctx, const char *line)
 	log_event(NULL, "http: %s", line);
 }
 
+/* systemd's STATUS= (base/sdnotify.h): the applied commit, sent again
+ * whenever it changes (a reconcile, an approval, a finished apply).
+ * `told` holds the commit last sent. */
+static void
+notify_applied(const struct ctl *c, char told[41])
+{
+	const char *now = c->base.sha[0] ? c->base.sha : "-";
+	char status[SDNOTIFY_STATUS_MAX];
+
+	if (strcmp(told, now) == 0)
+		return;
+	snprintf(told, 41, "%s", now);
+	if (c->base.sha[0])
+		snprintf(status, sizeof(status), "applied %s on %s", c->base.sha, c->cfg->branch);
+	else
+		snprintf(status, sizeof(status), "nothing applied yet on %s", c->cfg->branch);
+	sdnotify_status(status);
+}
+
 int
 controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
@@ -256,6 +276,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	sigset_t mask;
 	double next_fetch = 0, turn;
 	struct timespec turn_cpu;
+	struct sdwatchdog wd;
+	char told[41] = "";
 	int rc, running = 1;
 
 	if ((rc = ctl_open(&c, cfg, 1)) != OK || (rc = ctl_listen(&c)) != OK ||
@@ -306,6 +328,11 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	} else {
 		ctl_reconcile(&c);
 	}
+	/* Ready once the first reconcile ran (or, when a cut-short apply is
+	 * being finished first, once the loop that drives it starts). */
+	notify_applied(&c, told);
+	sdnotify_ready(NULL);
+	sdnotify_watchdog_init(&wd);
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
@@ -353,6 +380,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		    &timeout);
 		nfd += (int)ctl_mout_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
+		sdnotify_watchdog_timeout(&wd, &timeout);
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			/* Not a clean stop: systemd's Restart=on-failure must see it. */
 			rc = err_set(ERR, "poll: %s", strerror(errno));
@@ -362,6 +390,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		}
 		turn = log_now();
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &turn_cpu);
+		/* Every turn of the loop pings; a loop stuck anywhere stops. */
+		sdnotify_watchdog_tick(&wd);
 		if (pfd[1].revents & POLLIN)
 			running = 0;
 		if (pfd[0].revents & POLLIN) {
@@ -418,6 +448,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			jobs_step(&c);
 			outbox_run(c.ob);
 		}
+		notify_applied(&c, told);
 		if (log_now() - turn > c.turn_max)
 			c.turn_max = log_now() - turn;
 		{
@@ -432,6 +463,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		}
 	}
 	log_event(NULL, "stopping");
+	sdnotify_stopping();
 	ctl_close(&c);
 	return OK;
 }
