@@ -82,7 +82,8 @@ $(BIN): $(FRONT_OBJ)
 $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (Not $(BUILD)/pkg/: the package's tree holds directories such as logrotate.d.)
+-include $(shell find $(BUILD) -path $(BUILD)/pkg -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Debian packages the build, the tests and the demo need; installed only when missing.
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
@@ -106,6 +107,7 @@ install: all
 	install -m 0755 $(BIN) $(CORE_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	ln -sf firebreak.1 $(DESTDIR)$(PREFIX)/share/man/man1/firebreak-core.1
 
 manlint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
@@ -113,15 +115,17 @@ manlint:
 # dpkg-buildpackage writes beside the source tree, so the tree (without
 # builds and git) is copied to $(BUILD)/pkg/src and the .deb, .buildinfo
 # and .changes land in $(BUILD)/pkg/.  The package build compiles from
-# scratch with Debian's build flags (debian/rules).
+# scratch with Debian's build flags (debian/rules), in a make of its own
+# (none of this make's variables or jobserver).  DEB_BUILD_OPTIONS works:
+# "nocheck parallel=2" skips the unit tests and builds with -j2.
 PKG_DIR := $(BUILD)/pkg
 package: deps
 	rm -rf $(PKG_DIR)
 	mkdir -p $(PKG_DIR)/src
 	tar -cf - --exclude-vcs --exclude=./build --exclude=./build-san --exclude=./build-fuzz \
-	    --exclude=./demo --exclude=./bench/.work --exclude='*.o' --exclude='*.d' . |
+	    --exclude=./demo --exclude=./bench/.work --exclude='*.o' --exclude='*.d' . | \
 	    tar -xf - -C $(PKG_DIR)/src
-	cd $(PKG_DIR)/src && dpkg-buildpackage -us -uc -b
+	cd $(PKG_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
 	@ls $(PKG_DIR)/firebreak_$(VERSION)_*.deb
 
 include tests/tests.mk
