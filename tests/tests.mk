@@ -14,8 +14,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfirebreak.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfirebreak.a $(ALL_LDFLAGS) $(PKG_LIBS) -lcmocka
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
+	@$(MAKE) --no-print-directory test-build
 	@FIREBREAK=$(abspath $(BIN)) BUILD=$(abspath $(BUILD)) ./tests/run.sh $(UNIT_BIN)
+
+# Everything the suites run, built, nothing run (no deps).
+.PHONY: test-build
+test-build: all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done

@@ -19,6 +19,12 @@
  *	ap->ops->close(st);                  at shutdown
  *
  * apply_run() does all of that blocking, for the one-shot CLI.
+ *
+ * Two optional runs are driven the same way: prepare() before a plan is
+ * decided (terraform makes the saved plan an approval binds to; what it
+ * found is posted with the plan), and drift() (read the world and compare
+ * it with the current release, changing nothing).  A provider with
+ * either ends them with finish_found(), which also says what was found.
  */
 #ifndef FIREBREAK_APPLY_H
 #define FIREBREAK_APPLY_H
@@ -30,7 +36,7 @@
 #include "model/ydoc.h"
 #include "plan/plan.h"
 
-#define APPLY_PROVIDER_ABI 2
+#define APPLY_PROVIDER_ABI 3
 
 /*
  * A run after a restart (DESIGN.md "State directory"): a controller
@@ -77,6 +83,32 @@ struct apply_info {
 	/* The artifacts of the plan's target (the release now current). */
 	const struct artifacts *target_art;
 	unsigned flags;           /* APPLY_AFTER_RESTART, APPLY_RERUN, or 0 */
+	/* The controller's state directory (absolute): what a provider keeps
+	 * between a plan and its apply lives under it (terraform:
+	 * <state>/tfplans/). */
+	const char *state_dir;
+	/* What this provider's prepare() found for the plan and the approval
+	 * is bound to (terraform: its saved plan's SHA-256, hex), or NULL when
+	 * nothing was prepared: a provider that prepares then applies nothing
+	 * old and answers APPLY_STALE (a re-run after a crash or a retry). */
+	const char *prepared;
+	/* `reconcile KIND`: bring the world to the target whatever it holds
+	 * now; a difference from base_art is overwritten, not refused. */
+	int reconcile;
+};
+
+/* finish() of an apply: nothing was applied, because what prepare()
+ * found no longer holds (terraform: "Saved plan is stale", a saved plan
+ * changed or gone, nothing prepared).  The controller makes a new plan and
+ * posts it, to be decided as its decision says; never an old one. */
+#define APPLY_STALE ERR_AGAIN
+
+/* What a prepare() or drift() run found, besides its text. */
+struct apply_found {
+	char *digest;             /* owns; prepare: what an approval binds to (hex
+	                           * SHA-256 of what apply will use), or NULL */
+	int changes;              /* prepare: 1 when applying changes the world */
+	size_t differ;            /* drift: records (resources) that differ */
 };
 
 struct apply_ops {
@@ -132,6 +164,23 @@ struct apply_ops {
 	 * provider again.
 	 */
 	long (*group)(void *run);
+	/*
+	 * Optional (NULL: nothing to do before a plan is decided).  For a plan
+	 * the provider wants, begin what must come before anyone decides it:
+	 * terraform makes the saved plan of the target release.  in->release
+	 * is NULL (nothing is switched yet) and in->prepared NULL.  The run
+	 * is driven like start()'s and ended with finish_found(): OK with the
+	 * reason the text posted with the plan and found->digest what the
+	 * approval binds; another code when it could not (the reason says
+	 * why, for chat), and then the plan is not applied.
+	 */
+	int (*prepare)(void **run, void *st, const struct apply_info *in);
+	/*
+	 * Required with prepare or drift: finish() of a prepare() or drift()
+	 * run, with what it found in *found (zeroed first; the caller frees
+	 * found->digest).  Returns what finish() would.
+	 */
+	int (*finish_found)(char **reason, struct apply_found *found, void *run);
 };
 
 struct apply_provider {
@@ -148,9 +197,13 @@ const struct apply_provider *apply_find(const char *name);
 int apply_run(char **reason, const struct apply_provider *ap, void *st,
     const struct apply_info *in);
 
-/* The same for a provider's drift() (which must not be NULL). */
-int apply_drift_run(char **reason, const struct apply_provider *ap, void *st,
-    const struct apply_info *in);
+/* The same for a provider's drift() (which must not be NULL), ended with
+ * finish_found(); `found` may be NULL. */
+int apply_drift_run(char **reason, struct apply_found *found,
+    const struct apply_provider *ap, void *st, const struct apply_info *in);
+
+/* Does the provider serve changes of kind k (a plan touching only k)? */
+int apply_serves(const struct apply_provider *ap, void *st, enum change_kind k);
 
 /* ---- for providers ---- */
 

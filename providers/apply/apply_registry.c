@@ -13,10 +13,12 @@
 
 extern const struct apply_provider apply_exec;
 extern const struct apply_provider apply_rfc2136;
+extern const struct apply_provider apply_terraform;
 
 static const struct apply_provider *const apply_registry[] = {
 	&apply_exec,
 	&apply_rfc2136,
+	&apply_terraform,
 	NULL,
 };
 
@@ -26,7 +28,8 @@ apply_provider_ok(const struct apply_provider *p)
 	const struct apply_ops *o = p->ops;
 
 	return p->abi == APPLY_PROVIDER_ABI && p->name && o && o->open && o->wants &&
-	    o->start && o->fd && o->timeout_ms && o->step && o->cancel && o->finish && o->close;
+	    o->start && o->fd && o->timeout_ms && o->step && o->cancel && o->finish && o->close &&
+	    (!(o->prepare || o->drift) || o->finish_found);
 }
 
 const struct apply_provider *
@@ -44,9 +47,10 @@ apply_find(const char *name)
 }
 
 static int
-drive(char **reason, const struct apply_provider *ap, void *st, const struct apply_info *in,
-    int (*begin)(void **, void *, const struct apply_info *))
+drive(char **reason, struct apply_found *found, const struct apply_provider *ap, void *st,
+    const struct apply_info *in, int (*begin)(void **, void *, const struct apply_info *))
 {
+	struct apply_found ignored;
 	struct pollfd pfd;
 	void *run;
 	int rc;
@@ -62,22 +66,56 @@ drive(char **reason, const struct apply_provider *ap, void *st, const struct app
 		pfd.revents = 0;
 		poll(&pfd, pfd.fd >= 0 ? 1 : 0, ap->ops->timeout_ms(run));
 	}
-	return ap->ops->finish(reason, run);
+	if (!ap->ops->finish_found)
+		return ap->ops->finish(reason, run);
+	rc = ap->ops->finish_found(reason, found ? found : &ignored, run);
+	if (!found)
+		free(ignored.digest);
+	return rc;
 }
 
 int
 apply_run(char **reason, const struct apply_provider *ap, void *st,
     const struct apply_info *in)
 {
-	return drive(reason, ap, st, in, ap->ops->start);
+	struct pollfd pfd;
+	void *run;
+	int rc;
+
+	*reason = NULL;
+	if ((rc = ap->ops->start(&run, st, in)) != OK) {
+		*reason = xstrdup(err_last());
+		return rc;
+	}
+	while (!ap->ops->step(run)) {
+		pfd.fd = ap->ops->fd(run);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		poll(&pfd, pfd.fd >= 0 ? 1 : 0, ap->ops->timeout_ms(run));
+	}
+	return ap->ops->finish(reason, run);
 }
 
 int
-apply_drift_run(char **reason, const struct apply_provider *ap, void *st,
-    const struct apply_info *in)
+apply_drift_run(char **reason, struct apply_found *found, const struct apply_provider *ap,
+    void *st, const struct apply_info *in)
 {
 	ASSERT(ap->ops->drift);
-	return drive(reason, ap, st, in, ap->ops->drift);
+	if (found)
+		memset(found, 0, sizeof(*found));
+	return drive(reason, found, ap, st, in, ap->ops->drift);
+}
+
+int
+apply_serves(const struct apply_provider *ap, void *st, enum change_kind k)
+{
+	struct plan p;
+
+	/* A plan of one change of kind k: what wants() looks at. */
+	memset(&p, 0, sizeof(p));
+	p.decision = DECISION_AUTO;
+	p.counts[k][ACTION_MODIFY] = 1;
+	return ap->ops->wants(st, &p);
 }
 
 int

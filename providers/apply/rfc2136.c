@@ -394,7 +394,7 @@ job_zones(struct r2_job *j, const struct r2_cfg *c, const struct apply_info *in)
 		}
 		z = &j->z[j->nz];
 		z->target = zone_artifact(t, name);
-		z->base = j->drift_only ? z->target : zone_artifact(in->base_art, name);
+		z->base = j->drift_only || j->reconcile ? z->target : zone_artifact(in->base_art, name);
 		if (!z->target) {
 			err_set(ERR_NOTFOUND, "%s on %s: zone %s is configured (zones:) but the release "
 			    "renders no terraform/route53/%s.tf.json (no dns/%s.yaml); nothing was sent",
@@ -405,7 +405,7 @@ job_zones(struct r2_job *j, const struct r2_cfg *c, const struct apply_info *in)
 		}
 		/* A zone the plan did not change is left alone (drift there is
 		 * found by `firebreak drift`, not by every unrelated apply). */
-		if (!j->drift_only && in->base_art && same_artifact(z->base, z->target)) {
+		if (!j->drift_only && !j->reconcile && in->base_art && same_artifact(z->base, z->target)) {
 			free(own);
 			continue;
 		}
@@ -442,6 +442,7 @@ begin(void **run, const struct r2_cfg *c, const struct apply_info *in, int drift
 	j.cfg = c;
 	j.drift_only = drift_only;
 	j.after_restart = !drift_only && (in->flags & APPLY_AFTER_RESTART);
+	j.reconcile = !drift_only && in->reconcile;
 	if (!in->target_art)
 		return err_set(ERR_INVALID, "apply rfc2136: the caller gave no release artifacts");
 	if ((rc = job_zones(&j, c, in)) != OK)
@@ -534,7 +535,7 @@ put_printable(struct buf *b, const char *s, size_t n)
 }
 
 static int
-r2_finish(char **reason, void *run)
+r2_finish_found(char **reason, struct apply_found *found, void *run)
 {
 	struct r2_run *r = run;
 	struct proc_result res;
@@ -544,6 +545,7 @@ r2_finish(char **reason, void *run)
 	int rc = ERR;
 
 	*reason = NULL;
+	memset(found, 0, sizeof(*found));
 	if (!r->p) {
 		*reason = r->note;
 		free(r);
@@ -563,8 +565,15 @@ r2_finish(char **reason, void *run)
 
 		if (wl == 2 && strncmp(what, "ok", 2) == 0 && proc_result_ok(&res))
 			rc = OK;
-		else if (wl == 5 && strncmp(what, "drift", 5) == 0)
+		else if (wl > 6 && strncmp(what, "drift ", 6) == 0) {
+			char n[24];
+			uint64_t v;
+
 			rc = ERR_CONFLICT;
+			snprintf(n, sizeof(n), "%.*s", (int)(wl - 6 < 23 ? wl - 6 : 23), what + 6);
+			if (parse_u64(&v, n, 0, SIZE_MAX) == OK)
+				found->differ = (size_t)v;
+		}
 		len = (size_t)(last - d);
 		while (len > 0 && d[len - 1] == '\n')
 			len--;
@@ -593,6 +602,14 @@ r2_group(void *run)
 	return r->p ? proc_pid(r->p) : 0;
 }
 
+static int
+r2_finish(char **reason, void *run)
+{
+	struct apply_found found;
+
+	return r2_finish_found(reason, &found, run);
+}
+
 static const struct apply_ops r2_ops = {
 	.open = r2_open,
 	.wants = r2_wants,
@@ -605,6 +622,7 @@ static const struct apply_ops r2_ops = {
 	.close = cfg_close,
 	.drift = r2_drift,
 	.group = r2_group,
+	.finish_found = r2_finish_found,
 };
 
 const struct apply_provider apply_rfc2136 = {

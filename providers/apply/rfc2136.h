@@ -58,12 +58,14 @@ struct r2_job {
 	int after_restart;                /* finishing an apply a stop cut
 	                                   * short (APPLY_AFTER_RESTART): an
 	                                   * RRset at the target is not drift */
+	int reconcile;                    /* `reconcile`: every zone, and what
+	                                   * differs from BASE is overwritten */
 };
 
 /*
  * The whole apply of j's zones, in the forked child (a proc_fn): writes
  * the report to stdout, its last line R2_RESULT "ok", "failed" or
- * "drift", and returns 0 only for ok.  With j->drift_only, only the
+ * "drift N" (N record sets differ), and returns 0 only for ok.  With j->drift_only, only the
  * first phase: read and compare, send nothing.  Never returns into the loop:
  * proc_fork() _exits with its value.
  */

@@ -22,6 +22,7 @@
 struct report {
 	struct buf text;
 	int failed, drift;
+	size_t differ;                    /* record sets that drifted */
 };
 
 static void
@@ -46,7 +47,10 @@ report_end(struct report *r)
 	buf_append(&out, r->text.data ? r->text.data : "", len);
 	if (len < r->text.len)
 		buf_puts(&out, "... (report shortened)\n");
-	buf_printf(&out, R2_RESULT "%s\n", what);
+	if (r->drift)
+		buf_printf(&out, R2_RESULT "%s %zu\n", what, r->differ);
+	else
+		buf_printf(&out, R2_RESULT "%s\n", what);
 	while (off < out.len) {
 		ssize_t w = write(1, out.data + off, out.len - off);
 
@@ -149,6 +153,19 @@ prepare_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double dea
 		rep->failed = 1;
 		return;
 	}
+	if (j->reconcile) {
+		/* Whatever the zone holds now is overwritten: say what. */
+		dnsrec_diff(&d, &z->live, &z->target_recs);
+		if (d.n > 0) {
+			buf_printf(&rep->text, "%s: reconcile: %zu record set%s differ%s from the "
+			    "release (serial %u); they are overwritten:\n", z->name, d.n,
+			    d.n == 1 ? "" : "s", d.n == 1 ? "s" : "", dnswire_soa_serial(z->soa));
+			dnsdiff_format(&rep->text, &d, &z->live, &z->target_recs, "live", "release",
+			    R2_DIFF_LINES);
+		}
+		dnsdiff_dispose(&d);
+		return;
+	}
 	/* After a restart an RRset may be at the target already: drift is
 	 * only what matches neither side. */
 	if (j->after_restart)
@@ -169,6 +186,7 @@ prepare_zone(struct report *rep, struct r2_job *j, struct r2_zone *z, double dea
 		dnsdiff_format(&rep->text, &d, &z->live, &z->base_recs, "live", "expected",
 		    R2_DIFF_LINES);
 		rep->drift = 1;
+		rep->differ += d.n;
 	}
 	dnsdiff_dispose(&d);
 }
@@ -195,6 +213,7 @@ report_race(struct report *rep, struct r2_job *j, struct r2_zone *z, size_t sent
 		return;
 	}
 	dnsrec_diff(&d, &now, want);
+	rep->differ += d.n;
 	buf_printf(&rep->text, "  the zone now (serial %u) against %s:\n", dnswire_soa_serial(soa),
 	    sent ? "the release being applied" : "the last applied release");
 	dnsdiff_format(&rep->text, &d, &now, want, "live", "expected", R2_DIFF_LINES);
@@ -310,7 +329,7 @@ int
 r2_child(void *arg)
 {
 	struct r2_job *j = arg;
-	struct report rep = { BUF_INIT, 0, 0 };
+	struct report rep = { BUF_INIT, 0, 0, 0 };
 	double deadline = log_now() + (j->cfg->timeout_s > 2 ? j->cfg->timeout_s - 1.0 :
 	    j->cfg->timeout_s * 0.8);
 	size_t i;

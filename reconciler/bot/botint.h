@@ -10,7 +10,8 @@
  *               run what, and bot_run
  *   edits.c     the mutating handlers: new file contents, never a write
  *   commit.c    an edit becomes a commit as the bot (CAS, push, redo)
- *   queries.c   history, plan, status; approve and discard
+ *   queries.c   history, plan, status, drift; approve, discard, retry and
+ *               reconcile (through the controller)
  *   ladder.c    trust, trust promote, trust demote
  *   edit.c      the comment-preserving YAML editor (edit.h)
  */
@@ -146,6 +147,9 @@ int bot_run_plan(struct bot *b, char **av, size_t ac);
 int bot_run_status(struct bot *b, char **av, size_t ac);
 int bot_run_approve(struct bot *b, char **av, size_t ac);
 int bot_run_discard(struct bot *b, char **av, size_t ac);
+int bot_run_retry(struct bot *b, char **av, size_t ac);
+int bot_run_reconcile(struct bot *b, char **av, size_t ac);
+int bot_run_drift(struct bot *b, char **av, size_t ac);
 int bot_run_rollout(struct bot *b, char **av, size_t ac);
 int bot_run_rollout_resume(struct bot *b, char **av, size_t ac);
 int bot_run_rollout_abort(struct bot *b, char **av, size_t ac);

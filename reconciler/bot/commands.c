@@ -335,6 +335,12 @@ static const struct command commands[] = {
 	{ "trust", NULL, "", "the trust ladder: per change type and action, how often what "
 	  "was observed was agreed with, and what auto-applied was reverted",
 	  "trust", CMD_READ, 0, 0, bot_run_trust, NULL },
+	{ "retry", NULL, "ID", "run a failed plan's apply providers again (Terraform plans anew)",
+	  "retry 17", CMD_DECIDE, 1, 1, bot_run_retry, NULL },
+	{ "drift", NULL, "", "the world (DNS servers, Route53) against the current release",
+	  "drift", CMD_READ, 0, 0, bot_run_drift, NULL },
+	{ "reconcile", NULL, "KIND", "apply the current release to the world again, "
+	  "overwriting what differs", "reconcile dns", CMD_DECIDE, 1, 1, bot_run_reconcile, NULL },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(*commands);
 

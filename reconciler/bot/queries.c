@@ -272,3 +272,70 @@ bot_run_rollout_abort(struct bot *b, char **av, size_t ac)
 	(void)ac;
 	return run_rollout_act(b, 0, av[0]);
 }
+
+/* retry and reconcile: the running controller checks who may and acts. */
+static int
+run_rerun(struct bot *b, const char *verb, const char *arg)
+{
+	char *msg = NULL;
+	int rc;
+
+	if (!b->user)
+		return bot_refuse_unmapped(b);
+	if (!b->may_approve)
+		return bot_refuse(b, "%s from %s is off, as approving is (allow_approve on its chat "
+		    "entry turns it on)", verb, b->rq->via);
+	rc = ctl_rerun(&msg, b->cfg->state, verb, arg, b->user);
+	if (rc == ERR_NOTFOUND && !msg)
+		rc = bot_refuse(b, "no controller is running on %s: %s needs it (firebreak run)",
+		    b->cfg->state, verb);
+	else if (rc == OK)
+		bot_say(b, "%s\n", msg ? msg : "done");
+	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND || rc == ERR_INVALID)
+		bot_refuse(b, "%s", msg ? msg : err_last());
+	else {
+		buf_reset(&b->ans->text);
+		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
+		b->ans->code = 3;
+	}
+	free(msg);
+	return rc;
+}
+
+int
+bot_run_retry(struct bot *b, char **av, size_t ac)
+{
+	uint64_t v;
+
+	(void)ac;
+	if (parse_u64(&v, av[0], 1, 1ull << 62) != OK)
+		return bot_refuse(b, "'%s' is not a plan id (a number)", av[0]);
+	return run_rerun(b, "retry", av[0]);
+}
+
+int
+bot_run_reconcile(struct bot *b, char **av, size_t ac)
+{
+	enum change_kind k;
+
+	(void)ac;
+	if (kind_parse(&k, av[0]) != OK)
+		return bot_refuse(b, "'%.40s' is not a kind: reconcile enc, dns, pin or policy", av[0]);
+	return run_rerun(b, "reconcile", av[0]);
+}
+
+int
+bot_run_drift(struct bot *b, char **av, size_t ac)
+{
+	int rc;
+
+	(void)av;
+	(void)ac;
+	rc = ctl_drift(&b->ans->text, b->cfg->state);
+	if (rc == ERR_NOTFOUND)
+		return bot_refuse(b, "no controller is running on %s; `firebreak drift --config "
+		    "%s` reads the world from the shell", b->cfg->state, b->cfg->path);
+	if (rc != OK)
+		return bot_fail(b, "drift");
+	return OK;
+}

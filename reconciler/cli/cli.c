@@ -121,6 +121,18 @@ static const struct cmd cmds[] = {
 	  "  --config C      the controller configuration\n"
 	  "Exit 0: no drift; 1: drift (each difference printed); 3: a provider\n"
 	  "could not read the world.\n" },
+	{ "retry", cmd_retry, 0,
+	  "--config C --as USER PLAN_ID",
+	  "run a failed plan's apply providers again (Terraform plans anew)",
+	  "  --config C      the controller configuration\n"
+	  "  --as USER       an approver of the kinds the plan changed\n"
+	  "Through the running controller; the retry is a plan of its own.\n" },
+	{ "reconcile", cmd_reconcile, 0,
+	  "--config C --as USER KIND",
+	  "apply the current release to the world again (KIND: dns, ...)",
+	  "  --config C      the controller configuration\n"
+	  "  --as USER       an approver of KIND\n"
+	  "Through the running controller; overwrites what drifted.\n" },
 	{ "chat", cmd_chat, 0,
 	  "--config C --as USER \"COMMAND\"",
 	  "a chat command from the shell (`chat --config C --as U help` lists them)",

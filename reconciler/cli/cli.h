@@ -85,6 +85,8 @@ int cmd_discard(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_reply(int argc, char **argv);

@@ -93,6 +93,50 @@ cmd_discard(int argc, char **argv)
 	return cmd_decide(0, argc, argv);
 }
 
+/* retry / reconcile: through the running controller, which checks that
+ * the user is an approver of the kinds involved. */
+static int
+cmd_rerun(const char *verb, int argc, char **argv)
+{
+	struct opts o;
+	struct config *cfg;
+	char *msg = NULL;
+	int rc;
+
+	parse_opts(&o, argc, argv, "config as", 1);
+	if (!o.as || o.nargs != 1)
+		usage_error("%s needs --as USER and %s", verb, strcmp(verb, "retry") == 0 ?
+		    "a plan id" : "a kind (enc, dns, pin, policy)");
+	if (!valid_user(o.as))
+		die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
+	cfg = load_config(o.config);
+	rc = ctl_rerun(&msg, cfg->state, verb, o.args[0], o.as);
+	if (rc == OK)
+		printf("%s\n", msg ? msg : "done");
+	else if (rc == ERR_NOTFOUND && !msg)
+		fprintf(stderr, "firebreak: no controller is running on %s: %s needs it "
+		    "(firebreak run --config %s)\n", cfg->state, verb, o.config);
+	else
+		fprintf(stderr, "firebreak: %s\n", msg ? msg : err_last());
+	free(msg);
+	config_free(cfg);
+	return rc == OK ? EXIT_OK : rc == ERR_NOTFOUND && !msg ? EXIT_ENV :
+	    rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND || rc == ERR_INVALID ?
+	    EXIT_INPUT : EXIT_ENV;
+}
+
+int
+cmd_retry(int argc, char **argv)
+{
+	return cmd_rerun("retry", argc, argv);
+}
+
+int
+cmd_reconcile(int argc, char **argv)
+{
+	return cmd_rerun("reconcile", argc, argv);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -213,7 +257,8 @@ cmd_drift(int argc, char **argv)
 		const struct ynode *e = cfg->apply->items[i], *t = ynode_get(e, "type");
 		const struct apply_provider *ap = t ? apply_find(t->str) : NULL;
 		struct apply_info in = { .release = release, .plan_id = "drift", .commit = sha,
-		    .target_art = &snap.art };
+		    .target_art = &snap.art, .state_dir = cfg->state };
+		struct apply_found found;
 		char *reason = NULL;
 		void *st;
 		int rc;
@@ -226,9 +271,14 @@ cmd_drift(int argc, char **argv)
 		readers++;
 		if (ap->ops->open(&st, e) != OK)
 			die(EXIT_INPUT, "%s: apply[%zu] %s: %s", cfg->path, i, ap->name, err_last());
-		rc = apply_drift_run(&reason, ap, st, &in);
-		printf("apply[%zu] %s: %s\n", i, ap->name, rc == OK ? "no drift" :
-		    rc == ERR_CONFLICT ? "drift" : "could not read the world");
+		rc = apply_drift_run(&reason, &found, ap, st, &in);
+		if (rc == ERR_CONFLICT && found.differ)
+			printf("apply[%zu] %s: drift (%zu record set%s differ%s)\n", i, ap->name,
+			    found.differ, found.differ == 1 ? "" : "s", found.differ == 1 ? "s" : "");
+		else
+			printf("apply[%zu] %s: %s\n", i, ap->name, rc == OK ? "no drift" :
+			    rc == ERR_CONFLICT ? "drift" : "could not read the world");
+		free(found.digest);
 		if (reason && *reason)
 			printf("%s\n", reason);
 		if (rc == ERR_CONFLICT && code == EXIT_OK)
@@ -239,7 +289,8 @@ cmd_drift(int argc, char **argv)
 		ap->ops->close(st);
 	}
 	if (readers == 0)
-		printf("no apply provider of %s can read the world (rfc2136 can)\n", o.config);
+		printf("no apply provider of %s can read the world (rfc2136 and terraform can)\n",
+		    o.config);
 	snapshot_dispose(&snap);
 	diags_dispose(&d);
 	repo_free(r);

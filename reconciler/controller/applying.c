@@ -112,7 +112,7 @@ providers_for(struct ctl *c, const struct plan *p, const char *state)
 	size_t i;
 
 	for (i = 0; i < c->naps; i++)
-		if (c->aps[i]->ops->wants(c->apst[i], p))
+		if (ctl_wants(c, p, i))
 			json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:i}", "name",
 			    c->aps[i]->name, "index", (json_int_t)i, "state", state, "runs", 0));
 	return a;
@@ -191,6 +191,8 @@ hooks_forget(struct ctl *c, int failed)
 	struct plan *p = c->hook_plan;
 
 	c->hook_plan = NULL;
+	/* A stale saved plan (APPLY_STALE) asks for a new plan (world.c). */
+	ctl_hooks_done(c, p);
 	ctl_rollout_begin(c, p->id, failed);
 	plan_free(p);
 	json_decref(c->hook_rec);
@@ -198,6 +200,7 @@ hooks_forget(struct ctl *c, int failed)
 	snapshot_dispose(&c->hook_base);
 	c->hook_flags = 0;
 	c->hook_kick = 0;
+	c->hook_stale = 0;
 	c->hook_run = NULL;
 	memset(&c->hook_orphan, 0, sizeof(c->hook_orphan));
 	ctl_retain(c);
@@ -240,16 +243,30 @@ hooks_applied(struct ctl *c)
  * one message, written ahead with the outcome.
  */
 static void
-hooks_failed(struct ctl *c, json_t *e, const char *why, const char *reason)
+hooks_failed(struct ctl *c, json_t *e, int rc, const char *why, const char *reason)
 {
 	struct plan *p = c->hook_plan;
 	const char *name = json_string_value(json_object_get(e, "name"));
 	const char *r = reason && *reason ? reason : "(no reason given)";
 	struct buf sum = BUF_INIT, body = BUF_INIT;
+	json_t *x, *unfinished = json_array();
+	size_t i;
 
 	json_object_set_new(e, "state", json_string("failed"));
 	json_object_set_new(e, "reason", json_string(r));
 	entry_clear_group(e);
+	ctl_hook_failed(c, (size_t)json_integer_value(json_object_get(e, "index")), rc);
+	/* What `retry` runs: the provider that failed, and those after it
+	 * that the failure kept from running. */
+	json_array_foreach(json_object_get(c->hook_rec, "providers"), i, x)
+		if (strcmp(entry_state(x), "done") != 0 && strcmp(entry_state(x), "dropped") != 0) {
+			json_int_t k = json_integer_value(json_object_get(x, "index"));
+
+			json_array_append_new(unfinished, json_integer(k));
+			if (k >= 0 && k < 32)
+				p->unfinished |= 1u << k;
+		}
+	json_object_set_new(c->hook_rec, "apply_unfinished", unfinished);
 	crash_point("before-outcome");
 	/* The whole reason in the summary (chat makes it one line): the one
 	 * line a console or an IRC channel shows must say what differed. */
@@ -329,13 +346,7 @@ hooks_continue(struct ctl *c)
 			return;
 		if (done_before(c->hook_rec, e))
 			crash_point("between-providers");
-		memset(&info, 0, sizeof(info));
-		info.release = release;
-		info.plan_id = p->id;
-		info.commit = p->target;
-		info.plan = p;
-		info.base_art = c->hook_base.sha[0] ? &c->hook_base.art : NULL;
-		info.target_art = &c->base.art;
+		ctl_apply_info(c, p, i, release, &info);
 		info.flags = c->hook_flags | (strcmp(was, "running") == 0 ? APPLY_RERUN : 0);
 		runs = json_integer_value(json_object_get(e, "runs"));
 		json_object_set_new(e, "state", json_string("running"));
@@ -352,7 +363,7 @@ hooks_continue(struct ctl *c)
 			char *why = xstrdup(err_last());
 
 			c->hook_run = NULL;
-			hooks_failed(c, e, "could not start", why);
+			hooks_failed(c, e, ERR, "could not start", why);
 			free(why);
 			return;
 		}
@@ -460,7 +471,7 @@ ctl_hooks_step(struct ctl *c)
 	crash_point("provider-ended");
 	if (rc != OK) {
 		c->hook_run = NULL;
-		hooks_failed(c, e, "failed", reason);
+		hooks_failed(c, e, rc, "failed", reason);
 		free(reason);
 		return;
 	}
@@ -537,11 +548,13 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
     const char *said)
 {
 	double t = log_now();
-	json_t *rec = applying_record(c, p, by, said);
+	json_t *rec;
 	int rc;
 
 	ASSERT(!c->hook_plan);
-	if (!rec) {
+	if (p->rerun)   /* the release is current already (world.c) */
+		return ctl_rerun_apply(c, p, target, by, said);
+	if (!(rec = applying_record(c, p, by, said))) {
 		plan_free(p);
 		return err_set(ERR, "cannot encode the plan");
 	}
@@ -607,9 +620,39 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	c->hook_plan = p;
 	c->hook_rec = rec;
 	c->hook_flags = 0;
+	c->hook_stale = 0;
 	c->hook_next = 0;
 	hooks_continue(c);
 	return OK;
+}
+
+void
+ctl_hooks_begin(struct ctl *c, struct plan *p)
+{
+	json_t *rec = NULL;
+
+	ASSERT(!c->hook_plan);
+	/* The record ctl_rerun_apply wrote ("applying", its announcement),
+	 * with the journal added; one rebuilt from the plan if it is gone. */
+	if (state_load_plan(&rec, c->cfg->state, p->id) != OK || !json_is_object(rec)) {
+		json_decref(rec);
+		rec = applying_record(c, p, p->rerun ? p->rerun->by : NULL, NULL);
+	}
+	if (!rec) {
+		log_event(NULL, "plan %s: cannot encode the plan; not applied", p->id);
+		plan_free(p);
+		snapshot_dispose(&c->hook_base);
+		return;
+	}
+	json_object_set_new(rec, "outcome", json_string("applying"));
+	json_object_set_new(rec, "providers", providers_for(c, p, "pending"));
+	c->hook_plan = p;
+	c->hook_rec = rec;
+	c->hook_flags = 0;
+	c->hook_stale = 0;
+	c->hook_next = 0;
+	journal(c);
+	hooks_continue(c);
 }
 
 /* ---- finishing after a restart ------------------------------------------------------ */

@@ -472,6 +472,12 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 		rc = ERR_CONFLICT;
 		goto out;
 	}
+	if (approve && c->prep_plan) {
+		*msg = xasprintf("plan %s is being prepared (its apply providers plan); try again",
+		    c->prep_plan->id);
+		rc = ERR_CONFLICT;
+		goto out;
+	}
 	/*
 	 * Authorised by the policy of the applied commit.  Approving needs an
 	 * approver of at least one kind the plan touches that is not auto
@@ -530,9 +536,27 @@ ctl_decide_plan(struct ctl *c, int approve, const char *id, const char *user, ch
 		rc = approve_plan(c, c->open, 0, &tsnap, user, msg);
 		goto out;
 	}
-	if ((rc = pipeline_plan(&p, c->repo, &(struct repo_ident){ c->cfg->bot_name,
-	    c->cfg->bot_email }, id, &c->base, target, &tsnap)) != OK) {
+	if (json_object_get(stored, "rerun")) {
+		/* A re-run of the applied commit: the record says what it runs. */
+		struct plan_rerun none;
+		struct diags d = { NULL, 0, 0 };
+
+		memset(&none, 0, sizeof(none));
+		rc = snapshot_load_from(&tsnap, c->repo, target, &d, &c->base);
+		diags_dispose(&d);
+		if (rc == OK)
+			p = plan_rerun_new(id, target, DECISION_NOOP, 0, &none);
+	} else {
+		rc = pipeline_plan(&p, c->repo, &(struct repo_ident){ c->cfg->bot_name,
+		    c->cfg->bot_email }, id, &c->base, target, &tsnap);
+	}
+	/* What apply providers prepared (a saved Terraform plan) is part of
+	 * what was reviewed. */
+	if (rc == OK && (rc = plan_restore(p, stored)) != OK)
+		snapshot_dispose(&tsnap);
+	if (rc != OK) {
 		*msg = xasprintf("replanning: %s", err_last());
+		plan_free(p);
 		goto out;
 	}
 	/* What is applied is exactly what was reviewed. */
@@ -567,15 +591,18 @@ controller_decide(const struct config *cfg, int approve, const char *id, const c
 	ctl_rollout_hold(&c);
 	ctl_rollout_resume_after_restart(&c);
 	rc = ctl_decide_plan(&c, approve, id, user, msg);
-	/* The operator's shell waits for the apply hooks to finish. */
-	while (ctl_hooks_busy(&c)) {
-		struct pollfd pfd;
-		int timeout = -1;
-		size_t n = ctl_hooks_pollfds(&c, &pfd, 1, &timeout);
+	/* The operator's shell waits for the apply providers to finish, and
+	 * for a new plan a stale saved plan asks for to be posted. */
+	while (ctl_hooks_busy(&c) || c.prep_run || c.rerun_due) {
+		struct pollfd pfd[3];
+		int timeout = 1000;
+		size_t n = ctl_hooks_pollfds(&c, pfd, 1, &timeout);
 
-		if (poll(&pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		n += ctl_world_pollfds(&c, pfd + n, 2, &timeout);
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			break;
 		ctl_hooks_step(&c);
+		ctl_world_step(&c);
 	}
 	if (c.ob)
 		outbox_run(c.ob);

@@ -13,6 +13,9 @@
  *   applying.c   an apply: the release switch, the apply providers and their
  *                durable progress, the outcome; finishing one a restart
  *                found cut short
+ *   world.c      apply providers outside a new head's apply: preparing a plan
+ *                (a saved Terraform plan) before it is decided, re-runs (retry,
+ *                reconcile, a stale saved plan planned anew), the drift loop
  *   approve.c    approve / discard (one procedure, warm or cold; approvals
  *                per kind; a stale plan names the fresh one)
  *   ctlsock.c    the control socket's server
@@ -34,6 +37,7 @@
 #include "controller/controller.h"
 #include "plan/pipeline.h"
 #include "plan/plan.h"
+#include "providers/apply/apply.h"
 #include "providers/chat/chat.h"
 #include "state/ctlclient.h"
 
@@ -54,6 +58,8 @@ struct pollfd;
 struct apply_provider;
 struct hctl;
 struct mout;
+struct ctl_reading;
+struct ctl_rerun_req;
 struct orch_provider;
 struct rollout;
 struct http;
@@ -134,6 +140,25 @@ struct ctl {
 	                                * (pid 0: none) */
 	double hook_orphan_until;      /* log_now() when to escalate */
 	int hook_orphan_killed;        /* SIGKILL sent */
+	/* world.c: a new plan's apply providers preparing it before it is
+	 * decided (one at a time; planning waits meanwhile). */
+	struct plan *prep_plan;        /* owned while it is prepared, or NULL */
+	struct snapshot prep_target;
+	size_t prep_next, prep_idx;
+	void *prep_run;                /* the preparing provider's run, or NULL */
+	struct buf prep_failed;        /* why preparing failed */
+	unsigned hook_stale;           /* entries whose apply answered APPLY_STALE */
+	struct ctl_rerun_req *rerun_due;   /* owns; a re-run to start when idle */
+	/* world.c: the drift loop (config drift_seconds) and `drift`. */
+	struct ctl_reading *drift;       /* owns; naps entries: the last reading */
+	void *drift_run;               /* the reading provider's run, or NULL */
+	size_t drift_idx, drift_next;
+	double drift_due;              /* log_now() of the next sweep */
+	int drift_sweep;               /* a sweep is under way */
+	int drift_asked;               /* someone asked: say what is found */
+	unsigned long world_gen;       /* bumped when an apply provider starts */
+	unsigned long drift_gen;       /* world_gen when the sweep began */
+	unsigned long *ap_failures;    /* owns; per entry, for /metrics */
 	int retain_more;               /* retention has more to do */
 	int dirty;                     /* a ref moved while hooks ran */
 	struct http *http;
@@ -246,6 +271,13 @@ void ctl_stop_leftovers(struct ctl *c);
 /* One status line for the apply in progress (`applying:` or
  * `finishing:`), or nothing. */
 void ctl_hooks_status(struct ctl *c, struct buf *b);
+/* Run plan p's apply providers (takes p): a re-run's (world.c), whose
+ * release is current already and whose record says "applying"; c->hook_base
+ * set. */
+void ctl_hooks_begin(struct ctl *c, struct plan *p);
+/* Act on a new plan's decision (post it, apply it, or hold it open);
+ * takes p and the snapshot's contents. */
+void ctl_act(struct ctl *c, struct plan *p, struct snapshot *target);
 /* Plan the branch head against the applied commit and act on it. */
 void ctl_reconcile(struct ctl *c);
 /* Queue every announcement a kill left unqueued (ctl_open does, before
@@ -260,6 +292,45 @@ void ctl_resume_next(struct ctl *c);
  * bound.  At start-up, after each apply, and while retain_more. */
 void ctl_retain(struct ctl *c);
 
+/* world.c */
+/* Load the last drift readings; allocate per-entry state (after ctl_open). */
+void ctl_world_open(struct ctl *c);
+void ctl_world_close(struct ctl *c);
+/*
+ * Before plan p is decided: start the apply providers that prepare it
+ * (terraform's saved plan).  1: started (takes p and *target; ctl_act
+ * follows when they are done, or the plan fails); 0: nothing to prepare.
+ */
+int ctl_prepare(struct ctl *c, struct plan *p, struct snapshot *target);
+void ctl_prep_step(struct ctl *c);
+/* Does apply[i] run for plan p?  Fills *info for it. */
+int ctl_wants(struct ctl *c, const struct plan *p, size_t i);
+void ctl_apply_info(struct ctl *c, const struct plan *p, size_t i, const char *release,
+    struct apply_info *info);
+/* apply[i] failed for the running plan with code rc (APPLY_STALE too). */
+void ctl_hook_failed(struct ctl *c, size_t i, int rc);
+/* The running plan's providers are done: a stale saved plan is planned
+ * anew when the loop is idle (borrows p). */
+void ctl_hooks_done(struct ctl *c, const struct plan *p);
+/* A re-run plan approved or auto: no release switch, its providers run. */
+int ctl_rerun_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by,
+    const char *said);
+/* `retry ID` and `reconcile KIND` for `user`: *msg (owns) says what
+ * happened.  OK, ERR_DENIED / ERR_CONFLICT / ERR_NOTFOUND / ERR_INVALID
+ * (refused), ERR. */
+int ctl_retry(struct ctl *c, const char *id, const char *user, char **msg);
+int ctl_reconcile_kind(struct ctl *c, const char *kind, const char *user, char **msg);
+/* `drift`: the last readings (and a reading now when there is none). */
+void ctl_drift_answer(struct ctl *c, struct buf *out);
+/* The loop's turn: start what is due (a re-run, a drift sweep), step the
+ * runs.  Never blocks. */
+void ctl_world_step(struct ctl *c);
+/* The world runs' descriptors and timeout, for poll(). */
+size_t ctl_world_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
+/* /metrics lines of world.c (drift records, apply provider failures). */
+void ctl_world_metrics(struct ctl *c, struct buf *out);
+/* One line for `status`. */
+void ctl_world_status(struct ctl *c, struct buf *out);
 /*
  * rollout.c: Puppet runs on the hosts a release changed (DESIGN.md
  * "Rollout").  ctl_apply calls ctl_rollout_prepare before the release

@@ -32,6 +32,7 @@ status_text(struct ctl *c, struct buf *b)
 	else
 		buf_puts(b, "open: none\n");
 	ctl_hooks_status(c, b);
+	ctl_world_status(c, b);
 	buf_printf(b, "outbox: %zu\n", c->ob ? outbox_depth(c->ob) : 0);
 	if (c->ob && outbox_last_error(c->ob))
 		buf_printf(b, "chat error: %s\n", outbox_last_error(c->ob));
@@ -58,12 +59,22 @@ answer(struct ctl *c, const char *req, struct buf *out)
 		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
 		    rc == ERR_NOTFOUND ? "refused" : "error", msg ? msg : "");
 		free(msg);
+	} else if (sscanf(req, "%15s %31s %79s %1s", verb, id, user, extra) == 3 &&
+	    (strcmp(verb, "retry") == 0 || strcmp(verb, "reconcile") == 0) && valid_user(user)) {
+		rc = strcmp(verb, "retry") == 0 ? ctl_retry(c, id, user, &msg) :
+		    ctl_reconcile_kind(c, id, user, &msg);
+		buf_printf(out, "%s %s\n", rc == OK ? "ok" : rc == ERR_DENIED || rc == ERR_CONFLICT ||
+		    rc == ERR_NOTFOUND || rc == ERR_INVALID ? "refused" : "error", msg ? msg : "");
+		free(msg);
 	} else if (strcmp(req, "status") == 0) {
 		buf_puts(out, "ok ");
 		status_text(c, out);
+	} else if (strcmp(req, "drift") == 0) {
+		buf_puts(out, "ok ");
+		ctl_drift_answer(c, out);
 	} else {
-		buf_puts(out, "refused unknown request (approve ID USER | discard ID USER | "
-		    "rollout resume|abort ID USER | status)\n");
+		buf_puts(out, "refused unknown request (approve ID USER | discard ID USER | retry ID "
+		    "USER | reconcile KIND USER | drift | rollout resume|abort ID USER | status)\n");
 	}
 }
 

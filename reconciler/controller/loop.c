@@ -124,6 +124,7 @@ ctl_close(struct ctl *c)
 	if (c->sfd >= 0)
 		close(c->sfd);
 	ctl_drop_open(c);
+	ctl_world_close(c);
 	json_decref(c->carried);
 	if (c->hook_run) {
 		char *reason = NULL;
@@ -304,6 +305,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		log_event(NULL, "listening on http://%s", cfg->listen);
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
+	ctl_world_open(&c);
 	/* May start finishing an apply a stop cut short: the loop drives it. */
 	ctl_recover_plans(&c, 1);
 	/* A rollout a stop or a kill cut short goes on (before the outbox
@@ -336,7 +338,7 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	if (c.ob)
 		outbox_run(c.ob);
 	while (running) {
-		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + ROLLOUT_PARALLEL_MAX + 2];
+		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + ROLLOUT_PARALLEL_MAX + 2 + 2];
 		int nfd = 0, fds[8], timeout = 1000, due;
 		size_t i, nob = c.ob ? outbox_fds(c.ob, fds, 8) : 0;
 
@@ -376,6 +378,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			timeout = due * 1000;
 		nfd += (int)ctlsock_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
+		nfd += (int)ctl_world_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) -
+		    (size_t)nfd, &timeout);
 		nfd += (int)ctl_health_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
 		nfd += (int)ctl_mout_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
@@ -424,12 +428,13 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		 * cheaper than telling their fds from their timeouts. */
 		if (ctl_hooks_busy(&c))
 			ctl_hooks_step(&c);
+		ctl_world_step(&c);
 		ctl_rollout_step(&c);
 		jobs_step(&c);
 		/* Never two reconciles at once: a commit waits for the hooks.  And
 		 * while a chat command runs, its commit waits (briefly) for the
 		 * command to announce it, so the plan lands in that thread. */
-		if (c.dirty && !c.hook_plan && (!jobs_may_commit(&c) ||
+		if (c.dirty && !c.hook_plan && !c.prep_plan && !c.rerun_due && (!jobs_may_commit(&c) ||
 		    log_now() - c.dirty_since > BOT_HOLD_SECONDS)) {
 			c.dirty = 0;
 			ctl_reconcile(&c);
@@ -493,7 +498,8 @@ check_entry(const struct config *cfg, const char *list, size_t i, const struct y
 
 		if (!ap)
 			return err_set(ERR_INVALID, "%s:%d:%d: apply[%zu]: no apply provider '%s' "
-			    "(exec, rfc2136)", cfg->path, e->line, e->col, i, t ? t->str : "");
+			    "(exec, rfc2136, terraform)", cfg->path, e->line, e->col, i,
+			    t ? t->str : "");
 		if ((rc = ap->ops->open(&st, e)) != OK)
 			return err_set(rc, "%s:%d:%d: apply[%zu] %s: %s", cfg->path, e->line,
 			    e->col, i, ap->name, err_last());

@@ -45,4 +45,5 @@ ctl_metrics(void *ctx, struct buf *out)
 	    "firebreak_last_applied_timestamp_seconds %.0f\n", c->last_applied_at);
 	ctl_health_metrics(c, out);
 	ctl_mout_metrics(c, out);
+	ctl_world_metrics(c, out);
 }

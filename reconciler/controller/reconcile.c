@@ -290,6 +290,20 @@ ctl_reconcile(struct ctl *c)
 		ctl_drop_open(c);
 	}
 	c->by_decision[p->decision]++;
+	/* Terraform makes its saved plan first: what is posted and approved
+	 * includes it (world.c; ctl_act follows). */
+	if (ctl_prepare(c, p, &target))
+		return;
+	ctl_act(c, p, &target);
+}
+
+/* Act on a new plan's decision. */
+void
+ctl_act(struct ctl *c, struct plan *p, struct snapshot *tsnap)
+{
+	struct snapshot target = *tsnap;
+
+	memset(tsnap, 0, sizeof(*tsnap));
 	switch (p->decision) {
 	case DECISION_INVALID: {
 		struct buf sum = BUF_INIT, body = BUF_INIT;

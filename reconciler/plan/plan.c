@@ -29,6 +29,25 @@ plan_hash(struct plan *p)
 		EVP_DigestUpdate(md, f->path, strlen(f->path) + 1);
 		EVP_DigestUpdate(md, f->diff, strlen(f->diff) + 1);
 	}
+	/* What apply providers prepared (a saved Terraform plan's SHA-256)
+	 * is part of what is approved; a plan without any hashes as before. */
+	for (k = 0; k < p->nprep; k++) {
+		char e[48];
+
+		snprintf(e, sizeof(e), "prepared apply[%u]", p->prep[k].entry);
+		EVP_DigestUpdate(md, e, strlen(e) + 1);
+		EVP_DigestUpdate(md, p->prep[k].provider, strlen(p->prep[k].provider) + 1);
+		EVP_DigestUpdate(md, p->prep[k].digest ? p->prep[k].digest : "",
+		    strlen(p->prep[k].digest ? p->prep[k].digest : "") + 1);
+	}
+	if (p->rerun) {
+		char e[160];
+
+		snprintf(e, sizeof(e), "rerun of %s base %s entries %u kinds %u reconcile %d "
+		    "decision %d needs %u", p->rerun->of, p->rerun->of_base, p->rerun->entries,
+		    p->rerun->kinds, p->rerun->reconcile, (int)p->decision, p->needs);
+		EVP_DigestUpdate(md, e, strlen(e) + 1);
+	}
 	EVP_DigestFinal_ex(md, out, &n);
 	EVP_MD_CTX_free(md);
 	for (i = 0; i < n && i * 2 < PLAN_HASH_LEN; i++) {
@@ -231,7 +250,146 @@ plan_free(struct plan *p)
 		free(p->approvals[k]);
 	free(p->subject);
 	free(p->author);
+	for (size_t i = 0; i < p->nprep; i++) {
+		free(p->prep[i].provider);
+		free(p->prep[i].summary);
+		free(p->prep[i].digest);
+	}
+	free(p->prep);
+	if (p->rerun) {
+		free(p->rerun->why);
+		free(p->rerun->by);
+		free(p->rerun);
+	}
 	free(p);
+}
+
+void
+plan_add_prep(struct plan *p, unsigned entry, const char *provider, const char *summary,
+    const char *digest)
+{
+	struct plan_prep *e;
+
+	ASSERT(p->nprep < PLAN_MAX_PREP);
+	p->prep = xrealloc(p->prep, (p->nprep + 1) * sizeof(*p->prep));
+	e = &p->prep[p->nprep++];
+	e->entry = entry;
+	e->provider = xstrdup(provider);
+	e->summary = xstrdup(summary ? summary : "");
+	e->digest = digest ? xstrdup(digest) : NULL;
+	plan_hash(p);
+}
+
+struct plan *
+plan_rerun_new(const char *id, const char *sha, enum decision decision, unsigned needs,
+    struct plan_rerun *rerun)
+{
+	struct plan *p = plan_new(id, sha, sha);
+
+	p->diff = xcalloc(1, sizeof(*p->diff));
+	p->decision = decision;
+	p->needs = needs;
+	p->rerun = xmalloc(sizeof(*p->rerun));
+	*p->rerun = *rerun;
+	memset(rerun, 0, sizeof(*rerun));
+	plan_hash(p);
+	return p;
+}
+
+/* A bit set from a JSON array of small numbers (apply entries) or kind
+ * names; ERR_INVALID for anything else. */
+static int
+bits_of(unsigned *out, const json_t *a, int kinds)
+{
+	const json_t *v;
+	size_t i;
+
+	*out = 0;
+	if (!a)
+		return OK;
+	if (!json_is_array(a))
+		return ERR_INVALID;
+	json_array_foreach(a, i, v) {
+		enum change_kind k;
+
+		if (kinds) {
+			if (!json_is_string(v) || kind_parse(&k, json_string_value(v)) != OK)
+				return ERR_INVALID;
+			*out |= 1u << k;
+		} else {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) >= 32)
+				return ERR_INVALID;
+			*out |= 1u << json_integer_value(v);
+		}
+	}
+	return OK;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+int
+plan_restore(struct plan *p, const json_t *stored)
+{
+	const json_t *prep = json_object_get(stored, "prepared"), *rr = json_object_get(stored,
+	    "rerun"), *v;
+	size_t i;
+
+	if (bits_of(&p->unfinished, json_object_get(stored, "apply_unfinished"), 0) != OK)
+		return err_set(ERR_INVALID, "plan %s: apply_unfinished is malformed", p->id);
+	if (prep && (!json_is_array(prep) || json_array_size(prep) > PLAN_MAX_PREP))
+		return err_set(ERR_INVALID, "plan %s: prepared is malformed", p->id);
+	json_array_foreach(prep, i, v) {
+		const json_t *e = json_object_get(v, "entry");
+
+		if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) >= 32 ||
+		    !jstr(v, "provider") || !jstr(v, "summary"))
+			return err_set(ERR_INVALID, "plan %s: prepared[%zu] is malformed", p->id, i);
+	}
+	if (rr) {
+		struct plan_rerun r;
+		enum decision d;
+		unsigned needs;
+		const char *dn = jstr(stored, "decision");
+
+		memset(&r, 0, sizeof(r));
+		if (!json_is_object(rr) || !jstr(rr, "why") ||
+		    bits_of(&r.entries, json_object_get(rr, "entries"), 0) != OK ||
+		    bits_of(&r.kinds, json_object_get(rr, "kinds"), 1) != OK ||
+		    bits_of(&needs, json_object_get(stored, "approvals_needed"), 1) != OK || !dn)
+			return err_set(ERR_INVALID, "plan %s: rerun is malformed", p->id);
+		for (d = DECISION_NOOP; d <= DECISION_INVALID; d++)
+			if (strcmp(decision_name(d), dn) == 0)
+				break;
+		if (d > DECISION_INVALID)
+			return err_set(ERR_INVALID, "plan %s: decision is malformed", p->id);
+		snprintf(r.of, sizeof(r.of), "%s", jstr(rr, "of") ? jstr(rr, "of") : "");
+		snprintf(r.of_base, sizeof(r.of_base), "%s", jstr(rr, "of_base") ?
+		    jstr(rr, "of_base") : "");
+		r.reconcile = json_is_true(json_object_get(rr, "reconcile"));
+		r.why = xstrdup(jstr(rr, "why"));
+		r.by = jstr(rr, "by") ? xstrdup(jstr(rr, "by")) : NULL;
+		if (p->rerun) {
+			free(p->rerun->why);
+			free(p->rerun->by);
+		} else {
+			p->rerun = xmalloc(sizeof(*p->rerun));
+		}
+		*p->rerun = r;
+		p->decision = d;
+		p->needs = needs;
+		if (!p->subject && (jstr(stored, "subject") || jstr(stored, "author")))
+			plan_set_commit(p, jstr(stored, "subject"), jstr(stored, "author"));
+	}
+	json_array_foreach(prep, i, v)
+		plan_add_prep(p, (unsigned)json_integer_value(json_object_get(v, "entry")),
+		    jstr(v, "provider"), jstr(v, "summary"), jstr(v, "digest"));
+	plan_hash(p);
+	return OK;
 }
 
 static json_t *
@@ -326,6 +484,49 @@ plan_to_json(const struct plan *p, const char *extra_json)
 	}
 	json_object_set_new(root, "blast_radius", json_pack("{s:I,s:I}",
 	    "hosts", (json_int_t)p->blast_hosts, "records", (json_int_t)p->blast_records));
+	if (p->nprep) {
+		json_t *list = json_array();
+
+		for (i = 0; i < p->nprep; i++) {
+			json_t *o = json_pack("{s:I, s:s, s:s}", "entry", (json_int_t)p->prep[i].entry,
+			    "provider", p->prep[i].provider, "summary", p->prep[i].summary);
+
+			if (p->prep[i].digest)
+				json_object_set_new(o, "digest", json_string(p->prep[i].digest));
+			json_array_append_new(list, o);
+		}
+		json_object_set_new(root, "prepared", list);
+	}
+	if (p->rerun) {
+		json_t *o = json_object(), *e = json_array(), *kinds = json_array();
+
+		json_object_set_new(o, "why", json_string(p->rerun->why));
+		if (p->rerun->of[0])
+			json_object_set_new(o, "of", json_string(p->rerun->of));
+		if (p->rerun->of_base[0])
+			json_object_set_new(o, "of_base", json_string(p->rerun->of_base));
+		for (i = 0; i < 32; i++)
+			if (p->rerun->entries & (1u << i))
+				json_array_append_new(e, json_integer((json_int_t)i));
+		json_object_set_new(o, "entries", e);
+		for (k = 0; k < KIND__COUNT; k++)
+			if (p->rerun->kinds & (1u << k))
+				json_array_append_new(kinds, json_string(kind_name((enum change_kind)k)));
+		json_object_set_new(o, "kinds", kinds);
+		if (p->rerun->reconcile)
+			json_object_set_new(o, "reconcile", json_true());
+		if (p->rerun->by)
+			json_object_set_new(o, "by", json_string(p->rerun->by));
+		json_object_set_new(root, "rerun", o);
+	}
+	if (p->unfinished) {
+		json_t *list = json_array();
+
+		for (i = 0; i < 32; i++)
+			if (p->unfinished & (1u << i))
+				json_array_append_new(list, json_integer((json_int_t)i));
+		json_object_set_new(root, "apply_unfinished", list);
+	}
 	json_object_set_new(root, "hash", json_string(p->hash));
 	if (p->action[0])
 		json_object_set_new(root, "action", json_string(p->action));
@@ -429,7 +630,9 @@ plan_summary(struct buf *b, const struct plan *p)
 		put_oneline(b, p->author, 40);
 	}
 	buf_puts(b, ": ");
-	if (p->decision == DECISION_INVALID) {
+	if (p->rerun) {
+		put_oneline(b, p->rerun->why, 200);
+	} else if (p->decision == DECISION_INVALID) {
 		/* Where, at a glance: the first error (they are sorted). */
 		buf_printf(b, "%zu error%s", p->errors.n, p->errors.n == 1 ? "" : "s");
 		if (p->errors.n) {
@@ -481,6 +684,9 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 	if (p->action[0])
 		buf_printf(b, "decided as the %s action (policy.yaml actions; limits still hold)\n",
 		    p->action);
+	if (p->rerun)
+		buf_printf(b, "the release %.7s is current already: only apply providers run%s\n",
+		    p->target, p->rerun->reconcile ? ", overwriting what differs from it" : "");
 	if (p->blast_hosts || p->blast_records)
 		buf_printf(b, "blast radius: %zu host%s, %zu record%s\n", p->blast_hosts,
 		    p->blast_hosts == 1 ? "" : "s", p->blast_records,
@@ -516,6 +722,16 @@ plan_format_text(struct buf *b, const struct plan *p, size_t max_diff)
 				buf_printf(b, " (%s)", c->note);
 			buf_printf(b, " [%s]\n", decision_name(c->decision));
 		}
+	}
+	/* What the apply providers will do, in their own words (Terraform's
+	 * summary of its saved plan): part of what is reviewed. */
+	for (i = 0; i < p->nprep; i++) {
+		size_t n = strlen(p->prep[i].summary);
+
+		buf_printf(b, "\n%s (apply[%u]):\n", p->prep[i].provider, p->prep[i].entry);
+		buf_append(b, p->prep[i].summary, n);
+		if (n && p->prep[i].summary[n - 1] != '\n')
+			buf_putc(b, '\n');
 	}
 	if (p->diff->nfiles)
 		buf_putc(b, '\n');

@@ -16,6 +16,37 @@
 #include "plan/diff.h"
 
 #define PLAN_HASH_LEN 64
+#define PLAN_MAX_PREP 32          /* prepared entries one plan holds */
+
+/*
+ * What an apply provider prepared for a plan before it was decided
+ * (terraform: its saved plan), posted with the plan and bound to its
+ * hash: approving binds to exactly that (apply.h's prepare()).
+ */
+struct plan_prep {
+	unsigned entry;           /* the controller config's apply[entry] */
+	char *provider;           /* owns; "terraform" */
+	char *summary;            /* owns; the text posted with the plan */
+	char *digest;             /* owns; what the approval binds (hex), or NULL */
+};
+
+/*
+ * A plan that re-applies the release already current, through some of the
+ * apply providers, without a release switch: `retry ID`, `reconcile
+ * KIND`, or a saved Terraform plan found stale at apply.  Its base and
+ * target are both the applied commit, its diff is empty; what it is
+ * about is said here.
+ */
+struct plan_rerun {
+	char *why;                /* owns; "retry of plan 17", "reconcile dns" */
+	char of[24];              /* the plan it re-runs, or "" */
+	char of_base[41];         /* that plan's base (what its providers compared
+	                           * the world with), or "" */
+	unsigned entries;         /* bit per apply[] entry to run */
+	unsigned kinds;           /* bit per kind it is about (authorisation) */
+	int reconcile;            /* overwrite what differs (apply_info.reconcile) */
+	char *by;                 /* owns; who asked, or NULL (the controller) */
+};
 
 struct plan {
 	char id[24];
@@ -37,6 +68,11 @@ struct plan {
 	                           * (plan_decide_as_action); "" otherwise */
 	size_t blast_hosts;       /* hosts whose classification or pins change */
 	size_t blast_records;     /* DNS records that change */
+	struct plan_prep *prep;   /* owns; what apply providers prepared ("prepared") */
+	size_t nprep;
+	struct plan_rerun *rerun; /* owns; NULL for a plan of a new commit ("rerun") */
+	unsigned unfinished;      /* bit per apply[] entry that failed or did not
+	                           * run: what `retry` runs ("apply_unfinished") */
 };
 
 /*
@@ -77,6 +113,31 @@ void plan_set_commit(struct plan *p, const char *subject, const char *author);
  * e.g. the outcome when stored.  Returns an owned string.
  */
 char *plan_to_json(const struct plan *p, const char *extra_json);
+
+/*
+ * Add what apply[entry] prepared (copied; digest may be NULL) and hash the
+ * plan again: the approval binds to it.  At most PLAN_MAX_PREP.
+ */
+void plan_add_prep(struct plan *p, unsigned entry, const char *provider, const char *summary,
+    const char *digest);
+
+/*
+ * A re-run plan of commit `sha` (already applied): no changes, base and
+ * target `sha`, decided `decision` with `needs`; takes *rerun (its
+ * strings; the caller's struct is zeroed).  Owned by the caller.
+ */
+struct plan *plan_rerun_new(const char *id, const char *sha, enum decision decision,
+    unsigned needs, struct plan_rerun *rerun);
+
+/*
+ * What a stored plan record (borrowed JSON) says beyond what planning its
+ * commits again gives: the prepared entries, the re-run and the
+ * unfinished entries; the plan is hashed again.  For a re-run record it
+ * also restores the decision and the kinds needing approval.  ERR_INVALID
+ * when a field is malformed.
+ */
+struct json_t;
+int plan_restore(struct plan *p, const struct json_t *stored);
 
 /* The one summary line: `plan 3 for 1a2b3c4 "subject" by A: 1 pin.modify -> auto`. */
 void plan_summary(struct buf *b, const struct plan *p);

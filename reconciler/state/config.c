@@ -17,7 +17,7 @@
 
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
-	"apply", "hook_secret_file", "remote_auth", "retention", "rollout",
+	"apply", "hook_secret_file", "remote_auth", "retention", "rollout", "drift_seconds",
 	"health", "metrics",
 };
 static const char *const rollout_keys[] = { "orchestrator", "canary", "batch", "parallel",
@@ -347,6 +347,15 @@ config_load(struct config **out, const char *file, struct diags *d)
 			bad(&x, n, "'poll_seconds' must be a whole number of seconds (1..86400)");
 		else
 			c->poll_seconds = (unsigned)v;
+	}
+	if ((n = ynode_get(c->root, "drift_seconds"))) {
+		uint64_t v;
+
+		if (n->type != YNODE_SCALAR || n->quoted || parse_u64(&v, n->str, 1, 604800) != OK)
+			bad(&x, n, "'drift_seconds' must be a whole number of seconds (1..604800); "
+			    "leave it out to never read the world on a timer");
+		else
+			c->drift_seconds = (unsigned)v;
 	}
 	if ((bot = ynode_get(c->root, "bot")) && bot->type == YNODE_MAP) {
 		check_keys(&x, bot, bot_keys, 2, "bot");

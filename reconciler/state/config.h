@@ -40,6 +40,7 @@ struct config {
 	char *branch;            /* default "main" */
 	char *remote;            /* URL to fetch from, or NULL */
 	unsigned poll_seconds;   /* fetch interval with a remote; default 60 */
+	unsigned drift_seconds;  /* read the world this often; 0 (default): never */
 	char *state;             /* state directory */
 	char *bot_name, *bot_email;
 	char *listen;            /* "host:port"; NULL: no HTTP listener */

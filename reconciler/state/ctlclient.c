@@ -103,8 +103,10 @@ ctl_ask(char **reply, const char *state_dir, const char *request, int timeout_ms
 	return OK;
 }
 
-int
-ctl_decide(char **msg, const char *state_dir, int approve, const char *id, const char *user)
+/* "VERB ARG USER": one line out, the first line of the answer back. */
+static int
+ask_as(char **msg, const char *state_dir, const char *verb, const char *arg, const char *what,
+    const char *user)
 {
 	char *reply = NULL, *req;
 	const char *text;
@@ -113,9 +115,9 @@ ctl_decide(char **msg, const char *state_dir, int approve, const char *id, const
 	*msg = NULL;
 	if (!valid_user(user))
 		return (*msg = xasprintf("'%s' is not a valid user name", user)), ERR_INVALID;
-	if (!*id || strpbrk(id, " \t\r\n"))
-		return (*msg = xasprintf("'%s' is not a plan id", id)), ERR_INVALID;
-	req = xasprintf("%s %s %s\n", approve ? "approve" : "discard", id, user);
+	if (!*arg || strlen(arg) > 31 || strpbrk(arg, " \t\r\n"))
+		return (*msg = xasprintf("'%.40s' is not a %s", arg, what)), ERR_INVALID;
+	req = xasprintf("%s %s %s\n", verb, arg, user);
 	rc = ctl_ask(&reply, state_dir, req, CTL_DECIDE_TIMEOUT_MS);
 	free(req);
 	if (rc == ERR_NOTFOUND)
@@ -128,6 +130,33 @@ ctl_decide(char **msg, const char *state_dir, int approve, const char *id, const
 	    ERR;
 	free(reply);
 	return rc;
+}
+
+int
+ctl_decide(char **msg, const char *state_dir, int approve, const char *id, const char *user)
+{
+	return ask_as(msg, state_dir, approve ? "approve" : "discard", id, "plan id", user);
+}
+
+int
+ctl_rerun(char **msg, const char *state_dir, const char *verb, const char *arg,
+    const char *user)
+{
+	ASSERT(strcmp(verb, "retry") == 0 || strcmp(verb, "reconcile") == 0);
+	return ask_as(msg, state_dir, verb, arg, strcmp(verb, "retry") == 0 ? "plan id" : "kind", user);
+}
+
+int
+ctl_drift(struct buf *out, const char *state_dir)
+{
+	char *reply = NULL;
+	int rc = ctl_ask(&reply, state_dir, "drift\n", CTL_STATUS_TIMEOUT_MS);
+
+	if (rc != OK)
+		return rc;
+	buf_puts(out, strncmp(reply, "ok ", 3) == 0 ? reply + 3 : reply);
+	free(reply);
+	return OK;
 }
 
 int

@@ -5,7 +5,8 @@
  * include each other).
  *
  * Layer: state.  The socket is <state>/run/control.sock: one request line
- * per connection ("approve ID USER", "discard ID USER", "status"), one
+ * per connection ("approve ID USER", "discard ID USER", "retry ID USER",
+ * "reconcile KIND USER", "drift", "status"), one
  * answer ("ok ...", "refused ...", "error ..."), then the server closes.
  * The server (controller/ctlsock.c) is the other half of this protocol.
  */
@@ -43,6 +44,18 @@ int ctl_ask(char **reply, const char *state_dir, const char *request, int timeou
  */
 int ctl_decide(char **msg, const char *state_dir, int approve, const char *id,
     const char *user);
+
+/*
+ * `retry ID` (verb "retry") or `reconcile KIND` ("reconcile") as policy
+ * user `user` through the running controller, which checks who may.
+ * Returns as ctl_decide() does.
+ */
+int ctl_rerun(char **msg, const char *state_dir, const char *verb, const char *arg,
+    const char *user);
+
+/* `drift`: the running controller's last readings of the world, appended
+ * to out.  ERR_NOTFOUND when no controller runs. */
+int ctl_drift(struct buf *out, const char *state_dir);
 
 /*
  * `rollout resume ID` (resume 1) or `rollout abort ID` as `user`, through

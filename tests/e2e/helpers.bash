@@ -308,3 +308,27 @@ run_ngircd() {
 	cat "$D/ngircd.log" >&2
 	return 1
 }
+
+# tf_find_mirror: the root of a filesystem mirror holding hashicorp/aws, or
+# nothing (terraform.bats and tf_apply.bats run Terraform offline from it).
+tf_find_mirror() {
+	local dir f
+	for dir in /opt/tf-plugins /usr/share/terraform/plugins /usr/local/share/terraform/plugins \
+		"$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins"; do
+		[ -d "$dir" ] || continue
+		f=$(find "$dir" -name 'terraform-provider-aws*' -print -quit 2>/dev/null)
+		[ -n "$f" ] && break
+	done
+	if [ -z "${f:-}" ]; then
+		f=$(find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+			-path '*/registry.terraform.io/hashicorp/aws/*' -name 'terraform-provider-aws*' \
+			-print -quit 2>/dev/null)
+	fi
+	[ -n "$f" ] || return 0
+	# Unpacked: <root>/registry.terraform.io/hashicorp/aws/<ver>/<os_arch>/terraform-provider-aws_*
+	# Packed:   <root>/registry.terraform.io/hashicorp/aws/terraform-provider-aws_<ver>_<os_arch>.zip
+	case "$f" in
+	*.zip) dirname "$(dirname "$(dirname "$(dirname "$f")")")" ;;
+	*) dirname "$(dirname "$(dirname "$(dirname "$(dirname "$(dirname "$f")")")")")" ;;
+	esac
+}

@@ -534,3 +534,88 @@ for i in range(101):
 	    "the serial (nothing sent again)"
 	assert_eq "$(grep -c 'apply rfc2136 failed' "$CHAT")" 0 "failures said"
 }
+
+@test "rfc2136: drift_seconds reads the zones on a timer and posts a drift once per distinct difference; drift and /metrics show it; reconcile dns overwrites it" {
+	bootstrap
+	write_config
+	port=$(free_port)
+	printf 'drift_seconds: 1\nlisten: 127.0.0.1:%s\n' "$port" >>"$C"
+	start_controller
+	nsupd "update add stray.example.com 300 A 10.6.6.6"
+	wait_chat "drift: apply[0] rfc2136: 1 record set differs from the current release $(short "$R"); \`reconcile dns\` applies the release again"
+	# Read again, the same difference: said once.
+	n=$(grep -c 'drift: apply\[0\] rfc2136: drift' "$BATS_TEST_TMPDIR/run.log")
+	for _ in $(seq 200); do
+		[ "$(grep -c 'drift: apply\[0\] rfc2136: drift (as before)' "$BATS_TEST_TMPDIR/run.log")" -ge 2 ] && break
+		sleep 0.05
+	done
+	grep -q 'drift: apply\[0\] rfc2136: drift (as before)' "$BATS_TEST_TMPDIR/run.log"
+	assert_eq "$(grep -c 'drift: apply\[0\] rfc2136: ' "$CHAT")" "1" "drift posts"
+	run fb chat --config "$C" --as carol drift
+	assert_status 0
+	assert_contains "$output" "apply[0] rfc2136: drift, 1 record set differs (read "
+	assert_contains "$output" "stray.example.com. A: live 10.6.6.6 (ttl 300); expected (none)"
+	run curl -sf "http://127.0.0.1:$port/metrics"
+	assert_contains "$output" $'\nfirebreak_drift_records 1\n'
+	# Another difference is posted again.
+	nsupd "update add stray2.example.com 300 TXT hello"
+	wait_chat "drift: apply[0] rfc2136: 2 record sets differ from the current release"
+	# reconcile: only an approver of dns; it overwrites what differs.
+	run fb reconcile --config "$C" --as carol dns
+	assert_status 1
+	assert_contains "$output" "carol may not reconcile it: it needs an approver of dns (approvers in policy.yaml)"
+	run fb chat --config "$C" --as bob "reconcile dns"
+	assert_status 0
+	assert_contains "$output" "reconciling dns as plan 2: the current release $(short "$R") is applied again"
+	assert_eq "$(wait_outcome 2)" "applied" "plan 2"
+	wait_chat "plan 2 for $(short "$R"): reconcile dns by bob: apply[0] rfc2136 -> auto-applied"
+	wait_chat "plan 2: apply rfc2136 done: example.com: reconcile: 2 record sets differ from the release"
+	assert_eq "$(dns stray.example.com)" "" "stray"
+	assert_eq "$(dns stray2.example.com TXT)" "" "stray2"
+	assert_eq "$(dns www.example.com)" "$WWW_BEFORE" "www"
+	wait_chat "drift resolved: apply[0] rfc2136: the world is what the current release $(short "$R") says"
+	run curl -sf "http://127.0.0.1:$port/metrics"
+	assert_contains "$output" $'\nfirebreak_drift_records 0\n'
+}
+
+@test "rfc2136: retry runs a failed plan's provider again once the cause is gone; only an approver may, only a failed plan of the current release" {
+	bootstrap
+	write_config
+	port=$(free_port)
+	printf 'listen: 127.0.0.1:%s\n' "$port" >>"$C"
+	start_controller
+	mv "$SECRET" "$SECRET.away"
+	drain_web02
+	wait_for "$CHAT" 'plan 2 for .* -> approve'
+	approve_plan 2
+	assert_eq "$(wait_outcome 2)" "failed" "plan 2"
+	wait_chat "plan 2: apply rfc2136 could not start"
+	assert_eq "$(jq -c .apply_unfinished "$S/plans/2.json")" "[0]" "what a retry runs"
+	run curl -sf "http://127.0.0.1:$port/metrics"
+	assert_contains "$output" 'firebreak_apply_provider_failures_total{entry="0",provider="rfc2136"} 1'
+	mv "$SECRET.away" "$SECRET"
+	run fb retry --config "$C" --as carol 2
+	assert_status 1
+	assert_contains "$output" "carol may not retry it: it needs an approver of dns (approvers in policy.yaml)"
+	run fb chat --config "$C" --as alice "retry 1"
+	assert_status 1
+	assert_contains "$output" "plan 1 is applied, not failed: nothing to retry"
+	run fb chat --config "$C" --as bob "retry 2"
+	assert_status 0
+	assert_eq "$output" "plan 2: retrying its failed apply providers as plan 3"
+	assert_eq "$(wait_outcome 3)" "applied" "plan 3"
+	wait_chat "plan 3 for $(short "$R") \"drain web-02\" by Alice Example: retry of plan 2: apply[0] rfc2136 -> auto-applied"
+	wait_chat "plan 3: apply rfc2136 done: example.com: 1 record changed (0 added, 1 removed)"
+	assert_eq "$(dns www.example.com)" "10.0.1.5" "www after the retry"
+	# A newer release: plan 2's is not current any more.
+	commit_edit "$R" hosts/web-02.example.com.yaml 's/^state: drained/state: active/' "undrain web-02"
+	wait_for "$CHAT" 'plan 4 for .* -> approve'
+	approve_plan 4
+	assert_eq "$(wait_outcome 4)" "applied" "plan 4"
+	run fb retry --config "$C" --as bob 2
+	assert_status 1
+	assert_contains "$output" "plan 2's release $(short "$R" HEAD~1) is no longer current ($(short "$R") is); nothing to retry"
+	run fb retry --config "$C" --as bob 99
+	assert_status 1
+	assert_contains "$output" "there is no plan 99"
+}

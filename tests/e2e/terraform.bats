@@ -11,29 +11,6 @@
 
 load helpers
 
-# The root of a filesystem mirror holding hashicorp/aws, or nothing.
-find_mirror() {
-	local dir f
-	for dir in /opt/tf-plugins /usr/share/terraform/plugins /usr/local/share/terraform/plugins \
-		"$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins"; do
-		[ -d "$dir" ] || continue
-		f=$(find "$dir" -name 'terraform-provider-aws*' -print -quit 2>/dev/null)
-		[ -n "$f" ] && break
-	done
-	if [ -z "${f:-}" ]; then
-		f=$(find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
-			-path '*/registry.terraform.io/hashicorp/aws/*' -name 'terraform-provider-aws*' \
-			-print -quit 2>/dev/null)
-	fi
-	[ -n "$f" ] || return 0
-	# Unpacked: <root>/registry.terraform.io/hashicorp/aws/<ver>/<os_arch>/terraform-provider-aws_*
-	# Packed:   <root>/registry.terraform.io/hashicorp/aws/terraform-provider-aws_<ver>_<os_arch>.zip
-	case "$f" in
-	*.zip) dirname "$(dirname "$(dirname "$(dirname "$f")")")" ;;
-	*) dirname "$(dirname "$(dirname "$(dirname "$(dirname "$(dirname "$f")")")")")" ;;
-	esac
-}
-
 setup_file() {
 	command -v terraform >/dev/null 2>&1 || return 0
 	template_repo
@@ -57,7 +34,7 @@ EOF
 	"$FIREBREAK" render --repo "$TR" --out "$T/out" >"$T/render.out" 2>&1
 	echo $? >"$T/render.status"
 
-	MIRROR=$(find_mirror)
+	MIRROR=$(tf_find_mirror)
 	echo "$MIRROR" >"$T/mirror"
 	[ -n "$MIRROR" ] || return 0
 

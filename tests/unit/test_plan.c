@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,108 @@ test_plan_deterministic(void **state)
 	model_free(t2);
 }
 
+/* What apply providers prepared joins the hash, is posted with the plan,
+ * and comes back from the stored record: a re-planned plan with it has
+ * the same hash, one with another saved plan does not. */
+static void
+test_plan_prepared(void **state)
+{
+	static const struct file bump[] = { { "services/app.yaml", "version: 1.4.3\n" }, { NULL, NULL } };
+	struct model *bm = NULL, *t1 = NULL;
+	struct artifacts ba = { NULL, 0, 0 }, a1 = { NULL, 0, 0 };
+	struct diags d = { NULL, 0, 0 };
+	struct plan *p1, *p2, *p3;
+	struct buf text = BUF_INIT;
+	char *j1, bare[PLAN_HASH_LEN + 1];
+	json_t *stored;
+
+	(void)state;
+	loader_finish(loader_with(NULL, trusting), &bm, &d);
+	loader_finish(loader_with(bump, trusting), &t1, &d);
+	snapshot(bm, &ba);
+	snapshot(t1, &a1);
+	plan_build(&p1, "3", "1111111111111111111111111111111111111111",
+	    "2222222222222222222222222222222222222222", &ba, &a1, t1, bm->policy);
+	plan_build(&p2, "3", "1111111111111111111111111111111111111111",
+	    "2222222222222222222222222222222222222222", &ba, &a1, t1, bm->policy);
+	plan_build(&p3, "3", "1111111111111111111111111111111111111111",
+	    "2222222222222222222222222222222222222222", &ba, &a1, t1, bm->policy);
+	memcpy(bare, p1->hash, sizeof(bare));
+	plan_add_prep(p1, 1, "terraform", "Plan: 1 to add, 0 to change, 0 to destroy.\n", "aa11");
+	assert_string_not_equal(p1->hash, bare);
+	plan_format_text(&text, p1, 0);
+	assert_non_null(strstr(text.data, "\nterraform (apply[1]):\nPlan: 1 to add, 0 to change, "
+	    "0 to destroy.\n"));
+	j1 = plan_to_json(p1, "{\"outcome\": \"open\"}");
+	stored = json_loads(j1, 0, NULL);
+	assert_non_null(stored);
+	assert_int_equal(plan_restore(p2, stored), OK);
+	assert_string_equal(p2->hash, p1->hash);
+	/* Another saved plan: another hash, so a stored approval does not bind it. */
+	plan_add_prep(p3, 1, "terraform", "Plan: 1 to add, 0 to change, 0 to destroy.\n", "bb22");
+	assert_string_not_equal(p3->hash, p1->hash);
+	json_decref(stored);
+	free(j1);
+	buf_dispose(&text);
+	plan_free(p1);
+	plan_free(p2);
+	plan_free(p3);
+	artifacts_dispose(&ba);
+	artifacts_dispose(&a1);
+	model_free(bm);
+	model_free(t1);
+}
+
+/* A re-run plan: no changes, its reason in the summary, and its record
+ * restores decision, needs and what it runs (the same hash). */
+static void
+test_plan_rerun(void **state)
+{
+	struct plan_rerun r, none;
+	struct plan *p, *q;
+	struct buf sum = BUF_INIT;
+	json_t *stored;
+	char *j;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(&none, 0, sizeof(none));
+	r.why = xstrdup("retry of plan 17: apply[1] terraform");
+	snprintf(r.of, sizeof(r.of), "17");
+	snprintf(r.of_base, sizeof(r.of_base), "1111111111111111111111111111111111111111");
+	r.entries = 1u << 1;
+	r.kinds = 1u << KIND_DNS;
+	r.by = xstrdup("bob");
+	p = plan_rerun_new("18", "2222222222222222222222222222222222222222", DECISION_APPROVE,
+	    1u << KIND_DNS, &r);
+	assert_null(r.why);
+	plan_add_prep(p, 1, "terraform", "No changes.\n", "cc33");
+	p->unfinished = 1u << 1;
+	plan_summary(&sum, p);
+	assert_string_equal(sum.data, "plan 18 for 2222222: retry of plan 17: apply[1] terraform "
+	    "-> approve");
+	j = plan_to_json(p, NULL);
+	stored = json_loads(j, 0, NULL);
+	q = plan_rerun_new("18", "2222222222222222222222222222222222222222", DECISION_NOOP, 0, &none);
+	assert_int_equal(plan_restore(q, stored), OK);
+	assert_string_equal(q->hash, p->hash);
+	assert_int_equal(q->decision, DECISION_APPROVE);
+	assert_int_equal(q->needs, 1u << KIND_DNS);
+	assert_int_equal(q->rerun->entries, 1u << 1);
+	assert_int_equal(q->unfinished, 1u << 1);
+	assert_string_equal(q->rerun->by, "bob");
+	assert_string_equal(q->rerun->of_base, "1111111111111111111111111111111111111111");
+	json_decref(stored);
+	/* A malformed record is refused, not half restored. */
+	stored = json_loads("{\"rerun\": {\"why\": \"x\", \"entries\": [99]}}", 0, NULL);
+	assert_int_equal(plan_restore(q, stored), ERR_INVALID);
+	json_decref(stored);
+	free(j);
+	buf_dispose(&sum);
+	plan_free(p);
+	plan_free(q);
+}
+
 static void
 test_policy_acl(void **state)
 {
@@ -291,6 +394,8 @@ main(void)
 		tests[n++] = t;
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_deterministic);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_prepared);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_rerun);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_policy_acl);
 	return _cmocka_run_group_tests("plan", tests, n, NULL, NULL);
 }
