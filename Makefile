@@ -91,7 +91,7 @@ DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-de
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
             python3 bind9 bind9-dnsutils libldns-dev openssh-server \
             graphite-carbon graphite-web gunicorn prometheus \
-            clang-14 libclang-rt-14-dev systemd libsystemd-dev \
+            clang-14 libclang-rt-14-dev systemd etcd-server etcd-client libsystemd-dev \
             debhelper dpkg-dev fakeroot lintian mandoc
 deps:
 	@./tests/deps.sh $(DEB_PKGS)

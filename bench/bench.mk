@@ -10,6 +10,9 @@
 #                                  1,000 hosts, /bin/true, parallel 50)
 #   make bench-rfc2136             only the rfc2136 apply against a local BIND
 #                                  (bench/rfc2136.sh; `make bench` runs it)
+#   make bench-ha                  only HA: failover time over 20 kill -9s and
+#                                  commit-to-plan latency HA on vs off, on a
+#                                  local 3-member etcd (bench/ha.py)
 #   make bench-health              only one health evaluation over 1,000 hosts
 #                                  against a local graphite-web (bench/health.sh;
 #                                  `make bench` runs it last)
@@ -31,7 +34,7 @@ $(BENCH_BUILD)/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(BENCH_FLOOR_LIBS)
 
-.PHONY: bench bench-tools bench-rfc2136 bench-health bench-rollout
+.PHONY: bench bench-tools bench-rfc2136 bench-health bench-rollout bench-ha
 bench-tools: $(BENCH_TOOLS)
 
 # `all`, not just $(BIN): the firebreak front execs firebreak-core beside it.
@@ -41,6 +44,10 @@ bench: all $(BENCH_TOOLS)
 	FIREBREAK=$(abspath $(BIN)) ./bench/rfc2136.sh
 	FIREBREAK=$(abspath $(BIN)) ./bench/health.sh
 	FIREBREAK=$(abspath $(BIN)) ./bench/rollout.sh
+	FIREBREAK=$(abspath $(BIN)) ./bench/ha.py
+
+bench-ha: all
+	FIREBREAK=$(abspath $(BIN)) ./bench/ha.py
 
 bench-health: all
 	FIREBREAK=$(abspath $(BIN)) ./bench/health.sh

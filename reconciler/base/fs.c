@@ -52,6 +52,9 @@ fs_fsync_dir(const char *path)
 /* Temporaries of one process differ by this counter (threads included). */
 static _Atomic unsigned long tmp_seq;
 
+/* The one mirror of this process (fs_set_mirror), or none. */
+static struct fs_mirror mirror;
+
 int
 fs_write_atomic(const char *path, const void *data, size_t len)
 {
@@ -99,12 +102,39 @@ fs_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mo
 		unlink(tmp);
 		return err_set(ERR, "writing %s: %s", tmp, strerror(e));
 	}
+	/* A mirrored state (an HA leader's) hears of the write first: it may
+	 * refuse it (a deposed leader), and then nothing changes here. */
+	if (mirror.put && (n = mirror.put(mirror.ctx, path, data, len)) != OK) {
+		unlink(tmp);
+		return n;
+	}
 	if (rename(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
 		return err_set(ERR, "rename %s: %s", path, strerror(e));
 	}
 	return fs_fsync_dir(dir);
+}
+
+void
+fs_set_mirror(const struct fs_mirror *m)
+{
+	if (m)
+		mirror = *m;
+	else
+		memset(&mirror, 0, sizeof(mirror));
+}
+
+int
+fs_mirror_put(const char *path, const void *data, size_t len)
+{
+	return mirror.put ? mirror.put(mirror.ctx, path, data, len) : OK;
+}
+
+int
+fs_mirror_del(const char *path)
+{
+	return mirror.del ? mirror.del(mirror.ctx, path) : OK;
 }
 
 int

@@ -31,6 +31,26 @@ int fs_write_atomic(const char *path, const void *data, size_t len);
 /* The same with mode `mode` (e.g. 0640 for what a group reads). */
 int fs_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
 
+/*
+ * A mirror: a process that keeps a copy of what it writes elsewhere (the
+ * HA leader keeps its state in etcd: controller/ha.c) sets one, and
+ * fs_write_atomic() calls put() after the temporary is written and before
+ * the rename; a put() that fails fails the write (nothing is replaced:
+ * the leader was deposed).  Writers that replace or remove files some
+ * other way call fs_mirror_put() / fs_mirror_del() themselves.  With no
+ * mirror set (the default, and every process but an HA leader) all three
+ * do nothing.  One per process; the functions must not write files
+ * through fs_write_atomic() themselves.
+ */
+struct fs_mirror {
+	int (*put)(void *ctx, const char *path, const void *data, size_t len);
+	int (*del)(void *ctx, const char *path);
+	void *ctx;
+};
+void fs_set_mirror(const struct fs_mirror *m);    /* copied; NULL: none */
+int fs_mirror_put(const char *path, const void *data, size_t len);
+int fs_mirror_del(const char *path);
+
 /* 1 when `name` (a file name or path) is a temporary of fs_write_atomic()
  * whose process is gone, so it can be removed; 0 otherwise (a live
  * process may be about to rename it in). */

@@ -88,6 +88,7 @@ static const struct cmd cmds[] = {
 	  "  -n              check the configuration and open every chat and\n"
 	  "                  apply provider it names, then exit\n"
 	  "  --bootstrap-apply  an empty state applies its first plan at once\n"
+	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "Logs go to stderr, one line per event.  Under systemd (Type=notify) it\n"
 	  "reports READY=1 after its first reconcile, STATUS= with the applied\n"
 	  "commit, and pings the watchdog when WatchdogSec= is set.\n" },
@@ -96,23 +97,28 @@ static const struct cmd cmds[] = {
 	  "apply a plan waiting for an approver",
 	  "  --config C      the controller configuration\n"
 	  "  --as USER       the policy user approving (policy.yaml)\n"
+	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "Through the running controller's control socket, or on the state\n"
 	  "directory when none runs.\n" },
 	{ "discard", cmd_discard, 0,
 	  "--config C --as USER PLAN_ID",
 	  "drop a plan waiting for an approver",
 	  "  --config C      the controller configuration\n"
-	  "  --as USER       the policy user discarding (policy.yaml)\n" },
+	  "  --as USER       the policy user discarding (policy.yaml)\n"
+	  "  --no-ha         with ha: this instance's state alone, without etcd\n" },
 	{ "status", cmd_status, 0,
 	  "--config C",
-	  "applied commit, open plans, outbox",
-	  "  --config C      the controller configuration\n" },
+	  "applied commit, open plans, outbox (with ha: the leader, each\n"
+	  "         instance's applied commit and lag)",
+	  "  --config C      the controller configuration\n"
+	  "  --no-ha         this instance's state directory alone, without etcd\n" },
 	{ "rollout", cmd_rollout, 0,
 	  "--config C [--as USER] [resume|abort] [ID] [--format text|json]",
 	  "a rollout's Puppet runs per host; resume or abort it",
 	  "  --config C      the controller configuration\n"
 	  "  --as USER       the policy user (needed to resume or abort)\n"
 	  "  --format F      text or json (also --json)\n"
+	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "Without ID: the newest rollout.\n" },
 	{ "drift", cmd_drift, 0,
 	  "--config C",
@@ -139,6 +145,7 @@ static const struct cmd cmds[] = {
 	  "  --config C      the controller configuration\n"
 	  "  --as USER       the policy user asking\n"
 	  "  --json          the answer as JSON {code, commit, user, text}\n"
+	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "The controller's own options: --identity PLATFORM:ID, --via WHERE,\n"
 	  "--unverified, --no-approve, --chat-entry N --reply-to R,\n"
 	  "--health-action [--reason TEXT].\n"
@@ -183,7 +190,10 @@ usage_all(FILE *f)
 		if (!cmds[i].hidden)
 			fprintf(f, "  %-6s %s\n         %s\n", cmds[i].name, cmds[i].synopsis,
 			    cmds[i].summary);
-	fprintf(f, "\nAny command takes --timings (stage timings on stderr).\n%s"
+	fprintf(f, "\nAny command takes --timings (stage timings on stderr).\n"
+	    "With `ha:` in the config, --no-ha makes approve, discard, status, chat,\n"
+	    "rollout and run act on this instance's state directory alone, without etcd\n"
+	    "(plan C; README \"High availability\" says when, and what it costs).\n%s"
 	    "See firebreak(1), firebreak.yaml(5), firebreak-inventory(5).\n", exit_codes);
 }
 
@@ -230,6 +240,8 @@ wants_help(int argc, char **argv)
 			return 1;
 	return 0;
 }
+
+int cli_no_ha;
 
 _Noreturn void
 usage_error(const char *fmt, ...)
@@ -337,6 +349,12 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 			log_set_timings(1);
 			continue;
 		}
+		if (strcmp(a, "--no-ha") == 0) {
+			/* Plan C: this instance's state alone (README "High
+			 * availability"); load_config() forgets `ha:`. */
+			cli_no_ha = 1;
+			continue;
+		}
 		if (strcmp(a, "-n") == 0 && word_in(accepted, "-n")) {
 			o->check_only = 1;
 			continue;
@@ -442,6 +460,8 @@ load_config(const char *path)
 	if (rc != OK)
 		die(EXIT_ENV, "%s", err_last());
 	diags_dispose(&d);
+	if (cli_no_ha)
+		config_drop_ha(cfg);
 	return cfg;
 }
 

@@ -57,6 +57,8 @@ int exit_for(int rc);
  * (everything after "--" is one).  Anything else is a usage error.
  */
 void parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_args);
+/* --no-ha was given (any subcommand): load_config() drops `ha:`. */
+extern int cli_no_ha;
 int want_json(const struct opts *o);
 
 /* The repository at path (dies with exit 3 when it cannot be opened). */

@@ -43,6 +43,35 @@ cmd_run(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A control request through etcd to the leader (`ha:`): the answer's
+ * "ok ..." / "refused ..." / "error ..." as the control socket's. */
+static int
+ha_request(const struct config *cfg, const char *line, char **msg)
+{
+	char *reply = NULL;
+	int rc = controller_ha_ask(cfg, line, &reply);
+
+	*msg = NULL;
+	if (rc != OK) {
+		*msg = xasprintf("no leader answered through etcd: %s (plan C: --no-ha, see the "
+		    "README)", err_last());
+		return ERR;
+	}
+	reply[strcspn(reply, "\n")] = '\0';
+	if (strncmp(reply, "ok ", 3) == 0) {
+		*msg = xstrdup(reply + 3);
+		rc = OK;
+	} else if (strncmp(reply, "refused ", 8) == 0) {
+		*msg = xstrdup(reply + 8);
+		rc = ERR_DENIED;
+	} else {
+		*msg = xstrdup(strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
+		rc = ERR;
+	}
+	free(reply);
+	return rc;
+}
+
 /* approve / discard: through the running controller, else on the state
  * directory under its lock. */
 /* Approve or discard through the running controller, or, when none runs,
@@ -53,6 +82,13 @@ decide_anywhere(const struct config *cfg, int approve, const char *id, const cha
 {
 	int rc = ctl_decide(msg, cfg->state, approve, id, user);
 
+	if (rc == ERR_NOTFOUND && cfg->ha) {
+		/* No leader here: the leader, wherever it runs, through etcd. */
+		char line[256];
+
+		snprintf(line, sizeof(line), "%s %s %s", approve ? "approve" : "discard", id, user);
+		return ha_request(cfg, line, msg);
+	}
 	return rc == ERR_NOTFOUND ? controller_decide(cfg, approve, id, user, msg) : rc;
 }
 
@@ -148,6 +184,12 @@ cmd_status(int argc, char **argv)
 	parse_opts(&o, argc, argv, "config", 0);
 	cfg = load_config(o.config);
 	rc = ctl_status(&out, cfg->state);
+	/* The local controller's answer has the HA lines when it leads;
+	 * else they come from etcd. */
+	if (cfg->ha && !strstr(out.data ? out.data : "", "ha leader:")) {
+		buf_printf(&out, "ha instance: %s (a follower, or not running)\n", cfg->ha->name);
+		controller_ha_status(cfg, &out);
+	}
 	if (out.len)
 		fputs(out.data, stdout);
 	buf_dispose(&out);
@@ -184,6 +226,14 @@ cmd_rollout(int argc, char **argv)
 		if (!valid_user(o.as))
 			die(EXIT_INPUT, "'%s' is not a valid user name", o.as);
 		rc = ctl_rollout(&msg, cfg->state, act, o.args[1], o.as);
+		if (rc == ERR_NOTFOUND && cfg->ha) {
+			char line[256];
+
+			free(msg);
+			snprintf(line, sizeof(line), "rollout %s %s %s", act ? "resume" : "abort",
+			    o.args[1], o.as);
+			rc = ha_request(cfg, line, &msg);
+		}
 		if (rc == OK)
 			printf("%s\n", msg);
 		else

@@ -572,6 +572,15 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 		free(why);
 		return rc;
 	}
+	/* With HA, etcd says it first (the fenced commit point); a deposed
+	 * leader switches nothing and says nothing (the new leader finds the
+	 * plan applying and says what became of it). */
+	if (c->ha && (rc = ctl_ha_commit(c, p)) != OK) {
+		log_event(NULL, "plan %s for %.7s: not applied: %s", p->id, p->target, err_last());
+		json_decref(rec);
+		plan_free(p);
+		return rc;
+	}
 	crash_point("before-switch");
 	/* A rollout is written before the switch (rollout.c); with a canary
 	 * ahead of everyone, the switch is staged. */
@@ -615,6 +624,8 @@ ctl_apply(struct ctl *c, struct plan *p, struct snapshot *target, const char *by
 	c->base = *target;
 	memset(target, 0, sizeof(*target));
 	c->last_applied_at = (double)time(NULL);
+	if (c->ha)
+		ctl_ha_applied(c);
 	log_event(NULL, "plan %s for %.7s: released%s%s", p->id, p->target, by ? " by " : "",
 	    by ? by : "");
 	c->hook_plan = p;

@@ -67,6 +67,11 @@ ctl_chat_irc(struct ctl *c)
 	int idx;
 
 	while (c->ob && (idx = outbox_recv(c->ob, &cmd)) >= 0) {
+		/* With HA, a line every instance heard is answered once. */
+		if (c->ha && ctl_ha_chat_in(c, idx, NULL, NULL, 0, &cmd) != CTL_HA_MINE) {
+			chat_command_dispose(&cmd);
+			continue;
+		}
 		if (!jobs_enqueue(c, &cmd, idx))
 			jobs_answer_in_chat(c, idx, cmd.reply_to, "busy: too many commands are "
 			    "waiting; try again");
@@ -114,13 +119,25 @@ ctl_chat_http(void *ctx, const struct http_request *req, struct http_reply *rep)
 		char *ack = xasprintf("on it: %s", cmd.text[0] ? cmd.text : "help");
 		/* jobs_enqueue() takes the command; the ack needs only its flags. */
 		struct chat_command seen = { NULL, NULL, NULL, NULL, cmd.flags };
+		int ha = c->ha ? ctl_ha_chat_in(c, idx, req->path, req->body, req->body_len, &cmd) :
+		    CTL_HA_MINE;
 
 		buf_dispose(&out.body);
 		memset(&out, 0, sizeof(out));
-		outbox_ack(c->ob, idx, &seen, jobs_enqueue(c, &cmd, idx) ? ack : BUSY_TEXT, &out);
+		if (ha == CTL_HA_LOST || ha == CTL_HA_DOWN) {
+			/* Another instance took it (answered 200, nothing else), or
+			 * nobody can say who did. */
+			out.status = ha == CTL_HA_LOST ? 200 : 503;
+			free(ack);
+			chat_command_dispose(&cmd);
+			goto reply;
+		}
+		outbox_ack(c->ob, idx, &seen, ha == CTL_HA_FORWARDED || jobs_enqueue(c, &cmd, idx) ?
+		    ack : BUSY_TEXT, &out);
 		free(ack);
 		chat_command_dispose(&cmd);
 	}
+reply:
 	rep->status = out.status ? out.status : 200;
 	rep->content_type = out.content_type;
 	rep->body = out.body;

@@ -43,4 +43,15 @@ int controller_check(const struct config *cfg);
 int controller_decide(const struct config *cfg, int approve, const char *id,
     const char *user, char **msg);
 
+/*
+ * With `ha:` (DESIGN.md "High availability"): send one control request
+ * line ("approve 17 alice") to whichever instance leads, through etcd,
+ * and wait for its answer line ("ok ...", "refused ...", "error ...":
+ * *reply owns).  ERR_AGAIN when no leader answered in time.
+ */
+int controller_ha_ask(const struct config *cfg, const char *line, char **reply);
+/* The leader, the applied commit and each instance's release and lag,
+ * from etcd, appended to out. */
+int controller_ha_status(const struct config *cfg, struct buf *out);
+
 #endif

@@ -56,6 +56,7 @@ struct pollfd;
 #define CTL_CONN_SECONDS 10       /* to send a request, and to read the answer */
 
 struct apply_provider;
+struct hactl;
 struct hctl;
 struct mout;
 struct ctl_reading;
@@ -192,6 +193,7 @@ struct ctl {
 	                                * in it (the difference is waiting for a core) */
 	double turn_cpu_max;
 	struct mout *mout;             /* metricsout.c: Graphite plaintext, or NULL */
+	struct hactl *ha;              /* ha.c: with `ha:`, borrowed from ctl_ha_run; or NULL */
 };
 
 extern const double ctl_lat_bounds[CTL_LAT_BUCKETS];
@@ -482,5 +484,50 @@ void ctl_mout_close(struct ctl *c);
 size_t ctl_mout_pollfds(struct ctl *c, struct pollfd *pfd, size_t max, int *timeout);
 void ctl_mout_step(struct ctl *c);
 void ctl_mout_metrics(struct ctl *c, struct buf *out);
+
+/*
+ * ha.c: several controllers, one leader (DESIGN.md "High availability";
+ * the design is ha.c's header).  ctl_ha_run is controller_run with `ha:`:
+ * it runs ctl_run as a follower until this instance leads, replaces its
+ * state files with etcd's, runs ctl_run as the leader until it stops
+ * leading, and so on.  ctl_run (loop.c) returns OK when stopped, an error
+ * when it cannot start, or CTL_ROLE when the instance's role changed.
+ * In the loop: ctl_ha_begin after ctl_open (the leader's mirror, the
+ * release at etcd's applied commit), ctl_ha_turn after every poll (0:
+ * the role changes: leave the loop), ctl_ha_after_turn before the next
+ * poll (the mirror's queue goes out), ctl_ha_end before ctl_close.
+ * ctl_ha_commit: the fenced commit point of an apply, before the release
+ * switch (OK, or the leader is deposed and nothing may be switched).
+ */
+#define CTL_ROLE 1
+int ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hactl *ha);
+int ctl_ha_run(const struct config *cfg, const struct controller_opts *opts);
+int ctl_ha_leading(const struct hactl *h);
+void ctl_ha_mirror(struct hactl *h, int on);
+void ctl_ha_reopen(struct ctl *c);
+int ctl_ha_begin(struct ctl *c);
+void ctl_ha_end(struct ctl *c);
+size_t ctl_ha_pollfds(struct ctl *c, int *timeout);
+int ctl_ha_turn(struct ctl *c, int leading);
+void ctl_ha_after_turn(struct ctl *c, int leading);
+int ctl_ha_commit(struct ctl *c, const struct plan *p);
+void ctl_ha_applied(struct ctl *c);
+void ctl_ha_status(struct ctl *c, struct buf *b);
+void ctl_ha_metrics(struct ctl *c, struct buf *out);
+/*
+ * An inbound chat event (an HTTP request to `route` with its body, or,
+ * with route NULL, a line cmd heard on backend) claimed in etcd:
+ * CTL_HA_MINE (this leader runs it), CTL_HA_FORWARDED (a follower took
+ * it and queued it for the leader: acknowledge it), CTL_HA_LOST (another
+ * instance took it: answer 200 with nothing), CTL_HA_DOWN (etcd cannot
+ * say: nobody can act).
+ */
+enum { CTL_HA_MINE, CTL_HA_FORWARDED, CTL_HA_LOST, CTL_HA_DOWN };
+int ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body,
+    size_t len, const struct chat_command *cmd);
+
+/* ctlsock.c: the answer to one control request line (also what the
+ * leader answers to a request sent through etcd). */
+void ctlsock_answer(struct ctl *c, const char *req, struct buf *out);
 
 #endif

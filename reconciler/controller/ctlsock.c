@@ -37,11 +37,13 @@ status_text(struct ctl *c, struct buf *b)
 	if (c->ob && outbox_last_error(c->ob))
 		buf_printf(b, "chat error: %s\n", outbox_last_error(c->ob));
 	buf_printf(b, "last error: %s\n", c->last_error[0] ? c->last_error : "none");
+	if (c->ha)
+		ctl_ha_status(c, b);
 }
 
 /* The answer to one request line (NUL-terminated, without its newline). */
-static void
-answer(struct ctl *c, const char *req, struct buf *out)
+void
+ctlsock_answer(struct ctl *c, const char *req, struct buf *out)
 {
 	char verb[16], id[32], user[80], extra[2], what[16];
 	char *msg = NULL;
@@ -161,7 +163,7 @@ conn_read(struct ctl *c, struct ctlconn *k)
 		buf_puts(&k->out, "refused request too long\n");
 	} else {
 		k->req[strcspn(k->req, "\r")] = '\0';
-		answer(c, k->req, &k->out);
+		ctlsock_answer(c, k->req, &k->out);
 	}
 	k->writing = 1;
 	k->deadline = log_now() + CTL_CONN_SECONDS;

@@ -273,20 +273,38 @@ notify_applied(const struct ctl *c, char told[41])
 int
 controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
+	return cfg->ha ? ctl_ha_run(cfg, opts) : ctl_run(cfg, opts, NULL);
+}
+
+/* Without `ha`, the one controller; with it, one term of this instance
+ * as the leader or as a follower (ha.c).  See ctl.h. */
+int
+ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hactl *ha)
+{
 	struct ctl c;
 	sigset_t mask;
 	double next_fetch = 0, turn;
 	struct timespec turn_cpu;
 	struct sdwatchdog wd;
 	char told[41] = "";
-	int rc, running = 1;
+	int rc, running = 1, leading = !ha || ctl_ha_leading(ha);
 
-	if ((rc = ctl_open(&c, cfg, 1)) != OK || (rc = ctl_listen(&c)) != OK ||
-	    (rc = ctl_chat_open(&c)) != OK) {
+	/* A follower has no control socket: the shell's requests go to the
+	 * leader through etcd (controller_ha_ask). */
+	/* A leader's state writes go to etcd from the first (recovery's). */
+	if (ha && leading)
+		ctl_ha_mirror(ha, 1);
+	if ((rc = ctl_open(&c, cfg, leading)) != OK || (leading && (rc = ctl_listen(&c)) != OK) ||
+	    (rc = ctl_chat_open(&c)) != OK || (ha && (c.ha = ha) && (rc = ctl_ha_begin(&c)) != OK)) {
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", err_last());
+		ctl_ha_end(&c);
 		ctl_close(&c);
+		if (ha && leading) {
+			log_event(NULL, "ha: cannot lead: %s", msg);
+			return CTL_ROLE;
+		}
 		return err_set(rc, "%s", msg);
 	}
 	if (cfg->listen) {
@@ -306,37 +324,47 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 	}
 	c.bootstrap_apply = opts && opts->bootstrap_apply;
 	ctl_world_open(&c);
-	/* May start finishing an apply a stop cut short: the loop drives it. */
-	ctl_recover_plans(&c, 1);
-	/* A rollout a stop or a kill cut short goes on (before the outbox
-	 * delivers: its written-ahead messages are queued once); one whose
-	 * apply providers that recovery is running again begins when they
-	 * end. */
-	ctl_rollout_resume_after_restart(&c);
-	if (!c.hook_plan)
-		ctl_retain(&c);
+	if (leading) {
+		if (ha)
+			ctl_ha_reopen(&c);   /* open plans keep their ids across a failover */
+		/* May start finishing an apply a stop cut short: the loop drives it. */
+		ctl_recover_plans(&c, 1);
+		/* A rollout a stop or a kill cut short goes on (before the outbox
+		 * delivers: its written-ahead messages are queued once); one whose
+		 * apply providers that recovery is running again begins when they
+		 * end. */
+		ctl_rollout_resume_after_restart(&c);
+		if (!c.hook_plan)
+			ctl_retain(&c);
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	c.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	log_event(NULL, "running on %s (%s), state %s, applied %.7s", cfg->repo, cfg->branch,
-	    cfg->state, c.base.sha[0] ? c.base.sha : "nothing");
+	log_event(NULL, "running on %s (%s), state %s, applied %.7s%s", cfg->repo, cfg->branch,
+	    cfg->state, c.base.sha[0] ? c.base.sha : "nothing", !ha ? "" : leading ?
+	    " as the leader" : " as a follower");
+	rc = OK;
 	/* Never two applies at once: the head waits for a finishing one. */
-	if (c.hook_plan) {
+	if (leading && c.hook_plan) {
 		c.dirty = 1;
 		c.dirty_since = log_now();
-	} else {
+	} else if (leading) {
 		ctl_reconcile(&c);
 	}
 	/* Ready once the first reconcile ran (or, when a cut-short apply is
-	 * being finished first, once the loop that drives it starts). */
+	 * being finished first, once the loop that drives it starts); with
+	 * `ha`, once this instance follows or leads (again at each change of
+	 * role, which systemd takes as the same news). */
 	notify_applied(&c, told);
 	sdnotify_ready(NULL);
 	sdnotify_watchdog_init(&wd);
-	if (c.ob)
+	if (c.ob && leading)
 		outbox_run(c.ob);
+	if (ha)
+		ctl_ha_after_turn(&c, leading);
 	while (running) {
 		struct pollfd pfd[6 + 8 + BOT_RUNNING + 1 + CTL_MAX_CONNS + ROLLOUT_PARALLEL_MAX + 2 + 2];
 		int nfd = 0, fds[8], timeout = 1000, due;
@@ -357,7 +385,8 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			pfd[nfd].fd = fds[i];
 			pfd[nfd++].events = POLLIN;
 		}
-		nfd += (int)ctl_rollout_pollfds(&c, pfd + nfd, ROLLOUT_PARALLEL_MAX, &timeout);
+		if (leading)
+			nfd += (int)ctl_rollout_pollfds(&c, pfd + nfd, ROLLOUT_PARALLEL_MAX, &timeout);
 		if (c.fetch_proc) {
 			if ((pfd[nfd].fd = proc_fd(c.fetch_proc)) >= 0)
 				pfd[nfd++].events = POLLIN;
@@ -374,21 +403,26 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		/* A new head held back for a running command (below). */
 		if (c.dirty && jobs_may_commit(&c) && timeout > 50)
 			timeout = 50;
-		if (c.ob && (due = outbox_next_due(c.ob)) >= 0 && due * 1000 < timeout)
+		if (c.ob && leading && (due = outbox_next_due(c.ob)) >= 0 && due * 1000 < timeout)
 			timeout = due * 1000;
 		nfd += (int)ctlsock_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
-		nfd += (int)ctl_world_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) -
-		    (size_t)nfd, &timeout);
-		nfd += (int)ctl_health_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
-		    &timeout);
+		if (leading) {
+			nfd += (int)ctl_world_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) -
+			    (size_t)nfd, &timeout);
+			nfd += (int)ctl_health_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) -
+			    (size_t)nfd, &timeout);
+		}
 		nfd += (int)ctl_mout_pollfds(&c, pfd + nfd, sizeof(pfd) / sizeof(*pfd) - (size_t)nfd,
 		    &timeout);
+		if (ha)
+			ctl_ha_pollfds(&c, &timeout);
 		sdnotify_watchdog_timeout(&wd, &timeout);
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			/* Not a clean stop: systemd's Restart=on-failure must see it. */
 			rc = err_set(ERR, "poll: %s", strerror(errno));
 			log_event(NULL, "stopping: %s", err_last());
+			ctl_ha_end(&c);
 			ctl_close(&c);
 			return rc;
 		}
@@ -398,6 +432,36 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 		sdnotify_watchdog_tick(&wd);
 		if (pfd[1].revents & POLLIN)
 			running = 0;
+		/* First of all, a leader whose lease may be gone (it was paused,
+		 * say) stops before it does anything else. */
+		if (ha && running && !ctl_ha_turn(&c, leading)) {
+			rc = CTL_ROLE;
+			break;
+		}
+		if (!leading) {
+			/* A follower: its release follows etcd (ctl_ha_turn), it
+			 * serves HTTP and hears chat, and acts on nothing. */
+			if (pfd[0].revents & POLLIN) {
+				char evbuf[4096];
+
+				while (read(c.ifd, evbuf, sizeof(evbuf)) > 0)
+					;
+			}
+			if (c.fetch_now && !c.fetch_proc && cfg->remote) {
+				c.fetch_now = 0;
+				ctl_fetch_start(&c);
+			}
+			if (c.fetch_proc)
+				ctl_fetch_step(&c);
+			ctl_mout_step(&c);
+			if (c.http)
+				http_run(c.http);
+			if (c.ob) {
+				outbox_tick(c.ob);
+				ctl_chat_irc(&c);
+			}
+			continue;
+		}
 		if (pfd[0].revents & POLLIN) {
 			char evbuf[4096];
 
@@ -466,11 +530,17 @@ controller_run(const struct config *cfg, const struct controller_opts *opts)
 			if (cpu > c.turn_cpu_max)
 				c.turn_cpu_max = cpu;
 		}
+		if (ha)
+			ctl_ha_after_turn(&c, leading);
 	}
-	log_event(NULL, "stopping");
-	sdnotify_stopping();
+	log_event(NULL, rc == CTL_ROLE ? "ha: %s" : "stopping", leading ? "stops leading" :
+	    "leads now");
+	/* A change of role (CTL_ROLE) runs the loop again at once. */
+	if (rc != CTL_ROLE)
+		sdnotify_stopping();
+	ctl_ha_end(&c);
 	ctl_close(&c);
-	return OK;
+	return rc;
 }
 
 /* Open and close one provider of a `chat:` or `apply:` list entry. */

@@ -46,4 +46,6 @@ ctl_metrics(void *ctx, struct buf *out)
 	ctl_health_metrics(c, out);
 	ctl_mout_metrics(c, out);
 	ctl_world_metrics(c, out);
+	if (c->ha)
+		ctl_ha_metrics(c, out);
 }

@@ -410,6 +410,8 @@ recover_one(void *ctx, const char *file, json_t *j, uint64_t pending)
 		    "nothing changed -> failed (the head is planned again)", id, target ? target : "");
 		if (ctl_conclude_json(c, j, "failed", NULL, line, "", 0) == OK)
 			log_event(NULL, "plan %s: failed after a restart", id);
+	} else if (strcmp(outcome, "open") == 0 && c->open && strcmp(c->open->id, id) == 0) {
+		/* Kept open, with its id, by an HA successor (ha.c). */
 	} else if (strcmp(outcome, "open") == 0) {
 		ctl_keep_approvals(c, j);   /* for the head's new plan */
 		line = xasprintf("plan %s superseded: the controller restarted; the head is planned "

@@ -18,8 +18,9 @@
 static const char *const top_keys[] = {
 	"repo", "branch", "remote", "poll_seconds", "state", "bot", "listen", "chat",
 	"apply", "hook_secret_file", "remote_auth", "retention", "rollout", "drift_seconds",
-	"health", "metrics",
+	"health", "metrics", "ha",
 };
+static const char *const ha_keys[] = { "etcd", "name", "lease_seconds" };
 static const char *const rollout_keys[] = { "orchestrator", "canary", "batch", "parallel",
 	"max_failures", "staged", "gates", "retry_backoff" };
 static const char *const retention_keys[] = { "days", "plans" };
@@ -130,6 +131,98 @@ check_list(struct cctx *x, const struct ynode *list, const char *key)
 		if (it->type != YNODE_MAP || !(t = ynode_get(it, "type")) ||
 		    t->type != YNODE_SCALAR)
 			bad(x, it, "each entry of '%s' must be a mapping with a 'type'", key);
+	}
+}
+
+/* An etcd endpoint: http:// or https://, a host (letters, digits, '.',
+ * '-', or a bracketed IPv6 address) and a port, nothing after it. */
+static int
+endpoint_ok(const char *u)
+{
+	const char *h, *p;
+	uint64_t port;
+
+	if (strncmp(u, "http://", 7) == 0)
+		h = u + 7;
+	else if (strncmp(u, "https://", 8) == 0)
+		h = u + 8;
+	else
+		return 0;
+	if (*h == '[') {
+		if (!(p = strchr(h, ']')) || p[1] != ':')
+			return 0;
+		for (const char *q = h + 1; q < p; q++)
+			if (!strchr("0123456789abcdefABCDEF:.", *q))
+				return 0;
+		p++;
+	} else {
+		if (!(p = strrchr(h, ':')) || p == h)
+			return 0;
+		for (const char *q = h; q < p; q++)
+			if (!(*q >= 'a' && *q <= 'z') && !(*q >= 'A' && *q <= 'Z') &&
+			    !(*q >= '0' && *q <= '9') && *q != '.' && *q != '-')
+				return 0;
+	}
+	return parse_u64(&port, p + 1, 1, 65535) == OK && strlen(u) < 200;
+}
+
+/* ha: {etcd: [URL...], name: fb-a, lease_seconds: 10}. */
+static void
+ha(struct cctx *x, const struct ynode *n)
+{
+	const struct ynode *e, *v;
+	struct config_ha *h;
+	uint64_t num;
+
+	if (!n || (n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL))
+		return;
+	if (n->type != YNODE_MAP) {
+		bad(x, n, "'ha' must be a mapping {etcd, name, lease_seconds}");
+		return;
+	}
+	check_keys(x, n, ha_keys, sizeof(ha_keys) / sizeof(*ha_keys), "ha");
+	h = xcalloc(1, sizeof(*h));
+	h->line = n->line;
+	h->lease_seconds = 10;
+	x->c->ha = h;
+	if (!(e = ynode_get(n, "etcd")))
+		bad(x, n, "'ha.etcd' is required: the etcd endpoints, e.g. [\"http://10.0.0.5:2379\"]");
+	else if (e->type != YNODE_SEQ || e->n == 0)
+		bad(x, e, "'ha.etcd' must be a non-empty list of endpoint URLs (http://host:port)");
+	else if (e->n > HA_ENDPOINTS_MAX)
+		bad(x, e, "'ha.etcd' has %zu endpoints; at most %d", e->n, HA_ENDPOINTS_MAX);
+	else
+		for (size_t i = 0; i < e->n; i++) {
+			const struct ynode *u = e->items[i];
+
+			if (u->type != YNODE_SCALAR || strlen(u->str) != u->len || !endpoint_ok(u->str))
+				bad(x, u, "'ha.etcd[%zu]' must be an endpoint URL http(s)://host:port "
+				    "with nothing after the port", i);
+			else
+				h->endpoints[h->nendpoints++] = xstrdup(u->str);
+		}
+	h->name = str(x, n, "name");
+	if (!h->name) {
+		bad(x, n, "'ha.name' is required: this instance's name, unique among the "
+		    "controllers");
+	} else {
+		size_t len = strlen(h->name), ok = len >= 1 && len <= 64;
+
+		for (size_t i = 0; ok && i < len; i++) {
+			char ch = h->name[i];
+
+			ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		}
+		if (!ok)
+			bad(x, ynode_get(n, "name"), "'ha.name' must be 1 to 64 letters, digits, "
+			    "'.', '_' or '-'");
+	}
+	if ((v = ynode_get(n, "lease_seconds"))) {
+		if (v->type != YNODE_SCALAR || parse_u64(&num, v->str, 1, 3600) != OK)
+			bad(x, v, "'ha.lease_seconds' must be a whole number of seconds (1..3600)");
+		else
+			h->lease_seconds = (unsigned)num;
 	}
 }
 
@@ -384,6 +477,7 @@ config_load(struct config **out, const char *file, struct diags *d)
 		    "ssh_key_file, ssh_pubkey_file, passphrase_file}");
 	}
 	retention(&x, ynode_get(c->root, "retention"));
+	ha(&x, ynode_get(c->root, "ha"));
 	c->chat = ynode_get(c->root, "chat");
 	c->apply = ynode_get(c->root, "apply");
 	check_list(&x, c->chat, "chat");
@@ -431,8 +525,21 @@ config_free(struct config *c)
 	if (c->rollout)
 		strlist_dispose(&c->rollout->gates);
 	free(c->rollout);
+	config_drop_ha(c);
 	ynode_free(c->root);
 	free(c);
+}
+
+void
+config_drop_ha(struct config *c)
+{
+	if (!c || !c->ha)
+		return;
+	for (size_t i = 0; i < c->ha->nendpoints; i++)
+		free(c->ha->endpoints[i]);
+	free(c->ha->name);
+	free(c->ha);
+	c->ha = NULL;
 }
 
 void

@@ -34,6 +34,21 @@ struct config_rollout {
 	int line;                           /* of the `rollout:` key's value */
 };
 
+/*
+ * `ha:` (DESIGN.md "High availability"): several controllers on one
+ * repository, one leader elected through etcd v3 (its JSON gateway).
+ * Checked at load: endpoints are http(s)://host:port URLs, the name is
+ * [A-Za-z0-9._-]{1,64}, lease_seconds 1..3600 (default 10).
+ */
+#define HA_ENDPOINTS_MAX 16
+struct config_ha {
+	char *endpoints[HA_ENDPOINTS_MAX];   /* owns */
+	size_t nendpoints;
+	char *name;                          /* owns: this instance, unique */
+	unsigned lease_seconds;
+	int line;                            /* of the `ha:` key's value */
+};
+
 struct config {
 	char *path;              /* the configuration file */
 	char *repo;              /* local repository the controller reads */
@@ -59,6 +74,7 @@ struct config {
 	struct health_config *health;    /* owns: `health:`, or NULL (state/healthcfg.h) */
 	struct metrics_config *metrics;  /* owns: `metrics:`, or NULL */
 	struct config_rollout *rollout;   /* owns; NULL without a `rollout:` block */
+	struct config_ha *ha;             /* owns; NULL without an `ha:` block */
 	struct ynode *root;      /* owns the parsed document */
 };
 
@@ -70,6 +86,8 @@ struct config {
  */
 int config_load(struct config **out, const char *path, struct diags *d);
 void config_free(struct config *c);
+/* Forget the `ha:` block (`--no-ha`: this instance's state alone). */
+void config_drop_ha(struct config *c);
 
 /* The remote's credentials, borrowed from the config (see remote_auth). */
 struct repo_auth;

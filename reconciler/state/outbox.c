@@ -340,6 +340,8 @@ post_forget(const struct outbox *ob, uint64_t post, json_t *doc, uint64_t id)
 	path = post_path(ob, post);
 	if (unlink(path) != 0 && errno != ENOENT)
 		rc = err_set(ERR, "unlink %s: %s", path, strerror(errno));
+	else
+		fs_mirror_del(path);
 	free(path);
 	return rc == OK ? fs_fsync_dir(ob->dir) : rc;
 }
@@ -1072,6 +1074,16 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 	/* In flight: if we die before the outcome is recorded, the next
 	 * start knows this one may have arrived. */
 	marker = marker_path(ob, m->id);
+	if (fs_mirror_put(marker, "", 0) != OK) {
+		/* A mirrored outbox (an HA leader's) that cannot say so is not
+		 * the one to send: a deposed leader posts nothing. */
+		set_last_error(ob, "message %s to chat[%zu]: not sent: %s", idbuf, idx, err_last());
+		m->due = ob->now() + 1;
+		free(marker);
+		free(thread);
+		json_decref(doc);
+		return TRY_RETRY;
+	}
 	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, STATE_MODE_PRIVATE);
 	if (fd >= 0)
 		close(fd);
@@ -1133,6 +1145,7 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 		}
 	}
 	unlink(marker);
+	fs_mirror_del(marker);
 	free(marker);
 	if (result == TRY_DELIVERED) {
 		char *sent = sent_path(ob, m->id);

@@ -172,10 +172,12 @@ retain_one(struct state *s, const struct state_retention *r, long long now, unsi
 		char ro[4096];
 
 		if (state_path_fmt(ro, sizeof(ro), "%s/rollouts/%s.json", s->dir, key) == OK)
-			unlink(ro);
+			if (unlink(ro) == 0)
+				fs_mirror_del(ro);
 	}
 	if (unlink(path) != 0)
 		return RETAIN_KEEP;
+	fs_mirror_del(path);
 	out->plans++;
 	return RETAIN_GONE;
 }

@@ -1,0 +1,476 @@
+#!/usr/bin/env bats
+# High availability (DESIGN.md "High availability"): a real 3-member etcd
+# (Debian's etcd-server) on loopback ports with its data in the test's
+# temporary directory, and two or three real controllers, each with its
+# own state directory and HTTP port, on one repository.  Chat goes to the
+# Slack stand-in (tests/tools/slackstub), which counts every delivery and
+# deduplicates nothing.  lease_seconds is 2, so a failover takes seconds.
+
+load helpers
+
+: "${BUILD:=$TOP/build}"
+TOOLS=$BUILD/tests/tools
+SECRET=8f742231b10e8888abcd99yyyzzz85a5
+LEASE=2
+
+setup_file() {
+	require_firebreak
+	require_jq
+	command -v etcd >/dev/null || { echo "etcd is required (make deps: etcd-server)" >&2; return 1; }
+	[ -x "$TOOLS/slackstub" ] || { echo "$TOOLS/slackstub is missing (make tools)" >&2; return 1; }
+	template_repo
+}
+
+setup() {
+	D=$BATS_TEST_TMPDIR
+	B=$D/inventory.git
+	W=$D/work
+	REQ=$D/req.log
+	STUB_PID='' ETCD_PIDS=() PIDS=()
+	declare -gA HPORT=()
+	printf '%s\n' "$SECRET" >"$D/signing-secret"
+	printf 'xoxb-test-token\n' >"$D/slack-token"
+	chmod 600 "$D/signing-secret" "$D/slack-token"
+	git clone -q --bare "$TEMPLATE" "$B"
+	git clone -q "$B" "$W"
+	start_stub
+	start_etcd
+}
+
+teardown() {
+	local p
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] || continue
+		kill -CONT "$p" 2>/dev/null || true
+		stop_pid "$p"
+	done
+	for p in "${ETCD_PIDS[@]}"; do stop_pid "$p"; done
+	stop_pid "${STUB_PID:-}"
+}
+
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || return 0
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+start_stub() {
+	"$TOOLS/slackstub" -P "$D/stub.port" -o "$REQ" >/dev/null 2>&1 3>&- &
+	STUB_PID=$!
+	for _ in $(seq 200); do
+		[ -s "$D/stub.port" ] && break
+		sleep 0.05
+	done
+	SPORT=$(cat "$D/stub.port")
+	: >>"$REQ"
+}
+
+# ---- etcd: three members on loopback -----------------------------------------
+
+start_etcd() {
+	local i cl=
+	for i in 1 2 3; do
+		ECLIENT[$i]=$(free_port)
+		EPEER[$i]=$(free_port)
+		cl="$cl${cl:+,}e$i=http://127.0.0.1:${EPEER[$i]}"
+	done
+	ECLUSTER=$cl
+	for i in 1 2 3; do etcd_member "$i" new; done
+	wait_etcd
+}
+
+# etcd_member I new|existing: start (or restart) member I.
+etcd_member() {
+	etcd --name "e$1" --data-dir "$D/etcd/e$1" \
+	    --listen-client-urls "http://127.0.0.1:${ECLIENT[$1]}" \
+	    --advertise-client-urls "http://127.0.0.1:${ECLIENT[$1]}" \
+	    --listen-peer-urls "http://127.0.0.1:${EPEER[$1]}" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:${EPEER[$1]}" \
+	    --initial-cluster "$ECLUSTER" --initial-cluster-state "$2" \
+	    --initial-cluster-token "fb-$BATS_TEST_NUMBER" \
+	    --heartbeat-interval 50 --election-timeout 500 >>"$D/etcd-$1.log" 2>&1 3>&- &
+	ETCD_PIDS[$1]=$!
+}
+
+# wait_etcd: until a write goes through (a quorum is up).
+wait_etcd() {
+	local i
+	for _ in $(seq 200); do
+		for i in 1 2 3; do
+			curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[$i]}/v3/kv/put" \
+			    -d '{"key":"cHJvYmU=","value":"MQ=="}' 2>/dev/null | grep -q revision && return 0
+		done
+		sleep 0.1
+	done
+	echo "etcd did not come up" >&2
+	cat "$D"/etcd-*.log >&2
+	return 1
+}
+
+# ---- controllers -------------------------------------------------------------
+
+# config NAME: instance NAME's config ($D/NAME.yaml), state $D/st-NAME.
+config() {
+	local n=$1
+	HPORT[$n]=$(free_port)
+	{
+		printf 'repo: %s\nbranch: main\nstate: %s\nlisten: 127.0.0.1:%s\n' "$B" "$D/st-$n" \
+		    "${HPORT[$n]}"
+		printf 'bot: {name: firebreak, email: firebreak@bot.example}\n'
+		printf 'chat:\n  - {type: slack, token_file: %s, signing_secret_file: %s, ' \
+		    "$D/slack-token" "$D/signing-secret"
+		printf 'channel: "#ops", api_url: "http://127.0.0.1:%s/api"}\n' "$SPORT"
+		printf 'ha:\n  etcd: ["http://127.0.0.1:%s", "http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' \
+		    "${ECLIENT[1]}" "${ECLIENT[2]}" "${ECLIENT[3]}"
+		printf '  name: %s\n  lease_seconds: %s\n' "$n" "$LEASE"
+	} >"$D/$n.yaml"
+}
+
+# start NAME: instance NAME (its state made from the repository's first
+# commit on the first start), ready when /healthz answers.
+start() {
+	local n=$1
+	[ -f "$D/$n.yaml" ] || config "$n"
+	[ -d "$D/st-$n" ] || fb apply --repo "$B" --state "$D/st-$n" --to "$(sha "$B" main~0)" >/dev/null
+	"$FIREBREAK" run --config "$D/$n.yaml" 2>>"$D/run-$n.log" 3>&- &
+	eval "PID_$n=$!"
+	PIDS+=("$!")
+	for _ in $(seq 200); do
+		[ "$(curl -s --max-time 2 "http://127.0.0.1:${HPORT[$n]}/healthz" 2>/dev/null)" = ok ] &&
+		    return 0
+		sleep 0.05
+	done
+	echo "controller $n did not come up" >&2
+	cat "$D/run-$n.log" >&2
+	return 1
+}
+
+pid_of() {
+	eval "printf '%s\n' \"\${PID_$1:-}\""
+}
+
+# leader: the name etcd holds as the leader (empty: none).
+leader() {
+	curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[${LIVE:-1}]}/v3/kv/range" \
+	    -d "{\"key\":\"$(printf 'firebreak/main/leader' | base64 -w0)\"}" 2>/dev/null |
+	    jq -r '.kvs[0].value // empty' | base64 -d 2>/dev/null
+}
+
+# wait_leader [NOT]: until an instance leads (other than NOT); prints it.
+wait_leader() {
+	local l
+	for _ in $(seq 300); do
+		l=$(leader)
+		if [ -n "$l" ] && [ "$l" != "${1:-}" ] &&
+		    grep -q "running on .* as the leader" "$D/run-$l.log" 2>/dev/null; then
+			printf '%s\n' "$l"
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "no leader (other than ${1:-nobody})" >&2
+	return 1
+}
+
+# ---- chat, as the stand-in saw it --------------------------------------------
+
+posts() {
+	jq -r 'select(.path == "/api/chat.postMessage") | (.body | fromjson) | .text' "$REQ" 2>/dev/null
+}
+
+# wait_post REGEX [N]: until N (default 1) chat.postMessage texts match.
+wait_post() {
+	for _ in $(seq 300); do
+		[ "$(posts | grep -cE "$1")" -ge "${2:-1}" ] && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for $2 post(s) matching '$1'" >&2
+	posts >&2
+	tail -n 20 "$D"/run-*.log >&2
+	return 1
+}
+
+# push MESSAGE FILE SED: a commit to the shared repository (on top of
+# whatever the bot committed meanwhile).
+push() {
+	git -C "$W" pull -q --rebase origin main &&
+	    commit_edit "$W" "$2" "$3" "$1" &&
+	    git -C "$W" push -q origin main
+}
+
+deploy() {
+	push "deploy app $1" services/app.yaml "s/^version: .*/version: $1/"
+}
+
+# ---- Slack requests ------------------------------------------------------------
+
+form_url() {
+	local u=${1//:/%3A}
+	printf '%s' "${u//\//%2F}"
+}
+
+slack_form() {
+	printf 'token=x&team_id=T0001&team_domain=example&channel_id=C2147483705&channel_name=ops'
+	printf '&user_id=U024BE7LH&user_name=alice&command=%%2Ffirebreak&text=%s' "$1"
+	printf '&api_app_id=A123456&response_url=%s&trigger_id=%s' \
+	    "$(form_url "http://127.0.0.1:$SPORT$2")" "133.$RANDOM$RANDOM"
+}
+
+# slack_to PORT BODY TS OUTFILE: POST it signed, as Slack does; the reply
+# body goes to OUTFILE, and the status is printed.
+slack_to() {
+	local sig
+	sig=$(printf 'v0:%s:%s' "$3" "$2" | openssl dgst -sha256 -hmac "$SECRET" -hex)
+	printf '%s' "$2" | curl -sS --max-time 10 -o "$4" -w '%{http_code}' \
+	    -H "X-Slack-Request-Timestamp: $3" -H "X-Slack-Signature: v0=${sig##* }" \
+	    --data-binary @- "http://127.0.0.1:$1/slack/command"
+}
+
+answers() {
+	grep -cF "\"path\":\"$1\"" "$REQ" 2>/dev/null || true
+}
+
+# ---- tests ---------------------------------------------------------------------
+
+@test "ha: one leader posts and applies; every follower switches its release (enc at each); status and /metrics say who leads" {
+	local l n f
+	start a
+	start b
+	start c
+	l=$(wait_leader)
+	deploy 2.0.0
+	wait_post 'deploy app 2.0.0.*auto-applied'
+	# Every instance's release follows: enc (and the pins) beside each.
+	for n in a b c; do
+		for _ in $(seq 100); do
+			grep -q '"2.0.0"' "$D/st-$n/current/hiera/pins/production.yaml" && break
+			sleep 0.05
+		done
+		run grep -F '"profile::app::version": "2.0.0"' "$D/st-$n/current/hiera/pins/production.yaml"
+		assert_status 0
+		run fb enc --state "$D/st-$n" web-01.example.com
+		assert_status 0
+		assert_contains "$output" "profile::web"
+		assert_eq "$(cat "$D/st-$n/applied")" "$(sha "$B")" "$n's applied commit"
+	done
+	sleep 1
+	assert_eq "$(posts | grep -c 'deploy app 2.0.0')" 1 "posts of the plan"
+	# status, beside a follower: the leader and each instance's commit.
+	f=a
+	[ "$l" != a ] || f=b
+	run fb status --config "$D/$f.yaml"
+	assert_status 0
+	assert_contains "$output" "ha leader: $l"
+	assert_contains "$output" "ha member a: applied $(short "$B"), lag 0 s"
+	assert_contains "$output" "ha member c: applied $(short "$B"), lag 0 s"
+	# /metrics: exactly one instance says it leads.
+	local sum=0 v
+	for n in a b c; do
+		v=$(curl -s "http://127.0.0.1:${HPORT[$n]}/metrics" | sed -n 's/^firebreak_leader{instance="[a-z]*"} //p')
+		sum=$((sum + v))
+	done
+	assert_eq "$sum" 1 "instances leading"
+}
+
+@test "ha: approvals through a follower; after kill -9 of the leader the successor keeps the open plan's id and approvals, within lease_seconds + 2 s" {
+	local l f id t0 t1
+	start a
+	start b
+	l=$(wait_leader)
+	f=a
+	[ "$l" != a ] || f=b
+	# A dns change needs an approver (alice), approved through the follower.
+	push "docs2" dns/example.com.yaml '$a\  - {name: docs2, type: CNAME, value: web-01.example.com.}'
+	wait_post '"docs2".*waiting for an approver'
+	id=$(posts | sed -n 's/^plan \([0-9]*\) for .*"docs2".*/\1/p' | head -1)
+	run fb approve --config "$D/$f.yaml" --as alice "$id"
+	assert_status 0
+	assert_contains "$output" "plan $id applied"
+	wait_post "plan $id .*approved by alice: applied"
+	# A plan open at the kill: the successor keeps its id.
+	push "docs3" dns/example.com.yaml '$a\  - {name: docs3, type: CNAME, value: web-01.example.com.}'
+	wait_post '"docs3".*waiting for an approver'
+	id=$(posts | sed -n 's/^plan \([0-9]*\) for .*"docs3".*/\1/p' | head -1)
+	t0=$EPOCHREALTIME
+	kill -9 "$(pid_of "$l")"
+	l=$(wait_leader "$l")
+	t1=$EPOCHREALTIME
+	# lease_seconds + 2 s (a generous bound for a loaded machine is in bench/).
+	run awk -v a="$t0" -v b="$t1" -v l="$LEASE" 'BEGIN { exit !(b - a < l + 2) }'
+	assert_status 0
+	grep -q "plan $id for .* stays open under its id" "$D/run-$l.log"
+	run fb approve --config "$D/$l.yaml" --as alice "$id"
+	assert_status 0
+	assert_contains "$output" "plan $id applied"
+	wait_post "plan $id .*approved by alice: applied"
+	sleep 1
+	assert_eq "$(posts | grep -c '"docs3".*waiting for an approver')" 1 "open posts of docs3"
+	assert_eq "$(posts | grep -c "plan $id .*applied")" 1 "applied posts of docs3"
+}
+
+@test "ha: a Slack-signed request sent to both instances is answered once" {
+	local body body2 ts before
+	start a
+	start b
+	wait_leader >/dev/null
+	before=$(git -C "$B" rev-list --count main)
+	body=$(slack_form 'deploy+app+3.0.0' /resp/one)
+	ts=$(printf '%(%s)T' -1)
+	# Both at once (two load balancers, say) ...
+	slack_to "${HPORT[a]}" "$body" "$ts" "$D/ans-a" >"$D/code-a" &
+	slack_to "${HPORT[b]}" "$body" "$ts" "$D/ans-b" >"$D/code-b"
+	wait $!
+	# ... and one after the other (a retry that reached the other instance).
+	body2=$(slack_form 'deploy+postgres+3.0.1' /resp/two)
+	slack_to "${HPORT[b]}" "$body2" "$ts" "$D/ans-b2" >"$D/code-b2"
+	slack_to "${HPORT[a]}" "$body2" "$ts" "$D/ans-a2" >"$D/code-a2"
+	assert_eq "$(cat "$D/code-a" "$D/code-b" "$D/code-b2" "$D/code-a2" | tr -d '\n')" \
+	    200200200200 "HTTP statuses"
+	# One "on it" each; the instance that lost the claim answered nothing.
+	assert_eq "$(cat "$D/ans-a" "$D/ans-b" | grep -c 'on it: deploy app 3.0.0')" 1 "acknowledgements"
+	assert_eq "$(cat "$D/ans-a" "$D/ans-b" | wc -c)" \
+	    "$(printf '{"response_type":"ephemeral","text":"on it: deploy app 3.0.0"}' | wc -c)" "answer bytes"
+	assert_eq "$(cat "$D/ans-b2")" '{"response_type":"ephemeral","text":"on it: deploy postgres 3.0.1"}'
+	assert_eq "$(cat "$D/ans-a2")" "" "the retry's answer"
+	wait_post 'deploy app 3.0.0'
+	wait_post 'deploy postgres 3.0.1'
+	for _ in $(seq 100); do
+		[ "$(answers /resp/one)" -ge 1 ] && [ "$(answers /resp/two)" -ge 1 ] && break
+		sleep 0.05
+	done
+	sleep 1.5
+	assert_eq "$(answers /resp/one)" 1 "answers through response_url"
+	assert_eq "$(answers /resp/two)" 1 "answers through response_url"
+	assert_eq "$(git -C "$B" rev-list --count main)" "$((before + 2))" "commits"
+}
+
+@test "ha: 20 failovers by kill -9 and SIGSTOP: no plan posted or applied twice, no message lost, no command answered twice, nothing written by a deposed leader" {
+	local i l n version ts body stopped mark
+	start a
+	start b
+	start c
+	for i in $(seq 1 20); do
+		l=$(wait_leader)
+		version=5.0.$i
+		deploy "$version"
+		# Half of the rounds also carry a bot command through a random instance.
+		if [ $((i % 2)) -eq 0 ]; then
+			n=$(printf 'a\nb\nc\n' | shuf -n1)
+			body=$(slack_form "deploy+postgres+7.0.$i" "/resp/$i")
+			ts=$(printf '%(%s)T' -1)
+			slack_to "${HPORT[$n]}" "$body" "$ts" "$D/ans-$i" >/dev/null || true
+		fi
+		wait_post "deploy app $version.*auto-applied"
+		if [ $((i % 3)) -eq 0 ]; then
+			# Paused mid-work: a commit lands while it is stopped.
+			stopped=$l
+			kill -STOP "$(pid_of "$l")"
+			deploy "$version-s"
+			l=$(wait_leader "$stopped")
+			wait_post "deploy app $version-s.*auto-applied"
+			mark=$(wc -l <"$D/run-$stopped.log")
+			kill -CONT "$(pid_of "$stopped")"
+			for _ in $(seq 100); do
+				tail -n +"$mark" "$D/run-$stopped.log" | grep -q 'no longer the leader' && break
+				sleep 0.05
+			done
+			# It said it stops, and it released, applied and posted nothing.
+			run bash -c "tail -n +$mark '$D/run-$stopped.log'"
+			assert_contains "$output" "no longer the leader"
+			assert_not_contains "$output" "released"
+			assert_not_contains "$output" ": apply "
+		else
+			kill -9 "$(pid_of "$l")"
+			wait "$(pid_of "$l")" 2>/dev/null || true
+			wait_leader "$l" >/dev/null
+			start "$l"
+		fi
+	done
+	sleep 2
+	# Every plan posted exactly once; every deploy planned (none lost).
+	local dups
+	dups=$(posts | grep -E '^plan [0-9]+ for ' | sed 's/ \[.*//' | sort | uniq -d)
+	assert_eq "$dups" "" "plans posted twice"
+	for i in $(seq 1 20); do
+		assert_eq "$(posts | grep -cE "deploy app 5\.0\.$i\" .*auto-applied")" 1 "plan of 5.0.$i"
+	done
+	# Applied once: each plan id released once across all instances' logs.
+	dups=$(cat "$D"/run-*.log | sed -n 's/.*plan \([0-9]*\) for .*: released.*/\1/p' | sort | uniq -d)
+	assert_eq "$dups" "" "plans released twice"
+	# Each command answered at most once, and acknowledged once.
+	for i in $(seq 2 2 20); do
+		[ "$(answers "/resp/$i")" -le 1 ] || { echo "command $i answered $(answers "/resp/$i") times" >&2; return 1; }
+	done
+}
+
+@test "ha: an etcd member killed, the controllers carry on" {
+	local l
+	start a
+	start b
+	l=$(wait_leader)
+	kill -9 "${ETCD_PIDS[1]}"
+	LIVE=2
+	deploy 6.0.0
+	wait_post 'deploy app 6.0.0.*auto-applied'
+	for n in a b; do
+		for _ in $(seq 100); do
+			grep -q '"6.0.0"' "$D/st-$n/current/hiera/pins/production.yaml" && break
+			sleep 0.05
+		done
+		run grep -F '"6.0.0"' "$D/st-$n/current/hiera/pins/production.yaml"
+		assert_status 0
+	done
+	# And a failover still works with two members.
+	kill -9 "$(pid_of "$l")"
+	wait_leader "$l" >/dev/null
+	deploy 6.0.1
+	wait_post 'deploy app 6.0.1.*auto-applied'
+}
+
+@test "ha: all of etcd down: the leader stops acting within lease_seconds, enc is still served, and chat hears one line when a leader can act again" {
+	local l i
+	start a
+	start b
+	l=$(wait_leader)
+	deploy 8.0.0
+	wait_post 'deploy app 8.0.0.*auto-applied'
+	for i in 1 2 3; do kill -9 "${ETCD_PIDS[$i]}"; done
+	for _ in $(seq 100); do
+		grep -q "$l is no longer the leader" "$D/run-$l.log" && break
+		sleep 0.05
+	done
+	grep -q "$l is no longer the leader" "$D/run-$l.log"
+	deploy 8.0.1
+	sleep 2
+	assert_eq "$(posts | grep -c 'deploy app 8.0.1')" 0 "plans made without etcd"
+	run fb enc --state "$D/st-a" web-01.example.com
+	assert_status 0
+	run fb enc --state "$D/st-b" web-01.example.com
+	assert_status 0
+	sleep 2
+	for i in 1 2 3; do etcd_member "$i" existing; done
+	wait_etcd
+	wait_post 'deploy app 8.0.1.*auto-applied'
+	wait_post 'can act again'
+	sleep 2
+	assert_eq "$(posts | grep -c 'can act again')" 1 "lines about it"
+	assert_eq "$(posts | grep -c 'deploy app 8.0.1.*auto-applied')" 1 "posts of 8.0.1"
+}
+
+@test "ha: a bad ha block is refused with file:line" {
+	config a
+	printf 'ha:\n  etcd: ["ftp://x"]\n  name: "a b"\n  lease_seconds: 0\n' >"$D/bad.yaml"
+	sed -n '1,/^ha:/p' "$D/a.yaml" | sed '$d' >"$D/bad2.yaml"
+	cat "$D/bad.yaml" >>"$D/bad2.yaml"
+	run fb run --config "$D/bad2.yaml" -n
+	assert_status 1
+	assert_contains "$output" "bad2.yaml:"
+	assert_contains "$output" "'ha.etcd[0]' must be an endpoint URL"
+	assert_contains "$output" "'ha.name' must be 1 to 64 letters"
+	assert_contains "$output" "'ha.lease_seconds' must be a whole number"
+}
