@@ -81,6 +81,21 @@ documented() {
 	assert_eq "$missing" "" "subcommands missing from man/firebreak.1"
 }
 
+@test "every chat command of the bot's table is in firebreak(1)'s chat entry" {
+	names=$(sed -n 's/^[[:space:]]*{ "\([a-z][a-z ]*\)", \(NULL\|"[a-z]*"\), ".*/\1/p' \
+	    "$TOP/reconciler/bot/commands.c")
+	[ "$(printf '%s\n' "$names" | wc -l)" -ge 15 ] ||
+	    { echo "read only these chat commands: $names" >&2; false; }
+	# The entry's .Cm lines, as one comma-separated list.
+	listed=$(sed -n '/^\.It Cm chat /,/^\.It /p' "$MAN/firebreak.1" | sed -n 's/^\.Cm //p' |
+	    tr '\n' ' ' | sed 's/ *, */,/g; s/ *\. *$//; s/ *\.* *$//')
+	missing=
+	while IFS= read -r n; do
+		case ",$listed," in *",$n,"*) ;; *) missing="$missing '$n'" ;; esac
+	done <<<"$names"
+	assert_eq "$missing" "" "chat commands missing from firebreak(1) (listed: $listed)"
+}
+
 @test "--help wins over everything else, --version prints the version" {
 	# Even with a missing config or a wrong option, --help only prints.
 	run --separate-stderr fb run --config /nonexistent --help
