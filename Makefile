@@ -123,7 +123,8 @@ package: deps
 	rm -rf $(PKG_DIR)
 	mkdir -p $(PKG_DIR)/src
 	tar -cf - --exclude-vcs --exclude=./build --exclude=./build-san --exclude=./build-fuzz \
-	    --exclude=./demo --exclude=./bench/.work --exclude='*.o' --exclude='*.d' . | \
+	    --exclude=./demo --exclude=./bench/.work --exclude='./$(BUILD)' --exclude='*.o' \
+	    --exclude='*.d' . | \
 	    tar -xf - -C $(PKG_DIR)/src
 	cd $(PKG_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
 	@ls $(PKG_DIR)/firebreak_$(VERSION)_*.deb
