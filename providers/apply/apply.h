@@ -25,6 +25,9 @@
  * found is posted with the plan), and drift() (read the world and compare
  * it with the current release, changing nothing).  A provider with
  * either ends them with finish_found(), which also says what was found.
+ *
+ * Layer: providers/apply (includes base, model, plan and its own folder); the
+ * provider interface the controller includes.
  */
 #ifndef FIREBREAK_APPLY_H
 #define FIREBREAK_APPLY_H

@@ -18,6 +18,8 @@
  * Plan ids are decimal digits and nothing else.  Request bodies are
  * capped (413 beyond).  http.c knows nothing of the controller: what it
  * serves comes through struct http_handlers.
+ *
+ * Layer: controller (includes base only: the handlers are the controller's).
  */
 #ifndef FIREBREAK_HTTP_H
 #define FIREBREAK_HTTP_H

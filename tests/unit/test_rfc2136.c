@@ -63,6 +63,10 @@ static const struct tf_case tf_cases[] = {
 	  DOC(RES("t", "\"name\": \"t.example.com\", \"type\": \"TXT\", \"ttl\": 300, "
 	      "\"records\": [\"a \\\"quoted\\\" $${x} %%{y} $$$${z}\"]")),
 	  OK, "t.example.com. TXT 300 \"a \\\"quoted\\\" ${x} %{y} $$${z}\"|", 0 },
+	{ "tf: a TXT in Route53's text: \"\" between strings, \\ escapes (renderers/route53.c)",
+	  DOC(RES("t", "\"name\": \"t.example.com\", \"type\": \"TXT\", \"ttl\": 300, "
+	      "\"records\": [\"ab\\\"\\\"cd\\\\\\\\e\\\\\\\"f\"]")),
+	  OK, "t.example.com. TXT 300 \"ab\" \"cd\\\\e\\\"f\"|", 0 },
 	{ "tf: the apex NS set is not firebreak's",
 	  DOC(RES("n", "\"name\": \"example.com\", \"type\": \"NS\", \"ttl\": 300, "
 	      "\"records\": [\"ns1.example.net.\", \"ns2.example.net.\"]") ", "
