@@ -1,9 +1,9 @@
 /*
  * cmd_import.c - `firebreak import`: adopting an existing setup without
- * retyping it (issue 13).  This file holds the usage text and `import
- * zone`; cmd_import_enc.c holds `import enc`, import_tree.c what both
- * share (the checkout's files, the check before writing, the writing;
- * importint.h).
+ * retyping it (issue 13).  This file holds `import zone`;
+ * cmd_import_enc.c holds `import enc`, import_tree.c what both share
+ * (the checkout's files, the check before writing, the writing;
+ * importint.h).  The usage text is cli.c's table entry.
  *
  * import zone ZONE reads the zone (by AXFR through the rfc2136 apply
  * provider's read_zone, or from a master file) with model/zonefile.h,
@@ -41,50 +41,6 @@
 #include "providers/apply/apply.h"
 #include "renderers/renderer.h"
 
-static const char import_usage[] =
-"usage: firebreak import zone ZONE --from-axfr SERVER[:PORT] [--tsig NAME:ALG:FILE]\n"
-"                                  [--zone-id ID] [--skip-unsupported] [--repo DIR] [--force]\n"
-"       firebreak import zone ZONE --from-file ZONEFILE [--zone-id ID] [--skip-unsupported]\n"
-"                                  [--repo DIR] [--force]\n"
-"       firebreak import enc --script PATH --nodes FILE [--repo DIR] [--force]\n"
-"\n"
-"Write what an existing setup says into the inventory checkout DIR (default:\n"
-"the current directory), in the schema's own style; commit it yourself.\n"
-"Nothing is written unless the result passes `firebreak check` and renders\n"
-"back to what was read; on any error nothing is written.\n"
-"\n"
-"import zone ZONE   writes dns/ZONE.yaml (refused if it exists, unless --force)\n"
-"  --from-axfr SERVER[:PORT]   read the zone by AXFR over TCP (port 53 by default)\n"
-"  --tsig NAME:ALG:FILE        sign the transfer with this key, as the rfc2136\n"
-"                              provider's tsig: {name, algorithm, secret_file}:\n"
-"                              ALG hmac-sha256 or hmac-sha512 (NAME:FILE means\n"
-"                              hmac-sha256); FILE holds the base64 secret or the\n"
-"                              block tsig-keygen writes, mode 0600 or 0640\n"
-"  --from-file ZONEFILE        read an RFC 1035 master file ($ORIGIN, $TTL, @,\n"
-"                              relative names, parentheses, comments)\n"
-"  --zone-id ID                the Route53 hosted zone id (default: the one of the\n"
-"                              file --force replaces, else NONE: a zone served\n"
-"                              only through the rfc2136 provider)\n"
-"  --skip-unsupported          leave out records of types dns/ files cannot hold\n"
-"                              (default: refuse them; the rfc2136 provider\n"
-"                              deletes every record the inventory lacks)\n"
-"  The SOA and the apex NS set are not imported (firebreak does not manage\n"
-"  them).  An A record naming an active or drained host of hosts/ becomes its\n"
-"  ip:; an A record set equal to a role's active hosts becomes the role's dns:.\n"
-"\n"
-"import enc         writes hosts/<fqdn>.yaml and roles/<role>.yaml (refused\n"
-"                   if one exists, unless --force)\n"
-"  --script PATH     the ENC program, run once per node as PATH NODE, without\n"
-"                    a shell (split on spaces, as Puppet's external_nodes is),\n"
-"                    60 s each; its stdout is the node's YAML document\n"
-"  --nodes FILE      the nodes, one fqdn a line (# comments, blank lines)\n"
-"  Hosts whose documents share the parameter `role` (or, without it, the same\n"
-"  classes) share a role: the classes all of them have, the parameters all of\n"
-"  them have (the most common value), the most common environment; each host\n"
-"  keeps only its differences.  A role whose hosts all list exactly another\n"
-"  imported role's hosts in the parameter `backends` gets backends_of: it.\n"
-"\n"
-"Exit codes: 0 written, 1 bad input (file:line), 2 usage, 3 environment.\n";
 
 /* ---- import zone ------------------------------------------------------------------ */
 
@@ -801,16 +757,10 @@ import_zone(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* `firebreak import --help` is cli.c's table entry, as every command's. */
 int
 cmd_import(int argc, char **argv)
 {
-	int i;
-
-	for (i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(import_usage, stdout);
-			return EXIT_OK;
-		}
 	if (argc < 1)
 		usage_error("import: zone or enc? (firebreak import --help)");
 	if (strcmp(argv[0], "zone") == 0)

@@ -120,7 +120,7 @@ commit_and_check() {
 		assert_contains "$output" "$f"
 	done
 	run fb --help
-	assert_contains "$output" "import zone ZONE"
+	assert_contains "$output" "import {zone ZONE --from-axfr"
 	run fb import
 	assert_status 2
 }
