@@ -401,6 +401,34 @@ test_check(void **state)
 	tsigkey_dispose(&k);
 }
 
+/* A transfer asked for without a key (`firebreak import zone` from a
+ * server that allows it by address): an unsigned reply is what comes
+ * back; a signed one cannot be checked and is refused. */
+static void
+test_check_unsigned_key(void **state)
+{
+	struct tsigkey none = { 0 };
+	struct dnsreply r;
+	ldns_rdf *req = request_mac();
+	uint8_t *w;
+	size_t len;
+
+	(void)state;
+	reply_wire(&w, &len, 77, LDNS_PACKET_QUERY, 0, SOA1, NULL, NULL, 0, NULL);
+	assert_int_equal(dnswire_check(&r, w, len, 77, LDNS_PACKET_QUERY, &none, NULL, 0,
+	    time(NULL)), OK);
+	assert_int_equal(r.is_signed, 0);
+	assert_null(r.mac);
+	assert_non_null(r.pkt);
+	dnsreply_dispose(&r);
+	free(w);
+	reply_wire(&w, &len, 77, LDNS_PACKET_QUERY, 0, SOA1, SECRET, req, 0, NULL);
+	want_err(dnswire_check(&r, w, len, 77, LDNS_PACKET_QUERY, &none, NULL, 0, time(NULL)),
+	    ERR_INVALID, "a signed reply to an unsigned request");
+	free(w);
+	ldns_rdf_deep_free(req);
+}
+
 /* The TSIG error field as BIND fills it for a bad signature. */
 static void
 test_check_tsig_error(void **state)
@@ -822,6 +850,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_scan);
 	CASES(test_check, check_cases);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_tsig_error);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_unsigned_key);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_next_message);
 	CASES(test_axfr, axfr_cases);
 	CASES(test_diff, diff_cases);
