@@ -710,20 +710,28 @@ plan 4 for $(short "$R") \"api, and mail's ttl\" by Alice Example: a new plan fo
 }
 
 @test "terraform crash: kill -9 at random instants while Terraform plans and applies: Route53 ends at the head, no saved plan applied twice, every ended plan announced once" {
-	local round ms kills=${TF_CRASH_KILLS:-6}
+	local round ms calls k kills=${TF_CRASH_KILLS:-6}
 	start_route53 --fast "$D/r53"
 	tf_wrap
 	dns_auto
 	write_config
 	: >"$D/runs.log"
 	for round in $(seq "$kills"); do
-		# Started and killed without waiting: the kill may land in the
-		# start-up, in Terraform's plan, in its apply, or in a post.
+		# Killed once Terraform was started k times in this round (init,
+		# plan, show, init, apply make a plan and its apply), and a
+		# random moment more: the kill lands in the start-up, in
+		# Terraform's plan or its apply, or in a post.
+		calls=$(wc -l <"$D/tf.calls")
+		k=$((RANDOM % 6))
 		"$FIREBREAK" run --config "$C" 2>>"$D/runs.log" 3>&- &
 		PID=$!
 		edit "$R" dns/example.com.yaml -e "s/{name: mail, type: A, value: 10.0.3.25, ttl: [0-9]*}/{name: mail, type: A, value: 10.0.3.25, ttl: $((600 + round))}/"
 		commit_all "$R" "mail's ttl $((600 + round))"
-		ms=$((RANDOM % 12000))
+		for _ in $(seq 600); do
+			[ $(($(wc -l <"$D/tf.calls") - calls)) -ge "$k" ] && break
+			sleep 0.1
+		done
+		ms=$((RANDOM % 3000))
 		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 		kill -9 "$PID" 2>/dev/null || true
 		wait "$PID" 2>/dev/null || true
