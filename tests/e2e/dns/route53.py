@@ -40,7 +40,10 @@ For the tests (not Route53's):
                        deletes it ("someone changed it by hand")
   POST /_fail          a JSON body {"message": "..."}: the next
                        ChangeResourceRecordSets is refused with that
-                       message (InvalidChangeBatch); with "on": "read",
+                       message (InvalidChangeBatch) -- with "name":
+                       "api.example.com", the next one that changes that
+                       name (Terraform sends changes side by side, in no
+                       fixed order); with "on": "read",
                        every ListResourceRecordSets is (InvalidInput)
                        until {} clears it
   GET  /_calls         how many ChangeResourceRecordSets were applied
@@ -244,6 +247,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if u.path == "/_fail":
                 r = json.loads(data)
                 STATE["fail"] = r.get("message") if r.get("on", "change") == "change" else None
+                STATE["fail_name"] = fqdn(r["name"]) if r.get("name") else None
                 STATE["fail_read"] = r.get("message") if r.get("on") == "read" else None
                 return self.reply(200, "{}", "application/json")
             if len(parts) == 4 and parts[1] == "hostedzone" and parts[3] == "rrset":
@@ -256,10 +260,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         error(self, 400, "InvalidInput", "the Route53 stand-in does not implement POST " + u.path)
 
     def change(self, z, data):
-        if STATE["fail"]:
+        root = ET.fromstring(data)
+        names = [fqdn(un_wire(n.text)) for n in root.iter("{%s}Name" % NS)]
+        if STATE["fail"] and (not STATE.get("fail_name") or STATE["fail_name"] in names):
             msg, STATE["fail"] = STATE["fail"], None
             return error(self, 400, "InvalidChangeBatch", msg)
-        root = ET.fromstring(data)
         sets = dict(z["sets"])
         for ch in root.iter("{%s}Change" % NS):
             action = ch.find("{%s}Action" % NS).text
