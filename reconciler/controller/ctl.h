@@ -512,6 +512,16 @@ int ctl_ha_turn(struct ctl *c, int leading);
 void ctl_ha_after_turn(struct ctl *c, int leading);
 int ctl_ha_commit(struct ctl *c, const struct plan *p);
 void ctl_ha_applied(struct ctl *c);
+/*
+ * May this controller act on the world now (start an apply provider, a
+ * rollout's run, a bot command, or record an apply's outcome)?  1 without
+ * `ha:`; with it, 1 only while the lease is certainly alive (no successor
+ * can exist yet).  A leader that was paused or partitioned in the middle
+ * of a loop turn finds 0 here, is deposed, and leaves what it was doing
+ * to its successor (which finds it in etcd's journal).  No I/O: call it
+ * right before each act.
+ */
+int ctl_may_act(struct ctl *c);
 void ctl_ha_status(struct ctl *c, struct buf *b);
 void ctl_ha_metrics(struct ctl *c, struct buf *out);
 /*

@@ -1177,6 +1177,21 @@ ctl_ha_applied(struct ctl *c)
 	put_member(c);
 }
 
+int
+ctl_may_act(struct ctl *c)
+{
+	struct hactl *h = c->ha;
+
+	if (!h)
+		return 1;
+	if (ctl_ha_leading(h))
+		return 1;
+	if (h->leader && !h->deposed)
+		depose(h, log_now() >= h->lease_until ? "its lease may have expired (etcd "
+		    "unanswered, or this process was paused)" : "lost");
+	return 0;
+}
+
 /* ---- inbound chat: claimed once --------------------------------------------- */
 
 static int

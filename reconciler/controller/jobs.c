@@ -288,6 +288,11 @@ jobs_step(struct ctl *c)
 	for (i = 0; i < c->njobs && running < BOT_RUNNING; i++) {
 		if (c->jobs[i]->proc)
 			continue;
+		/* A bot command commits: only a leader that certainly leads
+		 * starts one (HA; a deposed one leaves the queue to die with
+		 * its term). */
+		if (!ctl_may_act(c))
+			break;
 		job_start(c, c->jobs[i]);
 		if (!c->jobs[i]->proc) {
 			struct proc_result r;

@@ -128,7 +128,47 @@ config() {
 		printf 'ha:\n  etcd: ["http://127.0.0.1:%s", "http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' \
 		    "${ECLIENT[1]}" "${ECLIENT[2]}" "${ECLIENT[3]}"
 		printf '  name: %s\n  lease_seconds: %s\n' "$n" "$LEASE"
+		[ -z "${APPLY:-}" ] || printf 'apply:\n  - {type: exec, argv: [%s], timeout: 60}\n' "$APPLY"
 	} >"$D/$n.yaml"
+}
+
+# exec_provider: an apply provider every instance runs ($APPLY, in the
+# configs made after it).  It logs "start PLAN RESTARTED RERUN" and "done
+# PLAN" to $D/world.log, and waits while $D/exec.hold exists.
+exec_provider() {
+	APPLY=$D/exec
+	cat >"$APPLY" <<EOF
+#!/bin/sh
+echo "start \$FIREBREAK_PLAN \${FIREBREAK_RESTARTED:-0} \${FIREBREAK_RERUN:-0}" >>"$D/world.log"
+while [ -e "$D/exec.hold" ]; do sleep 0.05; done
+echo "done \$FIREBREAK_PLAN" >>"$D/world.log"
+EOF
+	chmod +x "$APPLY"
+	: >"$D/world.log"
+}
+
+# etcd_get KEY: a key's value (empty: none).
+etcd_get() {
+	curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[${LIVE:-1}]}/v3/kv/range" \
+	    -d "{\"key\":\"$(printf '%s' "$1" | base64 -w0)\"}" 2>/dev/null |
+	    jq -r '.kvs[0].value // empty' | base64 -d 2>/dev/null
+}
+
+# etcd_has_pid ID: etcd's record of plan ID names its first provider's
+# running process group.
+etcd_has_pid() {
+	[ -n "$(etcd_get "firebreak/main/state/plans/$1.json" | jq -r '.providers[0].pid // empty' 2>/dev/null)" ]
+}
+
+# wait_for CMD...: until CMD succeeds (15 s at most).
+wait_for() {
+	for _ in $(seq 300); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for: $*" >&2
+	tail -n 20 "$D"/run-*.log >&2
+	return 1
 }
 
 # start NAME: instance NAME (its state made from the repository's first
@@ -379,11 +419,15 @@ answers() {
 				tail -n +"$mark" "$D/run-$stopped.log" | grep -q 'no longer the leader' && break
 				sleep 0.05
 			done
-			# It said it stops, and it released, applied and posted nothing.
-			run bash -c "tail -n +$mark '$D/run-$stopped.log'"
+			# It said it stops, and started, finished or posted nothing.
+			# (A release switch may follow the pause: when the pause
+			# came after its fenced commit point, etcd says that commit
+			# is applied, and every instance switches to it.)
+			run bash -c "tail -n +$((mark + 1)) '$D/run-$stopped.log'"
 			assert_contains "$output" "no longer the leader"
-			assert_not_contains "$output" "released"
 			assert_not_contains "$output" ": apply "
+			assert_not_contains "$output" ": applied"
+			assert_not_contains "$output" "rollout"
 		else
 			kill -9 "$(pid_of "$l")"
 			wait "$(pid_of "$l")" 2>/dev/null || true
@@ -406,6 +450,44 @@ answers() {
 	for i in $(seq 2 2 20); do
 		[ "$(answers "/resp/$i")" -le 1 ] || { echo "command $i answered $(answers "/resp/$i") times" >&2; return 1; }
 	done
+}
+
+@test "ha: the leader killed -9 in the middle of an apply: the successor stops the left-over run, finishes the plan once and announces it once" {
+	local l s id
+	exec_provider
+	touch "$D/exec.hold"
+	start a
+	start b
+	l=$(wait_leader)
+	deploy 9.0.0
+	wait_for grep -q '^start ' "$D/world.log"
+	id=$(sed -n 's/^start \([0-9]*\) 0 0$/\1/p' "$D/world.log")
+	[ -n "$id" ]
+	# etcd's journal has the run (its process group), as the leader wrote it.
+	wait_for etcd_has_pid "$id"
+	kill -9 "$(pid_of "$l")"
+	wait "$(pid_of "$l")" 2>/dev/null || true
+	s=$(wait_leader "$l")
+	# The successor stops the run the dead leader left (same machine here:
+	# the same boot), then runs it again; only then does the world let go,
+	# so a left-over run nobody stopped would finish too, and be seen.
+	wait_for grep -q "plan $id: stopping the run of exec (process group [0-9]*) a stopped controller left running" "$D/run-$s.log"
+	grep -q "plan $id for .*: finishing its apply after a restart: exec (running)" "$D/run-$s.log"
+	wait_for grep -q "^start $id 1 1\$" "$D/world.log"
+	rm -f "$D/exec.hold"
+	wait_post "plan $id for .*deploy app 9.0.0.*auto-applied.*finished after a restart"
+	# The killed instance comes back as a follower and repeats nothing;
+	# the next plan's messages come after every earlier one.
+	start "$l"
+	deploy 9.0.1
+	wait_post 'deploy app 9.0.1.*auto-applied'
+	assert_eq "$(grep -c "^start $id " "$D/world.log")" 2 "runs of plan $id's provider"
+	assert_eq "$(grep -c "^start $id 1 1\$" "$D/world.log")" 1 "its run again after the failover"
+	assert_eq "$(grep -c "^done $id\$" "$D/world.log")" 1 "its runs that finished"
+	assert_eq "$(posts | grep -c 'deploy app 9.0.0')" 1 "posts of plan $id"
+	assert_eq "$(posts | grep -c 'deploy app 9.0.1')" 1 "posts of the next plan"
+	assert_eq "$(grep -c ': apply exec starting' "$D/run-$l.log")" 1 \
+	    "provider runs the killed instance started (before the kill)"
 }
 
 @test "ha: an etcd member killed, the controllers carry on" {
