@@ -522,6 +522,9 @@ void ctl_ha_applied(struct ctl *c);
  * right before each act.
  */
 int ctl_may_act(struct ctl *c);
+/* The HTTP socket every term of this instance listens on (borrowed), or
+ * 0 (no `listen:`, or no HA). */
+int ctl_ha_http_fd(const struct hactl *h);
 void ctl_ha_status(struct ctl *c, struct buf *b);
 void ctl_ha_metrics(struct ctl *c, struct buf *out);
 /*

@@ -16,7 +16,7 @@
  *                     release, on its lease, for `status`
  *   state/<path>      the leader's state directory, mirrored: plan-seq,
  *                     open-plans.json, plans/<id>.json, outbox/<post>.json,
- *                     outbox/<id>.sending, outbox/seq, threads/<key>.<n>,
+ *                     outbox/<id>.sending, outbox/<id>.sent, outbox/seq, threads/<key>.<n>,
  *                     rollouts/<id>.json, health.json, retention.json
  *   state-init        set once the first leader pushed its own state
  *   claims/<sha256>   an inbound chat event someone took (2-hour lease)
@@ -32,8 +32,9 @@
  * also queued for etcd (base/fs.h: fs_set_mirror).  The queue goes out
  * as one fenced transaction at the end of every loop turn, before every
  * chat post (the outbox's in-flight marker is a barrier: a leader that
- * cannot write it does not post) and with the applied commit before a
- * release switch.  So etcd always holds a state the leader could have
+ * cannot write it does not post), right after every delivery (the .sent
+ * mark: a successor must not post it again) and with the applied commit
+ * before a release switch.  So etcd always holds a state the leader could have
  * crashed in, and nothing reached the world that etcd does not know
  * about.  A write etcd refuses (the fence no longer holds) deposes the
  * leader: it stops at once and rejoins as a follower, whose local state
@@ -57,6 +58,7 @@
  * lease), and the synchronous calls keep the keep-alive moving.
  */
 #include "controller/ctl.h"
+#include "controller/http.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -132,6 +134,9 @@ struct hactl {
 	/* Counters for /metrics. */
 	unsigned long elections, failovers, deposals;
 	int seen_other;             /* another instance led since we started */
+	int http_fd;                /* the HTTP socket every term listens on (0: none):
+	                             * a request that comes while the role changes
+	                             * waits in its backlog instead of being refused */
 	unsigned long req_seq;
 };
 
@@ -172,7 +177,8 @@ mirrored(const char *rel)
 		return digits_then(rel + 9, ".json");
 	if (strncmp(rel, "outbox/", 7) == 0) {
 		f = rel + 7;
-		return strcmp(f, "seq") == 0 || digits_then(f, ".json") || digits_then(f, ".sending");
+		return strcmp(f, "seq") == 0 || digits_then(f, ".json") || digits_then(f, ".sending") ||
+		    digits_then(f, ".sent");
 	}
 	if (strncmp(rel, "threads/", 8) == 0) {
 		f = rel + 8;
@@ -285,8 +291,10 @@ mirror_put(void *ctx, const char *path, const void *data, size_t len)
 	}
 	queue_item(h, rel, data, len, 0);
 	free(small);
-	/* Before a chat post: etcd knows, and we still lead. */
-	if (str_has_suffix(rel, ".sending"))
+	/* Before a chat post: etcd knows, and we still lead.  And right
+	 * after one: etcd knows it was delivered (outbox.c's .sent mark), so
+	 * a successor does not post it again. */
+	if (str_has_suffix(rel, ".sending") || str_has_suffix(rel, ".sent"))
 		return ha_flush(h, NULL, 0);
 	return OK;
 }
@@ -1178,6 +1186,12 @@ ctl_ha_applied(struct ctl *c)
 }
 
 int
+ctl_ha_http_fd(const struct hactl *h)
+{
+	return h ? h->http_fd : 0;
+}
+
+int
 ctl_may_act(struct ctl *c)
 {
 	struct hactl *h = c->ha;
@@ -1457,6 +1471,8 @@ ha_close(struct hactl *h)
 		return;
 	queue_clear(h);
 	free(h->items);
+	if (h->http_fd > 0)
+		close(h->http_fd);
 	if (h->lease)
 		h->cp->ops->revoke(h->cs, h->lease, h->call_ms);
 	h->cp->ops->close(h->cs);
@@ -1531,6 +1547,11 @@ ctl_ha_run(const struct config *cfg, const struct controller_opts *opts)
 
 	if ((rc = ha_open(&h, cfg)) != OK)
 		return rc;
+	if (cfg->listen && (rc = http_listen(&h->http_fd, cfg->listen)) != OK) {
+		h->http_fd = 0;
+		ha_close(h);
+		return rc;
+	}
 	log_event(NULL, "ha: %s joins on %zu etcd endpoint%s (lease %u s)", cfg->ha->name,
 	    cfg->ha->nendpoints, cfg->ha->nendpoints == 1 ? "" : "s", cfg->ha->lease_seconds);
 	if (grant(h) != OK)

@@ -287,7 +287,8 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	}
 	if (cfg->listen) {
 		struct http_config hc = { cfg->listen, cfg->hook_secret,
-		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0, c.route_paths };
+		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0, c.route_paths,
+		    ctl_ha_http_fd(ha) };
 		struct http_handlers hh = { &c, http_plan, ctl_metrics, http_push, ctl_chat_http,
 			http_log };
 

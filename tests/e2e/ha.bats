@@ -446,9 +446,13 @@ answers() {
 	# Applied once: each plan id released once across all instances' logs.
 	dups=$(cat "$D"/run-*.log | sed -n 's/.*plan \([0-9]*\) for .*: released.*/\1/p' | sort | uniq -d)
 	assert_eq "$dups" "" "plans released twice"
-	# Each command answered at most once, and acknowledged once.
+	# Each command answered once (through its response_url, which the
+	# stand-in logs without deduplicating) and committed once.
 	for i in $(seq 2 2 20); do
-		[ "$(answers "/resp/$i")" -le 1 ] || { echo "command $i answered $(answers "/resp/$i") times" >&2; return 1; }
+		wait_for bash -c "[ \"\$(grep -cF '\"path\":\"/resp/$i\"' '$REQ')\" -ge 1 ]"
+		assert_eq "$(answers "/resp/$i")" 1 "answers to command $i"
+		assert_eq "$(git -C "$B" log --format=%s main | grep -c "^deploy postgres 7\.0\.$i\b")" 1 \
+		    "bot commits of command $i"
 	done
 }
 
