@@ -236,11 +236,16 @@ wait_post() {
 }
 
 # push MESSAGE FILE SED: a commit to the shared repository (on top of
-# whatever the bot committed meanwhile).
+# whatever the bot committed meanwhile: a bot commit between the pull and
+# the push is pulled in, and the push tried again).
 push() {
 	git -C "$W" pull -q --rebase origin main &&
-	    commit_edit "$W" "$2" "$3" "$1" &&
-	    git -C "$W" push -q origin main
+	    commit_edit "$W" "$2" "$3" "$1" || return 1
+	for _ in 1 2 3 4 5; do
+		git -C "$W" push -q origin main 2>/dev/null && return 0
+		git -C "$W" pull -q --rebase origin main || return 1
+	done
+	git -C "$W" push -q origin main
 }
 
 deploy() {
