@@ -497,6 +497,13 @@ answers() {
 	assert_eq "$(posts | grep -c 'deploy app 9.0.1')" 1 "posts of the next plan"
 	assert_eq "$(grep -c ': apply exec starting' "$D/run-$l.log")" 1 \
 	    "provider runs the killed instance started (before the kill)"
+	# /metrics: the successor leads, after one failover; the other follows.
+	run curl -s "http://127.0.0.1:${HPORT[$s]}/metrics"
+	assert_contains "$output" "firebreak_leader{instance=\"$s\"} 1"
+	assert_contains "$output" "firebreak_failovers_total 1"
+	run curl -s "http://127.0.0.1:${HPORT[$l]}/metrics"
+	assert_contains "$output" "firebreak_leader{instance=\"$l\"} 0"
+	assert_contains "$output" "firebreak_failovers_total 0"
 }
 
 @test "ha: an etcd member killed, the controllers carry on" {
