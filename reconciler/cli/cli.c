@@ -144,6 +144,7 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		{ "reason", offsetof(struct opts, reason) },
 		{ "check", offsetof(struct opts, check) },
 		{ "host", offsetof(struct opts, host) },
+		{ "ha-fence", offsetof(struct opts, ha_fence) },
 	};
 	static const struct { const char *name; size_t off; } flags[] = {
 		{ "json", offsetof(struct opts, json) },

@@ -37,7 +37,7 @@ struct repo;
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host;
+	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host, *ha_fence;
 	int check_only, bootstrap_apply, json, unverified, no_approve, health_action;
 	const char *args[16];
 	int nargs;

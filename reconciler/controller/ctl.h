@@ -525,6 +525,9 @@ int ctl_may_act(struct ctl *c);
 /* The HTTP socket every term of this instance listens on (borrowed), or
  * 0 (no `listen:`, or no HA). */
 int ctl_ha_http_fd(const struct hactl *h);
+/* The leader key's create revision while this instance leads (what its
+ * bot commands check before they commit: --ha-fence), else 0. */
+int64_t ctl_ha_fence(const struct hactl *h);
 void ctl_ha_status(struct ctl *c, struct buf *b);
 void ctl_ha_metrics(struct ctl *c, struct buf *out);
 /*

@@ -1185,6 +1185,12 @@ ctl_ha_applied(struct ctl *c)
 	put_member(c);
 }
 
+int64_t
+ctl_ha_fence(const struct hactl *h)
+{
+	return h && h->leader && !h->deposed ? h->fence : 0;
+}
+
 int
 ctl_ha_http_fd(const struct hactl *h)
 {
@@ -1649,6 +1655,35 @@ controller_ha_ask(const struct config *cfg, const char *line, char **reply)
 			coord_txn_result_dispose(&r);
 	}
 	h->lease = 0;
+	ha_close(h);
+	return rc;
+}
+
+int
+controller_ha_fence(const struct config *cfg, const char *fence)
+{
+	struct hactl *h;
+	char lkey[COORD_KEY_MAX];
+	uint64_t rev;
+	int rc;
+
+	if (parse_u64(&rev, fence, 1, (uint64_t)INT64_MAX) != OK)
+		return err_set(ERR_INVALID, "--ha-fence is the leader key's create revision");
+	if ((rc = ha_open(&h, cfg)) != OK)
+		return rc;
+	key_of(lkey, sizeof(lkey), h, "leader");
+	{
+		struct coord_cmp cmp = { lkey, COORD_CREATE, COORD_EQ, (int64_t)rev, NULL, 0 };
+		struct coord_txn t = { &cmp, 1, NULL, NULL, 0, 0 };
+		struct coord_txn_result r;
+
+		if ((rc = h->cp->ops->txn(h->cs, &t, &r, 2000)) == OK) {
+			if (!r.succeeded)
+				rc = err_set(ERR_DENIED, "the controller that ran this command no longer "
+				    "leads (etcd's leader key is not the one of revision %s)", fence);
+			coord_txn_result_dispose(&r);
+		}
+	}
 	ha_close(h);
 	return rc;
 }

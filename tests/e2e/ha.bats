@@ -506,6 +506,40 @@ answers() {
 	assert_contains "$output" "firebreak_failovers_total 0"
 }
 
+# leader_rev: the leader key's create revision (the fence).
+leader_rev() {
+	curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[${LIVE:-1}]}/v3/kv/range" \
+	    -d "{\"key\":\"$(printf 'firebreak/main/leader' | base64 -w0)\"}" 2>/dev/null |
+	    jq -r '.kvs[0].create_revision // empty'
+}
+
+@test "ha: a bot command commits only while the leader that started it leads (--ha-fence)" {
+	local l rev before
+	start a
+	start b
+	l=$(wait_leader)
+	rev=$(leader_rev)
+	[ -n "$rev" ]
+	before=$(git -C "$B" rev-parse main)
+	# The child of a leader that has been replaced: etcd's fence is another.
+	run fb chat --config "$D/$l.yaml" --as alice --ha-fence "$((rev - 1))" -- deploy app 9.9.8
+	assert_status 3
+	assert_contains "$output" "checking that this controller still leads: the controller that ran this command no longer leads"
+	assert_eq "$(git -C "$B" rev-parse main)" "$before" "the branch"
+	# The child of the leader that leads: it commits.
+	run fb chat --config "$D/$l.yaml" --as alice --ha-fence "$rev" -- deploy app 9.9.9
+	assert_status 0
+	assert_contains "$output" "committed "
+	wait_post 'deploy app 9.9.9.*auto-applied'
+	# After a failover the old fence refuses.
+	kill -9 "$(pid_of "$l")"
+	wait_leader "$l" >/dev/null
+	before=$(git -C "$B" rev-parse main)
+	run fb chat --config "$D/$l.yaml" --as alice --ha-fence "$rev" -- deploy app 9.9.7
+	assert_status 3
+	assert_eq "$(git -C "$B" rev-parse main)" "$before" "the branch"
+}
+
 @test "ha: an etcd member killed, the controllers carry on" {
 	local l
 	start a
