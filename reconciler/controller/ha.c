@@ -672,11 +672,26 @@ take(struct hactl *h, const char *key)
 		};
 		struct coord_txn t = { cmp, 2, &del, NULL, 1, 0 };
 		struct coord_txn_result r;
+		struct coord_kvs kvs;
+		int gone;
 
-		if (h->cp->ops->txn(h->cs, &t, &r, h->call_ms) != OK)
+		if (h->cp->ops->txn(h->cs, &t, &r, h->call_ms) == OK) {
+			coord_txn_result_dispose(&r);
+			return r.succeeded;
+		}
+		/* No answer (a slow etcd): the delete may have happened.  We saw
+		 * the key, and since then only the holder of our fence can have
+		 * deleted it: if it is gone while we still lead, it was us, and
+		 * the command is ours to run (else nobody would). */
+		log_event(NULL, "ha: taking %.120s: %s; looking again", key, err_last());
+		if (h->cp->ops->range(h->cs, key, 0, &kvs, h->call_ms * 3) != OK)
 			return 0;
-		coord_txn_result_dispose(&r);
-		return r.succeeded;
+		/* ... unless our term may be over: a successor may have taken it. */
+		gone = kvs.n == 0 && ctl_ha_leading(h);
+		coord_kvs_dispose(&kvs);
+		if (gone)
+			log_event(NULL, "ha: %.120s was taken by us (its answer was lost)", key);
+		return gone;
 	}
 }
 

@@ -358,6 +358,51 @@ answers() {
 	assert_eq "$(posts | grep -c "plan $id .*applied")" 1 "applied posts of docs3"
 }
 
+@test "ha: approvals per kind survive a failover: dns approved at the leader, enc at its successor, applied once" {
+	local l f id s before
+	# The policy: an approver per kind (applied before any instance starts).
+	git -C "$W" pull -q --rebase origin main
+	edit "$W" policy.yaml -e 's/^auto: .*/auto: [pin.modify]/' \
+	    -e 's/^approvers: .*/approvers: {dns: [bob, dana], enc: [carol, dana], policy: [alice]}/'
+	commit_all "$W" "policy: an approver per kind"
+	git -C "$W" push -q origin main
+	start a
+	start b
+	l=$(wait_leader)
+	f=a
+	[ "$l" != a ] || f=b
+	before=$(cat "$D/st-$f/applied")
+	push "drain web-02" hosts/web-02.example.com.yaml 's/^state: active/state: drained/'
+	wait_post '"drain web-02".*1 enc.modify, 1 dns.modify -> approve \(waiting for an approver\)'
+	id=$(posts | sed -n 's/^plan \([0-9]*\) for .*"drain web-02".*/\1/p' | head -1)
+	# dns by bob, through the follower: recorded, not applied.
+	run fb approve --config "$D/$f.yaml" --as bob "$id"
+	assert_status 0
+	assert_eq "$output" "plan $id: approved dns by bob; enc still needs one of: carol, dana"
+	wait_post "^plan $id: approved dns by bob; enc still needs one of: carol, dana"
+	kill -9 "$(pid_of "$l")"
+	wait "$(pid_of "$l")" 2>/dev/null || true
+	s=$(wait_leader "$l")
+	grep -q "plan $id for .* stays open under its id" "$D/run-$s.log"
+	assert_eq "$(cat "$D/st-$s/applied")" "$before" "the applied commit before enc's approval"
+	# enc by carol, at the successor: the plan has both now, and applies.
+	run fb approve --config "$D/$s.yaml" --as carol "$id"
+	assert_status 0
+	assert_contains "$output" "plan $id applied"
+	assert_contains "$output" "approved by carol (enc) and bob (dns)"
+	wait_post "^plan $id for .*approved by carol \(enc\) and bob \(dns\): applied"
+	assert_eq "$(jq -cS '.approvals' "$D/st-$s/plans/$id.json")" '{"dns":"bob","enc":"carol"}' \
+	    "plan $id's approvals"
+	# The killed one comes back as a follower; the next plan shows every
+	# earlier message is out: each said once.
+	start "$l"
+	deploy 4.0.0
+	wait_post 'deploy app 4.0.0.*auto-applied'
+	assert_eq "$(posts | grep -c '"drain web-02".*waiting for an approver')" 1 "posts of the plan"
+	assert_eq "$(posts | grep -c "^plan $id: approved dns by bob")" 1 "posts of bob's approval"
+	assert_eq "$(posts | grep -cE "^plan $id for .*: applied")" 1 "posts of its outcome"
+}
+
 @test "ha: a Slack-signed request sent to both instances is answered once" {
 	local body body2 ts before
 	start a
@@ -392,10 +437,20 @@ answers() {
 	assert_eq "$(answers /resp/one)" 1 "answers through response_url"
 	assert_eq "$(answers /resp/two)" 1 "answers through response_url"
 	assert_eq "$(git -C "$B" rev-list --count main)" "$((before + 2))" "commits"
+	# The claims live in etcd on a lease of more than an hour (Slack
+	# retries for up to 30 minutes).
+	local lease ttl
+	lease=$(curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[1]}/v3/kv/range" \
+	    -d "{\"key\":\"$(printf 'firebreak/main/claims/' | base64 -w0)\",\"range_end\":\"$(printf 'firebreak/main/claims0' | base64 -w0)\"}" |
+	    jq -r '[.kvs[].lease] | unique | .[0]')
+	[ -n "$lease" ] && [ "$lease" != null ]
+	ttl=$(curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[1]}/v3/lease/timetolive" \
+	    -d "{\"ID\":\"$lease\"}" | jq -r '.TTL')
+	[ "$ttl" -gt 3600 ] || { echo "a claim's lease has $ttl s left" >&2; return 1; }
 }
 
 @test "ha: 20 failovers by kill -9 and SIGSTOP: no plan posted or applied twice, no message lost, no command answered twice, nothing written by a deposed leader" {
-	local i l n version ts body stopped mark
+	local i l n version ts body stopped mark ids
 	start a
 	start b
 	start c
@@ -445,6 +500,9 @@ answers() {
 	local dups
 	dups=$(posts | grep -E '^plan [0-9]+ for ' | sed 's/ \[.*//' | sort | uniq -d)
 	assert_eq "$dups" "" "plans posted twice"
+	# Plan ids go up across every failover, in the order chat heard them.
+	ids=$(posts | sed -n 's/^plan \([0-9]*\) for .*/\1/p' | tr '\n' ' ')
+	assert_eq "$ids" "$(printf '%s\n' $ids | sort -n | tr '\n' ' ')" "plan ids in chat's order"
 	for i in $(seq 1 20); do
 		assert_eq "$(posts | grep -cE "deploy app 5\.0\.$i\" .*auto-applied")" 1 "plan of 5.0.$i"
 	done
@@ -538,6 +596,31 @@ leader_rev() {
 	run fb chat --config "$D/$l.yaml" --as alice --ha-fence "$rev" -- deploy app 9.9.7
 	assert_status 3
 	assert_eq "$(git -C "$B" rev-parse main)" "$before" "the branch"
+}
+
+@test "ha: a command a follower hands to a leader killed before it took it is run by the successor, once" {
+	local l f ts body
+	start a
+	start b
+	l=$(wait_leader)
+	f=a
+	[ "$l" != a ] || f=b
+	# The leader stops, then the follower takes a command and queues it.
+	kill -STOP "$(pid_of "$l")"
+	body=$(slack_form 'deploy+postgres+8.8.8' /resp/q)
+	ts=$(printf '%(%s)T' -1)
+	assert_eq "$(slack_to "${HPORT[$f]}" "$body" "$ts" "$D/ans-q")" 200 "HTTP status"
+	assert_eq "$(cat "$D/ans-q")" '{"response_type":"ephemeral","text":"on it: deploy postgres 8.8.8"}'
+	kill -9 "$(pid_of "$l")"
+	wait "$(pid_of "$l")" 2>/dev/null || true
+	wait_leader "$l" >/dev/null
+	wait_post 'deploy postgres 8.8.8'
+	wait_for bash -c "grep -qF '\"path\":\"/resp/q\"' '$REQ'"
+	start "$l"
+	deploy 8.8.9
+	wait_post 'deploy app 8.8.9.*auto-applied'
+	assert_eq "$(answers /resp/q)" 1 "answers"
+	assert_eq "$(git -C "$B" log --format=%s main | grep -c '^deploy postgres 8\.8\.8\b')" 1 "commits"
 }
 
 @test "ha: an etcd member killed, the controllers carry on" {
