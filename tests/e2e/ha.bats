@@ -358,7 +358,7 @@ answers() {
 	assert_eq "$(posts | grep -c "plan $id .*applied")" 1 "applied posts of docs3"
 }
 
-@test "ha: approvals per kind survive a failover: dns approved at the leader, enc at its successor, applied once" {
+@test "ha: approvals per kind survive a failover: dns approved through a follower, enc at the successor, applied once" {
 	local l f id s before
 	# The policy: an approver per kind (applied before any instance starts).
 	git -C "$W" pull -q --rebase origin main
@@ -373,7 +373,7 @@ answers() {
 	[ "$l" != a ] || f=b
 	before=$(cat "$D/st-$f/applied")
 	push "drain web-02" hosts/web-02.example.com.yaml 's/^state: active/state: drained/'
-	wait_post '"drain web-02".*1 enc.modify, 1 dns.modify -> approve \(waiting for an approver\)'
+	wait_post '"drain web-02".*1 enc.modify, 1 dns.modify -&gt; approve \(waiting for an approver\)'
 	id=$(posts | sed -n 's/^plan \([0-9]*\) for .*"drain web-02".*/\1/p' | head -1)
 	# dns by bob, through the follower: recorded, not applied.
 	run fb approve --config "$D/$f.yaml" --as bob "$id"
