@@ -6,11 +6,14 @@
 #   make bench      the performance report (bench/RESULTS.md records the latest)
 #   make lint       banned functions and header boundaries
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/fuzz.mk)
+#   make install    binaries and man pages into $(DESTDIR)$(PREFIX) (/usr/local)
+#   make package    the Debian package (debian/), into $(BUILD)/pkg/
+#   make manlint    mandoc -Tlint on the man pages (man/)
 #   WERROR=1        warnings are errors (CI)
 #   SAN=1           ASan + UBSan build in build-san/
 
 CC      ?= cc
-PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns
+PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns libsystemd
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings -Wimplicit-fallthrough \
            -Wcast-qual -Wundef
@@ -55,8 +58,15 @@ FRONT_OBJ := $(BUILD)/reconciler/cli/main.o $(BUILD)/reconciler/state/enc.o \
              $(BUILD)/reconciler/base/util.o $(BUILD)/reconciler/base/names.o
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out reconciler/cli/main.c,$(CLI_SRC)))
 
-.PHONY: all deps test unit golden e2e demo bench lint clean
+# The version is debian/changelog's ("firebreak (0.13.0) unstable; ...").
+VERSION  := $(shell sed -n '1s/^firebreak .\([^ ]*\). .*/\1/p' debian/changelog 2>/dev/null)
+
+.PHONY: all deps test unit golden e2e demo bench lint clean install package manlint
 all: $(BIN) $(CORE_BIN)
+
+# `firebreak --version` (cli.c), rebuilt when the changelog moves on.
+$(BUILD)/reconciler/cli/cli.o: debian/changelog
+$(BUILD)/reconciler/cli/cli.o: ALL_CFLAGS += -DFIREBREAK_VERSION='"$(VERSION)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,7 +82,8 @@ $(BIN): $(FRONT_OBJ)
 $(CORE_BIN): $(CORE_OBJ) $(BUILD)/libfirebreak.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (Not $(BUILD)/pkg/: the package's tree holds directories such as logrotate.d.)
+-include $(shell find $(BUILD) -path $(BUILD)/pkg -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Debian packages the build, the tests and the demo need; installed only when missing.
 DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-dev \
@@ -80,9 +91,43 @@ DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-de
             libcmocka-dev bats puppet ngircd inspircd atheme-services curl jq openssl \
             python3 bind9 bind9-dnsutils libldns-dev openssh-server \
             graphite-carbon graphite-web gunicorn prometheus \
-            clang-14 libclang-rt-14-dev systemd etcd-server etcd-client
+            clang-14 libclang-rt-14-dev systemd etcd-server etcd-client libsystemd-dev \
+            debhelper dpkg-dev fakeroot lintian mandoc chromium
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
+
+# ---- installing and packaging ------------------------------------------------
+PREFIX  ?= /usr/local
+MAN1    := $(wildcard man/*.1)
+MAN5    := $(wildcard man/*.5)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 $(BIN) $(CORE_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	ln -sf firebreak.1 $(DESTDIR)$(PREFIX)/share/man/man1/firebreak-core.1
+
+manlint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+# dpkg-buildpackage writes beside the source tree, so the tree (without
+# builds and git) is copied to $(BUILD)/pkg/src and the .deb, .buildinfo
+# and .changes land in $(BUILD)/pkg/.  The package build compiles from
+# scratch with Debian's build flags (debian/rules), in a make of its own
+# (none of this make's variables or jobserver).  DEB_BUILD_OPTIONS works:
+# "nocheck parallel=2" skips the unit tests and builds with -j2.
+PKG_DIR := $(BUILD)/pkg
+package: deps
+	rm -rf $(PKG_DIR)
+	mkdir -p $(PKG_DIR)/src
+	tar -cf - --exclude-vcs --exclude=./build --exclude=./build-san --exclude=./build-fuzz \
+	    --exclude=./demo --exclude=./bench/.work --exclude='./$(BUILD)' --exclude='*.o' \
+	    --exclude='*.d' . | \
+	    tar -xf - -C $(PKG_DIR)/src
+	cd $(PKG_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	@ls $(PKG_DIR)/firebreak_$(VERSION)_*.deb
 
 include tests/tests.mk
 include bench/bench.mk

@@ -235,6 +235,39 @@ tf_string(struct buf *b, const char *s)
 	json_emit_tf_string(b, s, strlen(s));
 }
 
+/*
+ * A TXT value as Route53 takes it through Terraform's aws provider, which
+ * only puts quotes around it: a '"' or '\\' in the text is escaped, and
+ * text longer than 255 bytes is split into strings of at most 255 bytes
+ * (whole UTF-8 characters) joined by "" -- the provider's documented way to
+ * write a DKIM key.  DESIGN.md: "providers quote or split it into 255-byte
+ * strings as their target needs".
+ */
+static void
+tf_txt(struct buf *b, const char *s)
+{
+	struct buf t = BUF_INIT;
+	size_t i = 0, piece = 0, len = strlen(s);
+
+	while (i < len) {
+		size_t k = 1;
+
+		while (i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+			k++;
+		if (piece + k > 255) {
+			buf_puts(&t, "\"\"");
+			piece = 0;
+		}
+		if (s[i] == '"' || s[i] == '\\')
+			buf_putc(&t, '\\');
+		buf_append(&t, s + i, k);
+		piece += k;
+		i += k;
+	}
+	json_emit_tf_string(b, t.data ? t.data : "", t.len);
+	buf_dispose(&t);
+}
+
 static void
 emit_zone(struct buf *b, const struct zone *z, struct rrec **order, size_t n)
 {
@@ -256,7 +289,10 @@ emit_zone(struct buf *b, const struct zone *z, struct rrec **order, size_t n)
 		buf_puts(b, ",\n        \"records\": [");
 		for (j = 0; j < r->nvals; j++) {
 			buf_puts(b, j ? ",\n          " : "\n          ");
-			tf_string(b, r->vals[j]);
+			if (strcmp(r->type, "TXT") == 0)
+				tf_txt(b, r->vals[j]);
+			else
+				tf_string(b, r->vals[j]);
 		}
 		buf_puts(b, r->nvals ? "\n        ],\n" : "],\n");
 		buf_printf(b, "        \"ttl\": %lu,\n        \"type\": ", r->ttl);

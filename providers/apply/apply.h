@@ -25,6 +25,9 @@
  * found is posted with the plan), and drift() (read the world and compare
  * it with the current release, changing nothing).  A provider with
  * either ends them with finish_found(), which also says what was found.
+ *
+ * Layer: providers/apply (includes base, model, plan and its own folder); the
+ * provider interface the controller includes.
  */
 #ifndef FIREBREAK_APPLY_H
 #define FIREBREAK_APPLY_H
@@ -181,6 +184,20 @@ struct apply_ops {
 	 * found->digest).  Returns what finish() would.
 	 */
 	int (*finish_found)(char **reason, struct apply_found *found, void *run);
+	/*
+	 * Optional (NULL: the provider cannot read a zone on its own).  Read
+	 * `zone` ("example.com") from the world now, blocking: the one-shot
+	 * `firebreak import zone`, not the controller's loop.  `cfg`
+	 * (borrowed) holds the provider's own keys that reach the world, as
+	 * open() reads them (for rfc2136: server, an optional tsig, timeout).
+	 * On OK *out (owns) is the zone's records that firebreak manages as
+	 * master-file text (model/zonefile.h reads it): one record a line,
+	 * absolute names, no SOA and no apex NS.  A refused, unsigned when
+	 * signed was asked, or incomplete transfer is an error, never an empty
+	 * zone: ERR_DENIED for a refusal, ERR_INVALID for a bad cfg or a
+	 * malformed transfer, ERR for the network; err_last() says which.
+	 */
+	int (*read_zone)(char **out, const struct ynode *cfg, const char *zone);
 };
 
 struct apply_provider {

@@ -205,26 +205,46 @@ tf_unescape(const char *s, size_t len)
 	return buf_steal(&b);
 }
 
-/* A TXT record whose text is split into strings of at most 255 bytes. */
+/*
+ * A TXT record from the renderer's Route53 text (renderers/route53.c): a
+ * '\\' escapes the byte after it, "" ends one character-string and begins
+ * the next; a string is also ended at 255 bytes.  So rfc2136 sends the
+ * strings Route53 would hold.
+ */
+static void
+txt_push(ldns_rr *rr, uint8_t *chunk, size_t n)
+{
+	chunk[0] = (uint8_t)n;
+	ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, n + 1, chunk));
+}
+
 static ldns_rr *
 txt_rr(ldns_rdf *owner, uint32_t ttl, const char *text, size_t len)
 {
 	ldns_rr *rr = ldns_rr_new();
 	uint8_t chunk[256];
-	size_t off = 0;
+	size_t i, n = 0;
 
 	ldns_rr_set_owner(rr, owner);
 	ldns_rr_set_type(rr, LDNS_RR_TYPE_TXT);
 	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
 	ldns_rr_set_ttl(rr, ttl);
-	do {
-		size_t n = len - off > 255 ? 255 : len - off;
-
-		chunk[0] = (uint8_t)n;
-		memcpy(chunk + 1, text + off, n);
-		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, n + 1, chunk));
-		off += n;
-	} while (off < len);
+	for (i = 0; i < len; i++) {
+		if (text[i] == '"' && i + 1 < len && text[i + 1] == '"') {
+			txt_push(rr, chunk, n);
+			n = 0;
+			i++;
+			continue;
+		}
+		if (text[i] == '\\' && i + 1 < len)
+			i++;
+		if (n == 255) {
+			txt_push(rr, chunk, n);
+			n = 0;
+		}
+		chunk[1 + n++] = (uint8_t)text[i];
+	}
+	txt_push(rr, chunk, n);
 	return rr;
 }
 

@@ -347,6 +347,13 @@ dnswire_check(struct dnsreply *out, const uint8_t *w, size_t len, uint16_t id, i
 	}
 	out->rcode = (int)ldns_pkt_get_rcode(pkt);
 	t = ldns_pkt_tsig(pkt);
+	if (!k->name) {
+		/* Asked without a key: a signature we cannot check is no
+		 * better than none, and a server has no key to sign with. */
+		if (t)
+			rc = err_set(ERR_INVALID, "a signed reply to an unsigned request");
+		goto out;
+	}
 	if (!t) {
 		/* An error may come unsigned (a server that does not know our
 		 * key cannot sign); the caller fails on its rcode anyway. */
@@ -426,9 +433,12 @@ send_signed(struct dnsconn *c, ldns_pkt *pkt, const struct tsigkey *k, ldns_rdf 
 	int rc;
 
 	*mac = NULL;
+	if (!k->name)
+		goto unsigned_send;     /* a transfer asked for without a key */
 	if (ldns_pkt_tsig_sign(pkt, k->name, k->secret, DNSWIRE_FUDGE, k->alg, NULL) !=
 	    LDNS_STATUS_OK || !ldns_pkt_tsig(pkt))
 		return err_set(ERR, "cannot sign the request (is the secret base64?)");
+unsigned_send:
 	if (ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
 		return err_set(ERR, "cannot put the request on the wire");
 	if (len > DNSWIRE_MSG_MAX) {
@@ -438,7 +448,7 @@ send_signed(struct dnsconn *c, ldns_pkt *pkt, const struct tsigkey *k, ldns_rdf 
 	}
 	rc = conn_send(c, wire, len);
 	free(wire);
-	if (rc == OK)
+	if (rc == OK && k->name)
 		*mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(pkt), 3));
 	return rc;
 }

@@ -82,6 +82,10 @@ int dnswire_check(struct dnsreply *out, const uint8_t *w, size_t len, uint16_t i
     int opcode, const struct tsigkey *k, const ldns_rdf *prior, int timers_only, time_t now);
 
 /*
+ * A key whose name is NULL means no TSIG at all (`firebreak import zone`
+ * from a server that allows transfers by address): requests go unsigned
+ * and a signed reply is refused as malformed.
+ *
  * Read the whole zone by AXFR over c: every record of `zone` (an ldns
  * dname) that dnsrec_managed() says is firebreak's goes into *out
  * (owns; sorted), the zone's SOA into *soa (owns).  Every reply must be

@@ -610,6 +610,76 @@ r2_finish(char **reason, void *run)
 	return r2_finish_found(reason, &found, run);
 }
 
+/* ---- reading a zone for `firebreak import zone` -------------------------------- */
+
+/*
+ * The zone by AXFR, here and now (the CLI has no loop to keep going),
+ * signed when cfg has a tsig entry and unsigned otherwise (a server that
+ * allows transfers by address).  Only the records dnsrec_managed() keeps
+ * come back, as ldns writes them: the importer reads that text with the
+ * same parser as a zone file.
+ */
+static int
+r2_read_zone(char **out, const struct ynode *cfg, const char *zone)
+{
+	static const char *const known[] = { "server", "tsig", "timeout", NULL };
+	struct r2_cfg *c = xcalloc(1, sizeof(*c));
+	struct tsigkey k = { 0 };
+	struct dnsrecs recs = { 0 };
+	struct dnsconn conn = { -1, 0, NULL };
+	struct buf b = BUF_INIT;
+	ldns_rr *soa = NULL;
+	ldns_rdf *rdf = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if ((rc = apply_check_keys(cfg, "rfc2136", known)) != OK ||
+	    (rc = parse_server(c, cfg)) != OK ||
+	    (ynode_get(cfg, "tsig") && (rc = parse_tsig(c, cfg)) != OK) ||
+	    (rc = parse_number(&c->timeout_s, cfg, "timeout", R2_TIMEOUT_DEFAULT, R2_TIMEOUT_MAX)) != OK)
+		goto out;
+	if (!valid_zone(zone)) {
+		rc = err_set(ERR_INVALID, "'%s' is not a zone name", zone);
+		goto out;
+	}
+	if (c->key_name) {
+		k.name = xstrdup(c->key_name);
+		tsigkey_algorithm(&k, c->alg_name);
+		if ((rc = read_secret(&k.secret, c)) != OK)
+			goto out;
+	}
+	rdf = ldns_dname_new_frm_str(zone);
+	ASSERT(rdf);
+	if ((rc = dnsconn_open(&conn, c->host, c->port, c->server,
+	    log_now() + c->timeout_s)) != OK)
+		goto out;
+	rc = dnswire_axfr(&recs, &soa, &conn, rdf, &k);
+	dnsconn_close(&conn);
+	if (rc != OK)
+		goto out;
+	for (i = 0; i < recs.n; i++) {
+		char *t = ldns_rr2str(recs.v[i].rr);
+
+		ASSERT(t);
+		buf_puts(&b, t);
+		if (b.len == 0 || b.data[b.len - 1] != '\n')
+			buf_putc(&b, '\n');
+		free(t);
+	}
+	*out = b.data ? buf_steal(&b) : xstrdup("");
+out:
+	buf_dispose(&b);
+	dnsrecs_dispose(&recs);
+	if (soa)
+		ldns_rr_free(soa);
+	if (rdf)
+		ldns_rdf_deep_free(rdf);
+	tsigkey_dispose(&k);
+	cfg_close(c);
+	return rc;
+}
+
 static const struct apply_ops r2_ops = {
 	.open = r2_open,
 	.wants = r2_wants,
@@ -623,6 +693,7 @@ static const struct apply_ops r2_ops = {
 	.drift = r2_drift,
 	.group = r2_group,
 	.finish_found = r2_finish_found,
+	.read_zone = r2_read_zone,
 };
 
 const struct apply_provider apply_rfc2136 = {

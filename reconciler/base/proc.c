@@ -210,7 +210,9 @@ proc_start(struct proc **out, const char *const argv[], const struct proc_opts *
 	fa_ok = 1;
 	if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
 	    (e = posix_spawn_file_actions_adddup2(&fa, pfd[1], 1)) != 0 ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, pfd[1], 2)) != 0 ||
+	    (o->stderr_path ? (e = posix_spawn_file_actions_addopen(&fa, 2, o->stderr_path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600)) :
+	    (e = posix_spawn_file_actions_adddup2(&fa, pfd[1], 2))) != 0 ||
 	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
 		goto spawn_err;
 	if (o->cwd && (e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd)) != 0)

@@ -51,6 +51,12 @@ struct proc_opts {
 	unsigned timeout_ms;      /* 0: none */
 	unsigned grace_ms;        /* 0: PROC_GRACE_MS */
 	size_t output_cap;        /* 0: PROC_OUTPUT_CAP */
+	/* Borrowed; NULL: stderr joins stdout in the captured output.  Else
+	 * stderr goes to this file, opened by the child (created 0600 or
+	 * truncated; never through a symlink): for a program whose stdout
+	 * is data (an ENC script's YAML) and whose stderr is talk.
+	 * proc_start() only; proc_fork() ignores it. */
+	const char *stderr_path;
 };
 
 struct proc_result {

@@ -157,6 +157,27 @@ bot_run_status(struct bot *b, char **av, size_t ac)
 	return OK;
 }
 
+/*
+ * The controller's answer to a request (takes msg): said when done;
+ * refused when it was not allowed, conflicts, or is `also` or `also2`
+ * (the codes that mean a wrong request for this command; 0: none); otherwise an error (exit 3).
+ */
+static int
+answer(struct bot *b, int rc, char *msg, int also, int also2)
+{
+	if (rc == OK)
+		bot_say(b, "%s\n", msg ? msg : "done");
+	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || (rc && (rc == also || rc == also2)))
+		bot_refuse(b, "%s", msg ? msg : err_last());
+	else {
+		buf_reset(&b->ans->text);
+		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
+		b->ans->code = 3;
+	}
+	free(msg);
+	return rc;
+}
+
 static int
 run_decide(struct bot *b, int approve, const char *id)
 {
@@ -175,17 +196,7 @@ run_decide(struct bot *b, int approve, const char *id)
 	if (rc == ERR_NOTFOUND)
 		rc = b->rq->decide_offline ? b->rq->decide_offline(b->cfg, approve, id, b->user,
 		    &msg) : err_set(ERR, "no controller is running on %s", b->cfg->state);
-	if (rc == OK)
-		bot_say(b, "%s\n", msg ? msg : "done");
-	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND)
-		bot_refuse(b, "%s", msg ? msg : err_last());
-	else {
-		buf_reset(&b->ans->text);
-		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
-		b->ans->code = 3;
-	}
-	free(msg);
-	return rc;
+	return answer(b, rc, msg, ERR_NOTFOUND, 0);
 }
 
 int
@@ -246,17 +257,7 @@ run_rollout_act(struct bot *b, int resume, const char *id)
 	if (parse_u64(&v, id, 1, 1ull << 62) != OK)
 		return bot_refuse(b, "'%s' is not a rollout id (a plan id)", id);
 	rc = ctl_rollout(&msg, b->cfg->state, resume, id, b->user);
-	if (rc == OK)
-		bot_say(b, "%s\n", msg ? msg : "done");
-	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_INVALID)
-		bot_refuse(b, "%s", msg ? msg : err_last());
-	else {
-		buf_reset(&b->ans->text);
-		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
-		b->ans->code = 3;
-	}
-	free(msg);
-	return rc;
+	return answer(b, rc, msg, ERR_INVALID, 0);
 }
 
 int
@@ -287,19 +288,9 @@ run_rerun(struct bot *b, const char *verb, const char *arg)
 		    "entry turns it on)", verb, b->rq->via);
 	rc = ctl_rerun(&msg, b->cfg->state, verb, arg, b->user);
 	if (rc == ERR_NOTFOUND && !msg)
-		rc = bot_refuse(b, "no controller is running on %s: %s needs it (firebreak run)",
+		return bot_refuse(b, "no controller is running on %s: %s needs it (firebreak run)",
 		    b->cfg->state, verb);
-	else if (rc == OK)
-		bot_say(b, "%s\n", msg ? msg : "done");
-	else if (rc == ERR_DENIED || rc == ERR_CONFLICT || rc == ERR_NOTFOUND || rc == ERR_INVALID)
-		bot_refuse(b, "%s", msg ? msg : err_last());
-	else {
-		buf_reset(&b->ans->text);
-		buf_printf(&b->ans->text, "%s\n", msg ? msg : err_last());
-		b->ans->code = 3;
-	}
-	free(msg);
-	return rc;
+	return answer(b, rc, msg, ERR_NOTFOUND, ERR_INVALID);
 }
 
 int

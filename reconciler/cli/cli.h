@@ -9,6 +9,9 @@
  *   cmd_inventory.c   check, render, plan, apply, enc
  *   cmd_controller.c  run, approve, discard, status, fetch
  *   cmd_chat.c        chat, reply
+ *   cmd_import.c      import zone (and what both imports share)
+ *   cmd_import_enc.c  import enc
+ *   import_tree.c     the checkout, the check before writing, the writing
  *   main.c            the libc-only front (`firebreak`): enc --state, exec
  */
 #ifndef FIREBREAK_CLI_H
@@ -38,7 +41,9 @@ struct repo;
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
 	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host, *ha_fence;
+	const char *from_axfr, *from_file, *tsig, *zone_id, *script, *nodes;
 	int check_only, bootstrap_apply, json, unverified, no_approve, health_action;
+	int force, skip_unsupported;
 	const char *args[16];
 	int nargs;
 };
@@ -92,5 +97,6 @@ int cmd_reconcile(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_reply(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -18,6 +18,9 @@
  * Plan ids are decimal digits and nothing else.  Request bodies are
  * capped (413 beyond).  http.c knows nothing of the controller: what it
  * serves comes through struct http_handlers.
+ *
+ * Layer: controller (includes base only: the handlers are the controller's;
+ * planpage.c, the page, also includes plan/valdiff.h).
  */
 #ifndef FIREBREAK_HTTP_H
 #define FIREBREAK_HTTP_H
@@ -29,6 +32,7 @@
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:8088"
 #define HTTP_MAX_BODY (1024 * 1024)
 #define HTTP_MAX_HTML (16 * 1024 * 1024)   /* a plan page beyond this is cut */
+#define HTTP_ID_MAX 20                      /* digits in a plan id */
 
 /* One request, as a handler sees it.  Everything borrowed for the call. */
 struct http_request {
@@ -113,8 +117,12 @@ int http_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
  * newline and tab as U+FFFD. */
 void http_html_escape(struct buf *b, const char *s, size_t n);
 
-/* The HTML page for a plan's JSON (untrusted content).  ERR_INVALID when
- * it is not a plan object. */
+/* The HTML page for a plan's JSON (untrusted content), in planpage.c.
+ * ERR_INVALID when it is not a plan object. */
 int http_plan_html(struct buf *out, const char *json);
+
+/* The page's one stylesheet, in a <style> element that the listener's
+ * Content-Security-Policy allows by its SHA-256 (and nothing else). */
+extern const char http_page_style[];
 
 #endif

@@ -23,6 +23,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/proc.h"
+#include "base/sdnotify.h"
 #include "controller/http.h"
 #include "git/repo.h"
 #include "providers/apply/apply.h"
@@ -250,6 +251,25 @@ http_log(void *ctx, const char *line)
 	log_event(NULL, "http: %s", line);
 }
 
+/* systemd's STATUS= (base/sdnotify.h): the applied commit, sent again
+ * whenever it changes (a reconcile, an approval, a finished apply).
+ * `told` holds the commit last sent. */
+static void
+notify_applied(const struct ctl *c, char told[41])
+{
+	const char *now = c->base.sha[0] ? c->base.sha : "-";
+	char status[SDNOTIFY_STATUS_MAX];
+
+	if (strcmp(told, now) == 0)
+		return;
+	snprintf(told, 41, "%s", now);
+	if (c->base.sha[0])
+		snprintf(status, sizeof(status), "applied %s on %s", c->base.sha, c->cfg->branch);
+	else
+		snprintf(status, sizeof(status), "nothing applied yet on %s", c->cfg->branch);
+	sdnotify_status(status);
+}
+
 int
 controller_run(const struct config *cfg, const struct controller_opts *opts)
 {
@@ -265,6 +285,8 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	sigset_t mask;
 	double next_fetch = 0, turn;
 	struct timespec turn_cpu;
+	struct sdwatchdog wd;
+	char told[41] = "";
 	int rc, running = 1, leading = !ha || ctl_ha_leading(ha);
 
 	/* A follower has no control socket: the shell's requests go to the
@@ -333,6 +355,13 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	} else if (leading) {
 		ctl_reconcile(&c);
 	}
+	/* Ready once the first reconcile ran (or, when a cut-short apply is
+	 * being finished first, once the loop that drives it starts); with
+	 * `ha`, once this instance follows or leads (again at each change of
+	 * role, which systemd takes as the same news). */
+	notify_applied(&c, told);
+	sdnotify_ready(NULL);
+	sdnotify_watchdog_init(&wd);
 	if (c.ob && leading)
 		outbox_run(c.ob);
 	if (ha)
@@ -389,6 +418,7 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 		    &timeout);
 		if (ha)
 			ctl_ha_pollfds(&c, &timeout);
+		sdnotify_watchdog_timeout(&wd, &timeout);
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			/* Not a clean stop: systemd's Restart=on-failure must see it. */
 			rc = err_set(ERR, "poll: %s", strerror(errno));
@@ -399,6 +429,8 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 		}
 		turn = log_now();
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &turn_cpu);
+		/* Every turn of the loop pings; a loop stuck anywhere stops. */
+		sdnotify_watchdog_tick(&wd);
 		if (pfd[1].revents & POLLIN)
 			running = 0;
 		/* First of all, a leader whose lease may be gone (it was paused,
@@ -486,6 +518,7 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 			jobs_step(&c);
 			outbox_run(c.ob);
 		}
+		notify_applied(&c, told);
 		if (log_now() - turn > c.turn_max)
 			c.turn_max = log_now() - turn;
 		{
@@ -503,6 +536,9 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	}
 	log_event(NULL, rc == CTL_ROLE ? "ha: %s" : "stopping", leading ? "stops leading" :
 	    "leads now");
+	/* A change of role (CTL_ROLE) runs the loop again at once. */
+	if (rc != CTL_ROLE)
+		sdnotify_stopping();
 	ctl_ha_end(&c);
 	ctl_close(&c);
 	return rc;

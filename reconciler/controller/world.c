@@ -1018,6 +1018,7 @@ add_run(struct ctl *c, size_t idx, void *run, struct pollfd *pfd, size_t max, in
 	const struct apply_ops *ops;
 	int due;
 
+	/* Without a run there may be no providers at all (c->aps NULL). */
 	if (!run || max == 0)
 		return 0;
 	ops = c->aps[idx]->ops;

@@ -6,6 +6,8 @@
  * The policy that governs a plan is always the one of the last applied
  * commit; a missing policy.yaml is the empty policy: nothing is auto,
  * nobody may approve or run a mutating command.
+ *
+ * Layer: model (includes git, base).
  */
 #ifndef FIREBREAK_POLICY_H
 #define FIREBREAK_POLICY_H

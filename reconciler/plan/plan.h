@@ -4,6 +4,8 @@
  * taking the strictest decision of its changes (invalid, approve, observe,
  * auto, noop).  A plan is bound to (base, target) and to a hash of what it
  * would apply, so an approval applies exactly what was reviewed.
+ *
+ * Layer: plan (includes renderers, model, git, base).
  */
 #ifndef FIREBREAK_PLAN_H
 #define FIREBREAK_PLAN_H

@@ -2,6 +2,8 @@
  * config.h - the controller's configuration (DESIGN.md "Controller
  * configuration"): a YAML file outside the inventory repository.  Secrets
  * come from files named here, never from the file itself or the repo.
+ *
+ * Layer: state (includes plan, model, git, base).
  */
 #ifndef FIREBREAK_CONFIG_H
 #define FIREBREAK_CONFIG_H

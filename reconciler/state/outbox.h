@@ -48,6 +48,8 @@
  * never a loss; the rest is fsynced.
  *
  * One process at a time: the controller, or a CLI holding the state lock.
+ *
+ * Layer: state (includes model, base).
  */
 #ifndef FIREBREAK_OUTBOX_H
 #define FIREBREAK_OUTBOX_H

@@ -43,6 +43,8 @@
  * argument below marks it pending in the index), queues it, and then
  * clears the mark (state_announced()); a restart finds every mark a kill
  * left and finishes the job exactly once (controller/reconcile.c).
+ *
+ * Layer: state (includes plan, model, git, base).
  */
 #ifndef FIREBREAK_STATE_H
 #define FIREBREAK_STATE_H

@@ -399,6 +399,8 @@ chat: irc-account:carol via irc #ops: drain web-02"
 @test "irc accounts: without account-tag, account-notify tells the bot of a login in the channel" {
 	write_config "$IRC2_PORT"
 	start_controller
+	# The bot must be in #ops before carol logs in, or it hears no ACCOUNT.
+	wait_for "$D/run.log" "joined #ops as firebreak (extended-join, account-notify)"
 	# carol joins #ops as a bare nick, with the bot there, then identifies:
 	# the bot hears of the login (ACCOUNT) and takes her next line as hers.
 	run say carol "-J IDENTIFY carol $CAROL_PW" "firebreak: drain web-02" 1 "" "$IRC2_PORT"

@@ -9,6 +9,9 @@
 #   make fuzz FUZZ_TARGETS="ydoc edit"   only these
 #   make fuzz FUZZ_JOBS=2      two runs of each target side by side
 #   make fuzz-build            build only
+#   make fuzz-campaign         run every target until it has executed
+#                              FUZZ_GOAL inputs in total (default 10 million;
+#                              resumable: build-fuzz/execs.tsv keeps the count)
 #
 # New inputs libFuzzer finds go to build-fuzz/corpus/<name>/ (not the
 # source tree); a crash is written as build-fuzz/crash-<name>-*.  Turn a
@@ -33,8 +36,12 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 REPLAY_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%)
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-campaign
 fuzz-build: $(FUZZ_BIN)
+
+FUZZ_GOAL ?= 10000000
+fuzz-campaign: $(FUZZ_BIN)
+	@./tests/fuzz/campaign.sh $(FUZZ_GOAL) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The library is instrumented for coverage (fuzzer-no-link); only the
 # targets link libFuzzer's main.

@@ -80,7 +80,7 @@ own_tag(const char *p)
 {
 	static const char *const tags[] = { "!DOCTYPE", "html", "head", "meta", "title", "style",
 	    "body", "h1", "h2", "h3", "p", "a", "pre", "span", "table", "thead", "tbody", "tr",
-	    "td", "th", "ul", "li", "code" };
+	    "td", "th", "ul", "li", "code", "details", "summary" };
 	size_t i, n;
 
 	if (*p == '/')

@@ -501,7 +501,7 @@ assert_only_our_markup(const char *page, const char *id)
 {
 	static const char *const tags[] = { "!DOCTYPE", "html", "head", "meta", "title", "style",
 		"body", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "code",
-		"span", "a", "pre", "ul", "li", NULL };
+		"span", "a", "pre", "ul", "li", "details", "summary", NULL };
 	static const char *const attrs[] = { "lang", "charset", "name", "content", "class", "href",
 		NULL };
 	const char *p = page;
@@ -594,6 +594,78 @@ test_plan_page_content(void **state)
 	assert_non_null(strstr(page, "<tr><th>needs an approver for</th><td>dns</td></tr>"));
 	assert_non_null(strstr(page, "<tr><th>outcome</th><td>waiting</td></tr>"));
 	assert_non_null(strstr(page, "<span class=\"del\">-&quot;10.0.1.6&quot;</span>"));
+	resp_dispose(&r);
+}
+
+/*
+ * A change shows what changed path by path (plan/valdiff.h), not the two
+ * whole documents on one line; a long value folds into <details> with
+ * the whole of it inside; keys from the plan are escaped like any text;
+ * approvals say who approved which kind.
+ */
+static void
+test_plan_page_path_by_path(void **state)
+{
+	static const char enc_plan[] =
+		"{\"id\": \"8\", \"target\": \"d55800f2\", \"decision\": \"approve\","
+		" \"approvals_needed\": [\"dns\", \"enc\"], \"approvals\": {\"dns\": \"alice\", \"enc\": \"<bob>\"},"
+		" \"changes\": ["
+		"  {\"type\": \"enc.modify\", \"artifact\": \"enc/lb-01.example.com.yaml\","
+		"   \"object\": \"lb-01.example.com\", \"decision\": \"auto\","
+		"   \"before\": {\"classes\": [\"profile::base\"], \"parameters\": {\"backends\": [\"web-01.example.com\","
+		"     \"web-02.example.com\"], \"maxconn\": 2000, \"<b>\": 1}},"
+		"   \"after\": {\"classes\": [\"profile::base\", \"nginx\"], \"parameters\": {\"backends\":"
+		"     [\"web-01.example.com\"], \"maxconn\": 4000, \"<b>\": 2}}},"
+		"  {\"type\": \"pin.modify\", \"artifact\": \"hiera/pins/production.yaml\", \"object\": \"k\","
+		"   \"decision\": \"auto\", \"before\": \"1\", \"after\": \"%s\"}]}";
+	struct buf b = BUF_INIT;
+	char *plan, longv[301];
+
+	(void)state;
+	memset(longv, 'x', 300);
+	longv[300] = '\0';
+	plan = xasprintf(enc_plan, longv);
+	assert_int_equal(http_plan_html(&b, plan), OK);
+	assert_only_our_markup(b.data, "8");
+	assert_non_null(strstr(b.data, "<th>type</th><th>object</th><th>decision</th><th>change</th>"));
+	assert_non_null(strstr(b.data, "<td class=\"d-auto\">auto</td><td><ul class=\"vd\">"
+	    "<li class=\"add\"><code class=\"path\">classes</code>: <span class=\"sign\">+</span> "
+	    "<code>nginx</code></li>"
+	    "<li class=\"set\"><code class=\"path\">parameters[&quot;&lt;b&gt;&quot;]</code>: "
+	    "<code class=\"del\">1</code> \xE2\x86\x92 <code class=\"add\">2</code></li>"
+	    "<li class=\"del\"><code class=\"path\">parameters.backends</code>: "
+	    "<span class=\"sign\">\xE2\x88\x92</span> <code>web-02.example.com</code></li>"
+	    "<li class=\"set\"><code class=\"path\">parameters.maxconn</code>: "
+	    "<code class=\"del\">2000</code> \xE2\x86\x92 <code class=\"add\">4000</code></li>"
+	    "</ul></td></tr>"));
+	/* Not the whole documents. */
+	assert_null(strstr(b.data, "&quot;classes&quot;"));
+	assert_null(strstr(b.data, "web-01.example.com"));
+	/* The long value: its head, its size, and the whole of it. */
+	assert_non_null(strstr(b.data, "<details class=\"add\"><summary><code>xxxxxxxxxx"));
+	assert_non_null(strstr(b.data, "...</code> <span class=\"note\">(300 bytes)</span></summary>"
+	    "<code>"));
+	assert_non_null(strstr(b.data, longv));
+	assert_non_null(strstr(b.data, "<tr><th>approvals</th><td>dns by alice, enc by &lt;bob&gt;"
+	    "</td></tr>"));
+	buf_dispose(&b);
+	free(plan);
+}
+
+/* A plan that needs an approver and has none says so. */
+static void
+test_plan_page_no_approval_yet(void **state)
+{
+	struct req q = GET("/plans/17");
+	struct resp r;
+
+	(void)state;
+	fetch(&r, &q);
+	assert_non_null(strstr(r.body.data, "<tr><th>approvals</th><td class=\"note\">none yet</td>"
+	    "</tr>"));
+	/* The dns.modify: the address that went. */
+	assert_non_null(strstr(r.body.data, "<li class=\"del\"><span class=\"sign\">\xE2\x88\x92</span> "
+	    "<code>10.0.1.6</code></li>"));
 	resp_dispose(&r);
 }
 
@@ -775,6 +847,8 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_page_content);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_csp_hash_matches_style);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_html_refuses_non_plans);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_page_path_by_path);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan_page_no_approval_yet);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_escape);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_port_in_use);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_no_secret_refuses_hooks_and_no_fd_leak);

@@ -408,6 +408,18 @@ build_dns_escape(struct model *m)
 	    "$ and % alone", "tab\there"));
 }
 
+#define A50 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A254 A50 A50 A50 A50 A50 "aaaa"
+
+/* A DKIM-sized TXT: 254 bytes, then a two-byte character that would make
+ * the first string 256 bytes long. */
+static void
+build_dns_long_txt(struct model *m)
+{
+	t_zone(m, "example.com", "Z1", 300);
+	t_record(m, "dkim", "TXT", 0, L(A254 "\xc3\xa9" "bc"));
+}
+
 static void
 build_dns_empty(struct model *m)
 {
@@ -737,7 +749,24 @@ static const struct rcase cases[] = {
 	  { { "terraform/route53/example.com.tf.json", "*.example.com/A",
 	      "[\"10.0.0.1\"]" } } },
 
-	{ "route53: strings escape JSON, ${ and %{", build_dns_escape, "route53", 1,
+	{ "route53: a TXT over 255 bytes is split between characters with \"\" (the aws "
+	  "provider's way); the semantic object keeps the text", build_dns_long_txt, "route53", 1,
+	  { { "terraform/route53/example.com.tf.json",
+	      TF_HEAD
+	      "      \"dkim_example_com_TXT\": {\n"
+	      "        \"name\": \"dkim.example.com\",\n"
+	      "        \"records\": [\n"
+	      "          \"" A254 "\\\"\\\"\xc3\xa9" "bc\"\n"
+	      "        ],\n"
+	      "        \"ttl\": 300,\n"
+	      "        \"type\": \"TXT\",\n"
+	      "        \"zone_id\": \"Z1\"\n"
+	      "      }"
+	      TF_TAIL } },
+	  { { "terraform/route53/example.com.tf.json", "dkim.example.com/TXT",
+	      "[\"" A254 "\xc3\xa9" "bc\"]" } } },
+	{ "route53: strings escape JSON, ${ and %{; a TXT's quotes and backslashes are "
+	  "escaped for Route53", build_dns_escape, "route53", 1,
 	  { { "terraform/route53/example.com.tf.json",
 	      TF_HEAD
 	      "      \"txt_example_com_TXT\": {\n"
@@ -746,7 +775,7 @@ static const struct rcase cases[] = {
 	      "          \"$ and % alone\",\n"
 	      "          \"100%%{x}\",\n"
 	      "          \"a$${b}c\",\n"
-	      "          \"say \\\"hi\\\" \\\\ there\",\n"
+	      "          \"say \\\\\\\"hi\\\\\\\" \\\\\\\\ there\",\n"
 	      "          \"tab\\there\"\n"
 	      "        ],\n"
 	      "        \"ttl\": 300,\n"

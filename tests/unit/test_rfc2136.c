@@ -63,6 +63,10 @@ static const struct tf_case tf_cases[] = {
 	  DOC(RES("t", "\"name\": \"t.example.com\", \"type\": \"TXT\", \"ttl\": 300, "
 	      "\"records\": [\"a \\\"quoted\\\" $${x} %%{y} $$$${z}\"]")),
 	  OK, "t.example.com. TXT 300 \"a \\\"quoted\\\" ${x} %{y} $$${z}\"|", 0 },
+	{ "tf: a TXT in Route53's text: \"\" between strings, \\ escapes (renderers/route53.c)",
+	  DOC(RES("t", "\"name\": \"t.example.com\", \"type\": \"TXT\", \"ttl\": 300, "
+	      "\"records\": [\"ab\\\"\\\"cd\\\\\\\\e\\\\\\\"f\"]")),
+	  OK, "t.example.com. TXT 300 \"ab\" \"cd\\\\e\\\"f\"|", 0 },
 	{ "tf: the apex NS set is not firebreak's",
 	  DOC(RES("n", "\"name\": \"example.com\", \"type\": \"NS\", \"ttl\": 300, "
 	      "\"records\": [\"ns1.example.net.\", \"ns2.example.net.\"]") ", "
@@ -395,6 +399,34 @@ test_check(void **state)
 	free(w);
 	ldns_rdf_deep_free(req);
 	tsigkey_dispose(&k);
+}
+
+/* A transfer asked for without a key (`firebreak import zone` from a
+ * server that allows it by address): an unsigned reply is what comes
+ * back; a signed one cannot be checked and is refused. */
+static void
+test_check_unsigned_key(void **state)
+{
+	struct tsigkey none = { 0 };
+	struct dnsreply r;
+	ldns_rdf *req = request_mac();
+	uint8_t *w;
+	size_t len;
+
+	(void)state;
+	reply_wire(&w, &len, 77, LDNS_PACKET_QUERY, 0, SOA1, NULL, NULL, 0, NULL);
+	assert_int_equal(dnswire_check(&r, w, len, 77, LDNS_PACKET_QUERY, &none, NULL, 0,
+	    time(NULL)), OK);
+	assert_int_equal(r.is_signed, 0);
+	assert_null(r.mac);
+	assert_non_null(r.pkt);
+	dnsreply_dispose(&r);
+	free(w);
+	reply_wire(&w, &len, 77, LDNS_PACKET_QUERY, 0, SOA1, SECRET, req, 0, NULL);
+	want_err(dnswire_check(&r, w, len, 77, LDNS_PACKET_QUERY, &none, NULL, 0, time(NULL)),
+	    ERR_INVALID, "a signed reply to an unsigned request");
+	free(w);
+	ldns_rdf_deep_free(req);
 }
 
 /* The TSIG error field as BIND fills it for a bad signature. */
@@ -818,6 +850,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_scan);
 	CASES(test_check, check_cases);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_tsig_error);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_unsigned_key);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_next_message);
 	CASES(test_axfr, axfr_cases);
 	CASES(test_diff, diff_cases);

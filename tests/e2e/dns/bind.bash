@@ -10,9 +10,10 @@
 # runs as the calling user.  It listens on 127.0.0.1 only, without rndc
 # access from anything but the rndc key in DIR.
 #
-# bind_load ZONE FILE: replace ZONE's content with FILE (a zone file) and
-# its journal with nothing (rndc delzone, addzone); returns once the
-# server answers with FILE's SOA serial.  bind_start adds each zone empty
+# bind_load ZONE FILE [TRANSFER_ACL]: replace ZONE's content with FILE (a
+# zone file) and its journal with nothing (rndc delzone, addzone); returns
+# once the server answers with FILE's SOA serial.  Transfers need key
+# fbkey unless TRANSFER_ACL says otherwise (e.g. "127.0.0.1;": unsigned).  bind_start adds each zone empty
 # (an SOA and the apex NS) this way.
 #
 # Needs named, rndc, tsig-keygen, dig, python3 (free port), all installed
@@ -102,7 +103,7 @@ bind_serial() {
 }
 
 bind_load() {
-	local zone=$1 file=$2 serial f
+	local zone=$1 file=$2 acl=${3:-key fbkey;} serial f
 	serial=$(awk '$3 == "SOA" {print $6; exit}' "$file")
 	# A zone added anew, from a file and with a journal of its own: a
 	# dynamic zone's file cannot be swapped under the server (a freeze
@@ -111,9 +112,9 @@ bind_load() {
 	cp "$file" "$f"
 	rm -f "$f.jnl"
 	[ "$(id -u)" -eq 0 ] && chown nobody "$f"
-	bind_rndc delzone "$zone" >/dev/null 2>&1
+	bind_rndc delzone "$zone" >/dev/null 2>&1 || true   # a zone not there yet
 	bind_rndc addzone "$zone" "{ type primary; file \"$f\"; journal \"$f.jnl\";
-	    allow-update { key fbkey; }; allow-transfer { key fbkey; }; };" >/dev/null || return 1
+	    allow-update { key fbkey; }; allow-transfer { $acl }; };" >/dev/null || return 1
 	for _ in $(seq 200); do
 		[ "$(bind_serial "$zone")" = "$serial" ] && return 0
 		sleep 0.05

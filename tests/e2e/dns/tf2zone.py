@@ -3,8 +3,9 @@
 holding what a rendered terraform/route53/<zone>.tf.json says, plus an
 SOA with SERIAL and the apex NS set (default ns1.nameservers.test., outside every test zone, so BIND needs no address for it).  The e2e tests
 start BIND on the release firebreak has applied, so the first apply finds
-no drift.  TXT values are the text itself (firebreak's rule), quoted and
-split into 255-byte strings here; Terraform's "$${" / "%%{" are undone."""
+no drift.  TXT values are Route53's text as the renderer writes it ('\\'
+escapes, "" between 255-byte strings), written here as BIND's quoted
+strings; Terraform's "$${" / "%%{" are undone."""
 import json
 import sys
 
@@ -14,13 +15,20 @@ def unescape(s):
 
 
 def txt(v):
-    b = v.encode()
-    parts = [b[i:i + 255] for i in range(0, max(len(b), 1), 255)]
-    out = []
-    for p in parts:
-        s = p.decode("utf-8", "surrogateescape")
-        out.append('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return " ".join(out)
+    parts, cur, i = [], "", 0
+    while i < len(v):
+        if v[i] == '"' and v[i + 1:i + 2] == '"':
+            parts.append(cur)
+            cur, i = "", i + 2
+            continue
+        if v[i] == "\\" and i + 1 < len(v):
+            cur += v[i:i + 2]
+            i += 2
+            continue
+        cur += v[i]
+        i += 1
+    parts.append(cur)
+    return " ".join('"' + p + '"' for p in parts)
 
 
 def main():
