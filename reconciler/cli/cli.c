@@ -148,7 +148,8 @@ static const struct cmd cmds[] = {
 	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "The controller's own options: --identity PLATFORM:ID, --via WHERE,\n"
 	  "--unverified, --no-approve, --chat-entry N --reply-to R,\n"
-	  "--health-action [--reason TEXT].\n"
+	  "--health-action [--reason TEXT], --ha-fence REV (with ha: commit only while\n"
+	  "etcd's leader key has that create revision).\n"
 	  "Exit 1 when the command is refused (unknown, bad argument, not allowed).\n" },
 	{ "trust", cmd_trust, 0,
 	  "--config C [--as USER promote|demote TYPE]",
