@@ -125,8 +125,13 @@ config() {
 		printf 'chat:\n  - {type: slack, token_file: %s, signing_secret_file: %s, ' \
 		    "$D/slack-token" "$D/signing-secret"
 		printf 'channel: "#ops", api_url: "http://127.0.0.1:%s/api"}\n' "$SPORT"
-		printf 'ha:\n  etcd: ["http://127.0.0.1:%s", "http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' \
-		    "${ECLIENT[1]}" "${ECLIENT[2]}" "${ECLIENT[3]}"
+		if [ -n "${VIA_PROXY:-}" ]; then
+			# Its only way to etcd: the proxy (partition()).
+			printf 'ha:\n  etcd: ["http://127.0.0.1:%s"]\n' "$PPORT"
+		else
+			printf 'ha:\n  etcd: ["http://127.0.0.1:%s", "http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' \
+			    "${ECLIENT[1]}" "${ECLIENT[2]}" "${ECLIENT[3]}"
+		fi
 		printf '  name: %s\n  lease_seconds: %s\n' "$n" "$LEASE"
 		[ -z "${APPLY:-}" ] || printf 'apply:\n  - {type: exec, argv: [%s], timeout: 60}\n' "$APPLY"
 	} >"$D/$n.yaml"
@@ -145,6 +150,53 @@ echo "done \$FIREBREAK_PLAN" >>"$D/world.log"
 EOF
 	chmod +x "$APPLY"
 	: >"$D/world.log"
+}
+
+# start_proxy: a TCP proxy on $PPORT to etcd member 1, for an instance
+# configured with VIA_PROXY set: SIGSTOP of the proxy cuts that instance
+# off from etcd (its packets wait, unanswered: a partition), SIGCONT
+# heals it.
+start_proxy() {
+	PPORT=$(free_port)
+	python3 - "$PPORT" "${ECLIENT[1]}" >"$D/proxy.log" 2>&1 3>&- <<'PY' &
+import socket, sys, threading
+lsock = socket.socket()
+lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lsock.bind(("127.0.0.1", int(sys.argv[1])))
+lsock.listen(64)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = lsock.accept()
+    try:
+        u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    except OSError:
+        c.close()
+        continue
+    threading.Thread(target=pump, args=(c, u), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c), daemon=True).start()
+PY
+	PROXY_PID=$!
+	PIDS+=("$PROXY_PID")
+	for _ in $(seq 200); do
+		curl -s --max-time 1 -X POST "http://127.0.0.1:$PPORT/v3/kv/range" -d '{"key":"cA=="}' |
+		    grep -q revision && return 0
+		sleep 0.05
+	done
+	echo "the proxy did not come up" >&2
+	return 1
 }
 
 # etcd_get KEY: a key's value (empty: none).
@@ -252,6 +304,15 @@ deploy() {
 	push "deploy app $1" services/app.yaml "s/^version: .*/version: $1/"
 }
 
+# barrier VERSION: a deploy, until its plan is in chat; the outbox
+# delivers in order, so every message queued before it has been sent (and
+# one sent twice would be seen by now).  What the tests wait on instead of
+# sleeping before they count.
+barrier() {
+	deploy "$1"
+	wait_post "deploy app $1.*auto-applied"
+}
+
 # ---- Slack requests ------------------------------------------------------------
 
 form_url() {
@@ -303,11 +364,12 @@ answers() {
 		assert_contains "$output" "profile::web"
 		assert_eq "$(cat "$D/st-$n/applied")" "$(sha "$B")" "$n's applied commit"
 	done
-	sleep 1
+	barrier 2.0.1
 	assert_eq "$(posts | grep -c 'deploy app 2.0.0')" 1 "posts of the plan"
 	# status, beside a follower: the leader and each instance's commit.
 	f=a
 	[ "$l" != a ] || f=b
+	wait_for bash -c "[ \"\$('$FIREBREAK' status --config '$D/$f.yaml' | grep -c 'applied $(short "$B"), lag 0 s')\" = 3 ]"
 	run fb status --config "$D/$f.yaml"
 	assert_status 0
 	assert_contains "$output" "ha leader: $l"
@@ -353,7 +415,7 @@ answers() {
 	assert_status 0
 	assert_contains "$output" "plan $id applied"
 	wait_post "plan $id .*approved by alice: applied"
-	sleep 1
+	barrier 2.1.0
 	assert_eq "$(posts | grep -c '"docs3".*waiting for an approver')" 1 "open posts of docs3"
 	assert_eq "$(posts | grep -c "plan $id .*applied")" 1 "applied posts of docs3"
 }
@@ -433,10 +495,10 @@ answers() {
 		[ "$(answers /resp/one)" -ge 1 ] && [ "$(answers /resp/two)" -ge 1 ] && break
 		sleep 0.05
 	done
-	sleep 1.5
+	barrier 3.0.9
 	assert_eq "$(answers /resp/one)" 1 "answers through response_url"
 	assert_eq "$(answers /resp/two)" 1 "answers through response_url"
-	assert_eq "$(git -C "$B" rev-list --count main)" "$((before + 2))" "commits"
+	assert_eq "$(git -C "$B" rev-list --count main)" "$((before + 3))" "commits (two by the bot)"
 	# The claims live in etcd on a lease of more than an hour (Slack
 	# retries for up to 30 minutes).
 	local lease ttl
@@ -495,7 +557,7 @@ answers() {
 			start "$l"
 		fi
 	done
-	sleep 2
+	barrier 5.1.0
 	# Every plan posted exactly once; every deploy planned (none lost).
 	local dups
 	dups=$(posts | grep -E '^plan [0-9]+ for ' | sed 's/ \[.*//' | sort | uniq -d)
@@ -548,6 +610,8 @@ answers() {
 	start "$l"
 	deploy 9.0.1
 	wait_post 'deploy app 9.0.1.*auto-applied'
+	# ... and its release follows etcd's applied commit again.
+	wait_for bash -c "[ \"\$(cat '$D/st-$l/applied')\" = '$(sha "$B")' ]"
 	assert_eq "$(grep -c "^start $id " "$D/world.log")" 2 "runs of plan $id's provider"
 	assert_eq "$(grep -c "^start $id 1 1\$" "$D/world.log")" 1 "its run again after the failover"
 	assert_eq "$(grep -c "^done $id\$" "$D/world.log")" 1 "its runs that finished"
@@ -623,6 +687,35 @@ leader_rev() {
 	assert_eq "$(git -C "$B" log --format=%s main | grep -c '^deploy postgres 8\.8\.8\b')" 1 "commits"
 }
 
+@test "ha: the leader cut off from etcd (a partition) stops within lease_seconds; its successor acts; healed, it writes nothing" {
+	local mark out
+	start_proxy
+	VIA_PROXY=1 config a
+	start a
+	[ "$(wait_leader)" = a ]
+	start b
+	deploy 7.7.0
+	wait_post 'deploy app 7.7.0.*auto-applied'
+	# The partition: a's requests to etcd wait, unanswered.
+	kill -STOP "$PROXY_PID"
+	wait_for grep -q "a is no longer the leader" "$D/run-a.log"
+	mark=$(wc -l <"$D/run-a.log")
+	[ "$(wait_leader a)" = b ]
+	deploy 7.7.1
+	wait_post 'deploy app 7.7.1.*auto-applied'
+	# Healed: what a had sent meanwhile arrives; it leads no more.
+	kill -CONT "$PROXY_PID"
+	barrier 7.7.2
+	wait_for bash -c "[ \"\$(cat '$D/st-a/applied')\" = '$(sha "$B")' ]"
+	out=$(tail -n +"$((mark + 1))" "$D/run-a.log")
+	assert_not_contains "$out" ": released"
+	assert_not_contains "$out" ": applied"
+	assert_not_contains "$out" ": apply "
+	assert_not_contains "$out" "leads (fence"
+	assert_eq "$(posts | grep -c 'deploy app 7.7.1')" 1 "posts of 7.7.1"
+	assert_eq "$(posts | grep -c 'deploy app 7.7.0')" 1 "posts of 7.7.0"
+}
+
 @test "ha: an etcd member killed, the controllers carry on" {
 	local l
 	start a
@@ -661,18 +754,25 @@ leader_rev() {
 	done
 	grep -q "$l is no longer the leader" "$D/run-$l.log"
 	deploy 8.0.1
-	sleep 2
+	# Both instances find etcd gone for longer than the lease (what makes
+	# the one line later), and nothing is planned meanwhile.
+	wait_for grep -q "etcd unreachable for $LEASE s" "$D/run-a.log"
+	wait_for grep -q "etcd unreachable for $LEASE s" "$D/run-b.log"
 	assert_eq "$(posts | grep -c 'deploy app 8.0.1')" 0 "plans made without etcd"
 	run fb enc --state "$D/st-a" web-01.example.com
 	assert_status 0
 	run fb enc --state "$D/st-b" web-01.example.com
 	assert_status 0
-	sleep 2
+	# Plan C: --no-ha reads this instance's state without etcd.
+	run fb status --config "$D/a.yaml" --no-ha
+	assert_status 0
+	assert_contains "$output" "applied: $(cat "$D/st-a/applied")"
+	assert_not_contains "$output" "ha leader:"
 	for i in 1 2 3; do etcd_member "$i" existing; done
 	wait_etcd
 	wait_post 'deploy app 8.0.1.*auto-applied'
 	wait_post 'can act again'
-	sleep 2
+	barrier 8.0.2
 	assert_eq "$(posts | grep -c 'can act again')" 1 "lines about it"
 	assert_eq "$(posts | grep -c 'deploy app 8.0.1.*auto-applied')" 1 "posts of 8.0.1"
 }
