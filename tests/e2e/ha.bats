@@ -628,6 +628,40 @@ answers() {
 	assert_contains "$output" "firebreak_failovers_total 0"
 }
 
+@test "ha: the leader paused (SIGSTOP) in the middle of an apply: the successor finishes it; resumed, the old leader records and says nothing" {
+	local l s id mark out
+	exec_provider
+	touch "$D/exec.hold"
+	start a
+	start b
+	l=$(wait_leader)
+	deploy 9.1.0
+	wait_for grep -q '^start ' "$D/world.log"
+	id=$(sed -n 's/^start \([0-9]*\) 0 0$/\1/p' "$D/world.log")
+	[ -n "$id" ]
+	wait_for etcd_has_pid "$id"
+	kill -STOP "$(pid_of "$l")"
+	s=$(wait_leader "$l")
+	# The successor stops the paused leader's run (same machine) and runs
+	# the provider again; the world lets go once it does.
+	wait_for grep -q "plan $id: stopping the run of exec" "$D/run-$s.log"
+	wait_for grep -q "^start $id 1 1\$" "$D/world.log"
+	rm -f "$D/exec.hold"
+	wait_post "plan $id for .*deploy app 9.1.0.*auto-applied.*finished after a restart"
+	mark=$(wc -l <"$D/run-$l.log")
+	kill -CONT "$(pid_of "$l")"
+	wait_for grep -q "$l is no longer the leader" "$D/run-$l.log"
+	barrier 9.1.1
+	out=$(tail -n +"$((mark + 1))" "$D/run-$l.log")
+	assert_not_contains "$out" "apply exec failed"
+	assert_not_contains "$out" "apply exec done"
+	assert_not_contains "$out" ": applied"
+	assert_not_contains "$out" "starting"
+	assert_eq "$(grep -c "^done $id\$" "$D/world.log")" 1 "runs of plan $id's provider that finished"
+	assert_eq "$(posts | grep -c 'deploy app 9.1.0')" 1 "posts of plan $id"
+	assert_eq "$(posts | grep -c "^plan $id: apply exec done")" 1 "provider reports of plan $id (the successor's)"
+}
+
 # leader_rev: the leader key's create revision (the fence).
 leader_rev() {
 	curl -s --max-time 1 -X POST "http://127.0.0.1:${ECLIENT[${LIVE:-1}]}/v3/kv/range" \
