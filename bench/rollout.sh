@@ -142,5 +142,6 @@ else:
 if idle:
     print(f"| /healthz with no rollout ({len(idle)} requests, same machine) | max {idle[-1] * 1000:.1f} ms, p50 {idle[len(idle) // 2] * 1000:.1f} ms | |")
 if hz:
-    print(f"| /healthz during the rollout ({len(hz)} requests) | max {hz[-1] * 1000:.1f} ms, p50 {hz[len(hz) // 2] * 1000:.1f} ms | < 50 ms: {'ok' if hz[-1] < 0.05 else 'MISSED'} |")
+    over = sum(1 for x in hz if x >= 0.05)
+    print(f"| /healthz during the rollout ({len(hz)} requests) | max {hz[-1] * 1000:.1f} ms, p90 {hz[len(hz) * 9 // 10] * 1000:.1f} ms, p50 {hz[len(hz) // 2] * 1000:.1f} ms; {over} of {len(hz)} at 50 ms or more | < 50 ms: {'ok' if hz[-1] < 0.05 else 'MISSED'} |")
 PY

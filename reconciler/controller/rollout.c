@@ -63,6 +63,8 @@
 #define RO_ACTIVE_MAX 64
 #define RO_START_BURST 8           /* runs started per wake-up: the loop stays
                                     * responsive (HTTP, chat) while 50 start */
+#define RO_START_BUDGET_S 0.003    /* ... and no more starting once a wake-up
+                                    * has spent this long on it */
 
 struct ro_slot {
 	void *run;                     /* the orchestrator's run */
@@ -782,7 +784,8 @@ advance(struct ctl *c)
 				waiting++;
 				continue;
 			}
-			if (started == RO_START_BURST) {
+			if (started == RO_START_BURST ||
+			    (started && log_now() - now > RO_START_BUDGET_S)) {
 				/* The rest at the next wake-up, which comes at once. */
 				ro->more = 1;
 				waiting++;

@@ -394,7 +394,7 @@ sentinel"
 		"$(printf 'add web-09\033[2J\033]0;owned\007 \r done' | od -An -c | tr -s ' ' | head -1)"
 }
 
-@test "hostile: Terraform template sequences in TXT values are escaped" {
+@test "hostile: Terraform template sequences in TXT values are escaped (and quotes and backslashes for Route53)" {
 	cat >>"$R/dns/example.com.yaml" <<'EOF'
   - {name: tpl, type: TXT, values: ['v=${jndi:ldap://x} %{if true}y%{endif}', 'a $ b % c {d} $${e} \ "q"']}
 EOF
@@ -405,12 +405,12 @@ EOF
 	assert_contains "$(cat "$tf")" '
         "name": "tpl.example.com",
         "records": [
-          "a $ b % c {d} $$${e} \\ \"q\"",
+          "a $ b % c {d} $$${e} \\\\ \\\"q\\\"",
           "v=$${jndi:ldap://x} %%{if true}y%%{endif}"
         ],'
 	# Still JSON; the escaped strings are what Terraform reads as the raw ones.
 	assert_eq "$(jq -c '[.resource.aws_route53_record[] | select(.name == "tpl.example.com") | .records]' "$tf")" \
-		'[["a $ b % c {d} $$${e} \\ \"q\"","v=$${jndi:ldap://x} %%{if true}y%%{endif}"]]'
+		'[["a $ b % c {d} $$${e} \\\\ \\\"q\\\"","v=$${jndi:ldap://x} %%{if true}y%%{endif}"]]'
 	# No unescaped sequence anywhere in the file: every ${ / %{ is doubled.
 	assert_eq "$(grep -o '.[$%]{' "$tf" | grep -v '^\$\${\|^%%{' | wc -l)" "0"
 	# The plan shows the values as written.
