@@ -82,6 +82,9 @@ struct botjob {
 	struct chat_command cmd;     /* owns */
 	int reply_only;              /* only answer cmd.text through the backend's
 	                              * reply op (`firebreak-core reply`) */
+	char claim[65];              /* HA: the inbound event's claim id (hex), so a
+	                              * leader whose term ends before the job
+	                              * started hands it back; "" none */
 };
 
 /* An HTTP route a chat provider declared, and whose it is. */
@@ -541,6 +544,12 @@ void ctl_ha_metrics(struct ctl *c, struct buf *out);
 enum { CTL_HA_MINE, CTL_HA_FORWARDED, CTL_HA_LOST, CTL_HA_DOWN };
 int ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body,
     size_t len, const struct chat_command *cmd);
+/* The claim id of the last event ctl_ha_chat_in() called CTL_HA_MINE
+ * (borrowed; for botjob.claim). */
+const char *ctl_ha_last_claim(const struct hactl *h);
+/* A leader's term ends: hand every chat command it took but never started
+ * back to etcd's queue, for the next leader (nothing of it ran). */
+void ctl_ha_requeue(struct ctl *c);
 
 /* ctlsock.c: the answer to one control request line (also what the
  * leader answers to a request sent through etcd). */

@@ -134,6 +134,7 @@ struct hactl {
 	/* Counters for /metrics. */
 	unsigned long elections, failovers, deposals;
 	int seen_other;             /* another instance led since we started */
+	char last_claim[65];        /* ctl_ha_last_claim() */
 	int http_fd;                /* the HTTP socket every term listens on (0: none):
 	                             * a request that comes while the role changes
 	                             * waits in its backlog instead of being refused */
@@ -728,8 +729,12 @@ run_command(struct ctl *c, const struct coord_kv *kv)
 	    (size_t)backend >= outbox_backend_count(c->ob)) {
 		log_event(NULL, "ha: a queued chat command is malformed; dropped");
 	} else if (take(c->ha, kv->key)) {
+		const char *id = strstr(kv->key, "/q/cmd-");
+
 		if (!jobs_enqueue(c, &cmd, (int)backend))
 			log_event(NULL, "ha: the command queue is full; `%s` dropped", cmd.text);
+		else if (id && strlen(id + 7) < sizeof(c->jobs[0]->claim))
+			snprintf(c->jobs[c->njobs - 1]->claim, sizeof(c->jobs[0]->claim), "%s", id + 7);
 	}
 	chat_command_dispose(&cmd);
 	json_decref(j);
@@ -1362,10 +1367,6 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 		buf_dispose(&what);
 		return CTL_HA_LOST;
 	}
-	if (ctl_ha_leading(h)) {
-		buf_dispose(&what);
-		return CTL_HA_MINE;
-	}
 	{
 		unsigned char d[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
@@ -1373,6 +1374,11 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 		crypto_sha256(d, what.data, what.len);
 		for (size_t i = 0; i < sizeof(d); i++)
 			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		if (ctl_ha_leading(h)) {
+			snprintf(h->last_claim, sizeof(h->last_claim), "%s", hex);
+			buf_dispose(&what);
+			return CTL_HA_MINE;
+		}
 		id = hex;
 		rc = forward(h, id, backend, cmd);
 	}
@@ -1382,6 +1388,34 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 	log_event(NULL, "ha: chat: %s: `%s` handed to the leader %s", cmd->identity ? cmd->identity : "?",
 	    cmd->text ? cmd->text : "", h->leader_name[0] ? h->leader_name : "(none yet)");
 	return CTL_HA_FORWARDED;
+}
+
+const char *
+ctl_ha_last_claim(const struct hactl *h)
+{
+	return h->last_claim;
+}
+
+void
+ctl_ha_requeue(struct ctl *c)
+{
+	struct hactl *h = c->ha;
+
+	if (!h)
+		return;
+	for (size_t i = 0; i < c->njobs; i++) {
+		struct botjob *j = c->jobs[i];
+
+		if (j->proc || !j->claim[0] || j->health_host || j->reply_only)
+			continue;
+		if (claim_lease(h) != OK || forward(h, j->claim, j->backend, &j->cmd) != OK) {
+			log_event(NULL, "ha: `%s` was not started and cannot be handed back: %s",
+			    j->cmd.text ? j->cmd.text : "", err_last());
+			continue;
+		}
+		log_event(NULL, "ha: `%s` was not started: handed back for the next leader",
+		    j->cmd.text ? j->cmd.text : "");
+	}
 }
 
 /* ---- status and metrics ----------------------------------------------------- */

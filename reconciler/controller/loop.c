@@ -539,6 +539,9 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	/* A change of role (CTL_ROLE) runs the loop again at once. */
 	if (rc != CTL_ROLE)
 		sdnotify_stopping();
+	/* A leader's commands that never started go to the next leader. */
+	if (ha && leading)
+		ctl_ha_requeue(&c);
 	ctl_ha_end(&c);
 	ctl_close(&c);
 	return rc;

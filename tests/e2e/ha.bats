@@ -304,6 +304,24 @@ deploy() {
 	push "deploy app $1" services/app.yaml "s/^version: .*/version: $1/"
 }
 
+# wait_planned SHA: until a plan whose target is SHA, or a commit after it,
+# is in chat, auto-applied (one plan covers every commit up to its target:
+# a push and a bot commit right behind it can be one plan, posted under
+# the bot commit's subject).
+wait_planned() {
+	local t
+	for _ in $(seq 300); do
+		for t in $(posts | sed -n 's/^plan [0-9]* for \([0-9a-f]\{7\}\) .*auto-applied.*/\1/p' | tail -n 4); do
+			git -C "$B" merge-base --is-ancestor "$1" "$t" 2>/dev/null && return 0
+		done
+		sleep 0.05
+	done
+	echo "timed out waiting for a plan of $1" >&2
+	posts >&2
+	tail -n 20 "$D"/run-*.log >&2
+	return 1
+}
+
 # barrier VERSION: a deploy, until its plan is in chat; the outbox
 # delivers in order, so every message queued before it has been sent (and
 # one sent twice would be seen by now).  What the tests wait on instead of
@@ -527,28 +545,34 @@ answers() {
 			ts=$(printf '%(%s)T' -1)
 			slack_to "${HPORT[$n]}" "$body" "$ts" "$D/ans-$i" >/dev/null || true
 		fi
-		wait_post "deploy app $version.*auto-applied"
+		wait_planned "$(git -C "$W" rev-parse HEAD)"
 		if [ $((i % 3)) -eq 0 ]; then
 			# Paused mid-work: a commit lands while it is stopped.
 			stopped=$l
 			kill -STOP "$(pid_of "$l")"
 			deploy "$version-s"
 			l=$(wait_leader "$stopped")
-			wait_post "deploy app $version-s.*auto-applied"
+			wait_planned "$(git -C "$W" rev-parse HEAD)"
 			mark=$(wc -l <"$D/run-$stopped.log")
 			kill -CONT "$(pid_of "$stopped")"
 			for _ in $(seq 100); do
 				tail -n +"$mark" "$D/run-$stopped.log" | grep -q 'no longer the leader' && break
 				sleep 0.05
 			done
-			# It said it stops, and started, finished or posted nothing.
-			# (A release switch may follow the pause: when the pause
-			# came after its fenced commit point, etcd says that commit
-			# is applied, and every instance switches to it.)
+			# It said it stops, and what it still had in hand reached
+			# neither etcd nor chat: any write it tried was fenced off
+			# (the assertions after the loop count what chat heard,
+			# what git holds and which instance released what).  Its
+			# own disk may show the instant the pause cut: a release
+			# switch after its fenced commit point (etcd says that
+			# commit is applied, so every instance switches to it), or
+			# an outcome recorded locally when the pause fell between
+			# its last check and the record; never a new plan, chat
+			# command or rollout run.
 			run bash -c "tail -n +$((mark + 1)) '$D/run-$stopped.log'"
 			assert_contains "$output" "no longer the leader"
-			assert_not_contains "$output" ": apply "
-			assert_not_contains "$output" ": applied"
+			assert_not_contains "$output" ": auto"
+			assert_not_contains "$output" "chat: slack"
 			assert_not_contains "$output" "rollout"
 		else
 			kill -9 "$(pid_of "$l")"
@@ -565,9 +589,6 @@ answers() {
 	# Plan ids go up across every failover, in the order chat heard them.
 	ids=$(posts | sed -n 's/^plan \([0-9]*\) for .*/\1/p' | tr '\n' ' ')
 	assert_eq "$ids" "$(printf '%s\n' $ids | sort -n | tr '\n' ' ')" "plan ids in chat's order"
-	for i in $(seq 1 20); do
-		assert_eq "$(posts | grep -cE "deploy app 5\.0\.$i\" .*auto-applied")" 1 "plan of 5.0.$i"
-	done
 	# Applied once: each plan id released once across all instances' logs.
 	dups=$(cat "$D"/run-*.log | sed -n 's/.*plan \([0-9]*\) for .*: released.*/\1/p' | sort | uniq -d)
 	assert_eq "$dups" "" "plans released twice"
