@@ -567,11 +567,13 @@ answers() {
 			# switch after its fenced commit point (etcd says that
 			# commit is applied, so every instance switches to it), or
 			# an outcome recorded locally when the pause fell between
-			# its last check and the record; never a new plan, chat
-			# command or rollout run.
+			# its last check and the record, or a plan made and then
+			# refused at its fenced commit ("not applied: not the
+			# leader"); never an apply provider, a chat command or a
+			# rollout run started.
 			run bash -c "tail -n +$((mark + 1)) '$D/run-$stopped.log'"
 			assert_contains "$output" "no longer the leader"
-			assert_not_contains "$output" ": auto"
+			assert_not_contains "$output" "starting"
 			assert_not_contains "$output" "chat: slack"
 			assert_not_contains "$output" "rollout"
 		else
