@@ -19,6 +19,7 @@
  * that refuses or times out is left for the next one in the list.
  */
 #include "providers/coord/coord.h"
+#include "providers/coord/etcd_json.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -56,113 +57,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- base64 -------------------------------------------------------------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *
-b64_encode(const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		*o++ = b64[p[i] >> 2];
-		*o++ = b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		*o++ = b64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		*o++ = b64[p[i + 2] & 63];
-	}
-	if (i < n) {
-		*o++ = b64[p[i] >> 2];
-		if (i + 1 < n) {
-			*o++ = b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			*o++ = b64[(p[i + 1] & 15) << 2];
-		} else {
-			*o++ = b64[(p[i] & 3) << 4];
-			*o++ = '=';
-		}
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int
-b64_val(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
-}
-
-/* Decode s (owns *out, NUL-terminated beyond *len).  ERR_INVALID for
- * anything but canonical padded base64. */
-static int
-b64_decode(unsigned char **out, size_t *len, const char *s)
-{
-	size_t n = strlen(s), i, o = 0;
-	unsigned char *d;
-
-	*out = NULL;
-	if (n % 4)
-		return err_set(ERR_INVALID, "etcd: a value is not base64");
-	d = xmalloc(n / 4 * 3 + 1);
-	for (i = 0; i < n; i += 4) {
-		int a = b64_val(s[i]), b = b64_val(s[i + 1]), c, e;
-		int last = i + 4 == n;
-
-		c = s[i + 2] == '=' && last ? -2 : b64_val(s[i + 2]);
-		e = s[i + 3] == '=' && last ? -2 : b64_val(s[i + 3]);
-		if (a < 0 || b < 0 || c == -1 || e == -1 || (c == -2 && e != -2)) {
-			free(d);
-			return err_set(ERR_INVALID, "etcd: a value is not base64");
-		}
-		d[o++] = (unsigned char)((a << 2) | (b >> 4));
-		if (c >= 0)
-			d[o++] = (unsigned char)(((b & 15) << 4) | (c >> 2));
-		if (e >= 0)
-			d[o++] = (unsigned char)(((c & 3) << 6) | e);
-	}
-	d[o] = '\0';
-	*out = d;
-	*len = o;
-	return OK;
-}
-
-/* ---- numbers: strings in etcd's JSON; absent is zero ------------------------ */
-
-static int
-num_field(int64_t *out, const json_t *obj, const char *name)
-{
-	const json_t *v = json_object_get(obj, name);
-	uint64_t u;
-
-	*out = 0;
-	if (!v)
-		return OK;
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = json_integer_value(v);
-		return OK;
-	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-
-		if (s[0] == '-') {
-			/* TTL -1: an expired or unknown lease. */
-			if (parse_u64(&u, s + 1, 0, (uint64_t)INT64_MAX) != OK)
-				return err_set(ERR_INVALID, "etcd: '%s' is not a number", name);
-			*out = -(int64_t)u;
-			return OK;
-		}
-		if (parse_u64(&u, s, 0, (uint64_t)INT64_MAX) != OK)
-			return err_set(ERR_INVALID, "etcd: '%s' is not a number", name);
-		*out = (int64_t)u;
-		return OK;
-	}
-	return err_set(ERR_INVALID, "etcd: '%s' is neither a number nor a string", name);
 }
 
 /* ---- transfers ----------------------------------------------------------- */
@@ -384,7 +278,7 @@ etcd_grant(void *st, unsigned ttl, int64_t *id, long *granted, int deadline_ms)
 	snprintf(post, sizeof(post), "{\"TTL\":\"%u\"}", ttl);
 	if ((rc = call(st, "/v3/lease/grant", post, &j, deadline_ms)) != OK)
 		return rc;
-	if ((rc = num_field(id, j, "ID")) == OK && (rc = num_field(&t, j, "TTL")) == OK &&
+	if ((rc = etcd_num_field(id, j, "ID")) == OK && (rc = etcd_num_field(&t, j, "TTL")) == OK &&
 	    (*id <= 0 || t <= 0))
 		rc = err_set(ERR_INVALID, "etcd: a lease grant without an ID or TTL");
 	*granted = (long)t;
@@ -457,7 +351,7 @@ etcd_keepalive_poll(void *st, long *ttl, int *rc)
 	res = json_object_get(j, "result");
 	if (!json_is_object(res))
 		*rc = err_set(ERR_INVALID, "etcd keep-alive: no result");
-	else if ((*rc = num_field(&t, res, "TTL")) == OK)
+	else if ((*rc = etcd_num_field(&t, res, "TTL")) == OK)
 		*ttl = t > 0 ? (long)t : 0;
 	json_decref(j);
 	return 1;
@@ -490,57 +384,10 @@ prefix_end(const char *key)
 	return xstrdup("\0");
 }
 
-static int
-kvs_parse(struct coord_kvs *out, const json_t *j)
-{
-	const json_t *kvs = json_object_get(j, "kvs"), *h = json_object_get(j, "header"), *kv;
-	size_t i, base = out->n;
-	int rc;
-
-	if (h && (rc = num_field(&out->rev, h, "revision")) != OK)
-		return rc;
-	if (!kvs)
-		return OK;
-	if (!json_is_array(kvs))
-		return err_set(ERR_INVALID, "etcd: 'kvs' is not a list");
-	out->v = xrealloc(out->v, (out->n + json_array_size(kvs)) * sizeof(*out->v));
-	json_array_foreach(kvs, i, kv) {
-		struct coord_kv *d = &out->v[base + i];
-		const char *k = json_string_value(json_object_get(kv, "key"));
-		const char *v = json_string_value(json_object_get(kv, "value"));
-		unsigned char *key;
-		size_t klen;
-
-		memset(d, 0, sizeof(*d));
-		out->n = base + i + 1;
-		if (!json_is_object(kv) || !k)
-			return err_set(ERR_INVALID, "etcd: a key-value without a key");
-		if ((rc = b64_decode(&key, &klen, k)) != OK)
-			return rc;
-		if (klen == 0 || klen > COORD_KEY_MAX || memchr(key, '\0', klen)) {
-			free(key);
-			return err_set(ERR_INVALID, "etcd: a key that is empty, too long or not text");
-		}
-		d->key = (char *)key;
-		if (v) {
-			if ((rc = b64_decode(&d->val, &d->len, v)) != OK)
-				return rc;
-		} else {
-			d->val = (unsigned char *)xstrdup("");
-		}
-		if ((rc = num_field(&d->create_rev, kv, "create_revision")) != OK ||
-		    (rc = num_field(&d->mod_rev, kv, "mod_revision")) != OK ||
-		    (rc = num_field(&d->version, kv, "version")) != OK ||
-		    (rc = num_field(&d->lease, kv, "lease")) != OK)
-			return rc;
-	}
-	return OK;
-}
-
 static void
 put_key(json_t *o, const char *name, const void *p, size_t n)
 {
-	char *s = b64_encode(p, n);
+	char *s = etcd_b64_encode(p, n);
 
 	json_object_set_new(o, name, json_string(s));
 	free(s);
@@ -570,7 +417,7 @@ etcd_range(void *st, const char *key, int prefix, struct coord_kvs *out, int dea
 		free(post);
 		if (rc != OK)
 			break;
-		rc = kvs_parse(out, j);
+		rc = etcd_kvs_parse(out, j);
 		more = json_is_true(json_object_get(j, "more"));
 		json_decref(j);
 		if (rc != OK || !more || !out->n)
@@ -642,10 +489,10 @@ static const char *const target_fields[] = { "create_revision", "mod_revision", 
 static int
 etcd_txn(void *st, const struct coord_txn *t, struct coord_txn_result *out, int deadline_ms)
 {
-	json_t *q = json_object(), *cmp = json_array(), *j, *resps, *r;
+	json_t *q = json_object(), *cmp = json_array(), *j;
 	size_t i;
 	char *post;
-	int rc, k;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < t->ncmp; i++) {
@@ -673,30 +520,7 @@ etcd_txn(void *st, const struct coord_txn *t, struct coord_txn_result *out, int 
 	free(post);
 	if (rc != OK)
 		return rc;
-	/* A failed comparison leaves "succeeded" out (false is its zero). */
-	out->succeeded = json_is_true(json_object_get(j, "succeeded"));
-	if ((rc = num_field(&out->rev, json_object_get(j, "header"), "revision")) != OK)
-		goto done;
-	resps = json_object_get(j, "responses");
-	if (resps && !json_is_array(resps)) {
-		rc = err_set(ERR_INVALID, "etcd txn: 'responses' is not a list");
-		goto done;
-	}
-	k = 0;
-	json_array_foreach(resps, i, r) {
-		json_t *rr = json_object_get(r, "response_range");
-
-		if (!rr)
-			continue;
-		if (k == (int)(sizeof(out->gets) / sizeof(*out->gets)))
-			break;
-		if ((rc = kvs_parse(&out->gets[k++], rr)) != OK)
-			break;
-	}
-	out->ngets = (size_t)k;
-done:
-	if (rc != OK)
-		coord_txn_result_dispose(out);
+	rc = etcd_txn_parse(out, j);
 	json_decref(j);
 	return rc;
 }

@@ -50,6 +50,15 @@ struct bot_request {
 	 */
 	int (*decide_offline)(const struct config *cfg, int approve, const char *id,
 	    const char *user, char **msg);
+	/*
+	 * Called right before a commit moves the branch (the ref's
+	 * compare-and-swap, or the push), or NULL: anything but OK and the
+	 * bot commits nothing and says why (the CLI passes an HA leader's
+	 * fence check for its children: a deposed leader's command does not
+	 * commit).
+	 */
+	int (*fence)(const struct config *cfg, const char *token);
+	const char *fence_token;
 };
 
 struct bot_answer {

@@ -188,6 +188,11 @@ bot_commit_with(struct bot *b, const struct command *c, char **av, size_t ac,
 		}
 		model_free(after);
 		diags_dispose(&d);
+		/* The last check before the branch moves (HA: still the leader). */
+		if (b->rq->fence && (rc = b->rq->fence(b->cfg, b->rq->fence_token)) != OK) {
+			bot_mut_dispose(&mu);
+			return bot_fail(b, "checking that this controller still leads");
+		}
 		if (b->cfg->remote) {
 			rc = repo_push(b->repo, b->cfg->remote, mu.commit, b->cfg->branch, &auth);
 			if (rc == OK)    /* the local branch follows (a fetch may beat us to it) */

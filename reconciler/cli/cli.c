@@ -148,7 +148,8 @@ static const struct cmd cmds[] = {
 	  "  --no-ha         with ha: this instance's state alone, without etcd\n"
 	  "The controller's own options: --identity PLATFORM:ID, --via WHERE,\n"
 	  "--unverified, --no-approve, --chat-entry N --reply-to R,\n"
-	  "--health-action [--reason TEXT].\n"
+	  "--health-action [--reason TEXT], --ha-fence REV (with ha: commit only while\n"
+	  "etcd's leader key has that create revision).\n"
 	  "Exit 1 when the command is refused (unknown, bad argument, not allowed).\n" },
 	{ "trust", cmd_trust, 0,
 	  "--config C [--as USER promote|demote TYPE]",
@@ -349,6 +350,7 @@ parse_opts(struct opts *o, int argc, char **argv, const char *accepted, int max_
 		{ "reason", offsetof(struct opts, reason) },
 		{ "check", offsetof(struct opts, check) },
 		{ "host", offsetof(struct opts, host) },
+		{ "ha-fence", offsetof(struct opts, ha_fence) },
 		{ "from-axfr", offsetof(struct opts, from_axfr) },
 		{ "from-file", offsetof(struct opts, from_file) },
 		{ "tsig", offsetof(struct opts, tsig) },

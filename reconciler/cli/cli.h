@@ -40,7 +40,7 @@ struct repo;
 
 struct opts {
 	const char *repo, *rev, *out, *state, *from, *to, *format, *config, *as;
-	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host;
+	const char *identity, *via, *reply_to, *chat_entry, *reason, *check, *host, *ha_fence;
 	const char *from_axfr, *from_file, *tsig, *zone_id, *script, *nodes;
 	int check_only, bootstrap_apply, json, unverified, no_approve, health_action;
 	int force, skip_unsupported;

@@ -12,6 +12,7 @@
 
 #include "base/names.h"
 #include "bot/bot.h"
+#include "controller/controller.h"
 #include "model/policy.h"
 #include "providers/chat/chat.h"
 
@@ -76,7 +77,7 @@ cmd_chat(int argc, char **argv)
 	int i, rc;
 
 	parse_opts(&o, argc, argv, "config as identity via json unverified no-approve reply-to "
-	    "chat-entry health-action reason", 16);
+	    "chat-entry health-action reason ha-fence", 16);
 	if (!o.reply_to != !o.chat_entry)
 		usage_error("--reply-to and --chat-entry go together");
 	if (o.health_action ? (o.as || o.identity) : !o.as == !o.identity)
@@ -102,6 +103,12 @@ cmd_chat(int argc, char **argv)
 	rq.reason = o.reason;
 	rq.text = text.data ? text.data : "";
 	rq.decide_offline = decide_anywhere;
+	/* The controller's child, with `ha:`: commit only while the leader
+	 * that started it leads (controller_ha_fence). */
+	if (o.ha_fence && cfg->ha) {
+		rq.fence = controller_ha_fence;
+		rq.fence_token = o.ha_fence;
+	}
 	rc = bot_run(cfg, &rq, &ans);
 	if (o.json) {
 		json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "code", rc, "commit", ans.commit,

@@ -327,6 +327,16 @@ orphan_begin(struct ctl *c, json_t *e)
 	return 1;
 }
 
+/* This instance no longer leads (ctl_may_act): the plan stays applying,
+ * as journalled, for the leader that adopts etcd's state; nothing more
+ * runs or is said here, and the loop's next turn ends this term. */
+static void
+hooks_left(struct ctl *c)
+{
+	log_event(NULL, "plan %s for %.7s: left applying to the next leader (this instance no "
+	    "longer leads)", c->hook_plan->id, c->hook_plan->target);
+}
+
 /* Start the next provider that has not finished for the plan, or end. */
 static void
 hooks_continue(struct ctl *c)
@@ -358,6 +368,13 @@ hooks_continue(struct ctl *c)
 			c->hook_next++;
 			continue;
 		}
+		/* With HA, only a leader whose lease is certainly alive starts
+		 * one: a leader paused between its fenced commit and here
+		 * leaves the plan applying, and its successor finishes it. */
+		if (!ctl_may_act(c)) {
+			hooks_left(c);
+			return;
+		}
 		was = entry_state(e);
 		/* A run the dead controller left is stopped before this one. */
 		if (strcmp(was, "running") == 0 && orphan_begin(c, e))
@@ -388,6 +405,10 @@ hooks_continue(struct ctl *c)
 		c->hook_idx = i;
 		entry_set_group(c, e, c->hook_run, ap);
 		crash_point("during-provider");
+		return;
+	}
+	if (!ctl_may_act(c)) {
+		hooks_left(c);
 		return;
 	}
 	hooks_applied(c);
@@ -486,6 +507,14 @@ ctl_hooks_step(struct ctl *c)
 		return;
 	}
 	rc = ap->ops->finish(&reason, c->hook_run);
+	if (!ctl_may_act(c)) {
+		/* HA: paused or cut off while it ran (a successor may have
+		 * stopped it and run it again): its end is not ours to record. */
+		c->hook_run = NULL;
+		free(reason);
+		hooks_left(c);
+		return;
+	}
 	/* The provider's work is over; the journal does not say so yet: the
 	 * instant that makes a provider run twice. */
 	crash_point("provider-ended");

@@ -132,8 +132,14 @@ ctl_chat_http(void *ctx, const struct http_request *req, struct http_reply *rep)
 			chat_command_dispose(&cmd);
 			goto reply;
 		}
-		outbox_ack(c->ob, idx, &seen, ha == CTL_HA_FORWARDED || jobs_enqueue(c, &cmd, idx) ?
-		    ack : BUSY_TEXT, &out);
+		{
+			int taken = ha == CTL_HA_FORWARDED || jobs_enqueue(c, &cmd, idx);
+
+			if (taken && ha == CTL_HA_MINE && c->ha)
+				snprintf(c->jobs[c->njobs - 1]->claim, sizeof(c->jobs[0]->claim), "%s",
+				    ctl_ha_last_claim(c->ha));
+			outbox_ack(c->ob, idx, &seen, taken ? ack : BUSY_TEXT, &out);
+		}
 		free(ack);
 		chat_command_dispose(&cmd);
 	}

@@ -53,5 +53,14 @@ int controller_ha_ask(const struct config *cfg, const char *line, char **reply);
 /* The leader, the applied commit and each instance's release and lag,
  * from etcd, appended to out. */
 int controller_ha_status(const struct config *cfg, struct buf *out);
+/*
+ * The fence of a leader's bot command (`chat --ha-fence REV`, the
+ * controller's child): OK when etcd's leader key still has create
+ * revision `fence` -- the leader that started the command still leads, so
+ * no successor exists -- right before the bot moves the branch.
+ * ERR_DENIED when another leader (or none) holds it; ERR_AGAIN when etcd
+ * cannot say.  Either way the bot commits nothing.
+ */
+int controller_ha_fence(const struct config *cfg, const char *fence);
 
 #endif

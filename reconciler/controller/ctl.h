@@ -82,6 +82,9 @@ struct botjob {
 	struct chat_command cmd;     /* owns */
 	int reply_only;              /* only answer cmd.text through the backend's
 	                              * reply op (`firebreak-core reply`) */
+	char claim[65];              /* HA: the inbound event's claim id (hex), so a
+	                              * leader whose term ends before the job
+	                              * started hands it back; "" none */
 };
 
 /* An HTTP route a chat provider declared, and whose it is. */
@@ -522,6 +525,22 @@ int ctl_ha_turn(struct ctl *c, int leading);
 void ctl_ha_after_turn(struct ctl *c, int leading);
 int ctl_ha_commit(struct ctl *c, const struct plan *p);
 void ctl_ha_applied(struct ctl *c);
+/*
+ * May this controller act on the world now (start an apply provider, a
+ * rollout's run, a bot command, or record an apply's outcome)?  1 without
+ * `ha:`; with it, 1 only while the lease is certainly alive (no successor
+ * can exist yet).  A leader that was paused or partitioned in the middle
+ * of a loop turn finds 0 here, is deposed, and leaves what it was doing
+ * to its successor (which finds it in etcd's journal).  No I/O: call it
+ * right before each act.
+ */
+int ctl_may_act(struct ctl *c);
+/* The HTTP socket every term of this instance listens on (borrowed), or
+ * 0 (no `listen:`, or no HA). */
+int ctl_ha_http_fd(const struct hactl *h);
+/* The leader key's create revision while this instance leads (what its
+ * bot commands check before they commit: --ha-fence), else 0. */
+int64_t ctl_ha_fence(const struct hactl *h);
 void ctl_ha_status(struct ctl *c, struct buf *b);
 void ctl_ha_metrics(struct ctl *c, struct buf *out);
 /*
@@ -535,6 +554,12 @@ void ctl_ha_metrics(struct ctl *c, struct buf *out);
 enum { CTL_HA_MINE, CTL_HA_FORWARDED, CTL_HA_LOST, CTL_HA_DOWN };
 int ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body,
     size_t len, const struct chat_command *cmd);
+/* The claim id of the last event ctl_ha_chat_in() called CTL_HA_MINE
+ * (borrowed; for botjob.claim). */
+const char *ctl_ha_last_claim(const struct hactl *h);
+/* A leader's term ends: hand every chat command it took but never started
+ * back to etcd's queue, for the next leader (nothing of it ran). */
+void ctl_ha_requeue(struct ctl *c);
 
 /* ctlsock.c: the answer to one control request line (also what the
  * leader answers to a request sent through etcd). */

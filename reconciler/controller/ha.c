@@ -16,7 +16,7 @@
  *                     release, on its lease, for `status`
  *   state/<path>      the leader's state directory, mirrored: plan-seq,
  *                     open-plans.json, plans/<id>.json, outbox/<post>.json,
- *                     outbox/<id>.sending, outbox/seq, threads/<key>.<n>,
+ *                     outbox/<id>.sending, outbox/<id>.sent, outbox/seq, threads/<key>.<n>,
  *                     rollouts/<id>.json, health.json, retention.json
  *   state-init        set once the first leader pushed its own state
  *   claims/<sha256>   an inbound chat event someone took (2-hour lease)
@@ -32,8 +32,9 @@
  * also queued for etcd (base/fs.h: fs_set_mirror).  The queue goes out
  * as one fenced transaction at the end of every loop turn, before every
  * chat post (the outbox's in-flight marker is a barrier: a leader that
- * cannot write it does not post) and with the applied commit before a
- * release switch.  So etcd always holds a state the leader could have
+ * cannot write it does not post), right after every delivery (the .sent
+ * mark: a successor must not post it again) and with the applied commit
+ * before a release switch.  So etcd always holds a state the leader could have
  * crashed in, and nothing reached the world that etcd does not know
  * about.  A write etcd refuses (the fence no longer holds) deposes the
  * leader: it stops at once and rejoins as a follower, whose local state
@@ -57,6 +58,7 @@
  * lease), and the synchronous calls keep the keep-alive moving.
  */
 #include "controller/ctl.h"
+#include "controller/http.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -132,6 +134,10 @@ struct hactl {
 	/* Counters for /metrics. */
 	unsigned long elections, failovers, deposals;
 	int seen_other;             /* another instance led since we started */
+	char last_claim[65];        /* ctl_ha_last_claim() */
+	int http_fd;                /* the HTTP socket every term listens on (0: none):
+	                             * a request that comes while the role changes
+	                             * waits in its backlog instead of being refused */
 	unsigned long req_seq;
 };
 
@@ -172,7 +178,8 @@ mirrored(const char *rel)
 		return digits_then(rel + 9, ".json");
 	if (strncmp(rel, "outbox/", 7) == 0) {
 		f = rel + 7;
-		return strcmp(f, "seq") == 0 || digits_then(f, ".json") || digits_then(f, ".sending");
+		return strcmp(f, "seq") == 0 || digits_then(f, ".json") || digits_then(f, ".sending") ||
+		    digits_then(f, ".sent");
 	}
 	if (strncmp(rel, "threads/", 8) == 0) {
 		f = rel + 8;
@@ -285,8 +292,10 @@ mirror_put(void *ctx, const char *path, const void *data, size_t len)
 	}
 	queue_item(h, rel, data, len, 0);
 	free(small);
-	/* Before a chat post: etcd knows, and we still lead. */
-	if (str_has_suffix(rel, ".sending"))
+	/* Before a chat post: etcd knows, and we still lead.  And right
+	 * after one: etcd knows it was delivered (outbox.c's .sent mark), so
+	 * a successor does not post it again. */
+	if (str_has_suffix(rel, ".sending") || str_has_suffix(rel, ".sent"))
 		return ha_flush(h, NULL, 0);
 	return OK;
 }
@@ -664,11 +673,26 @@ take(struct hactl *h, const char *key)
 		};
 		struct coord_txn t = { cmp, 2, &del, NULL, 1, 0 };
 		struct coord_txn_result r;
+		struct coord_kvs kvs;
+		int gone;
 
-		if (h->cp->ops->txn(h->cs, &t, &r, h->call_ms) != OK)
+		if (h->cp->ops->txn(h->cs, &t, &r, h->call_ms) == OK) {
+			coord_txn_result_dispose(&r);
+			return r.succeeded;
+		}
+		/* No answer (a slow etcd): the delete may have happened.  We saw
+		 * the key, and since then only the holder of our fence can have
+		 * deleted it: if it is gone while we still lead, it was us, and
+		 * the command is ours to run (else nobody would). */
+		log_event(NULL, "ha: taking %.120s: %s; looking again", key, err_last());
+		if (h->cp->ops->range(h->cs, key, 0, &kvs, h->call_ms * 3) != OK)
 			return 0;
-		coord_txn_result_dispose(&r);
-		return r.succeeded;
+		/* ... unless our term may be over: a successor may have taken it. */
+		gone = kvs.n == 0 && ctl_ha_leading(h);
+		coord_kvs_dispose(&kvs);
+		if (gone)
+			log_event(NULL, "ha: %.120s was taken by us (its answer was lost)", key);
+		return gone;
 	}
 }
 
@@ -705,8 +729,12 @@ run_command(struct ctl *c, const struct coord_kv *kv)
 	    (size_t)backend >= outbox_backend_count(c->ob)) {
 		log_event(NULL, "ha: a queued chat command is malformed; dropped");
 	} else if (take(c->ha, kv->key)) {
+		const char *id = strstr(kv->key, "/q/cmd-");
+
 		if (!jobs_enqueue(c, &cmd, (int)backend))
 			log_event(NULL, "ha: the command queue is full; `%s` dropped", cmd.text);
+		else if (id && strlen(id + 7) < sizeof(c->jobs[0]->claim))
+			snprintf(c->jobs[c->njobs - 1]->claim, sizeof(c->jobs[0]->claim), "%s", id + 7);
 	}
 	chat_command_dispose(&cmd);
 	json_decref(j);
@@ -1177,6 +1205,33 @@ ctl_ha_applied(struct ctl *c)
 	put_member(c);
 }
 
+int64_t
+ctl_ha_fence(const struct hactl *h)
+{
+	return h && h->leader && !h->deposed ? h->fence : 0;
+}
+
+int
+ctl_ha_http_fd(const struct hactl *h)
+{
+	return h ? h->http_fd : 0;
+}
+
+int
+ctl_may_act(struct ctl *c)
+{
+	struct hactl *h = c->ha;
+
+	if (!h)
+		return 1;
+	if (ctl_ha_leading(h))
+		return 1;
+	if (h->leader && !h->deposed)
+		depose(h, log_now() >= h->lease_until ? "its lease may have expired (etcd "
+		    "unanswered, or this process was paused)" : "lost");
+	return 0;
+}
+
 /* ---- inbound chat: claimed once --------------------------------------------- */
 
 static int
@@ -1312,10 +1367,6 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 		buf_dispose(&what);
 		return CTL_HA_LOST;
 	}
-	if (ctl_ha_leading(h)) {
-		buf_dispose(&what);
-		return CTL_HA_MINE;
-	}
 	{
 		unsigned char d[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
@@ -1323,6 +1374,11 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 		crypto_sha256(d, what.data, what.len);
 		for (size_t i = 0; i < sizeof(d); i++)
 			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		if (ctl_ha_leading(h)) {
+			snprintf(h->last_claim, sizeof(h->last_claim), "%s", hex);
+			buf_dispose(&what);
+			return CTL_HA_MINE;
+		}
 		id = hex;
 		rc = forward(h, id, backend, cmd);
 	}
@@ -1332,6 +1388,34 @@ ctl_ha_chat_in(struct ctl *c, int backend, const char *route, const char *body, 
 	log_event(NULL, "ha: chat: %s: `%s` handed to the leader %s", cmd->identity ? cmd->identity : "?",
 	    cmd->text ? cmd->text : "", h->leader_name[0] ? h->leader_name : "(none yet)");
 	return CTL_HA_FORWARDED;
+}
+
+const char *
+ctl_ha_last_claim(const struct hactl *h)
+{
+	return h->last_claim;
+}
+
+void
+ctl_ha_requeue(struct ctl *c)
+{
+	struct hactl *h = c->ha;
+
+	if (!h)
+		return;
+	for (size_t i = 0; i < c->njobs; i++) {
+		struct botjob *j = c->jobs[i];
+
+		if (j->proc || !j->claim[0] || j->health_host || j->reply_only)
+			continue;
+		if (claim_lease(h) != OK || forward(h, j->claim, j->backend, &j->cmd) != OK) {
+			log_event(NULL, "ha: `%s` was not started and cannot be handed back: %s",
+			    j->cmd.text ? j->cmd.text : "", err_last());
+			continue;
+		}
+		log_event(NULL, "ha: `%s` was not started: handed back for the next leader",
+		    j->cmd.text ? j->cmd.text : "");
+	}
 }
 
 /* ---- status and metrics ----------------------------------------------------- */
@@ -1442,6 +1526,8 @@ ha_close(struct hactl *h)
 		return;
 	queue_clear(h);
 	free(h->items);
+	if (h->http_fd > 0)
+		close(h->http_fd);
 	if (h->lease)
 		h->cp->ops->revoke(h->cs, h->lease, h->call_ms);
 	h->cp->ops->close(h->cs);
@@ -1516,6 +1602,11 @@ ctl_ha_run(const struct config *cfg, const struct controller_opts *opts)
 
 	if ((rc = ha_open(&h, cfg)) != OK)
 		return rc;
+	if (cfg->listen && (rc = http_listen(&h->http_fd, cfg->listen)) != OK) {
+		h->http_fd = 0;
+		ha_close(h);
+		return rc;
+	}
 	log_event(NULL, "ha: %s joins on %zu etcd endpoint%s (lease %u s)", cfg->ha->name,
 	    cfg->ha->nendpoints, cfg->ha->nendpoints == 1 ? "" : "s", cfg->ha->lease_seconds);
 	if (grant(h) != OK)
@@ -1613,6 +1704,35 @@ controller_ha_ask(const struct config *cfg, const char *line, char **reply)
 			coord_txn_result_dispose(&r);
 	}
 	h->lease = 0;
+	ha_close(h);
+	return rc;
+}
+
+int
+controller_ha_fence(const struct config *cfg, const char *fence)
+{
+	struct hactl *h;
+	char lkey[COORD_KEY_MAX];
+	uint64_t rev;
+	int rc;
+
+	if (parse_u64(&rev, fence, 1, (uint64_t)INT64_MAX) != OK)
+		return err_set(ERR_INVALID, "--ha-fence is the leader key's create revision");
+	if ((rc = ha_open(&h, cfg)) != OK)
+		return rc;
+	key_of(lkey, sizeof(lkey), h, "leader");
+	{
+		struct coord_cmp cmp = { lkey, COORD_CREATE, COORD_EQ, (int64_t)rev, NULL, 0 };
+		struct coord_txn t = { &cmp, 1, NULL, NULL, 0, 0 };
+		struct coord_txn_result r;
+
+		if ((rc = h->cp->ops->txn(h->cs, &t, &r, 2000)) == OK) {
+			if (!r.succeeded)
+				rc = err_set(ERR_DENIED, "the controller that ran this command no longer "
+				    "leads (etcd's leader key is not the one of revision %s)", fence);
+			coord_txn_result_dispose(&r);
+		}
+	}
 	ha_close(h);
 	return rc;
 }

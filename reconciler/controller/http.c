@@ -14,6 +14,7 @@
 #include "controller/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -477,6 +478,14 @@ bind_listen(int *out, int *port_out, const char *listen_addr)
 	return OK;
 }
 
+int
+http_listen(int *fd, const char *listen_addr)
+{
+	int port;
+
+	return bind_listen(fd, &port, listen_addr ? listen_addr : HTTP_DEFAULT_LISTEN);
+}
+
 /* The CSP: nothing but our own stylesheet, allowed by its hash. */
 static void
 make_csp(char *out, size_t n)
@@ -502,8 +511,22 @@ http_start(struct http **out, const struct http_config *cfg, const struct http_h
 	*out = NULL;
 	if (!MHD_is_feature_supported(MHD_FEATURE_EPOLL))
 		return err_set(ERR, "libmicrohttpd was built without epoll");
-	if ((rc = bind_listen(&fd, &port, cfg->listen ? cfg->listen : HTTP_DEFAULT_LISTEN)) != OK)
+	if (cfg->fd > 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		/* MHD closes what it is given: a duplicate, so the socket (and
+		 * its backlog) outlives this listener. */
+		if ((fd = fcntl(cfg->fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return err_set(ERR, "listen: dup: %s", strerror(errno));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			port = ntohs(ss.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port);
+	} else if ((rc = bind_listen(&fd, &port, cfg->listen ? cfg->listen :
+	    HTTP_DEFAULT_LISTEN)) != OK) {
 		return rc;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->cfg = *cfg;
 	s->h = *h;

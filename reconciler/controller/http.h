@@ -81,7 +81,17 @@ struct http_config {
 	size_t max_body;           /* 0: HTTP_MAX_BODY */
 	const char *const *forward; /* NULL-terminated POST paths for handlers.forward
 	                            * (borrowed; must outlive the listener), or NULL */
+	int fd;                    /* > 0: a socket http_listen() made, listened on
+	                            * instead of `listen` (borrowed: it stays open
+	                            * after http_stop, so connections that come
+	                            * between two listeners wait in its backlog);
+	                            * 0: bind `listen` */
 };
+
+/* Bind and listen on `listen` (as http_start does): *fd (owns) for
+ * http_config.fd, to keep one socket across several listeners (an HA
+ * instance's terms). */
+int http_listen(int *fd, const char *listen);
 
 struct http;
 

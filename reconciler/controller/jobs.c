@@ -92,9 +92,9 @@ replies_itself(const struct ctl *c, const struct botjob *j)
 static void
 job_start(struct ctl *c, struct botjob *j)
 {
-	const char *argv[24];
+	const char *argv[26];
 	struct proc_opts o;
-	char entry[16];
+	char entry[16], fence[24];
 	size_t n = 0;
 
 	snprintf(entry, sizeof(entry), "%d", j->backend);
@@ -114,6 +114,12 @@ job_start(struct ctl *c, struct botjob *j)
 	argv[n++] = "chat";
 	argv[n++] = "--config";
 	argv[n++] = c->cfg->path;
+	/* HA: the child commits only while this leader's term lasts. */
+	if (c->ha && ctl_ha_fence(c->ha) > 0) {
+		snprintf(fence, sizeof(fence), "%lld", (long long)ctl_ha_fence(c->ha));
+		argv[n++] = "--ha-fence";
+		argv[n++] = fence;
+	}
 	if (j->health_host) {
 		/* firebreak's own health action: no identity, no chat entry. */
 		argv[n++] = "--health-action";
@@ -288,6 +294,11 @@ jobs_step(struct ctl *c)
 	for (i = 0; i < c->njobs && running < BOT_RUNNING; i++) {
 		if (c->jobs[i]->proc)
 			continue;
+		/* A bot command commits: only a leader that certainly leads
+		 * starts one (HA; a deposed one leaves the queue to die with
+		 * its term). */
+		if (!ctl_may_act(c))
+			break;
 		job_start(c, c->jobs[i]);
 		if (!c->jobs[i]->proc) {
 			struct proc_result r;

@@ -309,7 +309,8 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	}
 	if (cfg->listen) {
 		struct http_config hc = { cfg->listen, cfg->hook_secret,
-		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0, c.route_paths };
+		    cfg->hook_secret ? strlen(cfg->hook_secret) : 0, 0, c.route_paths,
+		    ctl_ha_http_fd(ha) };
 		struct http_handlers hh = { &c, http_plan, ctl_metrics, http_push, ctl_chat_http,
 			http_log };
 
@@ -540,6 +541,9 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 	/* A change of role (CTL_ROLE) runs the loop again at once. */
 	if (rc != CTL_ROLE)
 		sdnotify_stopping();
+	/* A leader's commands that never started go to the next leader. */
+	if (ha && leading)
+		ctl_ha_requeue(&c);
 	ctl_ha_end(&c);
 	ctl_close(&c);
 	return rc;

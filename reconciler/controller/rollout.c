@@ -791,6 +791,10 @@ advance(struct ctl *c)
 				waiting++;
 				continue;
 			}
+			/* HA: a leader paused or cut off mid-turn starts no run
+			 * (its successor resumes the rollout). */
+			if (!ctl_may_act(c))
+				return;
 			host_start(c, ro, i);
 			started++;
 		}

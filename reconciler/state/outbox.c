@@ -619,6 +619,7 @@ forget_sent(struct outbox *ob, uint64_t id)
 		}
 out:
 	unlink(path);
+	fs_mirror_del(path);
 	free(path);
 	buf_dispose(&ref);
 }
@@ -1026,6 +1027,10 @@ mark_sent(const struct outbox *ob, uint64_t id, const char *thread_ref)
 		}
 	}
 	(void)rename(from, to);
+	/* A mirrored outbox (an HA leader's) says it to etcd at once, so a
+	 * successor that adopts etcd's state knows it too (the window is
+	 * then one etcd round trip, not a loop turn). */
+	(void)fs_mirror_put(to, thread_ref ? thread_ref : "", thread_ref ? strlen(thread_ref) : 0);
 	free(from);
 	free(to);
 }
@@ -1151,6 +1156,7 @@ try_one(struct outbox *ob, size_t idx, struct omsg *m)
 		char *sent = sent_path(ob, m->id);
 
 		unlink(sent);
+		fs_mirror_del(sent);
 		free(sent);
 	}
 	free(thread);
