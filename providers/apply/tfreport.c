@@ -187,7 +187,9 @@ err_line(struct errblock *e, const char *line, size_t n)
 
 		if (wl && line[7 + wl - 1] == ',')
 			wl--;
-		snprintf(e->with, sizeof(e->with), "%.*s", (int)(wl < 200 ? wl : 200), line + 7);
+		if (wl > 200)
+			wl = (size_t)utf8_prefix(line + 7, 200);   /* whole characters */
+		snprintf(e->with, sizeof(e->with), "%.*s", (int)wl, line + 7);
 		return;
 	}
 	if (e->text.len >= TF_ERROR_BYTES)
