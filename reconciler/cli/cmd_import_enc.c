@@ -85,7 +85,7 @@ cleanup(void)
 static void
 read_nodes(struct enode **out, size_t *n, const char *file)
 {
-	struct nodelist l;
+	struct strlist l;
 	struct buf b = BUF_INIT;
 	size_t i;
 	int rc;
@@ -101,7 +101,7 @@ read_nodes(struct enode **out, size_t *n, const char *file)
 		(*out)[i].line = l.lines[i];
 		l.v[i] = NULL;
 	}
-	nodelist_dispose(&l);
+	strlist_dispose(&l);
 	buf_dispose(&b);
 }
 

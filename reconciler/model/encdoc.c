@@ -167,9 +167,9 @@ index_cmp(const void *a, const void *b, void *ctx)
 }
 
 int
-nodelist_parse(struct nodelist *out, const char *file, const char *text, size_t len)
+nodelist_parse(struct strlist *out, const char *file, const char *text, size_t len)
 {
-	size_t pos = 0, alloc = 0, *ix = NULL, i;
+	size_t pos = 0, *ix = NULL, i;
 	int line = 0, rc = OK;
 
 	memset(out, 0, sizeof(*out));
@@ -212,13 +212,8 @@ nodelist_parse(struct nodelist *out, const char *file, const char *text, size_t 
 			    ENCDOC_NODES_MAX);
 			goto fail;
 		}
-		if (out->n == alloc) {
-			alloc = alloc ? alloc * 2 : 64;
-			out->v = xrealloc(out->v, alloc * sizeof(*out->v));
-			out->lines = xrealloc(out->lines, alloc * sizeof(*out->lines));
-		}
-		out->v[out->n] = name;
-		out->lines[out->n++] = line;
+		strlist_push(out, name, line);
+		free(name);
 	}
 	if (out->n == 0)
 		return err_set(ERR_INVALID, "%s lists no node", file);
@@ -237,18 +232,6 @@ nodelist_parse(struct nodelist *out, const char *file, const char *text, size_t 
 	return OK;
 fail:
 	free(ix);
-	nodelist_dispose(out);
+	strlist_dispose(out);
 	return rc;
-}
-
-void
-nodelist_dispose(struct nodelist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	free(l->lines);
-	memset(l, 0, sizeof(*l));
 }

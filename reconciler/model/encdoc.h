@@ -39,19 +39,12 @@ struct encdoc {
 int encdoc_parse(struct encdoc *out, const char *text, size_t len);
 void encdoc_dispose(struct encdoc *d);
 
-struct nodelist {
-	char **v;                     /* owns; valid fqdns, no repeats, in file order */
-	int *lines;                   /* owns; where each was */
-	size_t n;
-};
-
 /*
- * The nodes file: one fqdn a line, blanks around it ignored, blank lines
+ * The nodes file (into a strlist: each name with its line): one fqdn a line, blanks around it ignored, blank lines
  * and lines starting with '#' skipped.  OK, or ERR_INVALID with err_last()
  * "FILE:LINE: what" (a name that is not a lowercase fqdn, one listed
  * twice, a NUL byte, none at all) and *out empty.
  */
-int nodelist_parse(struct nodelist *out, const char *file, const char *text, size_t len);
-void nodelist_dispose(struct nodelist *l);
+int nodelist_parse(struct strlist *out, const char *file, const char *text, size_t len);
 
 #endif

@@ -24,7 +24,7 @@
 static void
 check_nodes(const char *text, size_t len)
 {
-	struct nodelist l;
+	struct strlist l;
 	size_t i, j, lines = 1;
 	int rc = nodelist_parse(&l, "nodes", text, len);
 
@@ -48,7 +48,7 @@ check_nodes(const char *text, size_t len)
 		for (j = 0; j < i && l.n < 200; j++)
 			FUZZ_CHECK(strcmp(l.v[i], l.v[j]) != 0, "%s twice", l.v[i]);
 	}
-	nodelist_dispose(&l);
+	strlist_dispose(&l);
 }
 
 static void

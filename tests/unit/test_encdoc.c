@@ -68,7 +68,7 @@ test_nodes(void **state)
 	static const char ok[] = "# fleet\n\n  web-01.example.com \r\ndb-01.example.com";
 	static const char twice[] = "a.example.com\nb.example.com\n\na.example.com\n";
 	static const char bad[] = "a.example.com\nWeb 02\n";
-	struct nodelist l;
+	struct strlist l;
 
 	(void)state;
 	assert_int_equal(nodelist_parse(&l, "n", ok, strlen(ok)), OK);
@@ -77,7 +77,7 @@ test_nodes(void **state)
 	assert_int_equal(l.lines[0], 3);
 	assert_string_equal(l.v[1], "db-01.example.com");
 	assert_int_equal(l.lines[1], 4);
-	nodelist_dispose(&l);
+	strlist_dispose(&l);
 	assert_int_equal(nodelist_parse(&l, "n", twice, strlen(twice)), ERR_INVALID);
 	assert_string_equal(err_last(), "n:4: a.example.com is listed twice (also line 1)");
 	assert_int_equal(nodelist_parse(&l, "n", bad, strlen(bad)), ERR_INVALID);
