@@ -585,9 +585,17 @@ answers() {
 	done
 	barrier 5.1.0
 	# Every plan posted exactly once; every deploy planned (none lost).
-	local dups
+	# The one exception is README's at-least-once window: a kill after
+	# Slack took a post and before its delivered mark reached etcd sends
+	# it again, and the successor's outbox says so for that plan.
+	local dups id bad=
 	dups=$(posts | grep -E '^plan [0-9]+ for ' | sed 's/ \[.*//' | sort | uniq -d)
-	assert_eq "$dups" "" "plans posted twice"
+	for id in $(printf '%s\n' "$dups" | sed -n 's/^plan \([0-9]*\) for .*/\1/p'); do
+		grep -q "(plan $id) to chat\[[0-9]*\] [a-z]* may have been delivered before a restart" \
+		    "$D"/run-*.log || bad="$bad $id"
+	done
+	assert_eq "$bad" "" "plans posted twice outside the at-least-once window"
+	[ -z "$dups" ] || echo "# posted twice in the at-least-once window: $dups" >&3
 	# Plan ids go up across every failover, in the order chat heard them.
 	ids=$(posts | sed -n 's/^plan \([0-9]*\) for .*/\1/p' | tr '\n' ' ')
 	assert_eq "$ids" "$(printf '%s\n' $ids | sort -n | tr '\n' ' ')" "plan ids in chat's order"
