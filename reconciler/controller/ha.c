@@ -490,6 +490,30 @@ take_applied(struct hactl *h, const struct coord_kv *kv)
 	json_decref(j);
 }
 
+/* Put key = text on `lease`, unconditionally (one txn). */
+static int
+put_leased(struct hactl *h, const char *key, const char *text, int64_t lease)
+{
+	struct coord_op op;
+	struct coord_txn t;
+	struct coord_txn_result r;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	op.type = COORD_PUT;
+	op.key = key;
+	op.val = text;
+	op.vlen = strlen(text);
+	op.lease = lease;
+	memset(&t, 0, sizeof(t));
+	t.ok = &op;
+	t.nok = 1;
+	rc = h->cp->ops->txn(h->cs, &t, &r, h->call_ms);
+	if (rc == OK)
+		coord_txn_result_dispose(&r);
+	return rc;
+}
+
 /* Our member record (what status shows for this instance). */
 static void
 put_member(struct ctl *c)
@@ -498,9 +522,6 @@ put_member(struct ctl *c)
 	char key[COORD_KEY_MAX], rest[128];
 	json_t *j;
 	char *text;
-	struct coord_op op;
-	struct coord_txn t;
-	struct coord_txn_result r;
 
 	if (!h->lease)
 		return;
@@ -510,17 +531,7 @@ put_member(struct ctl *c)
 	    "leader", h->leader && !h->deposed);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	memset(&op, 0, sizeof(op));
-	op.type = COORD_PUT;
-	op.key = key;
-	op.val = text;
-	op.vlen = strlen(text);
-	op.lease = h->lease;
-	memset(&t, 0, sizeof(t));
-	t.ok = &op;
-	t.nok = 1;
-	if (h->cp->ops->txn(h->cs, &t, &r, h->call_ms) == OK)
-		coord_txn_result_dispose(&r);
+	put_leased(h, key, text, h->lease);
 	free(text);
 }
 
@@ -1314,26 +1325,12 @@ forward(struct hactl *h, const char *id, int backend, const struct chat_command 
 	    cmd->identity ? cmd->identity : "", "via", cmd->via ? cmd->via : "", "text",
 	    cmd->text ? cmd->text : "", "reply_to", cmd->reply_to, "flags", (int)cmd->flags);
 	char *text = json_dumps(j, JSON_COMPACT);
-	struct coord_op op;
-	struct coord_txn t;
-	struct coord_txn_result r;
 	int rc;
 
 	json_decref(j);
 	snprintf(rest, sizeof(rest), "q/cmd-%.64s", id);
 	key_of(key, sizeof(key), h, rest);
-	memset(&op, 0, sizeof(op));
-	op.type = COORD_PUT;
-	op.key = key;
-	op.val = text;
-	op.vlen = strlen(text);
-	op.lease = h->claim_lease;
-	memset(&t, 0, sizeof(t));
-	t.ok = &op;
-	t.nok = 1;
-	rc = h->cp->ops->txn(h->cs, &t, &r, h->call_ms);
-	if (rc == OK)
-		coord_txn_result_dispose(&r);
+	rc = put_leased(h, key, text, h->claim_lease);
 	free(text);
 	return rc;
 }
