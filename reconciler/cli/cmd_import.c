@@ -595,7 +595,7 @@ import_zone(int argc, char **argv)
 	const char *dir, *zone_id;
 	char *kept = NULL, **seen;
 	const char **new_ip;
-	char *text = NULL, *dnspath, *tfpath, *stub, *src = NULL;
+	char *text = NULL, *dnspath, *tfpath, *empty_zone, *src = NULL;
 	const struct artifact *base, *after;
 	size_t len, i, nhost = 0, nrole = 0, nzone = 0, nrend = 0;
 	int rc;
@@ -654,8 +654,8 @@ import_zone(int argc, char **argv)
 
 	/* What the inventory renders in this zone already: its files with an
 	 * empty dns/ZONE.yaml at the zone's TTL. */
-	stub = xasprintf("zone_id: %s\nttl: %u\nrecords: []\n", zone_id, zi.ttl);
-	wfiles_put(&over, dnspath, stub, strlen(stub));
+	empty_zone = xasprintf("zone_id: %s\nttl: %u\nrecords: []\n", zone_id, zi.ttl);
+	wfiles_put(&over, dnspath, empty_zone, strlen(empty_zone));
 	import_render(&m, &art, &w, &over, NULL, "the inventory in the checkout");
 	base = artifacts_find(&art, tfpath);
 	new_ip = xcalloc(m->nhosts ? m->nhosts : 1, sizeof(*new_ip));

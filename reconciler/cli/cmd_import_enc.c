@@ -635,7 +635,12 @@ import_enc(int argc, char **argv)
 	/* Named in the files' comments: one line of printable text. */
 	shown_script = utf8_scrub(xstrdup(o.script));
 	wtree_read(&w, dir);
-	tmpdir = xstrdup("/tmp/firebreak-import.XXXXXX");
+	{
+		/* Where the script's stderr is kept for its error message. */
+		const char *t = getenv("TMPDIR");
+
+		tmpdir = xasprintf("%s/firebreak-import.XXXXXX", t && t[0] == '/' ? t : "/tmp");
+	}
 	if (!mkdtemp(tmpdir))
 		die(EXIT_ENV, "mkdtemp: %s", strerror(errno));
 	errpath = xasprintf("%s/stderr", tmpdir);
