@@ -106,14 +106,19 @@ prometheus_start() {
 	EOF
 	start_controller
 	wait_for "$CHAT" "would drain web-02.example.com: canary-up last 0.0 < 1 over 1min"
-	# firebreak's own counter, as Prometheus scraped it, read back through the source.
-	for _ in $(seq 200); do
-		run fb health --config "$C" --check evaluating --host web-01.example.com
-		[ "$status" -eq 0 ] && break
-		sleep 0.1
+	# firebreak's own counter, as Prometheus scraped it, read back through
+	# the source.  Prometheus spreads its targets' first scrapes over the
+	# interval, so web-s1's target may not have been scraped yet when
+	# web-01's has: wait for both.
+	for host in web-01.example.com web-s1.example.net; do
+		for _ in $(seq 200); do
+			run fb health --config "$C" --check evaluating --host "$host"
+			[ "$status" -eq 0 ] && break
+			sleep 0.1
+		done
+		assert_status 0
+		assert_contains "$output" "$host pass evaluating max"
 	done
-	assert_status 0
-	assert_contains "$output" "web-01.example.com pass evaluating max"
 	run --separate-stderr fb health --config "$C" --check canary-up --format json
 	assert_eq "$(jqc "$output" '[.[] | {host, result}]')" \
 	    '[{"host":"web-01.example.com","result":"pass"},{"host":"web-02.example.com","result":"fail"},{"host":"web-03.example.com","result":"no_data"},{"host":"web-s1.example.net","result":"pass"}]'
