@@ -14,7 +14,14 @@
 #   concurrency  the most runs in flight at once (must be <= 50)
 #   /healthz     the slowest of the answers to a curl loop during the
 #                rollout (target < 50 ms: the loop stays responsive)
+#   chat         the same for chat: a Mattermost slash command (`rollout`)
+#                posted every 0.1 s, timed to its "on it" answer
+#   longest turn the loop's own longest turn from the rollout's start, as
+#                the controller logs it when the rollout is over (no curl,
+#                no scheduling of the probe in it)
 #
+# The probes start before the commit, so they also see the commit's own
+# turn (plan, release switch of 1,000 hosts, the rollout written).
 # Environment: FIREBREAK (the binary), BENCH_ROLLOUT_HOSTS (default 1000),
 # BENCH_ROLLOUT_PARALLEL (default 50).  Prints a Markdown table.
 set -euo pipefail
@@ -25,9 +32,10 @@ FIREBREAK=${FIREBREAK:-$ROOT/build/firebreak}
 N=${BENCH_ROLLOUT_HOSTS:-1000}
 P=${BENCH_ROLLOUT_PARALLEL:-50}
 W=$(mktemp -d /tmp/fb-bench-rollout.XXXXXX)
-pid=
+pid= sinkpid=
 stop() {
 	[ -z "$pid" ] || { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+	[ -z "$sinkpid" ] || kill "$sinkpid" 2>/dev/null || true
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"
 }
 trap stop EXIT
@@ -50,11 +58,29 @@ git -C "$R" init -q -b main
 git -C "$R" add -A
 git -C "$R" commit -q -m "$N web hosts"
 "$FIREBREAK" apply --repo "$R" --state "$W/state" >/dev/null
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+# Mattermost's side: a sink that takes the webhook's posts and the answers
+# to the response_url.
+sink=$(free_port)
+python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$sink" &
+sinkpid=$!
+printf 'bench-token-0123456789\n' >"$W/mm-token"
+chmod 600 "$W/mm-token"
 cat >"$W/fb.yaml" <<EOF
 repo: $R
 state: $W/state
 listen: 127.0.0.1:$port
+chat:
+  - {type: webhook, url: "http://127.0.0.1:$sink/hook", flavor: mattermost, command_token_file: $W/mm-token}
 rollout:
   orchestrator: {type: exec, argv: [/bin/true, "{host}"], timeout: 60}
   canary: 1
@@ -62,12 +88,13 @@ rollout:
   parallel: $P
   staged: true
 EOF
-"$FIREBREAK" run --config "$W/fb.yaml" 2>"$W/run.log" &
+"$FIREBREAK" run --config "$W/fb.yaml" --timings 2>"$W/run.log" &
 pid=$!
 for _ in $(seq 200); do
 	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
 	sleep 0.05
 done
+kill -0 "$pid" 2>/dev/null || { cat "$W/run.log" >&2; log "the controller did not start"; exit 1; }
 # /healthz with nothing to do, for comparison (the machine is shared).
 for _ in $(seq 30); do
 	curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/healthz" >>"$W/healthz-idle" || true
@@ -79,6 +106,19 @@ done
 	done
 ) &
 probe=$!
+# A chat command every 0.1 s, each with its own trigger_id, timed to the
+# "on it" answer.
+(
+	k=0
+	resp=http%3A%2F%2F127.0.0.1%3A$sink%2Fresp
+	while [ ! -e "$W/done" ]; do
+		k=$((k + 1))
+		curl -s -o /dev/null -w '%{time_total}\n' --data "channel_id=c1&channel_name=ops&command=%2Ffirebreak&text=rollout&token=bench-token-0123456789&trigger_id=bench$k&user_id=u1&user_name=bench&response_url=$resp" \
+		    "http://127.0.0.1:$port/mattermost/command" >>"$W/chat" || true
+		sleep 0.1
+	done
+) &
+chatprobe=$!
 sed -i 's/^version: 1.0.0/version: 1.0.1/' "$R/services/app.yaml"
 git -C "$R" commit -q -am "deploy app 1.0.1"
 # The journal goes when the rollout is over (cheaper to watch than the record).
@@ -88,9 +128,10 @@ for _ in $(seq 6000); do
 	sleep 0.02
 done
 touch "$W/done"
-wait "$probe" 2>/dev/null || true
+wait "$probe" "$chatprobe" 2>/dev/null || true
 "$FIREBREAK" rollout --config "$W/fb.yaml" --json 2 >"$W/rollout.json"
-python3 - "$W/rollout.json" "$W/healthz" "$P" "$W/healthz-idle" <<'PY'
+for _ in $(seq 100); do grep -q "longest turn while it ran" "$W/run.log" && break; sleep 0.05; done
+python3 - "$W/rollout.json" "$W/healthz" "$P" "$W/healthz-idle" "$W/chat" "$W/run.log" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 P = int(sys.argv[3])
@@ -144,4 +185,17 @@ if idle:
 if hz:
     over = sum(1 for x in hz if x >= 0.05)
     print(f"| /healthz during the rollout ({len(hz)} requests) | max {hz[-1] * 1000:.1f} ms, p90 {hz[len(hz) * 9 // 10] * 1000:.1f} ms, p50 {hz[len(hz) // 2] * 1000:.1f} ms; {over} of {len(hz)} at 50 ms or more | < 50 ms: {'ok' if hz[-1] < 0.05 else 'MISSED'} |")
+import os, re
+ch = sorted(float(x) for x in open(sys.argv[5]) if x.strip()) if os.path.exists(sys.argv[5]) else []
+if ch:
+    over = sum(1 for x in ch if x >= 0.05)
+    print(f"| chat answers (\"on it\") during the rollout ({len(ch)} commands) | max {ch[-1] * 1000:.1f} ms, p90 {ch[len(ch) * 9 // 10] * 1000:.1f} ms, p50 {ch[len(ch) // 2] * 1000:.1f} ms; {over} of {len(ch)} at 50 ms or more | < 50 ms: {'ok' if ch[-1] < 0.05 else 'MISSED'} |")
+m = re.search(r"longest turn while it ran: ([0-9.]+) ms", open(sys.argv[6]).read())
+if m:
+    t = float(m.group(1))
+    print(f"| the loop's longest turn from the rollout's start (its own log) | {t:.1f} ms | < 50 ms: {'ok' if t < 50 else 'MISSED'} |")
+m = re.search(r"commit to plan ([0-9.]+) ms", open(sys.argv[6]).read())
+r2 = re.search(r"timing: release ([0-9.]+) ms", open(sys.argv[6]).read())
+if m and r2:
+    print(f"| the commit's own turn before it (--timings): plan, then the release switch | {float(m.group(1)):.1f} ms + {float(r2.group(1)):.1f} ms | |")
 PY

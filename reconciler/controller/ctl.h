@@ -197,6 +197,9 @@ struct ctl {
 	                                * time, and the CPU time this process spent
 	                                * in it (the difference is waiting for a core) */
 	double turn_cpu_max;
+	double ro_turn_from;           /* rollout.c: when the rollout in hand began */
+	double ro_turn_max;            /* the longest turn since then (loop.c),
+	                                * logged when the rollout is over */
 	struct mout *mout;             /* metricsout.c: Graphite plaintext, or NULL */
 	struct hactl *ha;              /* ha.c: with `ha:`, borrowed from ctl_ha_run; or NULL */
 };

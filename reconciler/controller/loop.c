@@ -523,6 +523,11 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 		notify_applied(&c, told);
 		if (log_now() - turn > c.turn_max)
 			c.turn_max = log_now() - turn;
+		/* A rollout's turns: from its start, not the commit's turn that
+		 * planned and switched before it (logged when it is over). */
+		if (c.ro && log_now() - (turn > c.ro_turn_from ? turn : c.ro_turn_from) >
+		    c.ro_turn_max)
+			c.ro_turn_max = log_now() - (turn > c.ro_turn_from ? turn : c.ro_turn_from);
 		{
 			struct timespec now;
 			double cpu;

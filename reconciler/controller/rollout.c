@@ -805,6 +805,8 @@ advance(struct ctl *c)
 			break;
 	}
 	if (RO_OVER(r->status)) {
+		log_event(NULL, "rollout %s: %s; the loop's longest turn while it ran: %.1f ms",
+		    r->id, ro_status_name(r->status), c->ro_turn_max * 1000);
 		ro_free(ro);
 		c->ro = NULL;
 	}
@@ -821,6 +823,8 @@ ctl_rollout_begin(struct ctl *c, const char *plan_id, int providers_failed)
 	if (!ro || strcmp(ro->rec->id, plan_id) != 0 || ro->rec->status != RO_WAITING)
 		return;
 	r = ro->rec;
+	c->ro_turn_from = log_now();
+	c->ro_turn_max = 0;
 	for (i = 0; i < r->nhosts; i++) {
 		canary += r->hosts[i].group == 0 && r->hosts[i].state != RH_SKIPPED;
 		skipped += r->hosts[i].state == RH_SKIPPED;
@@ -1172,6 +1176,8 @@ ctl_rollout_resume_after_restart(struct ctl *c)
 	if (!keep)
 		return OK;
 	c->ro = ro_new(c, keep);
+	c->ro_turn_from = log_now();
+	c->ro_turn_max = 0;
 	for (j = 0; j < keep->nhosts; j++)
 		if (keep->hosts[j].state == RH_RUNNING) {
 			keep->hosts[j].state = RH_PENDING;
