@@ -9,7 +9,8 @@
 # resumed.  Each slice starts from the seed corpus and the corpus earlier
 # slices grew (build-fuzz/corpus/<target>/).  A crash stops that target:
 # its input is build-fuzz/crash-<target>-*, to be fixed and added to the
-# seed corpus.  Prints the table at the end (bench/RESULTS.md keeps it).
+# seed corpus.  FUZZ_TMPDIR: where targets make their files (default
+# /dev/shm when writable, else $TMPDIR or /tmp).  Prints the table at the end (bench/RESULTS.md keeps it).
 set -u
 cd "$(dirname "$0")/../.."
 goal=${1:-10000000}
@@ -17,6 +18,12 @@ slice=${2:-120}
 shift 2 2>/dev/null || shift $#
 fb=build-fuzz
 tsv=$fb/execs.tsv
+# The targets that write files per input (planjson, and botcmd's
+# repository) write them to a tmpfs when there is one (fuzz.h: fuzz_tmpdir).
+if [ -z "${FUZZ_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	FUZZ_TMPDIR=/dev/shm
+fi
+[ -z "${FUZZ_TMPDIR:-}" ] || export TMPDIR=$FUZZ_TMPDIR
 mkdir -p "$fb"
 touch "$tsv"
 if [ $# -gt 0 ]; then

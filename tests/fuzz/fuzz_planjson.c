@@ -48,9 +48,7 @@ setup(void)
 {
 	char path[128];
 
-	snprintf(state_dir, sizeof(state_dir), "/tmp/firebreak-fuzz-XXXXXX");
-	if (!mkdtemp(state_dir))
-		abort();
+	fuzz_tmpdir(state_dir, sizeof(state_dir));
 	owner = getpid();
 	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/plans", state_dir);

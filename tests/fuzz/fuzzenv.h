@@ -69,9 +69,7 @@ fuzz_env_get(void)
 
 	if (fuzz_env.head[0])
 		return &fuzz_env;
-	snprintf(fuzz_env.dir, sizeof(fuzz_env.dir), "/tmp/firebreak-fuzz-XXXXXX");
-	if (!mkdtemp(fuzz_env.dir))
-		abort();
+	fuzz_tmpdir(fuzz_env.dir, sizeof(fuzz_env.dir));
 	fuzz_env.owner = getpid();
 	atexit(fuzz_env_cleanup);
 	snprintf(fuzz_env.repo, sizeof(fuzz_env.repo), "%s/repo.git", fuzz_env.dir);
