@@ -164,26 +164,16 @@ apply_plan_touches(const struct plan *p, unsigned mask)
 int
 apply_check_keys(const struct ynode *cfg, const char *provider, const char *const known[])
 {
-	size_t i, j;
+	const struct ynode *k;
+	struct buf b = BUF_INIT;
 
 	if (!cfg || cfg->type != YNODE_MAP)
 		return err_set(ERR_INVALID, "apply %s: expected a mapping", provider);
-	for (i = 0; i < cfg->n; i++) {
-		const char *k = cfg->keys[i]->str;
-		int ok = strcmp(k, "type") == 0;
-
-		for (j = 0; !ok && known[j]; j++)
-			ok = strcmp(k, known[j]) == 0;
-		if (!ok) {
-			struct buf b = BUF_INIT;
-
-			for (j = 0; known[j]; j++)
-				buf_printf(&b, "%s%s", j ? ", " : "", known[j]);
-			err_set(ERR_INVALID, "apply %s: unknown key \"%.40s\" (line %d); known: type, %s",
-			    provider, k, cfg->keys[i]->line, b.data);
-			buf_dispose(&b);
-			return ERR_INVALID;
-		}
-	}
-	return OK;
+	if (!(k = ynode_unknown_key(cfg, known, NULL)))
+		return OK;
+	ynode_keys_join(&b, "type", known);
+	err_set(ERR_INVALID, "apply %s: unknown key \"%.40s\" (line %d); known: %s", provider,
+	    k->str, k->line, b.data);
+	buf_dispose(&b);
+	return ERR_INVALID;
 }

@@ -18,19 +18,12 @@
 int
 chat_cfg_keys(const struct ynode *cfg, const char *const *allowed)
 {
-	size_t i, j;
+	const struct ynode *k;
 
 	if (!cfg || cfg->type != YNODE_MAP)
 		return err_set(ERR_INVALID, "must be a mapping");
-	for (i = 0; i < cfg->n; i++) {
-		const char *k = cfg->keys[i]->str;
-		int ok = strcmp(k, "type") == 0;
-
-		for (j = 0; !ok && allowed[j]; j++)
-			ok = strcmp(k, allowed[j]) == 0;
-		if (!ok)
-			return err_set(ERR_INVALID, "unknown key '%s'", k);
-	}
+	if ((k = ynode_unknown_key(cfg, allowed, NULL)))
+		return err_set(ERR_INVALID, "unknown key '%s'", k->str);
 	return OK;
 }
 

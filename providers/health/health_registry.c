@@ -131,28 +131,18 @@ health_series_add(struct health_series *s, double v)
 int
 health_check_keys(const struct ynode *cfg, const char *source, const char *const known[])
 {
-	size_t i, j;
+	const struct ynode *k;
+	struct buf b = BUF_INIT;
 
 	if (!cfg || cfg->type != YNODE_MAP)
 		return err_set(ERR_INVALID, "health.source (%s): expected a mapping", source);
-	for (i = 0; i < cfg->n; i++) {
-		const char *k = cfg->keys[i]->str;
-		int ok = strcmp(k, "type") == 0;
-
-		for (j = 0; !ok && known[j]; j++)
-			ok = strcmp(k, known[j]) == 0;
-		if (!ok) {
-			struct buf b = BUF_INIT;
-
-			for (j = 0; known[j]; j++)
-				buf_printf(&b, "%s%s", j ? ", " : "", known[j]);
-			err_set(ERR_INVALID, "line %d: health.source (%s): unknown key '%.40s' "
-			    "(known: type, %s)", cfg->keys[i]->line, source, k, b.data);
-			buf_dispose(&b);
-			return ERR_INVALID;
-		}
-	}
-	return OK;
+	if (!(k = ynode_unknown_key(cfg, known, NULL)))
+		return OK;
+	ynode_keys_join(&b, "type", known);
+	err_set(ERR_INVALID, "line %d: health.source (%s): unknown key '%.40s' (known: %s)",
+	    k->line, source, k->str, b.data);
+	buf_dispose(&b);
+	return ERR_INVALID;
 }
 
 int

@@ -137,22 +137,15 @@ resolve_program(const char *name)
 static int
 check_keys(const struct ynode *cfg, const char *who, const char *const known[])
 {
-	size_t i, j;
+	static const char *const common[] = { "argv", "timeout", NULL };
+	const struct ynode *k;
 
 	if (!cfg || cfg->type != YNODE_MAP)
 		return err_set(ERR_INVALID, "%s: expected a mapping {type, argv, timeout}", who);
-	for (i = 0; i < cfg->n; i++) {
-		const char *k = cfg->keys[i]->str;
-		int ok = strcmp(k, "type") == 0 || strcmp(k, "argv") == 0 ||
-		    strcmp(k, "timeout") == 0;
-
-		for (j = 0; !ok && known && known[j]; j++)
-			ok = strcmp(k, known[j]) == 0;
-		if (!ok)
-			return err_set(ERR_INVALID, "%s: unknown key \"%.40s\" (line %d); known: type, "
-			    "argv, timeout", who, k, cfg->keys[i]->line);
-	}
-	return OK;
+	if (!(k = ynode_unknown_key(cfg, common, known)))
+		return OK;
+	return err_set(ERR_INVALID, "%s: unknown key \"%.40s\" (line %d); known: type, argv, "
+	    "timeout", who, k->str, k->line);
 }
 
 int

@@ -549,6 +549,37 @@ ynode_get(const struct ynode *map, const char *key)
 }
 
 static int
+listed(const char *k, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (strcmp(k, *list) == 0)
+			return 1;
+	return 0;
+}
+
+const struct ynode *
+ynode_unknown_key(const struct ynode *map, const char *const *known, const char *const *more)
+{
+	size_t i;
+
+	for (i = 0; map && map->type == YNODE_MAP && i < map->n; i++)
+		if (strcmp(map->keys[i]->str, "type") != 0 && !listed(map->keys[i]->str, known) &&
+		    !listed(map->keys[i]->str, more))
+			return map->keys[i];
+	return NULL;
+}
+
+void
+ynode_keys_join(struct buf *b, const char *first, const char *const *known)
+{
+	const char *sep = *first ? ", " : "";
+
+	buf_puts(b, first);
+	for (; known && *known; known++, sep = ", ")
+		buf_printf(b, "%s%s", sep, *known);
+}
+
+static int
 ieq(const char *s, const char *lit)
 {
 	return strcasecmp(s, lit) == 0;

@@ -66,6 +66,17 @@ void ynode_free(struct ynode *n);
 /* Map lookup by key; borrows.  NULL when absent or n is not a map. */
 struct ynode *ynode_get(const struct ynode *map, const char *key);
 
+/*
+ * A configuration block's key check: the first key of mapping `map` that
+ * is "type" in none of the NULL-terminated lists `known` and `more` (either
+ * may be NULL), or NULL when every key is known.  The caller words the
+ * error (each block names itself its own way); ynode_keys_join() lists
+ * `first` and then the known keys for it, ", "-separated.
+ */
+const struct ynode *ynode_unknown_key(const struct ynode *map, const char *const *known,
+    const char *const *more);
+void ynode_keys_join(struct buf *b, const char *first, const char *const *known);
+
 /* How a scalar resolves; quoted scalars are always strings. */
 enum yscalar_kind ynode_scalar_kind(const struct ynode *n);
 const char *ynode_type_name(const struct ynode *n);   /* "a string", "a list", ... */
