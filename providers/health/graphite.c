@@ -43,9 +43,8 @@
 #define GRAPHITE_PARALLEL_DEFAULT 4
 
 struct graphite {
-	char *url;                /* owns; without a trailing '/' */
-	char *describe;           /* owns */
-	unsigned timeout, batch, group, parallel;
+	struct health_endpoint ep;   /* first: its describe and timeout ops */
+	unsigned batch, group, parallel;
 };
 
 static const char *const graphite_keys[] = { "url", "timeout", "batch", "group", "parallel",
@@ -58,25 +57,8 @@ graphite_close(void *st)
 
 	if (!g)
 		return;
-	free(g->url);
-	free(g->describe);
+	health_endpoint_dispose(&g->ep);
 	free(g);
-}
-
-static int
-opt_u(unsigned *out, const struct ynode *cfg, const char *key, unsigned dflt, unsigned max)
-{
-	const struct ynode *n = ynode_get(cfg, key);
-	uint64_t v;
-
-	*out = dflt;
-	if (!n)
-		return OK;
-	if (n->type != YNODE_SCALAR || parse_u64(&v, n->str, 1, max) != OK)
-		return err_set(ERR_INVALID, "line %d: health.source (graphite): '%s' is a whole "
-		    "number (1..%u)", n->line, key, max);
-	*out = (unsigned)v;
-	return OK;
 }
 
 static int
@@ -89,28 +71,18 @@ graphite_open(void **out, const struct ynode *cfg)
 	if ((rc = health_check_keys(cfg, "graphite", graphite_keys)) != OK)
 		return rc;
 	g = xcalloc(1, sizeof(*g));
-	if ((rc = health_common_parse(&g->url, &g->timeout, cfg, "graphite")) != OK ||
-	    (rc = opt_u(&g->batch, cfg, "batch", GRAPHITE_BATCH_DEFAULT, 1000)) != OK ||
-	    (rc = opt_u(&g->group, cfg, "group", GRAPHITE_GROUP_DEFAULT, 5000)) != OK ||
-	    (rc = opt_u(&g->parallel, cfg, "parallel", GRAPHITE_PARALLEL_DEFAULT, 16)) != OK) {
+	if ((rc = health_common_parse(&g->ep, cfg, "graphite")) != OK ||
+	    (rc = health_opt_u(&g->batch, cfg, "graphite", "batch", GRAPHITE_BATCH_DEFAULT,
+	    1000)) != OK ||
+	    (rc = health_opt_u(&g->group, cfg, "graphite", "group", GRAPHITE_GROUP_DEFAULT,
+	    5000)) != OK ||
+	    (rc = health_opt_u(&g->parallel, cfg, "graphite", "parallel",
+	    GRAPHITE_PARALLEL_DEFAULT, 16)) != OK) {
 		graphite_close(g);
 		return rc;
 	}
-	g->describe = xasprintf("graphite %s", g->url);
 	*out = g;
 	return OK;
-}
-
-static const char *
-graphite_describe(void *st)
-{
-	return ((struct graphite *)st)->describe;
-}
-
-static unsigned
-graphite_timeout(void *st)
-{
-	return ((struct graphite *)st)->timeout;
 }
 
 /* ---- the answer ------------------------------------------------------------ */
@@ -347,7 +319,7 @@ plan_grouped(struct graphite *g, const struct health_request *rq, unsigned node,
 			buf_printf(&t, "groupByNode(%s,%u,\"%s\")", expr.data, node, agg);
 		else
 			buf_printf(&t, "aliasByNode(%s,%u)", expr.data, node);
-		h->url = xasprintf("%s/render", g->url);
+		h->url = xasprintf("%s/render", g->ep.url);
 		form_start(&form, rq->over);
 		form_target(&form, t.data);
 		h->post = buf_steal(&form);
@@ -366,7 +338,7 @@ graphite_fetch(void *st, const struct health_request *rq, struct health_answer *
 	struct health_http *h = NULL;
 	unsigned char *rest = xcalloc(rq->n + 1, 1);
 	size_t nh = 0, b, i;
-	unsigned timeout = rq->timeout ? rq->timeout : g->timeout, node;
+	unsigned timeout = rq->timeout ? rq->timeout : g->ep.timeout, node;
 	char agg[16];
 
 	if (rq->tmpl && rq->hosts && rq->roles && health_graphite_batchable(rq->tmpl, &node, agg))
@@ -386,7 +358,7 @@ graphite_fetch(void *st, const struct health_request *rq, struct health_answer *
 		r = &h[nh++];
 		memset(r, 0, sizeof(*r));
 		r->idx = xcalloc(g->batch, sizeof(*r->idx));
-		r->url = xasprintf("%s/render", g->url);
+		r->url = xasprintf("%s/render", g->ep.url);
 		form_start(&form, rq->over);
 		for (; i < rq->n && r->count < g->batch; i++) {
 			char *t;
@@ -426,7 +398,8 @@ graphite_fetch(void *st, const struct health_request *rq, struct health_answer *
 }
 
 static const struct health_ops graphite_ops = {
-	graphite_open, graphite_fetch, graphite_describe, graphite_timeout, graphite_close,
+	graphite_open, graphite_fetch, health_endpoint_describe, health_endpoint_timeout,
+	graphite_close,
 };
 
 const struct health_provider health_graphite = {

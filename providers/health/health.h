@@ -156,10 +156,27 @@ void health_series_add(struct health_series *s, double v);
  * always allowed).  ERR_INVALID naming the key and its line. */
 int health_check_keys(const struct ynode *cfg, const char *source, const char *const known[]);
 
-/* `url` (http:// or https://, no user:password@, no spaces or control
- * characters, at most 512 bytes, without a trailing '/') into *out
- * (owns); `timeout` (seconds, 1..300; default 10) into *timeout. */
-int health_common_parse(char **url, unsigned *timeout, const struct ynode *cfg,
-    const char *source);
+/*
+ * What an HTTP source (graphite, prometheus) keeps first in its state, so
+ * that health_endpoint_describe() and health_endpoint_timeout() serve as
+ * its ops.
+ * health_common_parse() fills it from the block: `url` (http:// or
+ * https://, no user:password@, no spaces or control characters, at most
+ * 512 bytes, without a trailing '/'), `timeout` (seconds, 1..300; default
+ * 10), and the description "<source> <url>".
+ */
+struct health_endpoint {
+	char *url;                /* owns */
+	char *describe;           /* owns */
+	unsigned timeout;
+};
+
+int health_common_parse(struct health_endpoint *h, const struct ynode *cfg, const char *source);
+void health_endpoint_dispose(struct health_endpoint *h);
+const char *health_endpoint_describe(void *st);
+unsigned health_endpoint_timeout(void *st);
+/* An optional whole-number key of the block (1..max), `dflt` when absent. */
+int health_opt_u(unsigned *out, const struct ynode *cfg, const char *source, const char *key,
+    unsigned dflt, unsigned max);
 
 #endif

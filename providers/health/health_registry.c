@@ -146,15 +146,15 @@ health_check_keys(const struct ynode *cfg, const char *source, const char *const
 }
 
 int
-health_common_parse(char **url, unsigned *timeout, const struct ynode *cfg, const char *source)
+health_common_parse(struct health_endpoint *h, const struct ynode *cfg, const char *source)
 {
 	const struct ynode *u = ynode_get(cfg, "url"), *t = ynode_get(cfg, "timeout");
 	const char *p;
 	uint64_t v;
 	size_t n;
 
-	*url = NULL;
-	*timeout = 10;
+	memset(h, 0, sizeof(*h));
+	h->timeout = 10;
 	if (!u || u->type != YNODE_SCALAR || strlen(u->str) != u->len)
 		return err_set(ERR_INVALID, "line %d: health.source (%s): 'url' is required, like "
 		    "http://127.0.0.1:8080", cfg->line, source);
@@ -172,11 +172,49 @@ health_common_parse(char **url, unsigned *timeout, const struct ynode *cfg, cons
 		if (t->type != YNODE_SCALAR || parse_u64(&v, t->str, 1, 300) != OK)
 			return err_set(ERR_INVALID, "line %d: health.source (%s): 'timeout' is a whole "
 			    "number of seconds (1..300)", t->line, source);
-		*timeout = (unsigned)v;
+		h->timeout = (unsigned)v;
 	}
 	while (n && u->str[n - 1] == '/')
 		n--;
-	*url = xstrndup(u->str, n);
+	h->url = xstrndup(u->str, n);
+	h->describe = xasprintf("%s %s", source, h->url);
+	return OK;
+}
+
+void
+health_endpoint_dispose(struct health_endpoint *h)
+{
+	free(h->url);
+	free(h->describe);
+	memset(h, 0, sizeof(*h));
+}
+
+const char *
+health_endpoint_describe(void *st)
+{
+	return ((struct health_endpoint *)st)->describe;
+}
+
+unsigned
+health_endpoint_timeout(void *st)
+{
+	return ((struct health_endpoint *)st)->timeout;
+}
+
+int
+health_opt_u(unsigned *out, const struct ynode *cfg, const char *source, const char *key,
+    unsigned dflt, unsigned max)
+{
+	const struct ynode *n = ynode_get(cfg, key);
+	uint64_t v;
+
+	*out = dflt;
+	if (!n)
+		return OK;
+	if (n->type != YNODE_SCALAR || parse_u64(&v, n->str, 1, max) != OK)
+		return err_set(ERR_INVALID, "line %d: health.source (%s): '%s' is a whole "
+		    "number (1..%u)", n->line, source, key, max);
+	*out = (unsigned)v;
 	return OK;
 }
 

@@ -31,9 +31,8 @@
 #define PROM_PARALLEL_DEFAULT 4
 
 struct prom {
-	char *url;
-	char *describe;
-	unsigned timeout, batch, parallel;
+	struct health_endpoint ep;   /* first: its describe and timeout ops */
+	unsigned batch, parallel;
 };
 
 static const char *const prom_keys[] = { "url", "timeout", "batch", "parallel", NULL };
@@ -45,25 +44,8 @@ prom_close(void *st)
 
 	if (!p)
 		return;
-	free(p->url);
-	free(p->describe);
+	health_endpoint_dispose(&p->ep);
 	free(p);
-}
-
-static int
-opt_u(unsigned *out, const struct ynode *cfg, const char *key, unsigned dflt, unsigned max)
-{
-	const struct ynode *n = ynode_get(cfg, key);
-	uint64_t v;
-
-	*out = dflt;
-	if (!n)
-		return OK;
-	if (n->type != YNODE_SCALAR || parse_u64(&v, n->str, 1, max) != OK)
-		return err_set(ERR_INVALID, "line %d: health.source (prometheus): '%s' is a whole "
-		    "number (1..%u)", n->line, key, max);
-	*out = (unsigned)v;
-	return OK;
 }
 
 static int
@@ -76,27 +58,16 @@ prom_open(void **out, const struct ynode *cfg)
 	if ((rc = health_check_keys(cfg, "prometheus", prom_keys)) != OK)
 		return rc;
 	p = xcalloc(1, sizeof(*p));
-	if ((rc = health_common_parse(&p->url, &p->timeout, cfg, "prometheus")) != OK ||
-	    (rc = opt_u(&p->batch, cfg, "batch", PROM_BATCH_DEFAULT, 500)) != OK ||
-	    (rc = opt_u(&p->parallel, cfg, "parallel", PROM_PARALLEL_DEFAULT, 16)) != OK) {
+	if ((rc = health_common_parse(&p->ep, cfg, "prometheus")) != OK ||
+	    (rc = health_opt_u(&p->batch, cfg, "prometheus", "batch", PROM_BATCH_DEFAULT,
+	    500)) != OK ||
+	    (rc = health_opt_u(&p->parallel, cfg, "prometheus", "parallel",
+	    PROM_PARALLEL_DEFAULT, 16)) != OK) {
 		prom_close(p);
 		return rc;
 	}
-	p->describe = xasprintf("prometheus %s", p->url);
 	*out = p;
 	return OK;
-}
-
-static const char *
-prom_describe(void *st)
-{
-	return ((struct prom *)st)->describe;
-}
-
-static unsigned
-prom_timeout(void *st)
-{
-	return ((struct prom *)st)->timeout;
 }
 
 /* ---- the answer ------------------------------------------------------------ */
@@ -195,7 +166,7 @@ prom_fetch(void *st, const struct health_request *rq, struct health_answer *out)
 	struct prom *p = st;
 	size_t nb = rq->n ? (rq->n + p->batch - 1) / p->batch : 0, b, i;
 	struct health_http *h = xcalloc(nb ? nb : 1, sizeof(*h));
-	unsigned timeout = rq->timeout ? rq->timeout : p->timeout;
+	unsigned timeout = rq->timeout ? rq->timeout : p->ep.timeout;
 
 	for (b = 0; b < nb; b++) {
 		struct buf q = BUF_INIT;
@@ -203,7 +174,7 @@ prom_fetch(void *st, const struct health_request *rq, struct health_answer *out)
 
 		h[b].first = b * p->batch;
 		h[b].count = rq->n - h[b].first < p->batch ? rq->n - h[b].first : p->batch;
-		h[b].url = xasprintf("%s/api/v1/query", p->url);
+		h[b].url = xasprintf("%s/api/v1/query", p->ep.url);
 		buf_puts(&q, "(");
 		for (i = 0; i < h[b].count; i++)
 			buf_printf(&q, "%slabel_replace(%s, \"fb_host\", \"fb%zu\", \"\", \"\")",
@@ -234,7 +205,7 @@ prom_fetch(void *st, const struct health_request *rq, struct health_answer *out)
 }
 
 static const struct health_ops prom_ops = {
-	prom_open, prom_fetch, prom_describe, prom_timeout, prom_close,
+	prom_open, prom_fetch, health_endpoint_describe, health_endpoint_timeout, prom_close,
 };
 
 const struct health_provider health_prometheus = {
