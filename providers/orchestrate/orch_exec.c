@@ -23,61 +23,31 @@
 
 #include "base/names.h"
 
-struct exec_cfg {
-	struct orch_template t;
-};
-
-static void
-oexec_close(void *st)
-{
-	struct exec_cfg *c = st;
-
-	if (!c)
-		return;
-	orch_template_dispose(&c->t);
-	free(c);
-}
-
+/* The state is the template itself (orch_template_start, _close). */
 static int
 oexec_open(void **out, const struct ynode *cfg)
 {
-	struct exec_cfg *c = xcalloc(1, sizeof(*c));
+	struct orch_template *t = xcalloc(1, sizeof(*t));
 	int rc;
 
 	*out = NULL;
-	if ((rc = orch_template_parse(&c->t, cfg, "orchestrator exec", NULL)) != OK) {
-		oexec_close(c);
+	if ((rc = orch_template_parse(t, cfg, "orchestrator exec", NULL)) != OK) {
+		orch_template_close(t);
 		return rc;
 	}
-	*out = c;
+	*out = t;
 	return OK;
-}
-
-static int
-oexec_start(void **run, void *st, const char *host)
-{
-	struct exec_cfg *c = st;
-	char **argv;
-	int rc;
-
-	*run = NULL;
-	if (!valid_fqdn(host))
-		return err_set(ERR_INVALID, "'%.80s' is not a valid fqdn; it never reaches argv", host);
-	argv = orch_template_expand(&c->t, host);
-	rc = orch_proc_start(run, argv, host, c->t.timeout_s);
-	orch_argv_free(argv);
-	return rc;
 }
 
 static const struct orch_ops oexec_ops = {
 	.open = oexec_open,
-	.start = oexec_start,
+	.start = orch_template_start,
 	.fd = orch_proc_fd,
 	.timeout_ms = orch_proc_timeout_ms,
 	.step = orch_proc_step,
 	.cancel = orch_proc_cancel,
 	.finish = orch_proc_finish,
-	.close = oexec_close,
+	.close = orch_template_close,
 };
 
 const struct orch_provider orch_exec = {

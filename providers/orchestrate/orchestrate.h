@@ -136,6 +136,11 @@ void orch_template_dispose(struct orch_template *t);
 /* argv with {host} replaced (owns each string and the array). */
 char **orch_template_expand(const struct orch_template *t, const char *host);
 void orch_argv_free(char **argv);
+/* The start and close ops of a backend whose state is a heap-allocated
+ * orch_template: the template for `host` (a valid fqdn, or ERR_INVALID
+ * before anything runs) started with orch_proc_start(). */
+int orch_template_start(void **run, void *st, const char *host);
+void orch_template_close(void *st);
 
 /*
  * Run argv as a child the loop drives (base/proc.h), with FIREBREAK_HOST

@@ -225,6 +225,29 @@ orch_template_dispose(struct orch_template *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void
+orch_template_close(void *st)
+{
+	orch_template_dispose(st);
+	free(st);
+}
+
+int
+orch_template_start(void **run, void *st, const char *host)
+{
+	const struct orch_template *t = st;
+	char **argv;
+	int rc;
+
+	*run = NULL;
+	if (!valid_fqdn(host))
+		return err_set(ERR_INVALID, "'%.80s' is not a valid fqdn; it never reaches argv", host);
+	argv = orch_template_expand(t, host);
+	rc = orch_proc_start(run, argv, host, t->timeout_s);
+	orch_argv_free(argv);
+	return rc;
+}
+
 char **
 orch_template_expand(const struct orch_template *t, const char *host)
 {

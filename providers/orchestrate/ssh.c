@@ -32,10 +32,6 @@
 /* ssh(1) options that take an argument. */
 static const char ssh_arg_opts[] = "BbcDEeFIiJLlmOopQRSWw";
 
-struct ssh_cfg {
-	struct orch_template t;
-};
-
 static int
 remote_word_ok(const char *s)
 {
@@ -66,22 +62,10 @@ destination_ok(const char *s)
 	return valid_user(user);
 }
 
-static void
-ssh_close(void *st)
-{
-	struct ssh_cfg *c = st;
-
-	if (!c)
-		return;
-	orch_template_dispose(&c->t);
-	free(c);
-}
-
 static int
 ssh_open(void **out, const struct ynode *cfg)
 {
-	struct ssh_cfg *c = xcalloc(1, sizeof(*c));
-	struct orch_template *t = &c->t;
+	struct orch_template *t = xcalloc(1, sizeof(*t));
 	size_t i, dest = 0;
 	int batch = 0, rc;
 	const char *prog;
@@ -163,44 +147,22 @@ ssh_open(void **out, const struct ynode *cfg)
 		t->argc += 2;
 		t->argv[t->argc] = NULL;
 	}
-	*out = c;
+	*out = t;
 	return OK;
 fail:
-	ssh_close(c);
+	orch_template_close(t);
 	return rc;
-}
-
-static int
-ssh_start(void **run, void *st, const char *host)
-{
-	struct ssh_cfg *c = st;
-	char **argv;
-	int rc;
-
-	*run = NULL;
-	if (!valid_fqdn(host))
-		return err_set(ERR_INVALID, "'%.80s' is not a valid fqdn; it never reaches argv", host);
-	argv = orch_template_expand(&c->t, host);
-	rc = orch_proc_start(run, argv, host, c->t.timeout_s);
-	orch_argv_free(argv);
-	return rc;
-}
-
-static void
-ssh_finish(struct orch_result *out, void *run)
-{
-	orch_proc_finish(out, run);
 }
 
 static const struct orch_ops ssh_ops = {
 	.open = ssh_open,
-	.start = ssh_start,
+	.start = orch_template_start,
 	.fd = orch_proc_fd,
 	.timeout_ms = orch_proc_timeout_ms,
 	.step = orch_proc_step,
 	.cancel = orch_proc_cancel,
-	.finish = ssh_finish,
-	.close = ssh_close,
+	.finish = orch_proc_finish,
+	.close = orch_template_close,
 };
 
 const struct orch_provider orch_ssh = {

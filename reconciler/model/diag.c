@@ -8,19 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-diags_add(struct diags *d, const char *file, int line, int col, const char *fmt, ...)
+#include "model/ydoc.h"
+
+static void
+diags_vadd(struct diags *d, const char *file, int line, int col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void
+diags_vadd(struct diags *d, const char *file, int line, int col, const char *fmt, va_list ap)
 {
 	struct diag *g;
-	va_list ap;
 	char msg[512];
 
 	struct buf clean = BUF_INIT;
 	size_t i;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* Messages quote values from the repository: a newline in one must
 	 * not start a line that reads like another diagnostic. */
 	for (i = 0; msg[i]; i++) {
@@ -44,6 +47,45 @@ diags_add(struct diags *d, const char *file, int line, int col, const char *fmt,
 	g->line = line;
 	g->col = col;
 	g->message = buf_steal(&clean);
+}
+
+void
+diags_add(struct diags *d, const char *file, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diags_vadd(d, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void
+diags_at(struct diags *d, const char *file, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diags_vadd(d, file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+diags_unknown_keys(struct diags *d, const char *file, const struct ynode *map,
+    const char *const *keys, size_t n, const char *what)
+{
+	size_t i, j;
+
+	for (i = 0; map && map->type == YNODE_MAP && i < map->n; i++) {
+		const char *k = map->keys[i]->str, *hint;
+
+		for (j = 0; j < n && strcmp(k, keys[j]) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		hint = did_you_mean(k, keys, n);
+		diags_at(d, file, map->keys[i], "unknown key '%s' in %s%s%s%s", k, what,
+		    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+	}
 }
 
 static int

@@ -34,4 +34,15 @@ void diags_dispose(struct diags *d);   /* frees what d owns; d is empty after */
 /* The closest candidate within edit distance 2, or NULL (borrows). */
 const char *did_you_mean(const char *word, const char *const *candidates, size_t n);
 
+struct ynode;
+
+/* A problem at node `n` of a YAML file (its line and column; 0 0 when
+ * n is NULL). */
+void diags_at(struct diags *d, const char *file, const struct ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Each key of mapping `map` not among keys[0..n) is a problem at that key:
+ * "unknown key 'K' in WHAT (did you mean 'X'?)", the hint when one is near. */
+void diags_unknown_keys(struct diags *d, const char *file, const struct ynode *map,
+    const char *const *keys, size_t n, const char *what);
+
 #endif

@@ -71,24 +71,8 @@ static void
 check_keys(const struct fctx *c, const struct ynode *map, const char *const *allowed,
     size_t n, const char *what)
 {
-	size_t i, j;
-
-	for (i = 0; i < map->n; i++) {
-		const char *k = map->keys[i]->str;
-		const char *hint;
-
-		for (j = 0; j < n; j++)
-			if (strcmp(k, allowed[j]) == 0)
-				break;
-		if (j < n)
-			continue;
-		hint = did_you_mean(k, allowed, n);
-		if (hint)
-			problem(c, map->keys[i], "unknown key '%s' in %s (did you mean '%s'?)",
-			    k, what, hint);
-		else
-			problem(c, map->keys[i], "unknown key '%s' in %s", k, what);
-	}
+	if (!c->quiet)
+		diags_unknown_keys(&c->l->d, c->file, map, allowed, n, what);
 }
 
 /*

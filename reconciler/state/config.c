@@ -35,40 +35,8 @@ struct cctx {
 	char *dir;               /* the file's directory, for relative paths */
 };
 
-static void
-bad(struct cctx *x, const struct ynode *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-bad(struct cctx *x, const struct ynode *n, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	diags_add(x->d, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
-}
-
-static void
-check_keys(struct cctx *x, const struct ynode *map, const char *const *keys, size_t n,
-    const char *what)
-{
-	size_t i, j;
-
-	for (i = 0; i < map->n; i++) {
-		const char *k = map->keys[i]->str, *hint;
-
-		for (j = 0; j < n && strcmp(k, keys[j]) != 0; j++)
-			;
-		if (j < n)
-			continue;
-		hint = did_you_mean(k, keys, n);
-		bad(x, map->keys[i], "unknown key '%s' in %s%s%s%s", k, what,
-		    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-	}
-}
+/* A problem at node n of the configuration file. */
+#define bad(x, n, ...) diags_at((x)->d, (x)->file, (n), __VA_ARGS__)
 
 /* A string value (owns), or NULL when absent or null. */
 static char *
@@ -180,7 +148,7 @@ ha(struct cctx *x, const struct ynode *n)
 		bad(x, n, "'ha' must be a mapping {etcd, name, lease_seconds}");
 		return;
 	}
-	check_keys(x, n, ha_keys, sizeof(ha_keys) / sizeof(*ha_keys), "ha");
+	diags_unknown_keys(x->d, x->file, n, ha_keys, sizeof(ha_keys) / sizeof(*ha_keys), "ha");
 	h = xcalloc(1, sizeof(*h));
 	h->line = n->line;
 	h->lease_seconds = 10;
@@ -241,7 +209,7 @@ retention(struct cctx *x, const struct ynode *n)
 		bad(x, n, "'retention' must be a mapping {days, plans}");
 		return;
 	}
-	check_keys(x, n, retention_keys, 2, "retention");
+	diags_unknown_keys(x->d, x->file, n, retention_keys, 2, "retention");
 	if ((v = ynode_get(n, "days"))) {
 		if (v->type != YNODE_SCALAR || parse_u64(&u, v->str, 1, 36500) != OK)
 			bad(x, v, "'retention.days' must be a whole number of days (1..36500)");
@@ -321,7 +289,8 @@ rollout(struct cctx *x, const struct ynode *r)
 		    "max_failures, staged, gates}");
 		return;
 	}
-	check_keys(x, r, rollout_keys, sizeof(rollout_keys) / sizeof(*rollout_keys), "rollout");
+	diags_unknown_keys(x->d, x->file, r, rollout_keys, sizeof(rollout_keys) /
+	    sizeof(*rollout_keys), "rollout");
 	ro = x->c->rollout = xcalloc(1, sizeof(*ro));
 	ro->line = r->line;
 	ro->canary.n = 1;
@@ -416,7 +385,7 @@ config_load(struct config **out, const char *file, struct diags *d)
 		bad(&x, c->root, "the configuration must be a mapping");
 		goto done;
 	}
-	check_keys(&x, c->root, top_keys, sizeof(top_keys) / sizeof(*top_keys),
+	diags_unknown_keys(x.d, x.file, c->root, top_keys, sizeof(top_keys) / sizeof(*top_keys),
 	    "the configuration");
 	c->repo = path(&x, c->root, "repo");
 	c->state = path(&x, c->root, "state");
@@ -451,7 +420,7 @@ config_load(struct config **out, const char *file, struct diags *d)
 			c->drift_seconds = (unsigned)v;
 	}
 	if ((bot = ynode_get(c->root, "bot")) && bot->type == YNODE_MAP) {
-		check_keys(&x, bot, bot_keys, 2, "bot");
+		diags_unknown_keys(x.d, x.file, bot, bot_keys, 2, "bot");
 		c->bot_name = str(&x, bot, "name");
 		c->bot_email = str(&x, bot, "email");
 	} else if (bot && !(bot->type == YNODE_SCALAR && ynode_scalar_kind(bot) == YSCALAR_NULL)) {
@@ -463,7 +432,8 @@ config_load(struct config **out, const char *file, struct diags *d)
 		c->bot_email = xstrdup("firebreak@localhost");
 	secret(&x, c->root, "hook_secret_file", &c->hook_secret);
 	if ((n = ynode_get(c->root, "remote_auth")) && n->type == YNODE_MAP) {
-		check_keys(&x, n, auth_keys, sizeof(auth_keys) / sizeof(*auth_keys), "remote_auth");
+		diags_unknown_keys(x.d, x.file, n, auth_keys, sizeof(auth_keys) / sizeof(*auth_keys),
+		    "remote_auth");
 		c->remote_user = str(&x, n, "username");
 		c->remote_ssh_key = path(&x, n, "ssh_key_file");
 		c->remote_ssh_pubkey = path(&x, n, "ssh_pubkey_file");

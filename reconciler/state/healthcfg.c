@@ -27,45 +27,13 @@ struct hctx {
 	const char *file;
 };
 
-static void
-bad(struct hctx *x, const struct ynode *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-bad(struct hctx *x, const struct ynode *n, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	diags_add(x->d, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
-}
+/* A problem at node n of the configuration file. */
+#define bad(x, n, ...) diags_at((x)->d, (x)->file, (n), __VA_ARGS__)
 
 static int
 is_null(const struct ynode *n)
 {
 	return n && n->type == YNODE_SCALAR && ynode_scalar_kind(n) == YSCALAR_NULL;
-}
-
-static void
-keys_known(struct hctx *x, const struct ynode *map, const char *const *keys, size_t n,
-    const char *what)
-{
-	size_t i, j;
-
-	for (i = 0; i < map->n; i++) {
-		const char *k = map->keys[i]->str, *hint;
-
-		for (j = 0; j < n && strcmp(k, keys[j]) != 0; j++)
-			;
-		if (j < n)
-			continue;
-		hint = did_you_mean(k, keys, n);
-		bad(x, map->keys[i], "unknown key '%s' in %s%s%s%s", k, what,
-		    hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-	}
 }
 
 /* A string scalar without NULs, or NULL (with a problem when present but
@@ -295,7 +263,8 @@ parse_check(struct hctx *x, struct health_check *c, const struct ynode *m, unsig
 
 	c->line = m->line;
 	c->every = every;
-	keys_known(x, m, check_keys, sizeof(check_keys) / sizeof(*check_keys), "a health check");
+	diags_unknown_keys(x->d, x->file, m, check_keys, sizeof(check_keys) / sizeof(*check_keys),
+	    "a health check");
 	if ((s = scalar(x, m, "name", "health.checks[]")) && check_name_ok(s))
 		c->name = xstrdup(s);
 	else
@@ -373,7 +342,8 @@ healthcfg_parse(struct health_config **out, const struct ynode *n, const char *f
 	}
 	h = xcalloc(1, sizeof(*h));
 	*out = h;
-	keys_known(&x, n, health_keys, sizeof(health_keys) / sizeof(*health_keys), "health");
+	diags_unknown_keys(x.d, x.file, n, health_keys, sizeof(health_keys) / sizeof(*health_keys),
+	    "health");
 	h->every = 60;
 	h->unreachable_after = 3;
 	h->max_drained.value = 20;
@@ -531,7 +501,8 @@ metricscfg_parse(struct metrics_config **out, const struct ynode *n, const char 
 		bad(&x, n, "'metrics' must be a mapping {graphite: HOST:PORT, prefix, interval}");
 		return;
 	}
-	keys_known(&x, n, metrics_keys, sizeof(metrics_keys) / sizeof(*metrics_keys), "metrics");
+	diags_unknown_keys(x.d, x.file, n, metrics_keys, sizeof(metrics_keys) / sizeof(*metrics_keys),
+	    "metrics");
 	m = xcalloc(1, sizeof(*m));
 	*out = m;
 	m->interval = 10;
