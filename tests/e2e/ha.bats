@@ -322,13 +322,16 @@ wait_planned() {
 	return 1
 }
 
-# barrier VERSION: a deploy, until its plan is in chat; the outbox
+# barrier VERSION: a deploy, until a plan of it is in chat; the outbox
 # delivers in order, so every message queued before it has been sent (and
 # one sent twice would be seen by now).  What the tests wait on instead of
-# sleeping before they count.
+# sleeping before they count.  A plan "of it" may be posted under a bot
+# commit's subject: a chat command still running makes its commit on top
+# of the push, and one plan covers both (a full run saw plan 37 "deploy
+# postgres 7.0.20" carry the push of 5.1.0 with it).
 barrier() {
 	deploy "$1"
-	wait_post "deploy app $1.*auto-applied"
+	wait_planned "$(git -C "$W" rev-parse HEAD)"
 }
 
 # ---- Slack requests ------------------------------------------------------------
