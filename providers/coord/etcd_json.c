@@ -111,6 +111,20 @@ etcd_num_field(int64_t *out, const json_t *obj, const char *name)
 	return err_set(ERR_INVALID, "etcd: '%s' is neither a number nor a string", name);
 }
 
+/* A revision or a version: never negative (a "-1" is refused: a compare
+ * against it in a transaction would mean nothing etcd ever said). */
+static int
+etcd_rev_field(int64_t *out, const json_t *obj, const char *name)
+{
+	int rc = etcd_num_field(out, obj, name);
+
+	if (rc == OK && *out < 0) {
+		*out = 0;
+		return err_set(ERR_INVALID, "etcd: '%s' is negative", name);
+	}
+	return rc;
+}
+
 int
 etcd_kvs_parse(struct coord_kvs *out, const json_t *j)
 {
@@ -118,7 +132,7 @@ etcd_kvs_parse(struct coord_kvs *out, const json_t *j)
 	size_t i, base = out->n;
 	int rc;
 
-	if (h && (rc = etcd_num_field(&out->rev, h, "revision")) != OK)
+	if (h && (rc = etcd_rev_field(&out->rev, h, "revision")) != OK)
 		return rc;
 	if (!kvs)
 		return OK;
@@ -149,9 +163,9 @@ etcd_kvs_parse(struct coord_kvs *out, const json_t *j)
 		} else {
 			d->val = (unsigned char *)xstrdup("");
 		}
-		if ((rc = etcd_num_field(&d->create_rev, kv, "create_revision")) != OK ||
-		    (rc = etcd_num_field(&d->mod_rev, kv, "mod_revision")) != OK ||
-		    (rc = etcd_num_field(&d->version, kv, "version")) != OK ||
+		if ((rc = etcd_rev_field(&d->create_rev, kv, "create_revision")) != OK ||
+		    (rc = etcd_rev_field(&d->mod_rev, kv, "mod_revision")) != OK ||
+		    (rc = etcd_rev_field(&d->version, kv, "version")) != OK ||
 		    (rc = etcd_num_field(&d->lease, kv, "lease")) != OK)
 			return rc;
 	}
@@ -168,7 +182,7 @@ etcd_txn_parse(struct coord_txn_result *out, const json_t *j)
 	memset(out, 0, sizeof(*out));
 	/* A failed comparison leaves "succeeded" out (false is its zero). */
 	out->succeeded = json_is_true(json_object_get(j, "succeeded"));
-	if ((rc = etcd_num_field(&out->rev, json_object_get(j, "header"), "revision")) != OK)
+	if ((rc = etcd_rev_field(&out->rev, json_object_get(j, "header"), "revision")) != OK)
 		goto done;
 	resps = json_object_get(j, "responses");
 	if (resps && !json_is_array(resps)) {
