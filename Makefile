@@ -92,7 +92,7 @@ DEB_PKGS := build-essential pkg-config git libgit2-dev libyaml-dev libjansson-de
             python3 bind9 bind9-dnsutils libldns-dev openssh-server \
             graphite-carbon graphite-web gunicorn prometheus \
             clang-14 libclang-rt-14-dev systemd etcd-server etcd-client libsystemd-dev \
-            debhelper dpkg-dev fakeroot lintian mandoc chromium
+            debhelper dpkg-dev fakeroot lintian mandoc chromium parallel
 deps:
 	@./tests/deps.sh $(DEB_PKGS)
 
