@@ -424,8 +424,13 @@ metric() {
 @test "health: a template Graphite can group (sumSeries(PATH.{host_short}...)) and one it cannot (asked per host) give the same verdicts" {
 	bootstrap
 	config 2
-	feed web-01 100
-	feed web-02 0
+	# Four minutes of points in the five-minute window: between the two
+	# evaluations below the oldest point must not leave it (a full five
+	# minutes lost one under ASan: 30 points, then 29).
+	graphite_past "$P.web-01.received" 100 240
+	graphite_past "$P.web-02.received" 0 240
+	graphite_wait "$P.web-01.received" 20
+	graphite_wait "$P.web-02.received" 20
 	run --separate-stderr fb health --config "$C" --format json
 	grouped=$(jqc "$output" '[.[] | {host, result, value, points}]')
 	assert_contains "$stderr" "canary-data over 4 hosts"
