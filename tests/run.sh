@@ -79,7 +79,7 @@ if command -v bats >/dev/null 2>&1 && [ "$jobs" -gt 1 ] && command -v parallel >
 	slow="tf_apply ha health rollout rfc2136 planpage crash"
 	files=()
 	for f in $slow; do
-		files+=("$here/e2e/$f.bats")
+		[ -e "$here/e2e/$f.bats" ] && files+=("$here/e2e/$f.bats")
 	done
 	for f in "$here"/e2e/*.bats; do
 		case " $slow " in *" $(basename "$f" .bats) "*) ;; *) files+=("$f") ;; esac

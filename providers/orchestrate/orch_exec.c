@@ -19,9 +19,6 @@
 #include "providers/orchestrate/orchestrate.h"
 
 #include <stdlib.h>
-#include <string.h>
-
-#include "base/names.h"
 
 /* The state is the template itself (orch_template_start, _close). */
 static int

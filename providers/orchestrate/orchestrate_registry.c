@@ -139,13 +139,17 @@ check_keys(const struct ynode *cfg, const char *who, const char *const known[])
 {
 	static const char *const common[] = { "argv", "timeout", NULL };
 	const struct ynode *k;
+	struct buf b = BUF_INIT;
 
 	if (!cfg || cfg->type != YNODE_MAP)
 		return err_set(ERR_INVALID, "%s: expected a mapping {type, argv, timeout}", who);
 	if (!(k = ynode_unknown_key(cfg, common, known)))
 		return OK;
-	return err_set(ERR_INVALID, "%s: unknown key \"%.40s\" (line %d); known: type, argv, "
-	    "timeout", who, k->str, k->line);
+	ynode_keys_join(&b, "type, argv, timeout", known);
+	err_set(ERR_INVALID, "%s: unknown key \"%.40s\" (line %d); known: %s", who, k->str,
+	    k->line, b.data);
+	buf_dispose(&b);
+	return ERR_INVALID;
 }
 
 int

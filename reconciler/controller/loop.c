@@ -525,9 +525,12 @@ ctl_run(const struct config *cfg, const struct controller_opts *opts, struct hac
 			c.turn_max = log_now() - turn;
 		/* A rollout's turns: from its start, not the commit's turn that
 		 * planned and switched before it (logged when it is over). */
-		if (c.ro && log_now() - (turn > c.ro_turn_from ? turn : c.ro_turn_from) >
-		    c.ro_turn_max)
-			c.ro_turn_max = log_now() - (turn > c.ro_turn_from ? turn : c.ro_turn_from);
+		if (c.ro) {
+			double spent = log_now() - (turn > c.ro_turn_from ? turn : c.ro_turn_from);
+
+			if (spent > c.ro_turn_max)
+				c.ro_turn_max = spent;
+		}
 		{
 			struct timespec now;
 			double cpu;

@@ -812,6 +812,14 @@ advance(struct ctl *c)
 	}
 }
 
+/* The loop's longest turn is counted for the rollout from here on. */
+static void
+turns_from_now(struct ctl *c)
+{
+	c->ro_turn_from = log_now();
+	c->ro_turn_max = 0;
+}
+
 void
 ctl_rollout_begin(struct ctl *c, const char *plan_id, int providers_failed)
 {
@@ -823,8 +831,7 @@ ctl_rollout_begin(struct ctl *c, const char *plan_id, int providers_failed)
 	if (!ro || strcmp(ro->rec->id, plan_id) != 0 || ro->rec->status != RO_WAITING)
 		return;
 	r = ro->rec;
-	c->ro_turn_from = log_now();
-	c->ro_turn_max = 0;
+	turns_from_now(c);
 	for (i = 0; i < r->nhosts; i++) {
 		canary += r->hosts[i].group == 0 && r->hosts[i].state != RH_SKIPPED;
 		skipped += r->hosts[i].state == RH_SKIPPED;
@@ -1176,8 +1183,7 @@ ctl_rollout_resume_after_restart(struct ctl *c)
 	if (!keep)
 		return OK;
 	c->ro = ro_new(c, keep);
-	c->ro_turn_from = log_now();
-	c->ro_turn_max = 0;
+	turns_from_now(c);
 	for (j = 0; j < keep->nhosts; j++)
 		if (keep->hosts[j].state == RH_RUNNING) {
 			keep->hosts[j].state = RH_PENDING;

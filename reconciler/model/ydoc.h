@@ -68,8 +68,8 @@ struct ynode *ynode_get(const struct ynode *map, const char *key);
 
 /*
  * A configuration block's key check: the first key of mapping `map` that
- * is "type" in none of the NULL-terminated lists `known` and `more` (either
- * may be NULL), or NULL when every key is known.  The caller words the
+ * is neither "type" nor in one of the NULL-terminated lists `known` and
+ * `more` (either may be NULL), or NULL when every key is known.  The caller words the
  * error (each block names itself its own way); ynode_keys_join() lists
  * `first` and then the known keys for it, ", "-separated.
  */

@@ -5,7 +5,6 @@
 #include "state/healthcfg.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -334,7 +334,7 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 {
 	unsigned char changed[NBUCKETS], present[NBUCKETS];
 	unsigned char *bucket_of = NULL;
-	char path[4096], link_target[512], prevbucket[4096];
+	char path[4096], link_target[512], prevbucket[4096], prevlink[4096];
 	size_t i;
 	unsigned b;
 	int rc = OK;
@@ -366,9 +366,10 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 		if (prev) {
 			ssize_t n;
 
-			if ((rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", prev, b)) != OK)
+			if ((rc = state_path_fmt(prevlink, sizeof(prevlink), "%s/enc/%02x", prev,
+			    b)) != OK)
 				break;
-			n = readlink(path, link_target, sizeof(link_target) - 1);
+			n = readlink(prevlink, link_target, sizeof(link_target) - 1);
 			if (n > 0) {
 				link_target[n] = '\0';
 				have_prev = 1;
@@ -383,10 +384,7 @@ write_enc(const struct state *s, const struct plan *p, const struct artifacts *t
 			 * relative, and both releases sit at the same depth): a
 			 * link() adds no inode, and a new inode costs ~0.5 ms on
 			 * some disks, 256 of them a release switch. */
-			char prevlink[4096];
-
-			if ((rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK ||
-			    (rc = state_path_fmt(prevlink, sizeof(prevlink), "%s/enc/%02x", prev, b)) != OK)
+			if ((rc = state_path_fmt(path, sizeof(path), "%s/enc/%02x", reldir, b)) != OK)
 				break;
 			if (linkat(AT_FDCWD, prevlink, AT_FDCWD, path, 0) != 0 &&
 			    symlink(link_target, path) != 0)
