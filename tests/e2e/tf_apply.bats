@@ -16,6 +16,7 @@
 # Terraform is slow to start its 700 MB provider, so the tests wait up to
 # three minutes for what it does, and assert no times.
 
+load helpers
 load tf_helpers
 
 @test "terraform: the posted plan carries Terraform's own summary, and approving applies exactly that saved plan" {
