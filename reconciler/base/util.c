@@ -23,6 +23,7 @@ err_set(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	utf8_repair(tmp, strlen(tmp));
 	memcpy(err_msg, tmp, sizeof(err_msg));
 	return code;
 }
@@ -344,6 +345,20 @@ utf8_prefix(const char *s, size_t max)
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+void
+utf8_repair(char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		k = utf8_decode((const unsigned char *)s + i, n - i, NULL);
+		if (k == 0)
+			s[i++] = '?';
+		else
+			i += k;
+	}
 }
 
 char *

@@ -118,6 +118,16 @@ int utf8_prefix(const char *s, size_t max);
  */
 char *utf8_scrub(char *s);
 
+/*
+ * Make the n bytes at s valid UTF-8 in place: every byte that does not
+ * begin a valid UTF-8 character becomes '?'; control characters stay.
+ * For messages assembled with "%.40s" or cut to a buffer's size, which
+ * may split a character of the text they quote (fuzz_botcmd found one in
+ * a chat answer): every error message (err_set) and every bot answer
+ * goes through it, so chat never gets text its JSON cannot carry.
+ */
+void utf8_repair(char *s, size_t n);
+
 /* The value of a hex digit (either case), or -1. */
 int hex_digit(char c);
 

@@ -485,6 +485,9 @@ bot_run(const struct config *cfg, const struct bot_request *rq, struct bot_answe
 		snprintf(ans->user, sizeof(ans->user), "%s", b.user);
 	dispatch(&b);
 out:
+	/* Answers quote what was asked ("'%.40s' is not a kind"): a cut
+	 * character must not reach the chat (utf8_repair). */
+	utf8_repair(ans->text.data, ans->text.len);
 	policy_free(b.policy);
 	ynode_free(b.policy_root);
 	repo_free(b.repo);

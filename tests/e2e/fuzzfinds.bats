@@ -93,6 +93,21 @@ is_utf8() {
 	assert_contains "$output" "unknown command 'unknownéééééééééééééééé'"
 }
 
+@test "reconcile with a 'kind' whose 40th byte is inside a letter is answered in valid UTF-8" {
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
+	    "$R" "$S" >"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+	# "xy" and twelve 3-byte letters are 38 bytes: the 40-byte quote ends 2
+	# bytes into the thirteenth, which was a cut character in the answer.
+	run fb chat --config "$C" --as alice "reconcile xy$(printf '€%.0s' $(seq 20))"
+	assert_status 1
+	printf '%s' "$output" | is_utf8
+	assert_contains "$output" "'xy€€€€€€€€€€€€??' is not a kind: reconcile enc, dns, pin or policy"
+}
+
 @test "a command with a bidi override or a disguised line break is refused from every channel" {
 	S=$BATS_TEST_TMPDIR/state
 	C=$BATS_TEST_TMPDIR/firebreak.yaml
