@@ -12,6 +12,11 @@
 #   WERROR=1        warnings are errors (CI)
 #   SAN=1           ASan + UBSan build in build-san/
 
+# Every core builds, unless make is told otherwise (-jN; -j1 for one).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
+
 CC      ?= cc
 PKGS    := libgit2 yaml-0.1 jansson libcrypto libmicrohttpd libcurl ldns libsystemd
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -132,7 +137,8 @@ package: deps
 include tests/tests.mk
 include bench/bench.mk
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@FIREBREAK=$(abspath $(BIN)) ./examples/demo.sh
 
 lint:

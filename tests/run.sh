@@ -73,13 +73,15 @@ echo "== e2e"
 # started, and Terraform's AWS provider (~9 s of CPU a `terraform plan`)
 # is 60% of the suite's CPU, so its tests are split over tf_apply.bats
 # and tf_crash.bats.  FIREBREAK_TEST_JOBS sets how many at once (1: one
-# after the other); FIREBREAK_E2E names the files to run ("cli hostile",
-# default: all).  A test still running after BATS_TEST_TIMEOUT seconds
+# after the other); FIREBREAK_E2E names the files to run ("cli hostile";
+# "none"; default: all).  A test still running after BATS_TEST_TIMEOUT seconds
 # (default 600) fails, so that a hang cannot eat a CI run.
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
 jobs=${FIREBREAK_TEST_JOBS:-$(( $(nproc 2>/dev/null || echo 1) + 1 ))}
 files=()
-if [ -n "${FIREBREAK_E2E:-}" ]; then
+if [ "${FIREBREAK_E2E:-}" = none ]; then
+	echo "  (none: FIREBREAK_E2E=none)"
+elif [ -n "${FIREBREAK_E2E:-}" ]; then
 	for f in $FIREBREAK_E2E; do
 		if [ -e "$here/e2e/$f.bats" ]; then
 			files+=("$here/e2e/$f.bats")
