@@ -12,9 +12,12 @@
 #   WERROR=1        warnings are errors (CI)
 #   SAN=1           ASan + UBSan build in build-san/
 
-# Every core builds, unless make is told otherwise (-jN; -j1 for one).
+# Every core builds, unless make is told otherwise (-jN; -j1 for one).  A
+# sub-make shares its parent's jobs.
+ifeq ($(MAKELEVEL),0)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
 endif
 
 CC      ?= cc

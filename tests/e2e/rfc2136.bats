@@ -419,6 +419,8 @@ for i in range(n):
 	wait_for "$CHAT" 'plan 2 for .* -> approve'
 	approve_plan 2
 	assert_eq "$(wait_outcome 2)" "applied" "plan 2"
+	# The outcome is recorded before its chat message is delivered.
+	wait_chat "apply rfc2136 done: example.com: 5000 records changed"
 	line=$(grep -o 'apply rfc2136 done: example.com: 5000 records changed (5000 added, 0 removed) in [0-9]* UPDATE messages' "$CHAT")
 	msgs=$(printf '%s\n' "$line" | awk '{print $(NF-2)}')
 	[ "${msgs:-0}" -ge 2 ] || { echo "not split: $line"; cat "$CHAT"; false; }
