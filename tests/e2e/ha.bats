@@ -580,11 +580,11 @@ answers() {
 			assert_not_contains "$output" "chat: slack"
 			assert_not_contains "$output" "rollout"
 		else
-			# README's limit: a bot command whose leader dies while it
-			# runs is not run again and its answer may be lost, so a
-			# round's command is answered before its kill (a command
-			# handed to a leader killed before it took it has a test
-			# of its own).
+			# README's limit: a bot command whose leader dies after
+			# taking it (queued in the leader or running) is not run
+			# again and its answer may be lost, so a round's command
+			# is answered before its kill (a command handed to a
+			# leader killed before it took it has a test of its own).
 			if [ $((i % 2)) -eq 0 ]; then
 				wait_for bash -c "[ \"\$(grep -cF '\"path\":\"/resp/$i\"' '$REQ')\" -ge 1 ]"
 			fi
