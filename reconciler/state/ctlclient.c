@@ -196,6 +196,14 @@ struct open_plans {
 	size_t n;
 };
 
+/* A field that is missing or not a string, as "?" (printf's %s of NULL is
+ * undefined; fuzz_planjson found "(null)" in status twice). */
+static const char *
+or_q(const char *s)
+{
+	return s ? s : "?";
+}
+
 static int
 list_open(void *ctx, const char *file, json_t *j, uint64_t announce)
 {
@@ -226,12 +234,12 @@ list_open(void *ctx, const char *file, json_t *j, uint64_t announce)
 
 			if (st && (strcmp(st, "running") == 0 || strcmp(st, "pending") == 0))
 				buf_printf(&what, "%s%s %s", what.len ? ", " : "",
-				    json_string_value(json_object_get(e, "name")),
+				    or_q(json_string_value(json_object_get(e, "name"))),
 				    strcmp(st, "running") == 0 ? "was running" : "had not started");
 		}
 		buf_printf(o->out, "unfinished: plan %s for %.7s (%s; the next start finishes it)\n",
-		    json_string_value(json_object_get(j, "id")),
-		    json_string_value(json_object_get(j, "target")),
+		    or_q(json_string_value(json_object_get(j, "id"))),
+		    or_q(json_string_value(json_object_get(j, "target"))),
 		    what.len ? what.data : "stopped while applying");
 		buf_dispose(&what);
 	}
