@@ -21,6 +21,17 @@ is_utf8() {
 	iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1
 }
 
+# bot_state: a configuration ($C) for `firebreak chat` on $R, and its
+# state ($S) at the repository's head.
+bot_state() {
+	S=$BATS_TEST_TMPDIR/state
+	C=$BATS_TEST_TMPDIR/firebreak.yaml
+	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
+	    "$R" "$S" >"$C"
+	run fb apply --repo "$R" --state "$S"
+	assert_status 0
+}
+
 @test "a NUL escape in a host param is an error with file:line, not an abort" {
 	commit_file "$R" hosts/web-01.example.com.yaml "nul" <<-'EOF'
 	role: web
@@ -81,12 +92,7 @@ is_utf8() {
 }
 
 @test "an unknown chat command of many-byte letters is answered in whole characters" {
-	S=$BATS_TEST_TMPDIR/state
-	C=$BATS_TEST_TMPDIR/firebreak.yaml
-	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
-	    "$R" "$S" >"$C"
-	run fb apply --repo "$R" --state "$S"
-	assert_status 0
+	bot_state
 	run fb chat --config "$C" --as alice "unknown$(printf 'é%.0s' $(seq 30))"
 	assert_status 1
 	printf '%s' "$output" | is_utf8
@@ -94,12 +100,7 @@ is_utf8() {
 }
 
 @test "reconcile with a 'kind' whose 40th byte is inside a letter is answered in valid UTF-8" {
-	S=$BATS_TEST_TMPDIR/state
-	C=$BATS_TEST_TMPDIR/firebreak.yaml
-	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
-	    "$R" "$S" >"$C"
-	run fb apply --repo "$R" --state "$S"
-	assert_status 0
+	bot_state
 	# "xy" and twelve 3-byte letters are 38 bytes: the 40-byte quote ends 2
 	# bytes into the thirteenth, which was a cut character in the answer.
 	run fb chat --config "$C" --as alice "reconcile xy$(printf '€%.0s' $(seq 20))"
@@ -109,12 +110,7 @@ is_utf8() {
 }
 
 @test "a command with a bidi override or a disguised line break is refused from every channel" {
-	S=$BATS_TEST_TMPDIR/state
-	C=$BATS_TEST_TMPDIR/firebreak.yaml
-	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
-	    "$R" "$S" >"$C"
-	run fb apply --repo "$R" --state "$S"
-	assert_status 0
+	bot_state
 	before=$(sha "$R")
 	# U+202E, U+2066, U+2028 as UTF-8 (the tests run in the C locale)
 	for c in $'\xe2\x80\xae' $'\xe2\x81\xa6' $'\xe2\x80\xa8'; do
@@ -155,12 +151,7 @@ is_utf8() {
 }
 
 @test "history quotes a long subject in whole characters" {
-	S=$BATS_TEST_TMPDIR/state
-	C=$BATS_TEST_TMPDIR/firebreak.yaml
-	printf 'repo: %s\nbranch: main\nstate: %s\nbot: {name: firebreak, email: fb@bot.example}\n' \
-	    "$R" "$S" >"$C"
-	run fb apply --repo "$R" --state "$S"
-	assert_status 0
+	bot_state
 	# 71 bytes, then a 2-byte letter across the 72-byte cut.
 	subject="$(printf 'a%.0s' $(seq 71))$(printf '\xc3\xa9')tc"
 	edit "$R" services/app.yaml -e 's/1.4.2/1.4.3/'
